@@ -1,0 +1,29 @@
+# The README's commands. Every pip call goes through constraints.txt so that torch stays 2.13.0.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install -q -c constraints.txt
+
+.PHONY: install demo test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[dev,perceptual]'
+	touch $@
+
+demo: install
+	$(VENV)/bin/staa data prepare synthetic
+	$(VENV)/bin/staa ser train emo18 --out runs/demo/emo18 --epochs 8 --quiet
+	$(VENV)/bin/staa ser evaluate runs/demo/emo18/best --quiet
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf runs .pytest_cache

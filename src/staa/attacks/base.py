@@ -1,0 +1,173 @@
+"""One small attack contract shared by STAA-Net and every baseline (torchattacks-style).
+
+An :class:`Attack` wraps a frozen SER model. Calling it on a waveform batch ``x`` (B, N) in the valid
+amplitude range returns an :class:`AttackResult`: the adversarial audio, the perturbation actually
+applied (``x_adv − x``, so every attack is measured the same way), per-example success on the attacked
+model and the crafting wall time. Subclasses implement only :meth:`Attack.perturb`.
+
+Labels: untargeted attacks push away from ``y`` (default: the model's clean prediction, the paper's
+protocol); targeted attacks push towards ``target``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from staa.errors import ConfigError
+from staa.metrics import snr_db, sparsity
+
+
+@dataclass
+class AttackResult:
+    """What an attack returns for one batch; tensors are on the CPU, shape (B, N) or (B,)."""
+
+    x_adv: Tensor
+    delta: Tensor
+    clean_pred: Tensor
+    adv_pred: Tensor
+    labels: Tensor
+    success: Tensor
+    seconds: float
+    target: Tensor | None = None
+
+    @property
+    def seconds_per_example(self) -> float:
+        return self.seconds / max(1, len(self.x_adv))
+
+    @property
+    def snr_db(self) -> Tensor:
+        return snr_db(self.x_adv - self.delta, self.delta)
+
+    @property
+    def sparsity(self) -> Tensor:
+        return sparsity(self.delta)
+
+
+@contextlib.contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and no parameter gradients for the duration of an attack, restored afterwards."""
+    was_training = model.training
+    flags = [p.requires_grad for p in model.parameters()]
+    model.eval()
+    model.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, f in zip(model.parameters(), flags):
+            p.requires_grad_(f)
+        model.train(was_training)
+
+
+def margin_loss(logits: Tensor, labels: Tensor, targeted: bool = False, kappa: float = 0.0) -> Tensor:
+    """Per-example C&W margin loss (Carlini & Wagner f6), minimised by the attacker.
+
+    Untargeted: max(z_y − max_{j≠y} z_j, −κ) — pushes the label's logit below the best other class.
+    Targeted: max(max_{j≠t} z_j − z_t, −κ) — pushes the target's logit above every other class.
+    """
+    true = logits.gather(1, labels[:, None]).squeeze(1)
+    other = logits.masked_fill(nn.functional.one_hot(labels, logits.shape[1]).bool(), float("-inf")).amax(1)
+    margin = other - true if targeted else true - other
+    return torch.clamp(margin, min=-kappa)
+
+
+class Attack:
+    """Base class. ``eps`` bounds |δ|∞ in raw waveform units; ``bounds`` is the valid amplitude range."""
+
+    name = "attack"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        eps: float,
+        *,
+        targeted: bool = False,
+        bounds: tuple[float, float] = (-1.0, 1.0),
+        batch_size: int | None = None,
+    ) -> None:
+        if not 0 < eps <= 1:
+            raise ConfigError(f"{self.name}: eps must be in (0, 1], got {eps}")
+        self.model = model
+        self.eps = float(eps)
+        self.targeted = targeted
+        self.bounds = bounds
+        self.batch_size = batch_size
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
+        """Return x_adv for a batch on the model's device; implemented by each attack."""
+        raise NotImplementedError
+
+    def predict(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self.model(x).argmax(-1)
+
+    def __call__(self, x: Tensor, y: Tensor | None = None, *, target: Tensor | int | None = None) -> AttackResult:
+        x = self._check_input(x)
+        with frozen(self.model):
+            x = x.to(self.device)
+            clean_pred = self.predict(x)
+            if self.targeted:
+                if target is None:
+                    raise ConfigError(f"{self.name}: a targeted attack needs target classes")
+                labels = torch.as_tensor(target, device=self.device).expand(len(x)).long()
+            else:
+                labels = clean_pred if y is None else torch.as_tensor(y, device=self.device).long()
+            if labels.numel() and (labels.min() < 0 or labels.max() >= self.model(x[:1]).shape[1]):
+                raise ConfigError(f"{self.name}: label or target outside the model's classes")
+            start = time.perf_counter()
+            x_adv = self._perturb_batched(x, labels)
+            if x_adv.is_cuda:
+                torch.cuda.synchronize()
+            seconds = time.perf_counter() - start
+            x_adv = self._project(x, x_adv.detach())
+            adv_pred = self.predict(x_adv)
+        success = adv_pred == labels if self.targeted else adv_pred != labels
+        return AttackResult(
+            x_adv=x_adv.cpu(),
+            delta=(x_adv - x).cpu(),
+            clean_pred=clean_pred.cpu(),
+            adv_pred=adv_pred.cpu(),
+            labels=labels.cpu(),
+            success=success.cpu(),
+            seconds=seconds,
+            target=labels.cpu() if self.targeted else None,
+        )
+
+    # ---- helpers shared by subclasses --------------------------------------------------------------
+    def _perturb_batched(self, x: Tensor, labels: Tensor) -> Tensor:
+        if not self.batch_size or len(x) <= self.batch_size:
+            return self.perturb(x, labels)
+        parts = [
+            self.perturb(x[i : i + self.batch_size], labels[i : i + self.batch_size])
+            for i in range(0, len(x), self.batch_size)
+        ]
+        return torch.cat(parts)
+
+    def _project(self, x: Tensor, x_adv: Tensor) -> Tensor:
+        """Clip to the ε-ball around x and to the valid amplitude range (the invariant of every attack)."""
+        x_adv = torch.max(torch.min(x_adv, x + self.eps), x - self.eps)
+        return x_adv.clamp(*self.bounds)
+
+    def _check_input(self, x: Tensor) -> Tensor:
+        x = torch.as_tensor(x, dtype=torch.float32)
+        if x.dim() == 1:
+            x = x[None]
+        if x.dim() != 2:
+            raise ConfigError(f"{self.name}: expected a (batch, samples) waveform, got shape {tuple(x.shape)}")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ConfigError(f"{self.name}: empty batch of shape {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ConfigError(f"{self.name}: input contains NaN or infinite samples")
+        lo, hi = self.bounds
+        if x.min() < lo or x.max() > hi:
+            raise ConfigError(f"{self.name}: input outside the valid amplitude range [{lo}, {hi}]")
+        return x

@@ -1,0 +1,104 @@
+"""Audio front end: read, down-mix, resample, unify length, write.
+
+Everything downstream works on mono float32 waveforms in [-1, 1] at 16 kHz. Resampling is polyphase
+(``scipy.signal.resample_poly``) because it is exact for the integer rate ratios of speech corpora
+(48k/44.1k/22.05k/8k → 16k) and needs no extra dependency.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from staa.errors import AudioError
+
+SAMPLE_RATE = 16_000
+
+
+def resample(x: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Polyphase resampling of a 1-D signal from ``orig_sr`` to ``target_sr`` (float32 out)."""
+    if orig_sr <= 0 or target_sr <= 0:
+        raise AudioError(f"invalid sample rate {orig_sr} -> {target_sr}")
+    if orig_sr == target_sr:
+        return np.asarray(x, dtype=np.float32)
+    ratio = Fraction(target_sr, orig_sr).limit_denominator(1000)
+    y = resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator)
+    return y.astype(np.float32)
+
+
+def to_mono(x: np.ndarray) -> np.ndarray:
+    """Average channels: (N,) or (N, C) → (N,)."""
+    return x if x.ndim == 1 else x.mean(axis=1)
+
+
+def check_waveform(x: np.ndarray, path: str | Path | None = None, *, allow_silent: bool = False) -> None:
+    """Raise :class:`AudioError` for empty, non-finite or (unless allowed) all-zero audio."""
+    if x.size == 0:
+        raise AudioError("empty audio (0 samples)", path)
+    if not np.all(np.isfinite(x)):
+        raise AudioError("audio contains NaN or infinite samples", path)
+    if not allow_silent and not np.any(x):
+        raise AudioError("silent audio (all samples are zero)", path)
+
+
+def load_audio(
+    path: str | Path,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    allow_silent: bool = False,
+    max_seconds: float | None = None,
+) -> np.ndarray:
+    """Read a WAV/FLAC/OGG file as mono float32 at ``sample_rate``, values clipped to [-1, 1].
+
+    Integer PCM is scaled by soundfile to [-1, 1); float files that exceed that range are clipped
+    (documented repair: floating-point WAVs from some editors overshoot). ``max_seconds`` reads only the
+    head of very long files, which is all that length unification keeps anyway.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError("file not found", path)
+    try:
+        info = sf.info(str(path))
+        frames = -1
+        if max_seconds is not None:
+            frames = int(math.ceil(max_seconds * info.samplerate))
+        data, sr = sf.read(str(path), frames=frames, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise AudioError(f"not a readable audio file ({str(exc).splitlines()[0]})", path) from None
+    x = to_mono(data)
+    check_waveform(x, path, allow_silent=allow_silent)
+    x = resample(x, sr, sample_rate)
+    return np.clip(x, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def unify_length(x: np.ndarray, length: int) -> np.ndarray:
+    """Tile shorter clips cyclically up to ``length`` and truncate longer ones to their head.
+
+    This is the paper's rule (DEMoS 6.0 s by repetition, IEMOCAP 8.7 s by repetition/truncation).
+    """
+    if length <= 0:
+        raise ValueError(f"target length must be positive, got {length}")
+    if x.shape[-1] == 0:
+        raise AudioError("cannot unify the length of an empty clip")
+    n = x.shape[-1]
+    if n >= length:
+        return x[..., :length]
+    reps = length // n + 1
+    return np.tile(x, reps)[..., :length]
+
+
+def write_audio(path: str | Path, x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Write mono float audio as 32-bit float WAV (lossless for perturbations of 1e-4 and below).
+
+    The file appears atomically (temporary name + rename) so a killed run leaves no half-written WAV.
+    """
+    from staa.outputs import atomic_path
+
+    x = np.asarray(x, dtype=np.float32).reshape(-1)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), x, sample_rate, subtype="FLOAT", format="WAV")

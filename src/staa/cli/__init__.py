@@ -1,0 +1,26 @@
+"""The ``staa`` command: a thin typer layer over the library; no logic of its own.
+
+Each command group lives in its own module and is mounted here. Any :class:`~staa.errors.StaaError`
+is printed as one ``error: ...`` line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from staa.cli import data, ser
+from staa.errors import StaaError
+
+app = typer.Typer(help="Sparse and transferable adversarial attacks on speech emotion recognition.", no_args_is_help=True)
+app.add_typer(data.app, name="data", help="Prepare corpora (decode, resample, unify length, cache).")
+app.add_typer(ser.app, name="ser", help="Train and evaluate SER models.")
+
+
+def main() -> None:
+    try:
+        app()
+    except StaaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)

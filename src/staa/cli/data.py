@@ -1,0 +1,23 @@
+"""``staa data``: prepare a corpus into the on-disk cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from staa.cli.common import DEFAULT_CACHE, prepared_corpus
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command()
+def prepare(
+    corpus: str = typer.Argument(..., help="synthetic, emodb, ravdess, demos, iemocap, or a CSV manifest path"),
+    root: Path = typer.Option(None, help="corpus root folder (not needed for synthetic or a manifest)"),
+    cache: Path = typer.Option(DEFAULT_CACHE, help="cache folder"),
+    seconds: float = typer.Option(None, help="unified clip length (default: the corpus's)"),
+) -> None:
+    """Decode, resample to 16 kHz, unify length and cache a corpus as memory-mapped arrays."""
+    pc = prepared_corpus(corpus, root, cache, seconds)
+    typer.echo(f"prepared {pc.name}: {pc.length} samples/clip, classes {', '.join(pc.classes)} -> {pc.path}")

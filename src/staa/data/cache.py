@@ -1,0 +1,149 @@
+"""Prepared corpora: fixed-length float32 arrays on disk, memory-mapped, decoded once.
+
+Layout of ``<root>/<corpus>-<key>/`` where ``key`` hashes the corpus fingerprint, sample rate and length::
+
+    manifest.json            classes, key fields, per-split items and label counts, provenance
+    train.npy  val.npy  test.npy                 (N, L) float32 waveforms, unified in length
+    train_labels.npy  ...                        (N,) int64 class indices
+
+A split file is written under a temporary name and renamed when complete; the manifest is written
+last, so a killed preparation resumes at the first incomplete split and never serves half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.lib.format import open_memmap
+from torch.utils.data import Dataset
+
+from staa.audio import SAMPLE_RATE, unify_length
+from staa.data.base import SPLITS, Corpus
+from staa.errors import DataError
+from staa.outputs import atomic_path, write_json
+from staa.progress import progress
+
+
+@dataclass
+class Split:
+    """One prepared split: waveforms (memory-mapped), labels, and the item records they came from."""
+
+    waves: np.ndarray
+    labels: np.ndarray
+    items: list[dict]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def dataset(self) -> WaveformDataset:
+        return WaveformDataset(self.waves, self.labels)
+
+
+class WaveformDataset(Dataset):
+    """(waveform, label) pairs from a prepared split; copies one row per access out of the memmap."""
+
+    def __init__(self, waves: np.ndarray, labels: np.ndarray) -> None:
+        self.waves = waves
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.from_numpy(np.array(self.waves[i], dtype=np.float32)), int(self.labels[i])
+
+
+@dataclass
+class PreparedCorpus:
+    """A corpus after :func:`prepare`: class names, length, sample rate and its three splits."""
+
+    path: Path
+    name: str
+    classes: list[str]
+    sample_rate: int
+    length: int
+
+    def split(self, name: str) -> Split:
+        if name not in SPLITS:
+            raise DataError(f"unknown split '{name}' (expected train, val or test)", self.path)
+        manifest = json.loads((self.path / "manifest.json").read_text())
+        waves = np.load(self.path / f"{name}.npy", mmap_mode="r")
+        labels = np.load(self.path / f"{name}_labels.npy")
+        return Split(waves, labels, manifest["splits"][name]["items"])
+
+    @classmethod
+    def load(cls, path: str | Path) -> PreparedCorpus:
+        path = Path(path)
+        try:
+            m = json.loads((path / "manifest.json").read_text())
+        except FileNotFoundError:
+            raise DataError("not a prepared corpus (manifest.json missing)", path) from None
+        return cls(path, m["name"], m["classes"], m["sample_rate"], m["length"])
+
+
+def cache_key(corpus: Corpus, sample_rate: int, length: int) -> str:
+    h = hashlib.sha256(f"{corpus.fingerprint()}|{sample_rate}|{length}".encode())
+    return h.hexdigest()[:12]
+
+
+def prepare(
+    corpus: Corpus,
+    root: str | Path,
+    *,
+    seconds: float | None = None,
+    sample_rate: int = SAMPLE_RATE,
+    show_progress: bool = True,
+) -> PreparedCorpus:
+    """Decode, resample and unify every item of ``corpus`` once; reuse the cache when it exists."""
+    length = int(round((seconds if seconds is not None else corpus.seconds) * sample_rate))
+    key = cache_key(corpus, sample_rate, length)
+    out = Path(root) / f"{corpus.name}-{key}"
+    prepared = PreparedCorpus(out, corpus.name, list(corpus.classes), sample_rate, length)
+    if (out / "manifest.json").exists():
+        return prepared
+    out.mkdir(parents=True, exist_ok=True)
+    splits: dict[str, dict] = {}
+    for split in SPLITS:
+        items = corpus.items(split)
+        if not items:
+            raise DataError(f"split '{split}' of corpus '{corpus.name}' is empty", corpus.root)
+        target = out / f"{split}.npy"
+        if not target.exists():
+            _write_split(corpus, items, target, length, sample_rate, show_progress)
+        labels = np.array([corpus.label_index(it.label) for it in items], dtype=np.int64)
+        with atomic_path(out / f"{split}_labels.npy") as tmp:
+            np.save(tmp, labels)
+        counts = {c: int((labels == i).sum()) for i, c in enumerate(corpus.classes)}
+        splits[split] = {"count": len(items), "label_counts": counts, "items": [asdict(it) for it in items]}
+    from staa.reproducibility import provenance
+
+    write_json(
+        out / "manifest.json",
+        {
+            "name": corpus.name,
+            "classes": list(corpus.classes),
+            "sample_rate": sample_rate,
+            "length": length,
+            "key": key,
+            "fingerprint": corpus.fingerprint(),
+            "splits": splits,
+            "provenance": provenance(),
+        },
+    )
+    return prepared
+
+
+def _write_split(
+    corpus: Corpus, items: list, target: Path, length: int, sample_rate: int, show_progress: bool
+) -> None:
+    with atomic_path(target) as tmp:
+        arr = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(items), length))
+        for i, it in enumerate(progress(items, f"prepare {corpus.name}/{target.stem}", show_progress)):
+            arr[i] = unify_length(corpus.read(it, sample_rate), length)
+        arr.flush()
+        del arr

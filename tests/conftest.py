@@ -1,0 +1,30 @@
+"""Shared fixtures: a tiny prepared synthetic corpus, built once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from staa.data.cache import PreparedCorpus, prepare
+from staa.data.synthetic import SyntheticCorpus
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+EMODB_SUBSET = SHARED / "data" / "emodb-subset"
+
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> PreparedCorpus:
+    """5 speakers × 7 emotions × 2 clips of 0.5 s: fast enough for every unit test."""
+    corpus = SyntheticCorpus(n_speakers=5, per_emotion=2, seconds=0.5, seed=1)
+    return prepare(corpus, tmp_path_factory.mktemp("cache"), show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> PreparedCorpus:
+    """The demo-sized synthetic corpus (10 speakers × 7 emotions × 6 clips of 1 s) for learning tests."""
+    corpus = SyntheticCorpus(n_speakers=10, per_emotion=6, seconds=1.0, seed=0)
+    return prepare(corpus, tmp_path_factory.mktemp("cache"), show_progress=False)
