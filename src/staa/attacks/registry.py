@@ -15,6 +15,7 @@ ATTACKS: dict[str, str] = {
     "sparsefool": "staa.attacks.sparsefool:SparseFool",
     "onepixel": "staa.attacks.onepixel:OnePixel",
     "staa": "staa.attacks.staa.attack:STAANet",
+    "zero": "staa.attacks.zero:ZeroPerturbation",
 }
 
 

@@ -10,12 +10,16 @@ import sys
 
 import typer
 
-from staa.cli import data, ser
+from staa.cli import attack, data, defense, generator, run, ser
 from staa.errors import StaaError
 
 app = typer.Typer(help="Sparse and transferable adversarial attacks on speech emotion recognition.", no_args_is_help=True)
 app.add_typer(data.app, name="data", help="Prepare corpora (decode, resample, unify length, cache).")
 app.add_typer(ser.app, name="ser", help="Train and evaluate SER models.")
+app.add_typer(generator.app, name="generator", help="Train STAA-Net generators and apply them to audio.")
+app.add_typer(attack.app, name="attack", help="Run the baseline attacks (sparse PGD, SparseFool, One-Pixel).")
+app.add_typer(defense.app, name="defense", help="Defences, adversarial training and robust accuracy.")
+app.add_typer(run.app, name="run", help="Run a whole experiment from a YAML file (prepare, train, attack, report).")
 
 
 def main() -> None:
