@@ -56,9 +56,13 @@ class Corpus:
             self._items = items
         return [it for it in self._items if split is None or it.split == split]
 
-    def read(self, item: Item, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-        """Mono float32 audio of one item at ``sample_rate``; only the head that unification keeps is read."""
-        return load_audio(item.path, sample_rate, max_seconds=self.seconds * 1.05 + 1.0)
+    def read(self, item: Item, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
+        """Mono float32 audio of one item at ``sample_rate``.
+
+        ``max_seconds`` reads only the head of the file (all that length unification keeps), so hour-long
+        recordings cost no more than the clip length; ``None`` reads the whole file.
+        """
+        return load_audio(item.path, sample_rate, max_seconds=max_seconds)
 
     def label_index(self, label: str) -> int:
         return self.classes.index(label)

@@ -144,6 +144,7 @@ def _write_split(
     with atomic_path(target) as tmp:
         arr = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(items), length))
         for i, it in enumerate(progress(items, f"prepare {corpus.name}/{target.stem}", show_progress)):
-            arr[i] = unify_length(corpus.read(it, sample_rate), length)
+            # Read a little more than the target so that the resampler's edge never reaches the kept part.
+            arr[i] = unify_length(corpus.read(it, sample_rate, max_seconds=length / sample_rate + 0.5), length)
         arr.flush()
         del arr
