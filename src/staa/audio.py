@@ -8,6 +8,7 @@ Everything downstream works on mono float32 waveforms in [-1, 1] at 16 kHz. Resa
 from __future__ import annotations
 
 import math
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from staa.errors import AudioError
+from staa.errors import AudioError, first_line
 
 SAMPLE_RATE = 16_000
 
@@ -53,15 +54,27 @@ def load_audio(
     allow_silent: bool = False,
     max_seconds: float | None = None,
 ) -> np.ndarray:
-    """Read a WAV/FLAC/OGG file as mono float32 at ``sample_rate``, values clipped to [-1, 1].
+    """Read a WAV/FLAC/OGG file as mono float32 at ``sample_rate``, values within [-1, 1].
 
-    Integer PCM is scaled by soundfile to [-1, 1); float files that exceed that range are clipped
-    (documented repair: floating-point WAVs from some editors overshoot). ``max_seconds`` reads only the
-    head of very long files, which is all that length unification keeps anyway.
+    Repairs, each documented because it changes the data:
+
+    * channels are averaged (stereo and multichannel down-mix);
+    * any rate is resampled to ``sample_rate`` (polyphase);
+    * integer PCM of any width (8/16/24/32 bit) is scaled by soundfile to [-1, 1); float files that
+      exceed that range (some editors overshoot) are clipped to [-1, 1] with a warning naming the file;
+    * a truncated file yields the complete frames it holds (the header's length is not trusted);
+    * ``max_seconds`` reads only the head of very long files, all that length unification keeps.
+
+    Everything else that makes a clip unusable (missing, empty, a folder, not audio, NaN/inf samples,
+    silence unless ``allow_silent``) raises :class:`AudioError` naming the file.
     """
     path = Path(path)
     if not path.exists():
         raise AudioError("file not found", path)
+    if path.is_dir():
+        raise AudioError("is a folder, not an audio file", path)
+    if path.stat().st_size == 0:
+        raise AudioError("empty file (0 bytes)", path)
     try:
         info = sf.info(str(path))
         frames = -1
@@ -69,9 +82,12 @@ def load_audio(
             frames = int(math.ceil(max_seconds * info.samplerate))
         data, sr = sf.read(str(path), frames=frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise AudioError(f"not a readable audio file ({str(exc).splitlines()[0]})", path) from None
+        raise AudioError(f"not a readable audio file ({first_line(exc)})", path) from None
     x = to_mono(data)
     check_waveform(x, path, allow_silent=allow_silent)
+    peak = float(np.abs(x).max())
+    if peak > 1.0:
+        warnings.warn(f"{path}: peak amplitude {peak:.3g} exceeds 1; clipped to [-1, 1]", stacklevel=2)
     x = resample(x, sr, sample_rate)
     return np.clip(x, -1.0, 1.0).astype(np.float32, copy=False)
 

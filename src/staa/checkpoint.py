@@ -7,7 +7,6 @@ weights are never stored this way: they go to safetensors through ``save_pretrai
 
 from __future__ import annotations
 
-import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -15,15 +14,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from staa.errors import CheckpointError
+from staa.errors import CheckpointError, first_line
 from staa.outputs import atomic_path
 
 
 def save_state(path: str | Path, **state: Any) -> None:
+    """Write ``state`` plus the torch, NumPy and Python RNG states (as tensors, loadable weights-only)."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, mt, gauss_next = random.getstate()
     state["rng"] = {
         "torch": torch.get_rng_state(),
-        "numpy": torch.from_numpy(np.random.get_state()[1].astype(np.int64)),
-        "python": torch.tensor(random.getstate()[1], dtype=torch.int64),
+        "numpy": torch.from_numpy(keys.astype(np.int64)),
+        "numpy_pos": torch.tensor([pos, has_gauss], dtype=torch.int64),
+        "numpy_gauss": torch.tensor(gauss, dtype=torch.float64),
+        "python": torch.tensor(mt, dtype=torch.int64),
+        "python_gauss": torch.tensor([] if gauss_next is None else [gauss_next], dtype=torch.float64),
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -36,11 +41,16 @@ def load_state(path: str | Path) -> dict[str, Any] | None:
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-        raise CheckpointError(f"refused to load resume state ({str(exc).splitlines()[0][:120]})", path) from None
+    except Exception as exc:  # damaged files surface as Unpickling/EOF/Runtime/Value/OSError alike
+        raise CheckpointError(f"refused to load resume state ({first_line(exc)})", path) from None
+    if not isinstance(state, dict):
+        raise CheckpointError("not a resume state (expected a dictionary)", path)
     rng = state.pop("rng", None)
     if rng is not None:
         torch.set_rng_state(rng["torch"])
-        np.random.set_state(("MT19937", rng["numpy"].numpy().astype(np.uint32), 624, 0, 0.0))
-        random.setstate((3, tuple(int(v) for v in rng["python"].tolist()), None))
+        pos, has_gauss = (int(v) for v in rng["numpy_pos"].tolist())
+        keys = rng["numpy"].numpy().astype(np.uint32)
+        np.random.set_state(("MT19937", keys, pos, has_gauss, float(rng["numpy_gauss"])))
+        gauss_next = rng["python_gauss"].tolist()
+        random.setstate((3, tuple(int(v) for v in rng["python"].tolist()), gauss_next[0] if gauss_next else None))
     return state

@@ -3,15 +3,23 @@
 Nothing here launches processes: ``torchrun --nproc-per-node N -m staa.cli ...`` (or ``accelerate
 launch``) sets RANK/WORLD_SIZE/MASTER_ADDR and this module only joins the group, shards data and
 gathers results. Without those variables every function degrades to the single-process case.
+
+Batch convention: a training step consumes one *global* batch of ``batch_size`` examples, split across
+ranks by :func:`shard_indices`, and batch-norm statistics are computed over the whole global batch
+(:func:`cross_rank_batchnorm`). N ranks therefore compute the same step as one process with the same
+``batch_size`` (up to float summation order); more ranks make a step faster, not larger.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 
 def is_distributed() -> bool:
@@ -26,6 +34,14 @@ def setup(device: str | torch.device = "cpu") -> None:
     dist.init_process_group(backend=backend)
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def local_device(device: str | torch.device) -> torch.device:
+    """``cuda`` means this rank's GPU (LOCAL_RANK) under torchrun; other devices are returned as given."""
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None and is_distributed():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
 
 
 def rank() -> int:
@@ -67,6 +83,14 @@ def gather_concat(t: Tensor, n_total: int) -> Tensor:
     return out
 
 
+def all_reduce_sum(values: Tensor) -> Tensor:
+    """Sum of ``values`` over ranks (a new tensor; the input is untouched)."""
+    out = values.clone()
+    if is_distributed():
+        dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out
+
+
 def all_reduce_mean_(tensors: list[Tensor]) -> None:
     """Average tensors (e.g. gradients) across ranks in place."""
     if not is_distributed():
@@ -79,3 +103,96 @@ def all_reduce_mean_(tensors: list[Tensor]) -> None:
 def barrier() -> None:
     if is_distributed():
         dist.barrier()
+
+
+@contextlib.contextmanager
+def main_first() -> Iterator[None]:
+    """Rank 0 runs the block first (e.g. preparing a cache); the others run it afterwards and reuse it."""
+    if not is_main():
+        barrier()
+    yield
+    if is_main():
+        barrier()
+
+
+def data_parallel(model: nn.Module) -> nn.Module:
+    """``model`` wrapped in DistributedDataParallel when distributed, else ``model`` itself."""
+    if not is_distributed():
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [model_device(model).index] if model_device(model).type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+# ---- batch norm over the global batch ------------------------------------------------------------------
+class _SumOverRanks(torch.autograd.Function):
+    """All-reduce (sum) with a gradient: d(Σ_r t_r)/dt_r = 1, so the backward pass sums gradients too."""
+
+    @staticmethod
+    def forward(ctx, t: Tensor) -> Tensor:  # type: ignore[override]
+        return all_reduce_sum(t)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        return all_reduce_sum(grad)
+
+
+def _sum_over_ranks(t: Tensor) -> Tensor:
+    return _SumOverRanks.apply(t)
+
+
+class _CrossRankBatchNorm:
+    """Mixin for a batch-norm instance: in training mode under torch.distributed, normalise with the
+    mean and variance of the *global* batch (sums all-reduced with gradients), so that a batch split
+    over ranks is normalised exactly as one process normalises it. torch's own ``SyncBatchNorm`` does
+    the same but refuses CPU tensors, which rules out gloo runs; this one is device-agnostic.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        bn: _BatchNorm = self  # type: ignore[assignment]
+        if not (bn.training and is_distributed()):
+            return super().forward(x)  # type: ignore[misc]
+        dims = [0, *range(2, x.dim())]
+        per_channel = x.numel() // max(1, x.shape[1])
+        count = all_reduce_sum(torch.tensor([float(per_channel)], device=x.device, dtype=x.dtype))
+        mean = _sum_over_ranks(x.sum(dims)) / count
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        centred = x - mean.view(shape)
+        var = _sum_over_ranks(centred.pow(2).sum(dims)) / count
+        if bn.track_running_stats and bn.running_mean is not None and bn.running_var is not None:
+            with torch.no_grad():
+                bn.num_batches_tracked.add_(1)  # type: ignore[union-attr]
+                m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+                unbiased = var * count / (count - 1).clamp(min=1)
+                bn.running_mean.mul_(1 - m).add_(m * mean)
+                bn.running_var.mul_(1 - m).add_(m * unbiased)
+        y = centred / torch.sqrt(var + bn.eps).view(shape)
+        if bn.affine:
+            y = y * bn.weight.view(shape) + bn.bias.view(shape)
+        return y
+
+
+@contextlib.contextmanager
+def cross_rank_batchnorm(model: nn.Module) -> Iterator[nn.Module]:
+    """Make every batch-norm layer of ``model`` normalise over the global batch for the block's duration.
+
+    The layers keep their parameters and buffers (only their class changes, and is restored afterwards),
+    so optimiser references and ``state_dict`` keys are untouched and checkpoints stay plain batch norm.
+    """
+    swapped: list[tuple[nn.Module, type]] = []
+    if is_distributed():
+        for m in model.modules():
+            if isinstance(m, _BatchNorm) and not isinstance(m, _CrossRankBatchNorm):
+                cls = type(m)
+                m.__class__ = type(f"CrossRank{cls.__name__}", (_CrossRankBatchNorm, cls), {})
+                swapped.append((m, cls))
+    try:
+        yield model
+    finally:
+        for m, cls in swapped:
+            m.__class__ = cls

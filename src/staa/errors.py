@@ -32,3 +32,9 @@ class CheckpointError(StaaError):
 
 class ConfigError(StaaError):
     """An option or experiment file with an invalid value."""
+
+
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    """The first non-blank line of an exception's message (or its type name), for one-line reports."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:limit]

@@ -11,12 +11,20 @@ from pathlib import Path
 from typing import Any
 
 
+TMP_MARK = ".tmp"
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; rename it onto ``path`` only on success."""
+    """Yield a temporary path in the target's folder; rename it onto ``path`` only on success.
+
+    The temporary name is ``.<name>.<random>.tmp<suffix>``: hidden, recognisable by
+    :func:`remove_partial_outputs`, and keeping the suffix so that writers keyed on it (numpy, soundfile)
+    still pick the right format.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_MARK + path.suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -25,6 +33,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def remove_partial_outputs(directory: str | Path) -> list[Path]:
+    """Delete temporaries that a killed run (SIGKILL, power loss) left behind in ``directory``'s tree.
+
+    ``atomic_path`` removes its temporary on any Python exception, but not when the process dies; a
+    resumed run calls this first so that only complete outputs remain. Returns the removed paths.
+    """
+    removed = []
+    for p in Path(directory).rglob(".*"):
+        if p.is_file() and TMP_MARK in p.name[1:] and p.name.startswith("."):
+            p.unlink()
+            removed.append(p)
+    return removed
 
 
 def write_json(path: str | Path, obj: Any) -> None:

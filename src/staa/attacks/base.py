@@ -110,6 +110,10 @@ class Attack:
         with torch.no_grad():
             return self.model(x).argmax(-1)
 
+    def is_success(self, pred: Tensor, labels: Tensor) -> Tensor:
+        """Per-example success of predictions ``pred``: the target reached, or the label left."""
+        return pred == labels if self.targeted else pred != labels
+
     def __call__(self, x: Tensor, y: Tensor | None = None, *, target: Tensor | int | None = None) -> AttackResult:
         x = self._check_input(x)
         with frozen(self.model):

@@ -1,7 +1,108 @@
-"""``staa defense``: command group (commands are defined below)."""
+"""``staa defense``: put defences in front of a model, adversarially train one, measure robust accuracy.
+
+Defences and attacks are written ``name:key=value,...``, e.g. ``median:kernel=5``,
+``lowpass:cutoff_hz=4000``, ``pgd:eps=0.05,k_percent=5,steps=10``; a defence pipeline joins stages
+with ``+`` (``median:kernel=3+quantize:bits=8``).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import torch
 import typer
 
+from staa.adversarial_training import AdvTrainConfig, adversarial_train
+from staa.cli.common import DEFAULT_CACHE, prepared_corpus
+from staa.defenses import Defended, build_defences, parse_spec
+from staa.defenses.evaluate import attack_factory, robust_accuracy, robustness_table
+from staa.errors import ConfigError
+from staa.models import load_model
+from staa.outputs import write_json, write_text
+
 app = typer.Typer(no_args_is_help=True)
+
+
+@app.command()
+def wrap(
+    checkpoint: Path = typer.Argument(..., help="victim checkpoint folder"),
+    defence: str = typer.Option(..., help="pipeline, e.g. 'median:kernel=5+quantize:bits=8'"),
+    out: Path = typer.Option(..., help="output folder of the defended checkpoint"),
+    adaptive: bool = typer.Option(True, help="attacks built on it differentiate through the defence"),
+    eot_samples: int = typer.Option(1, help="gradient draws averaged through random defences (EOT)"),
+) -> None:
+    """Save a defended checkpoint (config.json + victim/) that every attack and evaluator can load."""
+    model = Defended(load_model(checkpoint), build_defences(defence), adaptive=adaptive, eot_samples=eot_samples)
+    model.save_pretrained(out)
+    typer.echo(f"defended model written to {out}")
+
+
+@app.command()
+def evaluate(
+    model: list[Path] = typer.Option(..., help="victim checkpoint folder (repeat for several)"),
+    defence: list[str] = typer.Option(..., help="defence pipeline (repeat for several)"),
+    attack: list[str] = typer.Option(..., help="attack spec, e.g. 'pgd:eps=0.05,k_percent=5' (repeat)"),
+    out: Path = typer.Option(..., help="output folder (robustness.json, robustness.md)"),
+    corpus: str = typer.Option("synthetic", help="corpus name or CSV manifest"),
+    root: Path = typer.Option(None, help="corpus root folder"),
+    cache: Path = typer.Option(DEFAULT_CACHE),
+    seconds: float = typer.Option(None),
+    split: str = typer.Option("test"),
+    limit: int = typer.Option(None, help="only the first N clips of the split"),
+    adaptive: bool = typer.Option(True, help="also run each attack through each defence (BPDA/EOT)"),
+    eot_samples: int = typer.Option(1, help="EOT draws for random defences in adaptive attacks"),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("cpu"),
+    quiet: bool = typer.Option(False),
+) -> None:
+    """Robust accuracy and ASR of every victim × defence × attack, non-adaptive and adaptive."""
+    pc = prepared_corpus(corpus, root, cache, seconds, quiet)
+    data = pc.split(split)
+    n = len(data) if limit is None else min(limit, len(data))
+    if n == 0:
+        raise ConfigError(f"split '{split}' of {pc.name} is empty")
+    x = torch.from_numpy(data.waves[:n].copy()).to(device)
+    y = torch.from_numpy(data.labels[:n].copy())
+    victims = {_victim_name(p): load_model(p).to(device) for p in model}
+    defences = {spec: build_defences(spec) for spec in defence}
+    attacks = {spec: attack_factory(**parse_spec(spec)) for spec in attack}
+    result = robust_accuracy(victims, defences, attacks, x, y.to(device), adaptive=adaptive, eot_samples=eot_samples, seed=seed)
+    result["corpus"], result["split"] = pc.name, split
+    write_json(out / "robustness.json", result)
+    table = robustness_table(result)
+    write_text(out / "robustness.md", table.markdown())
+    typer.echo(table.markdown())
+
+
+@app.command("adv-train")
+def adv_train(
+    checkpoint: Path = typer.Argument(..., help="model to start from (checkpoint folder)"),
+    out: Path = typer.Option(..., help="output folder (best/, last.pt, train.json)"),
+    corpus: str = typer.Option("synthetic"),
+    root: Path = typer.Option(None),
+    cache: Path = typer.Option(DEFAULT_CACHE),
+    seconds: float = typer.Option(None),
+    epochs: int = typer.Option(10),
+    lr: float = typer.Option(1e-3),
+    batch_size: int = typer.Option(8),
+    attack: str = typer.Option("pgd:steps=5,loss=ce,early_stop=false", help="attack spec crafting the examples"),
+    eps: float = typer.Option(0.01, help="L∞ bound of the training perturbations"),
+    adv_fraction: float = typer.Option(0.5, help="share of each batch replaced by adversarial clips"),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("cpu"),
+    quiet: bool = typer.Option(False),
+) -> None:
+    """Adversarially train (fine-tune) a model; resumes from OUT/last.pt when present."""
+    pc = prepared_corpus(corpus, root, cache, seconds, quiet)
+    spec = parse_spec(attack)
+    config = AdvTrainConfig(
+        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, attack=spec.pop("name"), eps=eps,
+        attack_options=spec, adv_fraction=adv_fraction,
+    )
+    result = adversarial_train(load_model(checkpoint), pc, out, config, device=device, show_progress=not quiet)
+    typer.echo(f"best validation UAR {result['best_val_uar']:.4f}; checkpoint {out / 'best'}")
+
+
+def _victim_name(path: Path) -> str:
+    """A checkpoint's display name: its folder, or the run folder for ``.../best``."""
+    return path.parent.name if path.name in ("best", "last") else path.name

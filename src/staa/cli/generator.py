@@ -1,7 +1,122 @@
-"""``staa generator``: command group (commands are defined below)."""
+"""``staa generator``: train an STAA-Net generator against threat models, apply it to audio."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
+from staa import distributed as ddp
+from staa.attacks.staa import Generator, GeneratorConfig, STAANet, STAATrainConfig, train_generator
+from staa.attacks.staa.export import export_adversarial, folder_batches, split_batches
+from staa.cli.common import DEFAULT_CACHE, prepared_corpus
+from staa.errors import ConfigError
+from staa.models import load_model
+from staa.outputs import write_json
+from staa.reproducibility import provenance, seed_everything
+
 app = typer.Typer(no_args_is_help=True)
+
+ARCHS = {"authors": GeneratorConfig.authors, "fast": GeneratorConfig.fast}
+PRESETS = {"paper": STAATrainConfig.paper, "authors": STAATrainConfig.authors}
+
+
+@app.command()
+def train(
+    threat: list[Path] = typer.Option(..., help="threat SER checkpoint folder; repeat for an ensemble"),
+    corpus: str = typer.Option("synthetic", help="corpus name or CSV manifest"),
+    root: Path = typer.Option(None, help="corpus root folder"),
+    out: Path = typer.Option(..., help="output folder (best/, last/, state.pt, train.json)"),
+    cache: Path = typer.Option(DEFAULT_CACHE),
+    seconds: float = typer.Option(None, help="unified clip length (default: the corpus's)"),
+    preset: str = typer.Option("paper", help="loss weights and optimiser: paper or authors"),
+    arch: str = typer.Option("authors", help="generator architecture: authors (≈50.7 M parameters) or fast"),
+    eps: float = typer.Option(0.05, help="L∞ bound ε of the perturbation"),
+    bound: str = typer.Option("tanh", help="tanh (ε·tanh, the authors) or clip (hard clip, the paper)"),
+    alignment: str = typer.Option("exact", help="exact, or authors (reproduce the shifted-clip bug)"),
+    epochs: int = typer.Option(None, help="default: the preset's (20)"),
+    lr: float = typer.Option(None, help="default: the preset's"),
+    batch_size: int = typer.Option(None, help="default: the preset's (8)"),
+    lambda_s: float = typer.Option(None, help="sparsity weight (default: the preset's)"),
+    targeted: bool = typer.Option(False, help="push every clip to --target-class"),
+    target_class: int = typer.Option(None, help="class index of a targeted attack"),
+    no_factorisation: bool = typer.Option(False, help="ablation: no position decoder, δ = v, ‖v‖₁ sparsity"),
+    no_magnitude: bool = typer.Option(False, help="ablation: λ_m = 0"),
+    no_sparsity: bool = typer.Option(False, help="ablation: λ_s = 0"),
+    no_quantisation: bool = typer.Option(False, help="ablation: λ_q = 0"),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("cpu"),
+    quiet: bool = typer.Option(False, help="no progress bars"),
+) -> None:
+    """Train a generator (resumes from OUT/state.pt); data-parallel under torchrun."""
+    if arch not in ARCHS or preset not in PRESETS:
+        raise ConfigError(f"--arch must be one of {sorted(ARCHS)} and --preset one of {sorted(PRESETS)}")
+    overrides = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "lambda_s": lambda_s}
+    config = PRESETS[preset](
+        **{k: v for k, v in overrides.items() if v is not None},
+        seed=seed,
+        targeted=targeted,
+        target_class=target_class,
+        no_factorisation=no_factorisation,
+        no_magnitude=no_magnitude,
+        no_sparsity=no_sparsity,
+        no_quantisation=no_quantisation,
+    )
+    ddp.setup(device)
+    with ddp.main_first():
+        pc = prepared_corpus(corpus, root, cache, seconds, quiet or not ddp.is_main())
+    threat_models = [load_model(path) for path in threat]
+    seed_everything(seed)  # the generator's initial weights too are fixed by --seed
+    arch_config = ARCHS[arch](eps=eps, bound=bound, alignment=alignment, factorised=not no_factorisation)
+    result = train_generator(
+        Generator(arch_config), threat_models, pc, out, config, device=device, show_progress=not quiet
+    )
+    if ddp.is_main():
+        last = result["history"][-1] if result["history"] else {}
+        typer.echo(
+            f"validation ASR {last.get('val_asr', float('nan')):.4f}, sparsity {_fmt(last.get('val_sparsity'))} %, "
+            f"SNR {_fmt(last.get('val_snr_db'))} dB (last epoch); generator {out / 'best'}"
+        )
+
+
+@app.command()
+def apply(
+    generator: Path = typer.Argument(..., help="generator folder (config.json + model.safetensors)"),
+    model: Path = typer.Option(..., help="SER checkpoint folder to attack"),
+    out: Path = typer.Option(..., help="folder for the adversarial WAVs and result.json"),
+    corpus: str = typer.Option(None, help="corpus name or CSV manifest (or use --input-dir)"),
+    root: Path = typer.Option(None),
+    cache: Path = typer.Option(DEFAULT_CACHE),
+    seconds: float = typer.Option(None),
+    split: str = typer.Option("test", help="split of --corpus"),
+    input_dir: Path = typer.Option(None, help="folder of audio files of any length (instead of --corpus)"),
+    eps: float = typer.Option(None, help="default: the generator's training ε"),
+    target_class: int = typer.Option(None, help="evaluate as a targeted attack towards this class"),
+    batch_size: int = typer.Option(8),
+    device: str = typer.Option("cpu"),
+    quiet: bool = typer.Option(False),
+) -> None:
+    """Write adversarial WAVs for a corpus split or a folder, and OUT/result.json (per-example and summary)."""
+    if (corpus is None) == (input_dir is None):
+        raise ConfigError("give exactly one of --corpus or --input-dir")
+    victim = load_model(model).to(device)
+    attack = STAANet.from_pretrained(victim, generator, eps=eps, targeted=target_class is not None)
+    if input_dir is not None:
+        batches, total, source = folder_batches(input_dir), None, str(input_dir)
+    else:
+        data = prepared_corpus(corpus, root, cache, seconds, quiet).split(split)
+        batches, total, source = split_batches(data, batch_size), -(-len(data) // batch_size), f"{corpus}/{split}"
+    record = export_adversarial(attack, batches, out, target=target_class, total=total, show_progress=not quiet)
+    record["provenance"] = provenance(
+        {"generator": str(generator), "model": str(model), "source": source, "eps": attack.eps, "target_class": target_class}
+    )
+    write_json(out / "result.json", record)
+    s = record["summary"]
+    typer.echo(
+        f"{s['n']} clips: ASR {s['asr']:.4f}, sparsity {_fmt(s['sparsity_mean'])} %, SNR {_fmt(s['snr_db_mean'])} dB, "
+        f"{1000 * s['seconds_per_example']:.1f} ms/clip -> {out}"
+    )
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"

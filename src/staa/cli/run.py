@@ -1,7 +1,26 @@
-"""``staa run``: command group (commands are defined below)."""
+"""``staa run EXPERIMENT --out DIR``: a whole experiment from a YAML file or a built-in name."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+# A group (it is mounted with add_typer) whose callback is the command; options may follow EXPERIMENT.
+app = typer.Typer(no_args_is_help=True, context_settings={"allow_interspersed_args": True})
+
+
+@app.callback(invoke_without_command=True)
+def run(
+    experiment: str = typer.Argument(..., help="built-in experiment (demo, emodb, demos, iemocap) or a YAML file"),
+    out: Path = typer.Option(..., help="output folder; rerunning into it skips finished steps and resumes"),
+    set_: list[str] = typer.Option([], "--set", help="override a config key, e.g. --set attackers.pgd.settings.steps=5"),
+    device: str = typer.Option(None, help="cpu, cuda, cuda:1 (default: the experiment's)"),
+    quiet: bool = typer.Option(False, help="no progress bars or step messages"),
+) -> None:
+    """Prepare the corpus, train or reuse SER models and generators, attack, evaluate transfer, write the report."""
+    from staa.experiment import load_config, run_experiment
+
+    config = load_config(experiment, set_)
+    report = run_experiment(config, out, device=device, show_progress=not quiet, log=(lambda _: None) if quiet else typer.echo)
+    typer.echo(f"report: {report.resolve()}")

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
+from staa import distributed as ddp
 from staa.cli.common import DEFAULT_CACHE, prepared_corpus
 from staa.models import build_model, load_model
 from staa.outputs import write_json
-from staa.reproducibility import provenance
+from staa.reproducibility import provenance, seed_everything
 from staa.train import TrainConfig, evaluate_ser, train_ser
 
 app = typer.Typer(no_args_is_help=True)
@@ -31,14 +32,18 @@ def train(
     device: str = typer.Option("cpu"),
     quiet: bool = typer.Option(False, help="no progress bars"),
 ) -> None:
-    """Train an SER model (resumes from OUT/last.pt when present)."""
-    pc = prepared_corpus(corpus, root, cache, seconds, quiet)
+    """Train an SER model (resumes from OUT/last.pt when present); data-parallel under torchrun."""
+    ddp.setup(device)
+    with ddp.main_first():
+        pc = prepared_corpus(corpus, root, cache, seconds, quiet or not ddp.is_main())
     kwargs = {"num_classes": len(pc.classes), "class_names": pc.classes}
     if pretrained:
         kwargs["pretrained"] = pretrained
+    seed_everything(seed)  # the initial weights too are fixed by --seed
     net = build_model(model, **kwargs)
     result = train_ser(net, pc, out, TrainConfig(epochs, lr, batch_size, seed), device=device, show_progress=not quiet)
-    typer.echo(f"best validation UAR {result['best_val_uar']:.4f}; checkpoint {out / 'best'}")
+    if ddp.is_main():
+        typer.echo(f"best validation UAR {result['best_val_uar']:.4f}; checkpoint {out / 'best'}")
 
 
 @app.command()
@@ -52,10 +57,14 @@ def evaluate(
     device: str = typer.Option("cpu"),
     quiet: bool = typer.Option(False),
 ) -> None:
-    """Accuracy, UAR and confusion matrix per split; writes CHECKPOINT/eval.json."""
-    pc = prepared_corpus(corpus, root, cache, seconds, quiet)
-    net = load_model(checkpoint).to(device)
+    """Accuracy, UAR and confusion matrix per split; writes CHECKPOINT/eval.json; sharded under torchrun."""
+    ddp.setup(device)
+    with ddp.main_first():
+        pc = prepared_corpus(corpus, root, cache, seconds, quiet or not ddp.is_main())
+    net = load_model(checkpoint).to(ddp.local_device(device))
     results = {s: evaluate_ser(net, pc.split(s), device=device) for s in split}
+    if not ddp.is_main():
+        return
     write_json(checkpoint / "eval.json", {"corpus": pc.name, "splits": results, "provenance": provenance()})
     for s, r in results.items():
         typer.echo(f"{s}: UAR {r['uar']:.4f}  accuracy {r['accuracy']:.4f}  (n={r['n']})")

@@ -5,10 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from staa.data.base import Corpus
+from staa.data.demos import DEMoS
+from staa.data.emodb import EmoDB
+from staa.data.iemocap import IEMOCAP
+from staa.data.ravdess import RAVDESS
 from staa.data.synthetic import SyntheticCorpus
 from staa.errors import ConfigError
 
-CORPORA: dict[str, type[Corpus]] = {"synthetic": SyntheticCorpus}
+CORPORA: dict[str, type[Corpus]] = {
+    "synthetic": SyntheticCorpus,
+    "demos": DEMoS,
+    "iemocap": IEMOCAP,
+    "emodb": EmoDB,
+    "ravdess": RAVDESS,
+}
 
 
 def build_corpus(name: str, root: str | Path | None = None, **options) -> Corpus:

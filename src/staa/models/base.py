@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from staa.errors import CheckpointError
+from staa.errors import AudioError, CheckpointError
 from staa.outputs import atomic_path, write_json
 
 CONFIG_NAME = "config.json"
@@ -54,6 +54,10 @@ class SERModel(nn.Module):
     """Base class: subclasses implement :meth:`classify` on standardised waveforms."""
 
     config_class: ClassVar[type[SERConfig]] = SERConfig
+    # Shortest input the architecture accepts (its pooling chain must leave one frame); a shorter clip
+    # is refused with a one-line error instead of a pooling traceback. Corpora never hit it: their
+    # clips are tiled up to the corpus length first.
+    min_samples: ClassVar[int] = 1
 
     def __init__(self, config: SERConfig) -> None:
         super().__init__()
@@ -66,6 +70,10 @@ class SERModel(nn.Module):
     def forward(self, waveform: Tensor) -> Tensor:
         if waveform.dim() != 2:
             raise ValueError(f"expected a (batch, samples) waveform, got shape {tuple(waveform.shape)}")
+        if waveform.shape[-1] < self.min_samples:
+            raise AudioError(
+                f"{type(self).__name__} needs clips of at least {self.min_samples} samples, got {waveform.shape[-1]}"
+            )
         return self.classify(standardize(waveform))
 
     def classify(self, x: Tensor) -> Tensor:

@@ -22,6 +22,7 @@ class Emo18Config(SERConfig):
 
 class Emo18(SERModel):
     config_class = Emo18Config
+    min_samples = 731  # conv k8 → pool 10 → conv k6 → pool 8 → conv k6 → pool 8 leave one frame
 
     def __init__(self, config: Emo18Config | None = None) -> None:
         config = config or Emo18Config()

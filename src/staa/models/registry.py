@@ -40,8 +40,6 @@ def load_model(directory: str | Path, expected: str | None = None) -> SERModel:
 
 
 def _ensure_foundation() -> None:
-    """Import the transformers-backed models lazily (transformers is slow to import)."""
-    try:
-        import staa.models.foundation  # noqa: F401  (registers wav2vec2, wavlm, hubert)
-    except ImportError:
-        pass
+    """Register wav2vec2, wavlm and hubert on first use: importing transformers takes seconds, so
+    ``import staa`` does not; it is a core dependency, so a failing import is a real error."""
+    import staa.models.foundation  # noqa: F401

@@ -21,6 +21,7 @@ class Zhao19Config(SERConfig):
 
 class Zhao19(SERModel):
     config_class = Zhao19Config
+    min_samples = 256  # four pools of 4 leave one frame
 
     def __init__(self, config: Zhao19Config | None = None) -> None:
         config = config or Zhao19Config()

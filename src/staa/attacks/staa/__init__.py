@@ -1,0 +1,12 @@
+"""STAA-Net: a sparse, transferable, generator-based adversarial attack on speech emotion recognition.
+
+``Generator`` (Wave-U-Net with magnitude and position decoders), its ``GeneratorConfig``, the training
+loop ``train_generator`` with ``STAATrainConfig``, and ``STAANet``, the trained generator as an attack.
+"""
+
+from staa.attacks.staa.attack import STAANet
+from staa.attacks.staa.config import GeneratorConfig
+from staa.attacks.staa.generator import Generator, GeneratorOutput
+from staa.attacks.staa.trainer import STAATrainConfig, train_generator
+
+__all__ = ["Generator", "GeneratorConfig", "GeneratorOutput", "STAANet", "STAATrainConfig", "train_generator"]

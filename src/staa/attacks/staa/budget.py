@@ -1,0 +1,110 @@
+"""Budgeted sparsity: adapt the loss weights during generator training until a requested budget is met.
+
+The paper fixes λ_s and reports whatever sparsity results; a user usually wants the opposite — "at most
+10 % of samples" or "at least 30 dB SNR". Treating the budget as a constraint of the training problem,
+its Lagrange multiplier is exactly the loss weight, and dual ascent raises it while the constraint is
+violated and lowers it while there is slack. These controllers are ``train_generator`` callbacks: after
+every epoch they read the validation measurement, update the weight in the config (the next epoch
+trains with it; the value is checkpointed, so a resumed run continues the same schedule) and record
+the weight they set in the epoch's history record.
+
+Two update rules, for the two readings of "budget":
+
+* ``"multiplicative"`` (default), an *upper bound* (measured ≤ target): λ ← λ · (measured / target)^lr,
+  dual ascent on log λ. It is scale free (λ_s spans decades between corpora and clip lengths) and λ
+  stays positive, so a generator that needs fewer samples than the budget is left alone.
+* ``"additive"``, an *equality* (measured = target): the damped multiplier method of Platt & Barr
+  (1988), μ ← μ + lr · e and λ = μ + damping · e with e = scale · (measured − target) / target and
+  ``scale`` the weight's starting value. Plain dual ascent (damping 0) overshoots here, because a
+  generator's sparsity responds to λ_s with an epoch's lag and in jumps (its position scores are
+  pushed to either side of γ); the proportional term damps that oscillation. The multiplier of an
+  equality constraint has no sign restriction, so λ may turn negative — the term then *rewards*
+  more samples (or amplitude) — and the budget is met from both sides.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from staa.errors import ConfigError
+
+UPDATES = ("multiplicative", "additive")
+
+
+class DualController:
+    """Shared dual-ascent step: subclasses name the weight, the measurement and the violation."""
+
+    weight: str
+    metric: str
+
+    def __init__(
+        self, *, lr: float = 1.0, update: str = "multiplicative", damping: float = 2.0, floor: float = 1e-8
+    ) -> None:
+        if update not in UPDATES:
+            raise ConfigError(f"budget: update must be one of {', '.join(UPDATES)}, got '{update}'")
+        if not lr > 0:
+            raise ConfigError(f"budget: lr must be positive, got {lr}")
+        if damping < 0:
+            raise ConfigError(f"budget: damping must be >= 0, got {damping}")
+        self.lr, self.update, self.damping, self.floor = lr, update, damping, floor
+        self.scale: float | None = None  # the weight's value at the first update (additive rule)
+        self.multiplier: float | None = None  # μ, the integral part (additive rule)
+
+    def violation(self, measured: float) -> tuple[float, float]:
+        """(log-ratio, relative difference) of measured vs target: positive when the budget is exceeded."""
+        raise NotImplementedError
+
+    def __call__(self, epoch: int, record: dict[str, Any], config: Any) -> None:
+        measured = record.get(self.metric)
+        if measured is None:  # e.g. no successful clip, so no SNR: nothing to learn from this epoch
+            record[f"budget_{self.weight}"] = getattr(config, self.weight)
+            return
+        log_ratio, relative = self.violation(float(measured))
+        current = getattr(config, self.weight)
+        if self.update == "multiplicative":
+            new = max(self.floor, current) * math.exp(self.lr * log_ratio)
+        else:
+            if self.scale is None:
+                self.scale, self.multiplier = max(self.floor, abs(current)), current
+            error = self.scale * relative
+            self.multiplier += self.lr * error
+            new = self.multiplier + self.damping * error
+        setattr(config, self.weight, new)
+        record[f"budget_{self.weight}"] = new
+
+
+class SparsityBudget(DualController):
+    """Drive λ_s so that the validation sparsity (% of perturbed samples over all clips) reaches ``target_pct``."""
+
+    weight = "lambda_s"
+    metric = "val_sparsity_all"
+    min_pct = 0.01  # a measured 0 % would make the log-ratio infinite
+
+    def __init__(self, target_pct: float, **kwargs: Any) -> None:
+        if not 0 < target_pct < 100:
+            raise ConfigError(f"budget: target sparsity must be in (0, 100) %, got {target_pct}")
+        super().__init__(**kwargs)
+        self.target_pct = target_pct
+
+    def violation(self, measured: float) -> tuple[float, float]:
+        return math.log(max(measured, self.min_pct) / self.target_pct), (measured - self.target_pct) / self.target_pct
+
+
+class SNRBudget(DualController):
+    """Drive λ_m so that the validation SNR (dB, over successful clips) reaches at least ``target_db``.
+
+    SNR is logarithmic already, so the multiplicative rule uses the dB shortfall as the log-ratio of
+    amplitudes: λ_m ← λ_m · 10^(lr · (target − SNR) / 20). A λ_m of 0 starts from ``floor``.
+    """
+
+    weight = "lambda_m"
+    metric = "val_snr_db"
+
+    def __init__(self, target_db: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target_db = target_db
+
+    def violation(self, measured: float) -> tuple[float, float]:
+        shortfall = self.target_db - measured
+        return shortfall / 20 * math.log(10), shortfall / abs(self.target_db)

@@ -1,0 +1,98 @@
+"""The generator's configuration: architecture, perturbation bound and quantisation, as one JSON record.
+
+A trained generator folder holds this record in ``config.json`` (``model_type = "staa-generator"``) next
+to ``model.safetensors``, so a checkpoint always rebuilds exactly the network it was trained as.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+from staa.errors import ConfigError
+
+NORMS = ("gn", "bn", "none")
+GROWTHS = ("double", "add")
+BOUNDS = ("tanh", "clip")
+ALIGNMENTS = ("exact", "authors")
+
+
+@dataclass
+class GeneratorConfig:
+    """Wave-U-Net generator of STAA-Net (paper §3.2, the authors' ``generator_train.py`` defaults).
+
+    ``levels`` channel stages (``levels − 1`` down/up-sampling blocks) of ``features`` base channels that
+    ``growth`` doubles (32→64→…, the authors) or adds (32→64→96→…); every stage has ``depth`` valid
+    convolutions of ``kernel_size``, and resolution changes by learned stride-``stride`` (transposed)
+    convolutions. ``bound`` turns the magnitude head into v ∈ [−ε, ε]: ``tanh`` is the authors' ε·tanh
+    (smooth, never reaches ε), ``clip`` the paper's hard clip ε·clip(z, −1, 1). Both scale linearly with
+    ε, so a generator can be run at another ε. ``gamma`` thresholds the position scores; in training
+    each element keeps its continuous score with probability ``quant_prob``. ``factorised = False`` is
+    the "w/o factorisation" ablation (no position decoder, δ = v dense). ``alignment = "authors"``
+    reproduces the authors' bug of adding δ to the first N samples of the reflection-padded input, a
+    shifted clip (official-code.md §3.5), so that its effect can be measured; ``exact`` adds δ to x.
+    """
+
+    model_type: ClassVar[str] = "staa-generator"
+    levels: int = 6
+    features: int = 32
+    growth: str = "double"
+    kernel_size: int = 5
+    stride: int = 4
+    depth: int = 1
+    norm: str = "gn"
+    eps: float = 0.05
+    bound: str = "tanh"
+    gamma: float = 0.5
+    quant_prob: float = 0.5
+    factorised: bool = True
+    alignment: str = "exact"
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.levels >= 2, f"levels must be at least 2, got {self.levels}"),
+            (self.features >= 1, f"features must be positive, got {self.features}"),
+            (self.kernel_size >= 2, f"kernel_size must be at least 2, got {self.kernel_size}"),
+            (self.stride >= 2, f"stride must be at least 2, got {self.stride}"),
+            (self.depth >= 1, f"depth must be at least 1, got {self.depth}"),
+            (0 < self.eps <= 1, f"eps must be in (0, 1], got {self.eps}"),
+            (0 < self.gamma < 1, f"gamma must be in (0, 1), got {self.gamma}"),
+            (0 <= self.quant_prob <= 1, f"quant_prob must be in [0, 1], got {self.quant_prob}"),
+            (self.norm in NORMS, f"norm must be one of {NORMS}, got '{self.norm}'"),
+            (self.growth in GROWTHS, f"growth must be one of {GROWTHS}, got '{self.growth}'"),
+            (self.bound in BOUNDS, f"bound must be one of {BOUNDS}, got '{self.bound}'"),
+            (self.alignment in ALIGNMENTS, f"alignment must be one of {ALIGNMENTS}, got '{self.alignment}'"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"generator config: {message}")
+
+    @property
+    def channels(self) -> list[int]:
+        """Channels of each stage: ``features·2^i`` (double) or ``features·(i+1)`` (add)."""
+        if self.growth == "double":
+            return [self.features * 2**i for i in range(self.levels)]
+        return [self.features * (i + 1) for i in range(self.levels)]
+
+    @classmethod
+    def authors(cls, **overrides: Any) -> GeneratorConfig:
+        """The authors' architecture (6 levels, 32 features, double growth, k5, s4, GroupNorm): ≈50.7 M parameters."""
+        return cls(**overrides)
+
+    @classmethod
+    def fast(cls, **overrides: Any) -> GeneratorConfig:
+        """A small CPU-friendly generator: 5 levels of 4→64 channels (≈0.2 M parameters, ~25× faster).
+
+        A Wave-U-Net level costs ∝ C² per input sample at its resolution (channels double while the
+        length quarters, so every level costs about the same): 8× fewer channels cut each level ~64×,
+        leaving mostly per-sample overhead; benchmarks/generator_speed.py measures the real ratio.
+        """
+        return cls(**{"levels": 5, "features": 4, **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model_type": self.model_type, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})

@@ -1,0 +1,131 @@
+"""The STAA-Net generator: a Wave-U-Net with one encoder and two decoders (paper §3.2, Eq. 1–2).
+
+UB₁ gives the perturbation magnitudes v ∈ [−ε, ε], UB₂ the position scores ∂ = (tanh + 1)/2 ∈ [0, 1];
+the perturbation is δ = v ⊗ m with m the quantised positions and x_adv = clamp(x + δ, −1, 1).
+
+Quantisation (as the authors' code, not the paper's Eq. 2, whose inequality is inverted): at inference
+m = 1 where ∂ ≥ γ and 0 elsewhere — exactly binary. In training every element independently keeps
+its continuous score with probability ``quant_prob`` (differentiable) and otherwise takes the binary
+value, detached; the sparsity and quantisation losses then push ∂ towards 0 or 1.
+
+Any clip length works: :mod:`staa.attacks.staa.sizes` plans the padded input and the heads are cropped
+to the clip (the authors' network accepted only one length, and added δ to a shifted clip —
+reproducible with ``alignment="authors"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from staa.attacks.staa.config import GeneratorConfig
+from staa.attacks.staa.layers import Decoder, DownBlock, reflect_indices
+from staa.attacks.staa.sizes import Plan, plan
+from staa.errors import CheckpointError, ConfigError
+from staa.models.base import CONFIG_NAME, WEIGHTS_NAME, read_config
+from staa.outputs import atomic_path, write_json
+
+
+@dataclass
+class GeneratorOutput:
+    """All (B, N): the adversarial clip, δ = v ⊗ m, magnitudes v, mask m, scores ∂ (None if not factorised)."""
+
+    x_adv: Tensor
+    delta: Tensor
+    magnitudes: Tensor
+    mask: Tensor
+    scores: Tensor | None
+
+
+class Generator(nn.Module):
+    """``Generator(GeneratorConfig.authors())(x)`` → :class:`GeneratorOutput` for x of shape (B, N)."""
+
+    def __init__(self, config: GeneratorConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or GeneratorConfig()
+        ch, k, s, d, norm = config.channels, config.kernel_size, config.stride, config.depth, config.norm
+        self.encoder = nn.ModuleList(
+            DownBlock(1 if i == 0 else ch[i], ch[i], ch[i + 1], k, s, d, norm) for i in range(config.levels - 1)
+        )
+        self.magnitude_decoder = Decoder(ch, k, s, d, norm)
+        self.position_decoder = Decoder(ch, k, s, d, norm) if config.factorised else None
+        self._plans: dict[int, Plan] = {}
+
+    def plan(self, length: int) -> Plan:
+        if length not in self._plans:
+            self._plans[length] = plan(self.config, length)
+        return self._plans[length]
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, x: Tensor, eps: float | None = None) -> GeneratorOutput:
+        if x.dim() != 2:
+            raise ConfigError(f"generator: expected a (batch, samples) waveform, got shape {tuple(x.shape)}")
+        eps = self.config.eps if eps is None else eps
+        n = x.shape[-1]
+        p = self.plan(n)
+        padded = x[:, reflect_indices(n, p.left, p.right).to(x.device)]
+        h, skips = padded[:, None], []
+        for block in self.encoder:
+            h, skip = block(h)
+            skips.append(skip)
+        magnitudes = self._bound(self.magnitude_decoder(h, skips)[:, :n], eps)
+        if self.position_decoder is None:
+            scores, mask = None, torch.ones_like(magnitudes)
+        else:
+            scores = (torch.tanh(self.position_decoder(h, skips)[:, :n]) + 1) / 2
+            mask = self.quantise(scores)
+        delta = magnitudes * mask
+        clean = x if self.config.alignment == "exact" else padded[:, :n]
+        return GeneratorOutput(torch.clamp(clean + delta, -1.0, 1.0), delta, magnitudes, mask, scores)
+
+    def _bound(self, z: Tensor, eps: float) -> Tensor:
+        """v = ε·tanh(z) (authors, smooth) or ε·clip(z, −1, 1) (the paper's hard clip)."""
+        return eps * (torch.tanh(z) if self.config.bound == "tanh" else torch.clamp(z, -1.0, 1.0))
+
+    def quantise(self, scores: Tensor) -> Tensor:
+        """Binary m = [∂ ≥ γ] in eval mode; in training a per-element mix of ∂ and the detached binary value."""
+        hard = (scores >= self.config.gamma).to(scores.dtype)
+        if not self.training:
+            return hard
+        keep_soft = torch.rand(scores.shape, device=scores.device) < self.config.quant_prob
+        return torch.where(keep_soft, scores, hard.detach())
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` atomically into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        with atomic_path(directory / WEIGHTS_NAME) as tmp:
+            save_file(state, str(tmp), metadata={"model_type": self.config.model_type})
+        write_json(directory / CONFIG_NAME, self.config.to_dict())
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> Generator:
+        """Load a generator folder; refuses checkpoints of other model types and mismatching weights."""
+        config = read_config(directory)
+        if config.get("model_type") != GeneratorConfig.model_type:
+            raise CheckpointError(
+                f"checkpoint is a '{config.get('model_type')}' model, not a '{GeneratorConfig.model_type}'", directory
+            )
+        generator = cls(GeneratorConfig.from_dict(config))
+        path = Path(directory) / WEIGHTS_NAME
+        if not path.exists():
+            raise CheckpointError("weights file not found", path)
+        try:
+            state = load_file(str(path))
+        except Exception as exc:  # safetensors raises its own error types for corrupt/foreign files
+            raise CheckpointError(f"not a safetensors file ({str(exc).splitlines()[0]})", path) from None
+        try:
+            generator.load_state_dict(state)
+        except RuntimeError as exc:
+            detail = " ".join(str(exc).split())[:200]
+            raise CheckpointError(f"weights do not match the generator config ({detail})", path) from None
+        return generator

@@ -1,0 +1,108 @@
+"""Wave-U-Net building blocks with valid (unpadded) convolutions, as in the authors' generator.
+
+Valid convolutions keep every output sample's receptive field inside real (or reflected) audio instead
+of zero padding; the price is size bookkeeping, which :mod:`staa.attacks.staa.sizes` does exactly.
+A stage is ``depth`` conv → norm → ReLU layers; resolution changes by a learned stride-s convolution
+(down) or a stride-s transposed convolution with padding k−1 (up), exactly the authors' choice.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    """GroupNorm with ~8 channels per group (the authors' C/8 groups), BatchNorm (momentum 0.01) or none."""
+    if kind == "gn":
+        groups = max(1, channels // 8)
+        while channels % groups:
+            groups -= 1
+        return nn.GroupNorm(groups, channels)
+    if kind == "bn":
+        return nn.BatchNorm1d(channels, momentum=0.01)
+    return nn.Identity()
+
+
+class ConvLayer(nn.Sequential):
+    """conv (or transposed conv) → norm → ReLU; the authors' ``ConvLayer``."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, norm: str, stride: int = 1, transpose: bool = False) -> None:
+        conv: nn.Module
+        if transpose:
+            conv = nn.ConvTranspose1d(c_in, c_out, kernel, stride, padding=kernel - 1)
+        else:
+            conv = nn.Conv1d(c_in, c_out, kernel, stride)
+        super().__init__(conv, _norm(norm, c_out), nn.ReLU())
+
+
+def stage(c_in: int, c_out: int, kernel: int, depth: int, norm: str) -> nn.Sequential:
+    """``depth`` valid convolutions, the first changing channels c_in → c_out."""
+    return nn.Sequential(*(ConvLayer(c_in if i == 0 else c_out, c_out, kernel, norm) for i in range(depth)))
+
+
+def centre_crop(x: Tensor, length: int) -> Tensor:
+    """The centred ``length`` samples of ``x`` (skip tensors are longer than the up-sampled path)."""
+    start = (x.shape[-1] - length) // 2
+    return x[..., start : start + length]
+
+
+class DownBlock(nn.Module):
+    """Skip stage (c_in → c), stage (c → c_next), learned decimation (stride-s conv)."""
+
+    def __init__(self, c_in: int, c: int, c_next: int, kernel: int, stride: int, depth: int, norm: str) -> None:
+        super().__init__()
+        self.pre = stage(c_in, c, kernel, depth, norm)
+        self.post = stage(c, c_next, kernel, depth, norm)
+        self.down = ConvLayer(c_next, c_next, kernel, norm, stride=stride)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        skip = self.pre(x)
+        return self.down(self.post(skip)), skip
+
+
+class UpBlock(nn.Module):
+    """Transposed-conv up-sampling, stage (c_up → c), concatenation with the cropped skip, stage (2c → c)."""
+
+    def __init__(self, c_up: int, c: int, kernel: int, stride: int, depth: int, norm: str) -> None:
+        super().__init__()
+        self.up = ConvLayer(c_up, c_up, kernel, norm, stride=stride, transpose=True)
+        self.pre = stage(c_up, c, kernel, depth, norm)
+        self.post = stage(2 * c, c, kernel, depth, norm)
+
+    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        h = self.pre(self.up(x))
+        return self.post(torch.cat([centre_crop(skip, h.shape[-1]), h], dim=1))
+
+
+class Decoder(nn.Module):
+    """One up-sampling path (UB): bottleneck stage, up blocks back to full resolution, 1×1 head."""
+
+    def __init__(self, channels: list[int], kernel: int, stride: int, depth: int, norm: str) -> None:
+        super().__init__()
+        self.bottleneck = stage(channels[-1], channels[-1], kernel, depth, norm)
+        self.blocks = nn.ModuleList(
+            UpBlock(channels[i + 1], channels[i], kernel, stride, depth, norm) for i in reversed(range(len(channels) - 1))
+        )
+        self.head = nn.Conv1d(channels[0], 1, 1)
+
+    def forward(self, code: Tensor, skips: list[Tensor]) -> Tensor:
+        h = self.bottleneck(code)
+        for block, skip in zip(self.blocks, reversed(skips)):
+            h = block(h, skip)
+        return self.head(h)[:, 0]
+
+
+def reflect_indices(n: int, left: int, right: int) -> Tensor:
+    """Indices into a length-``n`` signal that reflection-pad it by ``left``/``right`` samples.
+
+    Equals ``F.pad(mode="reflect")`` when the pads are shorter than the signal and keeps reflecting
+    back and forth (period 2(n−1)) when they are not, so clips of any length, even a few samples,
+    can be padded to the network's input size; a one-sample clip is repeated.
+    """
+    idx = torch.arange(-left, n + right)
+    if n == 1:
+        return torch.zeros_like(idx)
+    period = 2 * (n - 1)
+    idx = torch.remainder(idx, period)
+    return torch.where(idx >= n, period - idx, idx)

@@ -1,0 +1,60 @@
+"""Size arithmetic of the valid-convolution Wave-U-Net: how much input a clip of N samples needs.
+
+Every valid conv trims k−1 samples, a stride-s conv maps n → ⌊(n−k)/s⌋+1 and the transposed conv
+(padding k−1) maps n → s(n−1)−k+2. The network is therefore sized by its bottleneck: :func:`plan`
+finds the smallest bottleneck whose output covers N samples and the input length that produces it.
+The clip is reflection-padded by ``left`` in front (half the context, so output sample j is centred on
+input sample j) and by the rest behind, and both heads are cut to their first N samples — which puts
+head sample j on clip sample j for any N (the authors' net accepted exactly one length).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from staa.attacks.staa.config import GeneratorConfig
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Padded input length, valid output length (≥ N) and the front padding for an N-sample clip."""
+
+    length: int
+    input_size: int
+    output_size: int
+    left: int
+
+    @property
+    def right(self) -> int:
+        return self.input_size - self.length - self.left
+
+
+def output_size(config: GeneratorConfig, code: int) -> int:
+    """Length of a decoder's output for an encoder output ("code") of ``code`` frames (≤ 0: too short)."""
+    k, s, trim = config.kernel_size, config.stride, config.depth * (config.kernel_size - 1)
+    n = code - trim  # bottleneck stage
+    for _ in range(config.levels - 1):
+        if n < 1:
+            return 0
+        n = s * (n - 1) - k + 2 - 2 * trim  # transposed conv, then the two stages
+    return n
+
+
+def input_size(config: GeneratorConfig, code: int) -> int:
+    """Shortest input whose encoder output has exactly ``code`` frames."""
+    k, s, trim = config.kernel_size, config.stride, config.depth * (config.kernel_size - 1)
+    n = code
+    for _ in range(config.levels - 1):
+        n = (n - 1) * s + k + 2 * trim  # strided conv, then the two stages in reverse
+    return n
+
+
+def plan(config: GeneratorConfig, length: int) -> Plan:
+    """The smallest network extent that covers ``length`` samples."""
+    if length < 1:
+        raise ValueError(f"cannot plan a generator pass for {length} samples")
+    code = config.depth * (config.kernel_size - 1) + 1
+    while output_size(config, code) < length:
+        code += 1
+    n_in, n_out = input_size(config, code), output_size(config, code)
+    return Plan(length, n_in, n_out, (n_in - n_out) // 2)

@@ -1,0 +1,191 @@
+"""A universal sparse perturbation: one input-agnostic δ, learned once over a training set.
+
+Where STAA-Net learns a *generator* that maps each clip to its own sparse δ, this learns a single δ
+(Moosavi-Dezfooli et al., 2017, made sparse), as the cheapest possible transferable attack: crafting is
+one addition. δ = v ⊙ m is factorised like STAA-Net's — magnitudes v = ε·tanh(w) and position scores
+∂ = sigmoid(s), both free (N,) parameters — and trained with the same loss (:func:`staa_loss`:
+C&W margin + λ_m‖v‖₂ + λ_s‖m‖₁ + λ_q‖∂ − m‖₂) by Adam over shuffled batches of the training clips.
+
+The mask has two modes. With a budget (``k`` samples or ``k_percent`` %) it is the top-k of ∂,
+binary in the forward pass with a straight-through gradient to ∂, so the sparsity is exact by
+construction. Without a budget it is STAA-Net's threshold m = [∂ ≥ γ], mixed soft/hard in training
+(see the generator), and λ_s decides the sparsity.
+
+δ has the training clips' length; a clip of another length gets δ tiled periodically and cropped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from staa.attacks.base import Attack, frozen
+from staa.attacks.staa.losses import LossWeights, staa_loss
+from staa.errors import CheckpointError, ConfigError
+from staa.outputs import atomic_path
+from staa.reproducibility import seed_everything
+
+
+@dataclass
+class UniversalConfig:
+    """Optimisation of the universal perturbation (STAA-Net's paper weights, a faster Adam step)."""
+
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 0.05
+    lambda_m: float = 1e-3
+    lambda_s: float = 1e-4
+    lambda_q: float = 1e-4
+    gamma: float = 0.5
+    quant_prob: float = 0.5
+    kappa: float = 0.0
+    seed: int = 0
+
+
+class UniversalPerturbation(Attack):
+    """``UniversalPerturbation(model, eps, k_percent=10).fit(x_train)``, then call it on any clips."""
+
+    name = "universal"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        eps: float,
+        *,
+        k: int | None = None,
+        k_percent: float | None = None,
+        perturbation: Tensor | None = None,
+        targeted: bool = False,
+        bounds: tuple[float, float] = (-1.0, 1.0),
+        batch_size: int | None = None,
+    ) -> None:
+        super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
+        if k is not None and k_percent is not None:
+            raise ConfigError("universal: give either k or k_percent, not both")
+        if k_percent is not None and not 0 < k_percent <= 100:
+            raise ConfigError(f"universal: k_percent must be in (0, 100], got {k_percent}")
+        if k is not None and k < 1:
+            raise ConfigError(f"universal: k must be at least 1, got {k}")
+        self.k, self.k_percent = k, k_percent
+        self.perturbation = None if perturbation is None else self._checked(torch.as_tensor(perturbation).float())
+
+    def budget(self, n: int) -> int | None:
+        """Samples the mask keeps in a perturbation of ``n`` samples, or None in threshold mode."""
+        if self.k is not None:
+            return min(self.k, n)
+        if self.k_percent is not None:
+            return max(1, min(n, math.floor(self.k_percent * n / 100)))
+        return None
+
+    # ---- learning δ ------------------------------------------------------------------------------
+    def fit(self, x: Tensor, *, target: int | None = None, config: UniversalConfig | None = None) -> list[dict]:
+        """Learn δ on training clips ``x`` (n, N); returns the per-epoch loss history."""
+        cfg = config or UniversalConfig()
+        if self.targeted != (target is not None):
+            raise ConfigError("universal: a targeted perturbation needs target=, an untargeted one none")
+        x = self._check_input(x).to(self.device)
+        gen = seed_everything(cfg.seed)
+        n = x.shape[1]
+        w = (0.01 * torch.randn(n, generator=gen)).to(self.device).requires_grad_(True)
+        s = (0.01 * torch.randn(n, generator=gen)).to(self.device).requires_grad_(True)
+        optimizer = torch.optim.Adam([w, s], lr=cfg.lr)
+        weights = LossWeights(cfg.lambda_m, cfg.lambda_s, cfg.lambda_q)
+        history = []
+        with frozen(self.model):
+            labels = self._fit_labels(x, target, cfg.batch_size)
+            for epoch in range(cfg.epochs):
+                totals: dict[str, float] = {}
+                for rows in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
+                    v, mask, scores = self._factors(w, s, cfg, training=True)
+                    x_adv = torch.clamp(x[rows] + v * mask, *self.bounds)
+                    terms = staa_loss(
+                        [self.model(x_adv)], labels[rows], v[None], mask[None], scores[None], weights,
+                        gamma=cfg.gamma, targeted=self.targeted, kappa=cfg.kappa,
+                    )
+                    optimizer.zero_grad(set_to_none=True)
+                    terms["total"].backward()
+                    optimizer.step()
+                    for key, value in terms.items():
+                        totals[key] = totals.get(key, 0.0) + float(value.detach()) * len(rows)
+                history.append({"epoch": epoch + 1, **{k: v / len(x) for k, v in totals.items()}})
+        with torch.no_grad():
+            v, mask, _ = self._factors(w, s, cfg, training=False)
+            self.perturbation = (v * mask).detach()
+        return history
+
+    def _fit_labels(self, x: Tensor, target: int | None, batch_size: int) -> Tensor:
+        if target is not None:
+            return torch.full((len(x),), int(target), dtype=torch.long, device=x.device)
+        with torch.no_grad():
+            return torch.cat([self.model(x[i : i + batch_size]).argmax(-1) for i in range(0, len(x), batch_size)])
+
+    def _factors(self, w: Tensor, s: Tensor, cfg: UniversalConfig, *, training: bool) -> tuple[Tensor, Tensor, Tensor]:
+        """Magnitudes v ∈ (−ε, ε), mask m and scores ∂ of the current parameters."""
+        v, scores = self.eps * torch.tanh(w), torch.sigmoid(s)
+        k = self.budget(len(scores))
+        if k is not None:
+            hard = torch.zeros_like(scores).scatter_(0, scores.topk(k).indices, 1.0)
+            return v, hard + scores - scores.detach(), scores
+        hard = (scores >= cfg.gamma).to(scores.dtype)
+        if not training:
+            return v, hard, scores
+        keep_soft = torch.rand(scores.shape, device=scores.device) < cfg.quant_prob
+        return v, torch.where(keep_soft, scores, hard.detach()), scores
+
+    # ---- applying δ ------------------------------------------------------------------------------
+    def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
+        if self.perturbation is None:
+            raise ConfigError("universal: the perturbation has not been fitted or loaded")
+        return x + self.tiled(x.shape[1]).to(x.device)
+
+    def tiled(self, n: int) -> Tensor:
+        """δ repeated periodically and cropped to ``n`` samples."""
+        assert self.perturbation is not None
+        reps = -(-n // len(self.perturbation))
+        return self.perturbation.repeat(reps)[:n]
+
+    def _checked(self, delta: Tensor) -> Tensor:
+        if delta.dim() != 1 or not torch.isfinite(delta).all():
+            raise ConfigError(f"universal: a perturbation must be a finite 1-D tensor, got shape {tuple(delta.shape)}")
+        if delta.abs().max() > self.eps + 1e-6:
+            raise ConfigError(f"universal: perturbation peak {float(delta.abs().max()):.4g} exceeds eps {self.eps}")
+        budget = self.budget(len(delta))
+        if budget is not None and int((delta != 0).sum()) > budget:
+            raise ConfigError(f"universal: perturbation has {int((delta != 0).sum())} non-zero samples, budget {budget}")
+        return delta
+
+    # ---- files -----------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write δ and its settings to one safetensors file (settings in its metadata)."""
+        if self.perturbation is None:
+            raise ConfigError("universal: nothing to save, the perturbation has not been fitted")
+        path = Path(path)
+        meta = {"eps": self.eps, "k": self.k, "k_percent": self.k_percent, "targeted": self.targeted}
+        with atomic_path(path) as tmp:
+            save_file({"perturbation": self.perturbation.cpu().contiguous()}, str(tmp), metadata={"settings": json.dumps(meta)})
+        return path
+
+    @classmethod
+    def from_file(cls, model: nn.Module, path: str | Path, **kwargs: Any) -> UniversalPerturbation:
+        """Load a saved δ to attack ``model``; ``kwargs`` override the saved settings (e.g. batch_size)."""
+        path = Path(path)
+        if not path.exists():
+            raise CheckpointError("universal perturbation file not found", path)
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                meta = json.loads((f.metadata() or {}).get("settings", "{}"))
+            delta = load_file(str(path))["perturbation"]
+        except Exception as exc:  # safetensors raises its own error types for corrupt/foreign files
+            raise CheckpointError(f"not a universal perturbation file ({str(exc).splitlines()[0]})", path) from None
+        settings = {**meta, **kwargs}
+        return cls(model, settings.pop("eps"), perturbation=delta, **settings)
+

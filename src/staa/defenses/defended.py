@@ -1,0 +1,99 @@
+"""A defended SER model: defences in front of a victim, itself a :class:`~staa.models.SERModel`.
+
+Because ``Defended`` honours the model contract (raw (B, N) waveform → logits), every attack, the
+evaluator and the transfer matrix run on it unchanged. Two threat models are made explicit:
+
+* **adaptive** (``adaptive=True``): the attacker knows the defence and differentiates through it —
+  exactly where the defence is smooth, BPDA where it is a step, and averaged over ``eot_samples`` draws
+  (EOT) where it is random. ``threat_model`` is the defended model itself.
+* **non-adaptive** (``adaptive=False``): the attacker only sees the bare victim (``threat_model`` is the
+  undefended model) and the examples it crafts are then scored on the defended one.
+
+The checkpoint folder holds ``config.json`` (the defence pipeline and flags) and the victim's own
+checkpoint in ``victim/``, so a defended model loads with :func:`staa.models.load_model` once this
+package is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from staa.defenses.base import Defence
+from staa.defenses.registry import build_defences
+from staa.errors import CheckpointError, ConfigError
+from staa.models.base import CONFIG_NAME, SERConfig, SERModel, read_config
+from staa.models.registry import load_model, register
+from staa.outputs import write_json
+
+VICTIM_DIR = "victim"
+
+
+@dataclass
+class DefendedConfig(SERConfig):
+    model_type = "defended"
+    defences: list[dict[str, Any]] = field(default_factory=list)
+    adaptive: bool = True
+    eot_samples: int = 1
+
+
+@register
+class Defended(SERModel):
+    config_class = DefendedConfig
+
+    def __init__(
+        self, model: SERModel, defences: Sequence[Defence] = (), *, adaptive: bool = True, eot_samples: int = 1
+    ) -> None:
+        if eot_samples < 1:
+            raise ConfigError(f"defended: eot_samples must be >= 1, got {eot_samples}")
+        config = DefendedConfig(
+            num_classes=model.num_classes,
+            class_names=list(model.config.class_names),
+            sample_rate=model.config.sample_rate,
+            defences=[d.to_dict() for d in defences],
+            adaptive=adaptive,
+            eot_samples=eot_samples,
+        )
+        super().__init__(config)
+        self.model = model
+        self.defences = nn.Sequential(*defences)
+
+    @property
+    def randomised(self) -> bool:
+        return any(d.randomised for d in self.defences)
+
+    @property
+    def threat_model(self) -> SERModel:
+        """The model an attacker differentiates: this one when adaptive, the bare victim otherwise."""
+        return self if self.config.adaptive else self.model
+
+    def forward(self, waveform: Tensor) -> Tensor:
+        if waveform.dim() != 2:
+            raise ValueError(f"expected a (batch, samples) waveform, got shape {tuple(waveform.shape)}")
+        draws = self.config.eot_samples if (self.randomised and torch.is_grad_enabled()) else 1
+        logits = [self.model(self.defences(waveform)) for _ in range(draws)]
+        return logits[0] if draws == 1 else torch.stack(logits).mean(0)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        self.model.save_pretrained(directory / VICTIM_DIR)
+        write_json(directory / CONFIG_NAME, self.config.to_dict())
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, **overrides: Any) -> Defended:
+        config = {**read_config(directory), **overrides}
+        if config.get("model_type") != DefendedConfig.model_type:
+            raise CheckpointError(f"checkpoint is a '{config.get('model_type')}' model, not 'defended'", directory)
+        victim = load_model(Path(directory) / VICTIM_DIR)
+        return cls(
+            victim,
+            build_defences(config.get("defences", [])),
+            adaptive=bool(config.get("adaptive", True)),
+            eot_samples=int(config.get("eot_samples", 1)),
+        )

@@ -1,0 +1,62 @@
+"""Defence registry: build a defence from its recorded dict or from a CLI spec such as ``median:kernel=7``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from staa.defenses.base import Defence
+from staa.defenses.lowpass import DownUpSample, LowPass
+from staa.defenses.median import MedianFilter
+from staa.defenses.noise import GaussianNoise
+from staa.defenses.quantization import Quantization
+from staa.errors import ConfigError
+
+DEFENCES: dict[str, type[Defence]] = {
+    cls.name: cls for cls in (MedianFilter, Quantization, LowPass, DownUpSample, GaussianNoise)
+}
+
+
+def build_defence(spec: Mapping[str, Any] | str) -> Defence:
+    """A defence from ``{"name": "median", "kernel": 7}`` (its ``to_dict``) or the string ``"median:kernel=7"``."""
+    spec = parse_spec(spec) if isinstance(spec, str) else dict(spec)
+    name = spec.pop("name", None)
+    if name not in DEFENCES:
+        raise ConfigError(f"unknown defence '{name}' (available: {', '.join(sorted(DEFENCES))})")
+    try:
+        return DEFENCES[name](**spec)
+    except TypeError as exc:
+        raise ConfigError(f"defence '{name}': {exc}") from None
+
+
+def build_defences(specs: str | list[Mapping[str, Any] | str]) -> list[Defence]:
+    """A pipeline from a list of specs, or from one string with stages joined by ``+`` (``median+quantize``)."""
+    if isinstance(specs, str):
+        specs = [s for s in specs.split("+") if s and s != "none"]
+    return [build_defence(s) for s in specs]
+
+
+def parse_spec(text: str) -> dict[str, Any]:
+    """``"lowpass:cutoff_hz=3000,taps=63"`` → ``{"name": "lowpass", "cutoff_hz": 3000, "taps": 63}``.
+
+    The same ``name:key=value,...`` syntax names attacks on the command line (``pgd:eps=0.05,k_percent=5``).
+    """
+    name, _, args = text.strip().partition(":")
+    spec: dict[str, Any] = {"name": name}
+    for pair in filter(None, args.split(",")):
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"'{text}': expected name:key=value,..., got '{pair}'")
+        spec[key.strip()] = _value(value.strip())
+    return spec
+
+
+def _value(text: str) -> Any:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

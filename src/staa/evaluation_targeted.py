@@ -1,0 +1,52 @@
+"""Targeted success per target class: which emotions can an attacker impose, and at what cost?
+
+For every class t the targeted attack is run on the clips the model does *not* already assign to t
+(those would count as free successes and inflate the rate), and success means the model now predicts
+t. Classes are reported by name; ``mean_success_rate`` is the macro average over targets that had
+clips to attack, ``overall_success_rate`` the micro average over all attacked (clip, target) pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import Tensor, nn
+
+from staa.attacks.base import Attack
+from staa.errors import ConfigError
+from staa.metrics import mean_snr
+from staa.models.base import SERModel
+
+
+def targeted_success_by_class(
+    factory: Callable[[nn.Module], Attack], model: SERModel, x: Tensor, *, batch_size: int = 32
+) -> dict[str, Any]:
+    """Run ``factory(model)`` (a targeted attack) once per target class on ``x``; rates per target."""
+    attack = factory(model)
+    if not attack.targeted:
+        raise ConfigError(f"{attack.name}: targeted success needs an attack built with targeted=True")
+    names = list(model.config.class_names) or [str(c) for c in range(model.num_classes)]
+    clean = model.predict(x, batch_size)
+    per_target: dict[str, dict[str, Any]] = {}
+    hits = attempts = 0
+    for t in range(model.num_classes):
+        keep = clean != t
+        entry: dict[str, Any] = {"target": t, "n": int(keep.sum()), "success_rate": None}
+        if keep.any():
+            result = attack(x[keep], target=t)
+            ok = result.success
+            hits, attempts = hits + int(ok.sum()), attempts + len(ok)
+            entry.update(
+                success_rate=float(ok.float().mean()),
+                mean_snr_db=mean_snr(result.snr_db[ok]).mean_db,
+                mean_sparsity_pct=float(result.sparsity[ok].mean()) if ok.any() else None,
+            )
+        per_target[names[t]] = entry
+    rates = [e["success_rate"] for e in per_target.values() if e["success_rate"] is not None]
+    return {
+        "attack": attack.name,
+        "per_target": per_target,
+        "mean_success_rate": sum(rates) / len(rates) if rates else None,
+        "overall_success_rate": hits / attempts if attempts else None,
+    }

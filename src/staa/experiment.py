@@ -1,0 +1,521 @@
+"""One-command experiments: a YAML file → prepare → SER models → generators → attacks → transfer → report.
+
+``run_experiment(load_config("demo"), "runs/demo")`` (or ``staa run demo --out runs/demo``) performs every
+step of the paper's evaluation and writes, under the output folder::
+
+    experiment.yaml                      the resolved configuration (after --set overrides)
+    cache/                               the prepared corpus (unless ``corpus.cache`` points elsewhere)
+    models/<model>/                      SER checkpoint (best/), training log, eval.json (per split)
+    generators/<threat>/<attacker>/      trained STAA-Net generators (best/, train.json)
+    adversarial/<threat>/<attacker>/<split>/   crafted audio, per-example records, per-victim results
+    results.json  tables/  figures/  audio/  report.html
+
+Every step first looks for its outputs and skips the work when they exist; every output is written
+atomically, and long steps (SER training, generator training, crafting) resume from their last finished
+epoch or chunk, so a killed run started again ends with the same numbers (timings aside). Each step
+folder holds a ``spec.json`` with the settings that made it: rerunning with other settings into the same
+folder is refused rather than silently mixing results.
+
+Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overridden with
+``--set dotted.key=value``, the value parsed as YAML)::
+
+    name, seed, device, eps, splits, max_examples
+    corpus: {name, root, seconds, cache (a folder inside the output folder), options}
+    models: {<id>: {arch, label, epochs, lr, batch_size, options}}
+    threat_models: [<id>, ...]         victims: [<id>, ...]
+    attackers: {<id>: {attack, label, settings, target, generator, train}}   (generator/train: STAA-Net)
+    ablations: {<id>: {of: <attacker id>, label, generator, train}}          (Table 6 variants)
+    threat_overrides: {<threat>: {<attacker or ablation id>: {settings, generator, train}}}
+    controls: {authors_shift: auto | true | false}
+    report: {examples, perceptual, chunk_size}
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from staa.data.base import SPLITS
+from staa.errors import ConfigError
+from staa.outputs import write_json, write_text
+from staa.paths import resolve_inside
+
+BUILTIN = ("demo", "emodb", "demos", "iemocap")
+GENERATOR_PRESETS = ("authors", "fast")
+TRAIN_PRESETS = ("paper", "authors")
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # ids of models and attackers name output folders
+ZERO_ID = "zero"
+SHIFT_ID = "authors_shift"
+
+
+# ---- configuration --------------------------------------------------------------------------------
+def builtin_path(name: str) -> Path:
+    return Path(str(resources.files("staa") / "configs" / f"{name}.yaml"))
+
+
+def load_config(spec: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Read a built-in experiment (``demo``, ``emodb``, ``demos``, ``iemocap``) or a YAML file; apply overrides."""
+    path = builtin_path(str(spec)) if str(spec) in BUILTIN else Path(spec)
+    if not path.exists():
+        raise ConfigError(f"no such experiment file (built-in experiments: {', '.join(BUILTIN)})", path)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML ({' '.join(str(exc).split())[:160]})", path) from None
+    if not isinstance(config, dict):
+        raise ConfigError("an experiment file must be a YAML mapping", path)
+    for item in overrides:
+        apply_override(config, item)
+    validate(config, path)
+    return config
+
+
+def apply_override(config: dict[str, Any], item: str) -> None:
+    """``a.b.c=value``: set a nested key (creating mappings on the way); ``value`` is parsed as YAML."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override '{item}' is not of the form key=value")
+    try:
+        value = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError:
+        value = raw
+    node = config
+    *parents, last = key.split(".")
+    for part in parents:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"override '{item}': '{part}' is not a mapping")
+        node = child
+    node[last] = value
+
+
+def validate(config: dict[str, Any], path: Path | str) -> None:
+    """Check the experiment's structure and references up front, one line per problem."""
+    allowed = {"name", "seed", "device", "eps", "splits", "max_examples", "corpus", "models", "threat_models",
+               "victims", "attackers", "ablations", "threat_overrides", "controls", "report"}
+    unknown = set(config) - allowed
+    if unknown:
+        raise ConfigError(f"unknown keys {sorted(unknown)} (allowed: {', '.join(sorted(allowed))})", path)
+    for key in ("name", "corpus", "models", "threat_models", "victims", "attackers"):
+        if not config.get(key):
+            raise ConfigError(f"'{key}' is missing or empty", path)
+    if not isinstance(config["corpus"], dict) or not config["corpus"].get("name"):
+        raise ConfigError("corpus.name is missing", path)
+    eps = config.get("eps", 0.05)
+    if not isinstance(eps, (int, float)) or not 0 < eps <= 1:
+        raise ConfigError(f"eps must be a number in (0, 1], got {eps!r}", path)
+    bad = [s for s in config.get("splits", ["val", "test"]) if s not in SPLITS]
+    if bad:
+        raise ConfigError(f"unknown splits {bad} (expected train, val, test)", path)
+    models = config["models"]
+    for section in ("models", "attackers", "ablations"):
+        for name in config.get(section) or {}:
+            reserved = section != "models" and name in (ZERO_ID, SHIFT_ID)
+            if not isinstance(name, str) or not ID.fullmatch(name) or reserved:
+                raise ConfigError(
+                    f"{section}: '{name}' is not a valid id (letters, digits, '_' and '-'; ids name output "
+                    f"folders, and '{ZERO_ID}'/'{SHIFT_ID}' are reserved for the control rows)",
+                    path,
+                )
+    for name in (*config["threat_models"], *config["victims"]):
+        if name not in models or not models[name]:
+            raise ConfigError(f"model '{name}' is used but not defined under 'models'", path)
+    from staa.attacks.registry import ATTACKS
+
+    attackers = {k: v for k, v in config["attackers"].items() if v}
+    for aid, spec in attackers.items():
+        if spec.get("attack") not in ATTACKS:
+            raise ConfigError(f"attacker '{aid}': unknown attack {spec.get('attack')!r} (available: {', '.join(ATTACKS)})", path)
+    for aid, spec in (config.get("ablations") or {}).items():
+        if spec and spec.get("of") not in attackers:
+            raise ConfigError(f"ablation '{aid}': 'of' must name an attacker, got {spec.get('of')!r}", path)
+    shift = (config.get("controls") or {}).get("authors_shift", "auto")
+    if shift not in ("auto", True, False):
+        raise ConfigError(f"controls.authors_shift must be auto, true or false, got {shift!r}", path)
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
+    """Deep merge: mappings merge key by key, anything else in ``extra`` replaces ``base``."""
+    out = copy.deepcopy(base)
+    for k, v in (extra or {}).items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+@dataclass
+class AttackerPlan:
+    """One row of the attack tables for one threat model: what to build and how to label it."""
+
+    id: str
+    attack: str
+    label: str
+    group: str  # comparison | ablation | control
+    settings: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    generator: dict[str, Any] | None = None
+    train: dict[str, Any] | None = None
+
+
+def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
+    """The attackers of ``threat``: comparisons, then ablations, then the control rows."""
+    overrides = (config.get("threat_overrides") or {}).get(threat) or {}
+    attackers = {k: _merge(v, overrides.get(k)) for k, v in config["attackers"].items() if v}
+    plans = [
+        AttackerPlan(aid, s["attack"], s.get("label", aid), "comparison", s.get("settings") or {}, s.get("target"),
+                     s.get("generator"), s.get("train"))
+        for aid, s in attackers.items()
+    ]
+    for aid, spec in (config.get("ablations") or {}).items():
+        if not spec:
+            continue
+        spec = _merge(spec, overrides.get(aid))
+        base = attackers[spec["of"]]
+        plans.append(
+            AttackerPlan(aid, base["attack"], spec.get("label", aid), "ablation",
+                         _merge(base.get("settings") or {}, spec.get("settings")), base.get("target"),
+                         _merge(base.get("generator") or {}, spec.get("generator")),
+                         _merge(base.get("train") or {}, spec.get("train")))
+        )
+    plans.append(AttackerPlan(ZERO_ID, "zero", "No attack (δ = 0)", "control"))
+    shift = (config.get("controls") or {}).get("authors_shift", "auto")
+    generators = [p for p in plans if p.attack == "staa" and p.group == "comparison"]
+    authors = [p for p in generators if (p.generator or {}).get("alignment") == "authors"]
+    source = authors[0] if authors else (generators[0] if generators and shift is True else None)
+    if shift is not False and source is not None:
+        plans.append(
+            AttackerPlan(SHIFT_ID, "zero", "Authors' shift alone (δ = 0)", "control",
+                         generator={**(source.generator or {}), "alignment": "authors"})
+        )
+    return plans
+
+
+def _dataclass_from(cls: type, presets: dict[str, Callable[..., Any]], spec: dict[str, Any], what: str, **extra: Any) -> Any:
+    """Build a config dataclass from a YAML mapping with an optional ``preset``; unknown keys are an error."""
+    spec = dict(spec or {})
+    preset = spec.pop("preset", next(iter(presets)))
+    if preset not in presets:
+        raise ConfigError(f"{what}: unknown preset '{preset}' (expected {', '.join(presets)})")
+    names = {f.name for f in fields(cls)}
+    unknown = set(spec) - names
+    if unknown:
+        raise ConfigError(f"{what}: unknown settings {sorted(unknown)} (known: {', '.join(sorted(names))})")
+    return presets[preset](**{**extra, **spec})
+
+
+def generator_config(spec: dict[str, Any] | None, eps: float) -> Any:
+    from staa.attacks.staa import GeneratorConfig
+
+    presets = {"fast": GeneratorConfig.fast, "authors": GeneratorConfig.authors}
+    return _dataclass_from(GeneratorConfig, presets, spec or {}, "generator", eps=eps)
+
+
+def train_config(spec: dict[str, Any] | None, seed: int, target: int | None) -> Any:
+    from staa.attacks.staa import STAATrainConfig
+
+    presets = {"paper": STAATrainConfig.paper, "authors": STAATrainConfig.authors}
+    extra: dict[str, Any] = {"seed": seed}
+    if target is not None:
+        extra.update(targeted=True, target_class=target)
+    return _dataclass_from(STAATrainConfig, presets, spec or {}, "generator training", **extra)
+
+
+# ---- running ----------------------------------------------------------------------------------------
+def _claim(directory: Path, spec: dict[str, Any]) -> None:
+    """Record the settings behind a step's outputs; refuse to reuse outputs made with other settings."""
+    spec = json.loads(json.dumps(spec, default=str))
+    path = directory / "spec.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old != spec:
+            changed = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
+            raise ConfigError(
+                f"outputs here were made with other settings ({', '.join(changed)}); "
+                "delete this folder or use another --out",
+                directory,
+            )
+    else:
+        write_json(path, spec)
+
+
+@dataclass
+class Context:
+    """What every step needs: the config, the output folder, the prepared corpus and the log."""
+
+    config: dict[str, Any]
+    out: Path
+    device: str
+    show_progress: bool
+    log: Callable[[str], None]
+    corpus: Any = None
+    models: dict[str, Any] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    @property
+    def eps(self) -> float:
+        return float(self.config.get("eps", 0.05))
+
+    @property
+    def splits(self) -> list[str]:
+        return list(self.config.get("splits", ["val", "test"]))
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.out).as_posix()
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_experiment(
+    config: dict[str, Any],
+    out_dir: str | Path,
+    *,
+    device: str | None = None,
+    show_progress: bool = True,
+    log: Callable[[str], None] = _stderr,
+) -> Path:
+    """Run (or finish) the experiment into ``out_dir``; return the path of ``report.html``."""
+    import torch
+
+    from staa.reproducibility import seed_everything
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(config, out, device or config.get("device", "cpu"), show_progress, log)
+    if ctx.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device '{ctx.device}' requested but CUDA is not available")
+    write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
+    seed_everything(ctx.seed)
+    _prepare(ctx)
+    for name in config["models"]:
+        if name in (*config["threat_models"], *config["victims"]):
+            _ser_model(ctx, name)
+    rows = []
+    for threat in config["threat_models"]:
+        for plan in attacker_plans(config, threat):
+            rows += _attack(ctx, threat, plan)
+    return _report(ctx, rows)
+
+
+def _prepare(ctx: Context) -> None:
+    from staa.data.cache import prepare
+    from staa.data.registry import build_corpus
+
+    spec = ctx.config["corpus"]
+    root = spec.get("root")
+    if spec["name"] not in ("synthetic",) and not str(spec["name"]).endswith(".csv") and not root:
+        raise ConfigError(f"corpus '{spec['name']}' needs its folder: add --set corpus.root=/path/to/{spec['name']}")
+    corpus = build_corpus(spec["name"], root, **(spec.get("options") or {}))
+    cache = resolve_inside(ctx.out, spec.get("cache") or "cache", what="corpus.cache")
+    ctx.log(f"[1/5] preparing corpus {corpus.name} (cache {cache})")
+    ctx.corpus = prepare(corpus, cache, seconds=spec.get("seconds"), show_progress=ctx.show_progress)
+
+
+def _ser_model(ctx: Context, name: str) -> None:
+    """Train (or reuse) one SER model and evaluate it on every reported split (or reuse eval.json)."""
+    from staa.evaluation.transfer import file_fingerprint
+    from staa.models import build_model, load_model
+    from staa.models.base import WEIGHTS_NAME
+    from staa.reproducibility import provenance
+    from staa.train import TrainConfig, evaluate_ser, train_ser
+
+    spec = ctx.config["models"][name]
+    directory = ctx.out / "models" / name
+    train_cfg = TrainConfig(
+        epochs=int(spec.get("epochs", 30)), lr=float(spec.get("lr", 1e-3)), batch_size=int(spec.get("batch_size", 8)), seed=ctx.seed
+    )
+    _claim(directory, {"arch": spec["arch"], "options": spec.get("options") or {}, "train": asdict(train_cfg), "corpus": ctx.corpus.path.name})
+    if (directory / "train.json").exists():
+        ctx.log(f"[2/5] SER model {name}: reusing {directory / 'best'}")
+    else:
+        ctx.log(f"[2/5] SER model {name}: training {spec['arch']} for {train_cfg.epochs} epochs")
+        model = build_model(spec["arch"], num_classes=len(ctx.corpus.classes), class_names=ctx.corpus.classes, **(spec.get("options") or {}))
+        train_ser(model, ctx.corpus, directory, train_cfg, device=ctx.device, show_progress=ctx.show_progress)
+    model = load_model(directory / "best").to(ctx.device).eval()
+    ctx.models[name] = model
+    ctx.fingerprints[name] = file_fingerprint(directory / "best" / WEIGHTS_NAME)
+    eval_path = directory / "eval.json"
+    evaluation = json.loads(eval_path.read_text()) if eval_path.exists() else {}
+    if evaluation.get("key") != ctx.fingerprints[name] or set(evaluation.get("splits", {})) < set(ctx.splits):
+        splits = {s: evaluate_ser(model, ctx.corpus.split(s), device=ctx.device) for s in ctx.splits}
+        write_json(eval_path, {"key": ctx.fingerprints[name], "corpus": ctx.corpus.name, "splits": splits, "provenance": provenance()})
+
+
+def _generator(ctx: Context, threat: str, plan: AttackerPlan, target: int | None) -> Any:
+    """Train (or reuse) the STAA-Net generator of ``plan`` against ``threat``; return it loaded."""
+    from staa.attacks.staa import Generator, train_generator
+
+    gen_cfg = generator_config(plan.generator, ctx.eps)
+    train_cfg = train_config(plan.train, ctx.seed, target)
+    directory = ctx.out / "generators" / threat / plan.id
+    _claim(directory, {"generator": gen_cfg.to_dict(), "train": asdict(train_cfg), "threat": ctx.fingerprints[threat]})
+    if (directory / "train.json").exists():
+        ctx.log(f"[3/5] generator {threat}/{plan.id}: reusing {directory / 'best'}")
+    else:
+        ctx.log(f"[3/5] generator {threat}/{plan.id}: training for {train_cfg.epochs} epochs")
+        train_generator(Generator(gen_cfg), [ctx.models[threat]], ctx.corpus, directory, train_cfg,
+                        device=ctx.device, show_progress=ctx.show_progress)
+    return Generator.from_pretrained(directory / "best")
+
+
+def _build_attack(ctx: Context, threat: str, plan: AttackerPlan, target: int | None) -> tuple[Any, dict[str, Any]]:
+    """The attack object of ``plan`` and the settings that identify its outputs."""
+    from staa.attacks.registry import build_attack
+
+    model = ctx.models[threat]
+    targeting = {"targeted": True} if target is not None else {}
+    if plan.attack == "staa":
+        from staa.attacks.staa import STAANet
+        from staa.evaluation.transfer import file_fingerprint
+        from staa.models.base import WEIGHTS_NAME
+
+        generator = _generator(ctx, threat, plan, target)
+        directory = ctx.out / "generators" / threat / plan.id / "best"
+        attack = STAANet(model, generator, eps=ctx.eps, **targeting, **plan.settings)
+        return attack, {"generator": file_fingerprint(directory / WEIGHTS_NAME), **plan.settings}
+    if plan.attack == "zero" and plan.generator is None:
+        return build_attack("zero", model), {}
+    if plan.attack == "zero":  # the authors' shift: a generator's output at ε = 0, so its weights play no part
+        from staa.attacks.staa import Generator
+
+        cfg = generator_config(plan.generator, ctx.eps)
+        return build_attack("zero", model, generator=Generator(cfg)), {"generator_config": cfg.to_dict()}
+    return build_attack(plan.attack, model, eps=ctx.eps, **targeting, **plan.settings), dict(plan.settings)
+
+
+def _indices(ctx: Context, n: int, split: str) -> np.ndarray:
+    """All rows, or a seeded subset of ``max_examples`` rows (sorted) when the experiment caps them."""
+    cap = ctx.config.get("max_examples")
+    if not cap or cap >= n:
+        return np.arange(n)
+    rng = np.random.default_rng([ctx.seed, SPLITS.index(split)])
+    return np.sort(rng.choice(n, int(cap), replace=False))
+
+
+def _attack(ctx: Context, threat: str, plan: AttackerPlan) -> list[dict[str, Any]]:
+    """Craft (or reuse) ``plan`` on ``threat`` for every split and evaluate every victim: result rows."""
+    from staa.evaluation.transfer import craft, evaluate_victim, transfer_row
+
+    report = ctx.config.get("report") or {}
+    target = ctx.corpus.classes.index(plan.target) if plan.target is not None else None
+    if plan.target is not None and plan.target not in ctx.corpus.classes:
+        raise ConfigError(f"attacker '{plan.id}': target '{plan.target}' is not a class of {ctx.corpus.name}")
+    attack, identity = _build_attack(ctx, threat, plan, target)
+    rows = []
+    for split_name in ctx.splits:
+        split = ctx.corpus.split(split_name)
+        indices = _indices(ctx, len(split), split_name)
+        directory = ctx.out / "adversarial" / threat / plan.id / split_name
+        chunk = int(report.get("chunk_size", 8))
+        _claim(directory, {"attack": plan.attack, "settings": identity, "eps": attack.eps, "target": target,
+                           "threat": ctx.fingerprints[threat], "indices": indices.tolist(), "seed": ctx.seed, "chunk_size": chunk})
+        ctx.log(f"[4/5] {threat} × {plan.label} × {split_name}: {len(indices)} clips")
+        adv = craft(attack, split.waves, split.labels, indices, directory, items=split.items, target=target,
+                    chunk_size=chunk, seed=ctx.seed, perceptual=bool(report.get("perceptual", True)),
+                    sample_rate=ctx.corpus.sample_rate, meta={"threat": threat, "attacker": plan.id, "split": split_name},
+                    show_progress=ctx.show_progress)
+        victims = {
+            v: evaluate_victim(adv, split.waves, ctx.models[v], v, key=ctx.fingerprints[v], device=ctx.device)
+            for v in ctx.config["victims"]
+        }
+        rows.append({"threat": threat, "attacker": plan.id, "attack": plan.attack, "label": plan.label, "group": plan.group,
+                     "split": split_name, "targeted": target is not None, "target": plan.target,
+                     "adversarial_set": ctx.rel(directory), **transfer_row(adv, victims)})
+    return rows
+
+
+def _results(ctx: Context, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    from staa.reproducibility import provenance
+
+    models = {}
+    for name, spec in ctx.config["models"].items():
+        if name not in ctx.models:
+            continue
+        evaluation = json.loads((ctx.out / "models" / name / "eval.json").read_text())
+        models[name] = {
+            "label": spec.get("label", name),
+            "arch": spec["arch"],
+            "checkpoint": f"models/{name}/best",
+            "parameters": ctx.models[name].trainable_parameters(),
+            "splits": {s: {k: evaluation["splits"][s][k] for k in ("n", "accuracy", "uar")} for s in ctx.splits},
+        }
+    pc = ctx.corpus
+    return {
+        "schema_version": 1,
+        "experiment": ctx.config["name"],
+        "provenance": provenance(ctx.config, ctx.seed),
+        "corpus": {"name": pc.name, "classes": pc.classes, "sample_rate": pc.sample_rate, "length": pc.length,
+                   "seconds": pc.length / pc.sample_rate, "splits": {s: len(pc.split(s)) for s in SPLITS}},
+        "eps": ctx.eps,
+        "splits": ctx.splits,
+        "threat_models": list(ctx.config["threat_models"]),
+        "victims": list(ctx.config["victims"]),
+        "models": models,
+        "attacks": rows,
+        "examples": [],
+    }
+
+
+def _examples(ctx: Context, results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fig. 3 and listening files for the first successful clips of each comparison attacker (last split)."""
+    from staa.evaluation.figures import plot_example, write_listening_files
+    from staa.evaluation.transfer import AdversarialSet
+
+    per_attacker = int((ctx.config.get("report") or {}).get("examples", 1))
+    classes = ctx.corpus.classes
+    out = []
+    for row in results["attacks"]:
+        if row["group"] != "comparison" or row["split"] != ctx.splits[-1] or per_attacker <= 0:
+            continue
+        adv = AdversarialSet.load(ctx.out / row["adversarial_set"])
+        waves = ctx.corpus.split(row["split"]).waves
+        chosen = [j for j, e in enumerate(adv.records["examples"]) if e["success"]][:per_attacker]
+        for j in chosen:
+            e = adv.records["examples"][j]
+            stem = f"{row['threat']}-{row['attacker']}-{row['split']}-{e['index']}"
+            figure = ctx.out / "figures" / f"{stem}.png"
+            audio_dir = ctx.out / "audio" / stem
+            clean, x_adv = np.asarray(waves[e["index"]]), np.asarray(adv.x_adv[j])
+            title = f"{row['label']} on {results['models'][row['threat']]['label']}: clip {e['index']} ({classes[e['label']]})"
+            if not figure.exists():
+                plot_example(clean, x_adv, figure, sample_rate=ctx.corpus.sample_rate, title=title)
+            audio = {k: ctx.rel(audio_dir / f"{k}.wav") for k in ("clean", "adversarial", "perturbation")}
+            if not all((ctx.out / p).exists() for p in audio.values()):
+                write_listening_files(audio_dir, clean, x_adv, ctx.corpus.sample_rate)
+            snr = e["snr_db"]
+            out.append({
+                "threat": results["models"][row["threat"]]["label"], "attacker": row["attacker"], "label": row["label"],
+                "split": row["split"], "index": e["index"], "path": e["path"], "true_class": classes[e["label"]],
+                "clean_class": classes[e["clean_pred"]], "adv_class": classes[e["adv_pred"]],
+                "snr_db": snr, "snr_db_text": "∞" if snr is None and e["sparsity_pct"] == 0 else (f"{snr:.2f}" if snr is not None else "–"),
+                "sparsity_pct": e["sparsity_pct"], "figure": ctx.rel(figure), "audio": audio,
+            })
+    return out
+
+
+def _report(ctx: Context, rows: list[dict[str, Any]]) -> Path:
+    from staa.evaluation.report import write_report
+    from staa.evaluation.tables import write_tables
+
+    ctx.log("[5/5] writing results.json, tables, figures and the report")
+    results = _results(ctx, rows)
+    results["examples"] = _examples(ctx, results)
+    write_json(ctx.out / "results.json", results)
+    tables = write_tables(results, ctx.out / "tables")
+    return write_report(ctx.out, results, tables)

@@ -1,0 +1,73 @@
+"""The sparsity-budget controller steers λ_s until the generator's validation sparsity meets the target."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from staa.attacks.staa.budget import SNRBudget, SparsityBudget
+from staa.attacks.staa.config import GeneratorConfig
+from staa.attacks.staa.generator import Generator
+from staa.attacks.staa.trainer import STAATrainConfig, train_generator
+from staa.data.cache import prepare
+from staa.data.synthetic import SyntheticCorpus
+from staa.errors import ConfigError
+from staa.models import build_model
+
+TARGET = 10.0
+
+
+def test_multiplicative_rule_is_dual_ascent_on_log_lambda():
+    cfg = STAATrainConfig(lambda_s=1e-4)
+    record = {"val_sparsity_all": 40.0}
+    SparsityBudget(TARGET, lr=0.5)(0, record, cfg)
+    assert math.isclose(cfg.lambda_s, 1e-4 * 4.0**0.5)  # 4× over budget → λ_s × √4
+    assert record["budget_lambda_s"] == cfg.lambda_s
+    SparsityBudget(TARGET, lr=1.0)(1, {"val_sparsity_all": 5.0}, cfg)
+    assert math.isclose(cfg.lambda_s, 1e-4)  # half the budget → halved
+
+
+def test_additive_rule_is_a_damped_signed_multiplier():
+    cfg = STAATrainConfig(lambda_s=1e-4)
+    budget = SparsityBudget(TARGET, lr=0.5, update="additive", damping=2.0)
+    budget(0, {"val_sparsity_all": 0.0}, cfg)  # e = 1e-4 · (0 − 10)/10 = −1e-4
+    assert math.isclose(cfg.lambda_s, 1e-4 - 0.5e-4 - 2e-4)  # μ = 0.5e-4, λ = μ + 2e
+    budget(1, {"val_sparsity_all": TARGET}, cfg)  # on target: the integral part alone remains
+    assert math.isclose(cfg.lambda_s, 0.5e-4)
+
+
+def test_snr_budget_raises_lambda_m_when_too_loud_and_skips_epochs_without_snr():
+    cfg = STAATrainConfig(lambda_m=1e-3)
+    SNRBudget(30.0)(0, {"val_snr_db": 10.0}, cfg)  # 20 dB short → amplitude ratio 10
+    assert math.isclose(cfg.lambda_m, 1e-2)
+    SNRBudget(30.0)(1, {"val_snr_db": None}, cfg)
+    assert math.isclose(cfg.lambda_m, 1e-2)
+
+
+def test_invalid_budgets_are_refused():
+    with pytest.raises(ConfigError):
+        SparsityBudget(0.0)
+    with pytest.raises(ConfigError):
+        SparsityBudget(10.0, update="pid")
+    with pytest.raises(ConfigError):
+        SNRBudget(30.0, lr=0)
+
+
+@pytest.mark.slow
+def test_budgeted_training_drives_sparsity_from_near_zero_into_the_target_band(tmp_path):
+    """Closed loop on the synthetic corpus. With a fixed λ_s this set-up stays below 1 % sparsity; the
+    controller brings it into 10 ± 2 %. It does not settle there within 16 epochs (the sparsity keeps
+    oscillating around the target), which is why the band is asserted to be *reached*, not held."""
+    corpus = prepare(SyntheticCorpus(n_speakers=5, per_emotion=1, seconds=0.5, seed=1), tmp_path / "cache", show_progress=False)
+    torch.manual_seed(0)
+    threat = build_model("emo18", num_classes=7, hidden=8).eval()
+    generator = Generator(GeneratorConfig.fast(eps=0.05))
+    config = STAATrainConfig(epochs=16, lr=1e-3, lambda_s=1e-4, lambda_q=0.0, step_size=100)
+    budget = SparsityBudget(TARGET, lr=0.3, update="additive", damping=4.0)
+    result = train_generator(generator, [threat], corpus, tmp_path / "gen", config, show_progress=False, callbacks=[budget])
+    achieved = [h["val_sparsity_all"] for h in result["history"]]
+    print("achieved sparsity per epoch (%):", [round(a, 2) for a in achieved])
+    assert achieved[0] < TARGET - 2.0
+    assert any(abs(a - TARGET) <= 2.0 for a in achieved)

@@ -1,0 +1,172 @@
+"""The generator: any length in, same length out, |δ| ≤ ε, binary masks at inference, exact alignment."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from staa.attacks.staa import Generator, GeneratorConfig
+from staa.attacks.staa.layers import reflect_indices
+from staa.attacks.staa.sizes import input_size, output_size, plan
+from staa.errors import CheckpointError, ConfigError
+from staa.models import build_model
+
+
+def tiny(**kw) -> GeneratorConfig:
+    return GeneratorConfig(**{"levels": 3, "features": 4, **kw})
+
+
+def zero_magnitudes(g: Generator) -> Generator:
+    """v = ε·tanh(0) = 0 everywhere: the magnitude head outputs exactly zero."""
+    with torch.no_grad():
+        g.magnitude_decoder.head.weight.zero_()
+        g.magnitude_decoder.head.bias.zero_()
+    return g
+
+
+def wave(b: int, n: int, seed: int = 0) -> torch.Tensor:
+    return (torch.rand(b, n, generator=torch.Generator().manual_seed(seed)) * 1.8 - 0.9).float()
+
+
+def test_authors_preset_matches_the_authors_network() -> None:
+    g = Generator(GeneratorConfig.authors())
+    assert g.num_parameters() == 50_681_858  # official-code.md §3.8
+    p = g.plan(96_000)  # DEMoS: official-code.md §3.5
+    assert (p.input_size, p.output_size, p.left, p.right) == (108_541, 96_261, 6_140, 6_401)
+    assert g.plan(139_200).input_size == 151_549
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 17, 63, 64, 65, 257, 1000, 4099])
+@pytest.mark.parametrize("bound", ["tanh", "clip"])
+def test_output_length_and_bound_for_any_length(n: int, bound: str) -> None:
+    g = Generator(tiny(bound=bound, eps=0.05))
+    with torch.no_grad():
+        # a large bias drives the clip bound into saturation, so |v| = ε is reached and not exceeded
+        g.magnitude_decoder.head.bias.fill_(3.0)
+    x = wave(2, n)
+    out = g(x)
+    for t in (out.x_adv, out.delta, out.magnitudes, out.mask, out.scores):
+        assert t.shape == (2, n)
+    assert out.magnitudes.abs().max() <= 0.05
+    assert out.delta.abs().max() <= 0.05
+    assert (out.x_adv - x).abs().max() <= 0.05 + 1e-7
+    if bound == "clip":
+        assert float(out.magnitudes.max()) == pytest.approx(0.05)
+
+
+def test_size_arithmetic_is_consistent_with_the_network() -> None:
+    cfg = tiny()
+    sizes = [output_size(cfg, code) for code in range(1, 14)]
+    assert sizes[0] == 0  # too short a code to reach full resolution
+    positive = [s for s in sizes if s > 0]
+    assert len(positive) > 3 and positive == sorted(set(positive))  # strictly increasing once defined
+    for n in (1, 100, 3333):
+        p = plan(cfg, n)
+        assert p.output_size >= n and p.left >= 0 and p.right >= p.left
+        assert input_size(cfg, 1) <= p.input_size
+
+
+def test_reflection_padding_matches_torch_and_extends_to_any_length() -> None:
+    x = torch.arange(10.0)[None]
+    assert torch.equal(x[:, reflect_indices(10, 4, 7)], F.pad(x[None], (4, 7), mode="reflect")[0])
+    long = reflect_indices(3, 7, 7)  # pads longer than the signal keep reflecting
+    assert long.tolist() == [1, 0, 1, 2, 1, 0, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1]
+    assert reflect_indices(1, 2, 3).tolist() == [0] * 6
+
+
+def test_inference_mask_is_exactly_binary_and_thresholded_at_gamma() -> None:
+    g = Generator(tiny(gamma=0.5)).eval()
+    out = g(wave(3, 700))
+    assert set(out.mask.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(out.mask, (out.scores >= 0.5).float())
+    assert torch.equal(out.delta, out.magnitudes * out.mask)
+
+
+def test_training_quantisation_mixes_continuous_and_binary_values() -> None:
+    torch.manual_seed(0)
+    g = Generator(tiny(quant_prob=0.5)).train()
+    out = g(wave(2, 2000))
+    binary = (out.mask == 0) | (out.mask == 1)
+    kept_soft = torch.isclose(out.mask, out.scores) & ~binary
+    assert torch.all(binary | kept_soft)  # every element is either ∂ or its binary value
+    assert 0.35 < kept_soft.float().mean() < 0.65  # about quant_prob of them stay continuous
+    out.mask.sum().backward()
+    assert g.position_decoder.head.weight.grad.abs().sum() > 0  # gradient flows through the soft entries
+    g.zero_grad()
+    hard_only = Generator(tiny(quant_prob=0.0)).train()
+    assert set(hard_only(wave(1, 500)).mask.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_zero_perturbation_leaves_the_clip_unchanged_exactly() -> None:
+    g = zero_magnitudes(Generator(tiny())).eval()
+    x = wave(2, 999)
+    x[0, 0], x[1, 1] = 1.0, -1.0  # the valid range's edges survive too
+    out = g(x)
+    assert torch.equal(out.x_adv, x)
+
+
+def test_authors_alignment_shifts_the_clip_even_without_perturbation() -> None:
+    g = zero_magnitudes(Generator(tiny(alignment="authors"))).eval()
+    x = wave(1, 999)
+    out = g(x)
+    p = g.plan(999)
+    assert p.left > 0
+    assert not torch.equal(out.x_adv, x)
+    # the authors' clean signal: the first N samples of the padded input, i.e. x delayed by `left`
+    assert torch.equal(out.x_adv[0, p.left :], x[0, : 999 - p.left])
+    assert torch.equal(out.x_adv[0, : p.left], x[0, 1 : p.left + 1].flip(0))
+
+
+def test_without_factorisation_the_perturbation_is_dense() -> None:
+    g = Generator(tiny(factorised=False)).eval()
+    out = g(wave(2, 500))
+    assert g.position_decoder is None and out.scores is None
+    assert torch.equal(out.delta, out.magnitudes)
+    assert (out.delta != 0).float().mean() > 0.99
+    assert g.num_parameters() < Generator(tiny()).num_parameters()
+
+
+def test_generator_runs_at_another_eps_by_scaling_the_magnitudes() -> None:
+    g = Generator(tiny(eps=0.05)).eval()
+    x = wave(1, 400)
+    assert torch.allclose(g(x, eps=0.01).magnitudes * 5, g(x).magnitudes, atol=1e-7)
+
+
+def test_save_and_load_give_identical_outputs(tmp_path) -> None:
+    g = Generator(tiny(norm="bn", bound="clip", eps=0.02)).eval()
+    x = wave(2, 777)
+    g.save_pretrained(tmp_path / "gen")
+    assert json.loads((tmp_path / "gen" / "config.json").read_text())["model_type"] == "staa-generator"
+    h = Generator.from_pretrained(tmp_path / "gen").eval()
+    assert h.config == g.config
+    assert torch.equal(h(x).x_adv, g(x).x_adv)
+
+
+def test_loading_refuses_other_checkpoints(tmp_path) -> None:
+    build_model("emo18", num_classes=7).save_pretrained(tmp_path / "emo18")
+    with pytest.raises(CheckpointError, match="'emo18' model"):
+        Generator.from_pretrained(tmp_path / "emo18")
+    Generator(tiny()).save_pretrained(tmp_path / "small")
+    cfg = json.loads((tmp_path / "small" / "config.json").read_text())
+    (tmp_path / "small" / "config.json").write_text(json.dumps({**cfg, "features": 8}))
+    with pytest.raises(CheckpointError, match="do not match"):
+        Generator.from_pretrained(tmp_path / "small")
+
+
+def test_invalid_configs_and_inputs_are_refused() -> None:
+    with pytest.raises(ConfigError, match="bound"):
+        GeneratorConfig(bound="soft")
+    with pytest.raises(ConfigError, match="levels"):
+        GeneratorConfig(levels=1)
+    with pytest.raises(ConfigError, match="batch, samples"):
+        Generator(tiny())(torch.zeros(10))
+
+
+def test_presets_differ_as_documented() -> None:
+    fast, authors = GeneratorConfig.fast(), GeneratorConfig.authors()
+    assert authors.channels == [32, 64, 128, 256, 512, 1024]
+    assert GeneratorConfig(growth="add", levels=4).channels == [32, 64, 96, 128]
+    assert Generator(fast).num_parameters() * 100 < Generator(authors).num_parameters()

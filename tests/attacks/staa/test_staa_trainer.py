@@ -1,0 +1,105 @@
+"""Generator training: outputs, frozen threat models, resume, callbacks, ensembles, targeted, guards."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train_generator
+from staa.errors import ConfigError
+from staa.models import build_model
+
+
+def tiny_generator(seed: int = 0, **kw) -> Generator:
+    torch.manual_seed(seed)
+    return Generator(GeneratorConfig(levels=3, features=4, **kw))
+
+
+def short(**kw) -> STAATrainConfig:
+    return STAATrainConfig(**{"epochs": 2, "lr": 1e-3, "batch_size": 4, "eval_batch_size": 7, **kw})
+
+
+def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_training_writes_checkpoints_history_and_provenance(threat, micro_corpus, tmp_path) -> None:
+    g = tiny_generator()
+    before, threat_before = weights(g), weights(threat)
+    flags = [p.requires_grad for p in threat.parameters()]
+    result = train_generator(g, [threat], micro_corpus, tmp_path, short(), show_progress=False)
+    for name in ("best/model.safetensors", "best/config.json", "last/model.safetensors", "state.pt", "train.json"):
+        assert (tmp_path / name).exists(), name
+    record = json.loads((tmp_path / "train.json").read_text())
+    assert record["provenance"]["seed"] == 0 and record["provenance"]["config"]["generator"]["levels"] == 3
+    assert [h["epoch"] for h in record["history"]] == [1, 2]
+    h = record["history"][-1]
+    assert 0.0 <= h["val_asr"] <= 1.0 and 0.0 <= h["val_sparsity_all"] <= 100.0 and h["val_n"] == 7
+    assert {"loss_adversarial", "loss_magnitude", "loss_sparsity", "loss_quantisation", "loss_total"} <= set(h)
+    assert result["history"] == record["history"]
+    assert any(not torch.equal(before[k], v) for k, v in g.state_dict().items())  # the generator learned
+    assert all(torch.equal(threat_before[k], v) for k, v in threat.state_dict().items())  # the threat did not
+    assert [p.requires_grad for p in threat.parameters()] == flags
+    reloaded = Generator.from_pretrained(tmp_path / "last").eval()
+    x = torch.from_numpy(micro_corpus.split("val").waves[:2].copy())
+    assert torch.equal(reloaded(x).x_adv, g.eval()(x).x_adv)
+
+
+def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(threat, micro_corpus, tmp_path) -> None:
+    straight = tiny_generator(seed=3)
+    train_generator(straight, [threat], micro_corpus, tmp_path / "a", short(), show_progress=False)
+    resumed = tiny_generator(seed=3)
+    train_generator(resumed, [threat], micro_corpus, tmp_path / "b", short(epochs=1), show_progress=False)
+    fresh = tiny_generator(seed=99)  # a new process would build different initial weights; resume replaces them
+    result = train_generator(fresh, [threat], micro_corpus, tmp_path / "b", short(), show_progress=False)
+    assert [h["epoch"] for h in result["history"]] == [1, 2]
+    for k, v in straight.state_dict().items():
+        assert torch.equal(v, fresh.state_dict()[k]), k
+
+
+def test_callbacks_change_the_loss_weights_used_next_and_on_resume(threat, micro_corpus, tmp_path) -> None:
+    seen: list[tuple[int, float]] = []
+
+    def controller(epoch: int, metrics: dict, config: STAATrainConfig) -> None:
+        seen.append((epoch, metrics["val_sparsity_all"]))
+        config.lambda_s *= 10
+
+    cfg = short(epochs=2)
+    result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, cfg, show_progress=False, callbacks=[controller])
+    assert [e for e, _ in seen] == [0, 1]
+    assert [h["lambda_s"] for h in result["history"]] == pytest.approx([1e-4, 1e-3])
+    resumed_cfg = short(epochs=3)
+    result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, resumed_cfg, show_progress=False)
+    assert resumed_cfg.lambda_s == pytest.approx(1e-2)  # the adapted weight survives the restart
+    assert result["history"][-1]["lambda_s"] == pytest.approx(1e-2)
+
+
+def test_ensemble_and_targeted_training(threat, micro_corpus, tmp_path) -> None:
+    torch.manual_seed(5)
+    second = build_model("emo18", num_classes=7, hidden=8).eval()
+    cfg = short(epochs=1, targeted=True, target_class=2)
+    result = train_generator(tiny_generator(), [threat, second], micro_corpus, tmp_path, cfg, show_progress=False)
+    h = result["history"][0]
+    assert result["provenance"]["config"]["train"]["target_class"] == 2
+    assert len(result["provenance"]["config"]["threat_models"]) == 2
+    # targeted ASR counts landings on class 2: bounded by what the first threat model predicts anywhere
+    assert 0.0 <= h["val_asr"] <= 1.0
+
+
+def test_no_factorisation_trains_a_dense_generator(threat, micro_corpus, tmp_path) -> None:
+    g = tiny_generator(factorised=False)
+    result = train_generator(g, [threat], micro_corpus, tmp_path, short(epochs=1, no_factorisation=True), show_progress=False)
+    h = result["history"][0]
+    assert "loss_quantisation" not in h
+    assert h["val_sparsity_all"] > 99.0  # δ = v: every sample perturbed
+
+
+def test_inconsistent_setups_are_refused(threat, micro_corpus, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="factorised=False"):
+        train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, short(no_factorisation=True))
+    with pytest.raises(ConfigError, match="at least one threat model"):
+        train_generator(tiny_generator(), [], micro_corpus, tmp_path, short())
+    with pytest.raises(ConfigError, match="outside"):
+        train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, short(targeted=True, target_class=9))

@@ -1,0 +1,75 @@
+"""Run the SER pipeline once, as one process or under torchrun; tests/test_distributed.py compares both.
+
+``python tests/ddp_ser_run.py CORPUS OUT [CHECKPOINT]`` writes, from rank 0 only:
+
+* ``OUT/grads.safetensors`` — the gradient of one global batch of 7 clips (uneven over 2 ranks),
+* ``OUT/result.json`` — 2 epochs of Emo18 training (batch 5: global batches split 3/2 over 2 ranks,
+  tail of 2), the final model's test logits, and evaluation of CHECKPOINT (default: the final model)
+  on val, test and an odd-sized test subset,
+* ``OUT/final/`` — the trained weights.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from staa import distributed as ddp
+from staa.data.cache import PreparedCorpus, Split
+from staa.models import build_model, load_model
+from staa.outputs import write_json
+from staa.train import TrainConfig, backward_global_batch, evaluate_ser, predict_split, train_ser
+
+
+def fresh_model(n_classes: int):
+    torch.manual_seed(0)
+    return build_model("emo18", num_classes=n_classes, hidden=32)
+
+
+def global_batch_gradient(corpus: PreparedCorpus) -> dict[str, torch.Tensor]:
+    model = fresh_model(len(corpus.classes))
+    net = ddp.data_parallel(model)
+    with ddp.cross_rank_batchnorm(model):
+        backward_global_batch(net, corpus.split("train"), [0, 5, 9, 13, 20, 31, 40], torch.device("cpu"))
+    return {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+
+
+def main(corpus_dir: str, out_dir: str, checkpoint: str | None) -> None:
+    torch.set_num_threads(1)
+    ddp.setup("cpu")
+    out = Path(out_dir)
+    corpus = PreparedCorpus.load(corpus_dir)
+    grads = global_batch_gradient(corpus)
+    model = fresh_model(len(corpus.classes))
+    config = TrainConfig(epochs=2, lr=1e-3, batch_size=5, seed=3, eval_batch_size=4)
+    result = train_ser(model, corpus, out, config, show_progress=False)
+    test = corpus.split("test")
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(np.array(test.waves)))
+    judged = load_model(checkpoint) if checkpoint else model
+    odd = Split(test.waves[:13], test.labels[:13], test.items[:13])  # 13 rows: 7 + 6 over 2 ranks
+    evaluation = {s: evaluate_ser(judged, corpus.split(s), batch_size=4) for s in ("val", "test")}
+    evaluation["test[:13]"] = evaluate_ser(judged, odd, batch_size=4)
+    preds = predict_split(judged, test, batch_size=3)
+    if ddp.is_main():
+        save_file(grads, str(out / "grads.safetensors"))
+        model.save_pretrained(out / "final")
+        write_json(
+            out / "result.json",
+            {
+                "world_size": ddp.world_size(),
+                "history": result["history"],
+                "test_logits": logits.tolist(),
+                "evaluation": evaluation,
+                "preds": preds.tolist(),
+            },
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)

@@ -1,0 +1,102 @@
+"""The HTML report: rendered from a results dict, opened from disk in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from staa.evaluation.figures import plot_example, write_listening_files
+from staa.evaluation.report import render_report, write_report
+from staa.evaluation.tables import write_tables
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+class _Collector(HTMLParser):
+    """Tags with their attributes, and the text of every table cell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.cells: list[str] = []
+        self._in_cell = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_cell = tag == "td"
+        if self._in_cell:
+            self.cells.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._in_cell = False
+
+    def handle_data(self, data):
+        if self._in_cell:
+            self.cells[-1] += data
+
+
+def _parse(html: str) -> _Collector:
+    c = _Collector()
+    c.feed(html)
+    return c
+
+
+@pytest.fixture
+def report_dir(tmp_path, fake_results):
+    """An experiment folder with tables, one example's figure and WAVs, and report.html."""
+    rng = np.random.default_rng(0)
+    clean = (0.3 * rng.standard_normal(8000)).astype(np.float32)
+    adversarial = clean + np.where(np.arange(8000) % 8 == 0, 0.05, 0).astype(np.float32)
+    plot_example(clean, adversarial, tmp_path / "figures" / "ex.png")
+    audio = write_listening_files(tmp_path / "audio" / "ex", clean, adversarial)
+    fake_results["examples"] = [{
+        "threat": "Emo18", "attacker": "staa", "label": "STAA-Net", "split": "test", "index": 3, "path": "a<b>.wav",
+        "true_class": "a", "clean_class": "a", "adv_class": "b", "snr_db": 17.0, "snr_db_text": "17.00",
+        "sparsity_pct": 12.5, "figure": "figures/ex.png",
+        "audio": {k: p.relative_to(tmp_path).as_posix() for k, p in audio.items()},
+    }]
+    tables = write_tables(fake_results, tmp_path / "tables")
+    write_report(tmp_path, fake_results, tables)
+    return tmp_path, tables
+
+
+def test_report_links_are_relative_and_exist(report_dir):
+    directory, tables = report_dir
+    html = (directory / "report.html").read_text()
+    parsed = _parse(html)
+    links = [a.get("src") or a.get("href") for t, a in parsed.tags if t in ("img", "audio", "a")]
+    assert links and all(not re.match(r"^(/|[a-z]+:)", link) for link in links)  # nothing absolute, nothing remote
+    assert all((directory / link).exists() for link in links if link != "results.json")
+    assert "a&lt;b&gt;.wav" in html  # values are escaped
+
+
+def test_report_lists_every_table_cell(report_dir, fake_results):
+    directory, tables = report_dir
+    parsed = _parse((directory / "report.html").read_text())
+    assert parsed.cells == [cell for t in tables for row in t.rows for cell in row]
+    assert render_report(fake_results, tables).count("<table>") == len(tables)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_report_renders_in_headless_chromium(report_dir, tmp_path_factory):
+    directory, tables = report_dir
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    cmd = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+        "--dump-dom", (directory / "report.html").resolve().as_uri(),
+    ]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    parsed = _parse(dom)
+    assert sum(t == "table" for t, _ in parsed.tags) == len(tables)
+    players = [a for t, a in parsed.tags if t == "audio"]
+    assert [p["src"] for p in players] == ["audio/ex/clean.wav", "audio/ex/adversarial.wav", "audio/ex/perturbation.wav"]
+    assert all("controls" in p for p in players)
+    assert [a["src"] for t, a in parsed.tags if t == "img"] == ["figures/ex.png"]
+    assert "82.71" in parsed.cells and "STAA-Net" in parsed.cells  # the attack table's numbers made it to the DOM

@@ -1,0 +1,37 @@
+"""``torchrun --nproc-per-node 2 -m staa.cli ser ...``: one result file, one report, the same evaluation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from staa.data.cache import PreparedCorpus
+from staa.models import load_model
+from staa.train import evaluate_ser
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "staa.cli"]
+
+
+def test_cli_train_and_evaluate_under_torchrun(wav_manifest, staa_cli, tmp_path):
+    corpus = ["--corpus", str(wav_manifest), "--cache", str(tmp_path / "cache"), "--seconds", "0.25", "--quiet"]
+    out = tmp_path / "out"
+
+    def torchrun(*args: str) -> str:
+        done = subprocess.run([*TORCHRUN, *args], capture_output=True, text=True, timeout=300, env=staa_cli.env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    stdout = torchrun("ser", "train", "emo18", *corpus, "--out", str(out), "--epochs", "1", "--batch-size", "5")
+    assert stdout.count("best validation UAR") == 1  # rank 0 reports, rank 1 stays quiet
+    train = json.loads((out / "train.json").read_text())
+    assert train["world_size"] == 2 and len(train["history"]) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["best", "last.pt", "train.json"]
+
+    stdout = torchrun("ser", "evaluate", str(out / "best"), *corpus)
+    assert stdout.count("test: UAR") == 1
+    sharded = json.loads((out / "best" / "eval.json").read_text())["splits"]
+    prepared = PreparedCorpus.load(next((tmp_path / "cache").iterdir()))
+    model = load_model(out / "best")
+    for split in ("val", "test"):
+        assert sharded[split] == json.loads(json.dumps(evaluate_ser(model, prepared.split(split))))
