@@ -21,21 +21,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch import Tensor, nn
+from common import SAMPLES, QueryCounter, add_shared_arguments, load_clips
+from torch import Tensor
 
 from staa.attacks.base import Attack
 from staa.attacks.onepixel import OnePixel
 from staa.attacks.pgd import SparsePGD
 from staa.attacks.sparsefool import SparseFool
-from staa.audio import load_audio, unify_length
 from staa.models import Emo18
 from staa.outputs import write_json
 from staa.reproducibility import provenance, seed_everything
-
-CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb-subset"
-SAMPLES = 96_000  # 6.0 s at 16 kHz, the DEMoS clip length
 
 # Paper, Speed (s) per clip: Table 4 (DEMoS, Emo18 threat model) val / test, and the range over
 # Tables 4-5 (both corpora, both threat models).
@@ -44,26 +40,6 @@ PAPER = {
     "sparsefool": "18.90 / 8.33  (8.33-418.36)",
     "onepixel": "29.88 / 24.88 (24.88-82.93)",
 }
-
-
-class QueryCounter(nn.Module):
-    """The attacked model, counting the clips it scores (forward passes with or without gradients)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.clips = 0
-
-    def forward(self, x: Tensor) -> Tensor:
-        self.clips += len(x)
-        return self.model(x)
-
-
-def load_clips(n: int) -> Tensor:
-    paths = sorted(CLIPS.glob("*.wav"))[:n]
-    if len(paths) < n:
-        raise SystemExit(f"need {n} clips in {CLIPS}, found {len(paths)}")
-    return torch.from_numpy(np.stack([unify_length(load_audio(p), SAMPLES) for p in paths]))
 
 
 def measure(label: str, family: str, attack: Attack, counter: QueryCounter, x: Tensor) -> dict[str, Any]:
@@ -85,24 +61,11 @@ def measure(label: str, family: str, attack: Attack, counter: QueryCounter, x: T
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=2)
-    parser.add_argument("--eps", type=float, default=0.05, help="paper: 0.05 on DEMoS")
-    parser.add_argument("--k-percent", type=float, default=6.8, help="sparse PGD budget (6 500 of 96 000)")
-    parser.add_argument("--sparsefool-steps", type=int, default=20)
-    parser.add_argument("--onepixel-popsize", type=int, default=300)
-    parser.add_argument("--onepixel-iterations", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/baselines.json"))
-    args = parser.parse_args()
-
-    torch.set_num_threads(args.threads)
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Every baseline on the same clips against the same random Emo18; one row per attack."""
     seed_everything(args.seed)
-    model = Emo18().eval()
-    counter = QueryCounter(model)
-    x = load_clips(args.examples)
+    counter = QueryCounter(Emo18().eval().to(args.device))
+    x = load_clips(args.examples, device=args.device)
     eps, seed, steps = args.eps, args.seed, args.sparsefool_steps
     popsize, iterations = args.onepixel_popsize, args.onepixel_iterations
     runs = [
@@ -123,26 +86,48 @@ def main() -> None:
             row["projected_seconds_at_paper_budget"] = row["seconds_per_query"] * 300 * 21
         rows.append(row)
         print(f"  measured {label}: {row['seconds_per_example']:.2f} s/clip", flush=True)
+    return {"examples": len(x), "rows": rows, "paper_seconds": PAPER}
 
-    print(f"\n{len(x)} clips of {SAMPLES} samples, random-init Emo18, eps {eps}, {args.threads} thread(s)")
+
+def report(result: dict[str, Any]) -> str:
+    rows = result["rows"]
+    lines = [f"{result['examples']} clip(s) of {SAMPLES} samples, random-init Emo18"]
     header = f"{'attack':<34} {'s/clip':>8} {'queries':>8} {'ASR':>5} {'L0 %':>7}"
-    print(f"{header}   paper s/clip (GPU; Emo18 DEMoS val / test, range)")
+    lines.append(f"{header}   paper s/clip (GPU; Emo18 DEMoS val / test, range)")
     for row in rows:
-        print(
+        lines.append(
             f"{row['attack']:<34} {row['seconds_per_example']:>8.2f} {row['queries_per_example']:>8.0f} "
             f"{row['asr']:>5.2f} {row['sparsity_pct']:>7.3f}   {PAPER[row['family']]}"
         )
     one = rows[-1]
     if one["queries_per_example"] < 300 * 21:
-        print(
+        lines.append(
             f"One-Pixel at the paper's full budget (300 x 21 = 6 300 queries), projected from "
             f"{one['seconds_per_query'] * 1000:.1f} ms/query: {one['projected_seconds_at_paper_budget']:.0f} s/clip"
         )
     pgd = rows[1]["seconds_per_example"]
-    ratios = ", ".join(f"{r['attack']} {r['seconds_per_example'] / pgd:.2f}x" for r in rows)
-    print(f"ratios to dense PGD-20: {ratios}")
+    lines.append("ratios to dense PGD-20: " + ", ".join(f"{r['attack']} {r['seconds_per_example'] / pgd:.2f}x" for r in rows))
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--examples", type=int, default=2)
+    parser.add_argument("--sparsefool-steps", type=int, default=20)
+    parser.add_argument("--onepixel-popsize", type=int, default=300)
+    parser.add_argument("--onepixel-iterations", type=int, default=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_shared_arguments(parser)
+    add_arguments(parser)
+    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/baselines.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    result = run(args)
+    print(report(result))
     config = {**vars(args), "out": str(args.out), "samples": SAMPLES, "model": "emo18 (random init)"}
-    write_json(args.out, {"rows": rows, "paper_seconds": PAPER, "provenance": provenance(config, seed)})
+    write_json(args.out, {**result, "provenance": provenance(config, args.seed)})
     print(f"saved {args.out}")
 
 

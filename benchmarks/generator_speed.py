@@ -1,64 +1,116 @@
-"""Generator inference speed: milliseconds per 6 s clip, authors' vs fast architecture, side by side.
+"""STAA-Net crafting speed: generator ms per 6 s clip for each configuration, against sparse PGD-20.
 
-Both generators run in the same process on the same random clips (eval mode, no gradients), after a
-warm-up pass, interleaved repeat by repeat so that machine load affects both alike; the median of the
-repeats is reported with the ratio. On CUDA every timing is synchronised.
+Every generator configuration and sparse PGD-20 (same ε, same clip, same Emo18) are timed interleaved,
+repeat by repeat, in this one process at batch 1 (eval mode, no gradients for the generators, the
+full 20 steps for PGD: no early stop, so the cost does not depend on how easily the clip is fooled).
+Each generator runs as trained and as its fused inference copy (:mod:`staa.attacks.staa.fused`).
+The ratio PGD-20 / generator is the paper's speed claim measured on this machine. The real-time
+configuration is also streamed in 0.1 s chunks, reporting its real-time factor and the largest
+difference from the offline pass.
 
-    python benchmarks/generator_speed.py [--device cpu] [--threads 1] [--repeats 5] [--seconds 6]
+    python benchmarks/generator_speed.py [--device cpu] [--threads 1] [--repeats 3] [--configs authors fast realtime]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+from collections.abc import Callable
+from typing import Any
 
 import torch
+from common import PRESETS, SAMPLES, add_shared_arguments, interleaved, load_clips
 
-from staa.attacks.staa import Generator, GeneratorConfig
+from staa.attacks.pgd import SparsePGD
+from staa.attacks.staa import Generator
+from staa.attacks.staa.fused import fuse
+from staa.attacks.staa.streaming import StreamingGenerator
 from staa.audio import SAMPLE_RATE
+from staa.models import Emo18
 
 
-def time_forward(generator: Generator, x: torch.Tensor) -> float:
-    if x.is_cuda:
-        torch.cuda.synchronize()
-    start = time.perf_counter()
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    torch.manual_seed(args.seed)
+    x = load_clips(1, device=args.device)
+    model = Emo18().eval().to(args.device)
+    pgd = SparsePGD(model, args.eps, k_percent=args.k_percent, early_stop=False, seed=args.seed)
+    labels = model(x).argmax(-1)
+    generators = {name: Generator(PRESETS[name]()).eval().to(args.device) for name in args.configs}
+    contenders: dict[str, Callable[[], object]] = {"sparse PGD-20": lambda: pgd.perturb(x, labels)}
+    for name, g in generators.items():
+        contenders[name] = _inference(g, x)
+        contenders[f"{name} fused"] = _inference(fuse(g), x)
+    seconds = interleaved(contenders, args.repeats, args.device)
+    pgd_s = seconds.pop("sparse PGD-20")
+    rows = [
+        {
+            "config": name,
+            "parameters": g.num_parameters(),
+            "ms_per_example": 1000 * seconds[name],
+            "ms_per_example_fused": 1000 * seconds[f"{name} fused"],
+            "pgd20_over_generator": pgd_s / seconds[name],
+            "pgd20_over_fused": pgd_s / seconds[f"{name} fused"],
+        }
+        for name, g in generators.items()
+    ]
+    result: dict[str, Any] = {"pgd20_seconds_per_example": pgd_s, "generators": rows}
+    if "realtime" in generators:
+        result["streaming"] = stream(fuse(generators["realtime"]), x, args.chunk)
+    return result
+
+
+def _inference(generator: Generator, x: torch.Tensor) -> Callable[[], object]:
+    def call() -> object:
+        with torch.no_grad():
+            return generator(x)
+
+    return call
+
+
+def stream(generator: Generator, x: torch.Tensor, chunk_seconds: float) -> dict[str, Any]:
+    """Real-time factor of chunked streaming and its largest deviation from the offline result."""
+    streamer = StreamingGenerator(generator)
+    online = streamer.run(x, int(chunk_seconds * SAMPLE_RATE))
     with torch.no_grad():
-        generator(x)
-    if x.is_cuda:
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+        offline = generator(x).x_adv
+    return {
+        "chunk_seconds": chunk_seconds,
+        "block_samples": streamer.block,
+        "latency_ms": 1000 * streamer.latency_samples / SAMPLE_RATE,
+        "real_time_factor": streamer.real_time_factor,
+        "max_abs_difference_from_offline": float((online - offline).abs().max()),
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--configs", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chunk", type=float, default=0.1, help="streaming chunk in seconds")
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = [f"sparse PGD-20: {result['pgd20_seconds_per_example']:.3f} s per {SAMPLES}-sample clip"]
+    lines.append(f"{'config':<10} {'parameters':>12} {'ms/clip':>9} {'fused':>9} {'PGD-20/STAA':>12} {'fused':>8}")
+    for r in result["generators"]:
+        lines.append(
+            f"{r['config']:<10} {r['parameters']:>12,d} {r['ms_per_example']:>9.1f} {r['ms_per_example_fused']:>9.1f} "
+            f"{r['pgd20_over_generator']:>11.1f}x {r['pgd20_over_fused']:>7.1f}x"
+        )
+    if "streaming" in result:
+        s = result["streaming"]
+        lines.append(
+            f"streaming (realtime, {s['chunk_seconds']:g} s chunks): real-time factor {s['real_time_factor']:.4f}, "
+            f"latency {s['latency_ms']:.0f} ms, max |online − offline| {s['max_abs_difference_from_offline']:.2e}"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    add_shared_arguments(parser)
+    add_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    generators = {
-        name: Generator(config).eval().to(args.device)
-        for name, config in (("authors", GeneratorConfig.authors()), ("fast", GeneratorConfig.fast()))
-    }
-    n = int(args.seconds * SAMPLE_RATE)
-    print(f"device {args.device}, {torch.get_num_threads()} thread(s), {args.seconds:g} s clips, median of {args.repeats}")
-    for name, g in generators.items():
-        print(f"  {name:8s} {g.num_parameters():>11,d} parameters")
-    print(f"{'batch':>5} {'authors ms/clip':>16} {'fast ms/clip':>13} {'speed-up':>9}")
-    for batch in args.batches:
-        x = (torch.rand(batch, n, device=args.device) * 2 - 1) * 0.5
-        times: dict[str, list[float]] = {name: [] for name in generators}
-        for g in generators.values():
-            time_forward(g, x)  # warm-up: allocator, kernels, size plan
-        for _ in range(args.repeats):
-            for name, g in generators.items():
-                times[name].append(time_forward(g, x))
-        ms = {name: 1000 * statistics.median(t) / batch for name, t in times.items()}
-        print(f"{batch:>5} {ms['authors']:>16.1f} {ms['fast']:>13.1f} {ms['authors'] / ms['fast']:>8.1f}x")
+    print(report(run(args)))
 
 
 if __name__ == "__main__":

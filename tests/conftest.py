@@ -13,7 +13,8 @@ from staa.data.synthetic import SyntheticCorpus
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 EMODB_SUBSET = SHARED / "data" / "emodb-subset"
 
-torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+# One thread per test process: on a shared 2-core machine, two threads per process slow training steps several-fold.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

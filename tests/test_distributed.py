@@ -1,4 +1,4 @@
-"""Two gloo ranks on this CPU reproduce one process: gradients, training history and evaluation."""
+"""Two gloo ranks on this CPU reproduce one process: SER gradients, training and evaluation; STAA-Net steps."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from safetensors.torch import load_file
 
 from staa import distributed as ddp
 
-SCRIPT = Path(__file__).with_name("ddp_ser_run.py")
-GENERATOR_SCRIPT = Path(__file__).with_name("ddp_generator_run.py")
+SCRIPT = Path(__file__).with_name("ddp_run.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
 
 
@@ -76,10 +75,12 @@ def test_evaluation_matches_single_process(runs):
 def test_only_rank_zero_writes(runs):
     _, double = runs
     written = sorted(p.name for p in double.iterdir())
-    assert written == ["best", "final", "grads.safetensors", "last.pt", "result.json", "train.json"]
+    assert written == [
+        "best", "final", "generator_grads.safetensors", "grads.safetensors", "last.pt", "result.json", "train.json"
+    ]
 
 
-def test_generator_training_step_matches_single_process(tiny_corpus, tmp_path):
+def test_generator_training_step_matches_single_process(runs):
     """STAA-Net trainer: the same generator gradient from 2 ranks (21 + 21 clips) as from one process.
 
     Compared as one vector (relative L2 error), not element-wise: the mask's hard threshold at γ turns
@@ -87,10 +88,7 @@ def test_generator_training_step_matches_single_process(tiny_corpus, tmp_path):
     biases before batch norm by more than their own size. A wrong share weighting or per-rank batch
     norm would show as errors of tens of percent.
     """
-    single, double = tmp_path / "single.safetensors", tmp_path / "double.safetensors"
-    _run([sys.executable, str(GENERATOR_SCRIPT), str(tiny_corpus.path), str(single)])
-    _run([*TORCHRUN, str(GENERATOR_SCRIPT), str(tiny_corpus.path), str(double)])
-    one, two = load_file(str(single)), load_file(str(double))
+    one, two = (load_file(str(p / "generator_grads.safetensors")) for p in runs)
     assert one.keys() == two.keys()
     g1, g2 = (torch.cat([g[name].flatten() for name in sorted(one)]) for g in (one, two))
     assert (g1 - g2).norm() <= 1e-2 * g1.norm()

@@ -99,7 +99,8 @@ def adversarial_train(
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
         except (KeyError, RuntimeError, ValueError) as exc:
-            raise CheckpointError(f"resume state does not match this model ({str(exc).splitlines()[0][:160]})", out / "last.pt") from None
+            first = str(exc).splitlines()[0][:160]
+            raise CheckpointError(f"resume state does not match this model ({first})", out / "last.pt") from None
         history, best_uar, start_epoch = state["history"], state["best_uar"], state["epoch"] + 1
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
@@ -107,7 +108,13 @@ def adversarial_train(
         seconds = time.perf_counter() - t0
         metrics = evaluate_ser(model, val, cfg.eval_batch_size, device)
         history.append(
-            {"epoch": epoch + 1, **epoch_stats, "seconds": seconds, "val_uar": metrics["uar"], "val_accuracy": metrics["accuracy"]}
+            {
+                "epoch": epoch + 1,
+                **epoch_stats,
+                "seconds": seconds,
+                "val_uar": metrics["uar"],
+                "val_accuracy": metrics["accuracy"],
+            }
         )
         if metrics["uar"] > best_uar:
             best_uar = metrics["uar"]

@@ -323,7 +323,7 @@ def _prepare(ctx: Context) -> None:
         raise ConfigError(f"corpus '{spec['name']}' needs its folder: add --set corpus.root=/path/to/{spec['name']}")
     corpus = build_corpus(spec["name"], root, **(spec.get("options") or {}))
     cache = resolve_inside(ctx.out, spec.get("cache") or "cache", what="corpus.cache")
-    ctx.log(f"[1/5] preparing corpus {corpus.name} (cache {cache})")
+    ctx.log(f"corpus: preparing {corpus.name} (cache {cache})")
     ctx.corpus = prepare(corpus, cache, seconds=spec.get("seconds"), show_progress=ctx.show_progress)
 
 
@@ -342,9 +342,9 @@ def _ser_model(ctx: Context, name: str) -> None:
     )
     _claim(directory, {"arch": spec["arch"], "options": spec.get("options") or {}, "train": asdict(train_cfg), "corpus": ctx.corpus.path.name})
     if (directory / "train.json").exists():
-        ctx.log(f"[2/5] SER model {name}: reusing {directory / 'best'}")
+        ctx.log(f"SER model {name}: reusing {directory / 'best'}")
     else:
-        ctx.log(f"[2/5] SER model {name}: training {spec['arch']} for {train_cfg.epochs} epochs")
+        ctx.log(f"SER model {name}: training {spec['arch']} for {train_cfg.epochs} epochs")
         model = build_model(spec["arch"], num_classes=len(ctx.corpus.classes), class_names=ctx.corpus.classes, **(spec.get("options") or {}))
         train_ser(model, ctx.corpus, directory, train_cfg, device=ctx.device, show_progress=ctx.show_progress)
     model = load_model(directory / "best").to(ctx.device).eval()
@@ -366,9 +366,9 @@ def _generator(ctx: Context, threat: str, plan: AttackerPlan, target: int | None
     directory = ctx.out / "generators" / threat / plan.id
     _claim(directory, {"generator": gen_cfg.to_dict(), "train": asdict(train_cfg), "threat": ctx.fingerprints[threat]})
     if (directory / "train.json").exists():
-        ctx.log(f"[3/5] generator {threat}/{plan.id}: reusing {directory / 'best'}")
+        ctx.log(f"generator {threat}/{plan.id}: reusing {directory / 'best'}")
     else:
-        ctx.log(f"[3/5] generator {threat}/{plan.id}: training for {train_cfg.epochs} epochs")
+        ctx.log(f"generator {threat}/{plan.id}: training for {train_cfg.epochs} epochs")
         train_generator(Generator(gen_cfg), [ctx.models[threat]], ctx.corpus, directory, train_cfg,
                         device=ctx.device, show_progress=ctx.show_progress)
     return Generator.from_pretrained(directory / "best")
@@ -425,7 +425,7 @@ def _attack(ctx: Context, threat: str, plan: AttackerPlan) -> list[dict[str, Any
         chunk = int(report.get("chunk_size", 8))
         _claim(directory, {"attack": plan.attack, "settings": identity, "eps": attack.eps, "target": target,
                            "threat": ctx.fingerprints[threat], "indices": indices.tolist(), "seed": ctx.seed, "chunk_size": chunk})
-        ctx.log(f"[4/5] {threat} × {plan.label} × {split_name}: {len(indices)} clips")
+        ctx.log(f"attack: {threat} × {plan.label} × {split_name}: {len(indices)} clips")
         adv = craft(attack, split.waves, split.labels, indices, directory, items=split.items, target=target,
                     chunk_size=chunk, seed=ctx.seed, perceptual=bool(report.get("perceptual", True)),
                     sample_rate=ctx.corpus.sample_rate, meta={"threat": threat, "attacker": plan.id, "split": split_name},
@@ -513,7 +513,7 @@ def _report(ctx: Context, rows: list[dict[str, Any]]) -> Path:
     from staa.evaluation.report import write_report
     from staa.evaluation.tables import write_tables
 
-    ctx.log("[5/5] writing results.json, tables, figures and the report")
+    ctx.log("report: writing results.json, tables, figures and the report")
     results = _results(ctx, rows)
     results["examples"] = _examples(ctx, results)
     write_json(ctx.out / "results.json", results)

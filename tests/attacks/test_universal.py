@@ -47,31 +47,32 @@ def test_learned_sparse_perturbation_beats_zero_and_random_of_the_same_budget(se
     assert (result.sparsity <= 20.0 + 1e-9).all()
 
 
-def test_dense_universal_perturbation_fools_some_clips_where_zero_fools_none(setting):
+def test_threshold_mask_perturbation_fools_some_clips_where_zero_fools_none(setting):
     model, x = setting
     attack = UniversalPerturbation(model, EPS)
-    attack.fit(x, config=UniversalConfig(epochs=4, lr=0.1, lambda_s=0.0))
+    attack.fit(x, config=UniversalConfig(epochs=4, lr=0.1, lambda_s=0.0))  # no budget: mask = [∂ ≥ γ]
     assert float(attack(x).success.float().mean()) > 0.0
-    assert float(UniversalPerturbation(model, EPS, perturbation=torch.zeros(x.shape[1]))(x).success.float().mean()) == 0.0
+    zero = UniversalPerturbation(model, EPS, perturbation=torch.zeros(x.shape[1]))
+    assert float(zero(x).success.float().mean()) == 0.0
 
 
 def test_saved_perturbation_reloads_and_tiles_to_other_lengths(setting, tmp_path):
     model, _ = setting
-    delta = torch.zeros(100)
-    delta[[3, 50]] = torch.tensor([0.05, -0.02])
+    delta = torch.zeros(1000)
+    delta[[3, 500]] = torch.tensor([0.05, -0.02])
     attack = UniversalPerturbation(model, 0.05, k=2, perturbation=delta)
     loaded = UniversalPerturbation.from_file(model, attack.save(tmp_path / "u.safetensors"))
     assert torch.equal(loaded.perturbation, delta) and loaded.k == 2 and loaded.eps == 0.05
-    assert torch.equal(loaded.tiled(250)[200:], delta[:50])
-    x = 0.1 * torch.sin(torch.arange(250.0))[None].repeat(2, 1)
-    assert torch.allclose(loaded(x).delta[0], loaded.tiled(250), atol=1e-7)
+    assert torch.equal(loaded.tiled(2500)[2000:], delta[:500])
+    x = 0.1 * torch.sin(torch.arange(2500.0))[None].repeat(2, 1)
+    assert torch.allclose(loaded(x).delta[0], loaded.tiled(2500), atol=1e-7)
 
 
 def test_perturbations_breaking_their_budget_are_refused(setting):
     model, _ = setting
     with pytest.raises(ConfigError, match="exceeds eps"):
-        UniversalPerturbation(model, 0.01, perturbation=torch.full((10,), 0.02))
+        UniversalPerturbation(model, 0.01, perturbation=torch.full((1000,), 0.02))
     with pytest.raises(ConfigError, match="budget 1"):
-        UniversalPerturbation(model, 0.1, k=1, perturbation=torch.full((10,), 0.01))
+        UniversalPerturbation(model, 0.1, k=1, perturbation=torch.full((1000,), 0.01))
     with pytest.raises(ConfigError, match="not been fitted"):
-        UniversalPerturbation(model, 0.1)(torch.zeros(1, 10))
+        UniversalPerturbation(model, 0.1)(0.1 * torch.sin(torch.arange(1000.0))[None])

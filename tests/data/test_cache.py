@@ -32,9 +32,9 @@ def counting(corpus: ManifestCorpus) -> list[Item]:
     reads: list[Item] = []
     read = corpus.read
 
-    def counted(item: Item, sample_rate: int = 16_000) -> np.ndarray:
+    def counted(item: Item, sample_rate: int = 16_000, max_seconds: float | None = None) -> np.ndarray:
         reads.append(item)
-        return read(item, sample_rate)
+        return read(item, sample_rate, max_seconds)
 
     corpus.read = counted  # type: ignore[method-assign]
     return reads
@@ -95,3 +95,18 @@ def test_interrupted_preparation_resumes_at_the_missing_split(manifest: Path, tm
     prepare(resumed, tmp_path / "cache", show_progress=False)
     assert {it.split for it in reads} == {"val"} and len(reads) == len(resumed.items("val"))
     np.testing.assert_array_equal(prepared.split("val").waves, val)
+
+
+def test_a_longer_prepared_length_than_the_corpus_default_keeps_the_real_audio(tmp_path: Path) -> None:
+    """``prepare(seconds=S)`` above the corpus default must read S seconds, not tile a shorter head."""
+    import soundfile as sf
+
+    ramp = np.linspace(-0.5, 0.5, 3 * 16_000, dtype=np.float32)
+    rows = ["path,label,speaker,split"]
+    for i, split in enumerate(("train", "val", "test")):
+        sf.write(tmp_path / f"r{i}.wav", ramp, 16_000, subtype="FLOAT")
+        rows.append(f"r{i}.wav,a,s{i},{split}")
+    (tmp_path / "ramp.csv").write_text("\n".join(rows) + "\n")
+    prepared = prepare(ManifestCorpus(tmp_path / "ramp.csv", seconds=1.0), tmp_path / "cache", seconds=2.5, show_progress=False)
+    row = np.asarray(prepared.split("train").waves[0])
+    np.testing.assert_allclose(row, ramp[: 40_000], atol=1e-6)

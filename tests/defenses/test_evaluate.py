@@ -47,6 +47,10 @@ def test_every_combination_has_a_row_and_the_clean_cost_of_each_defence(result):
     assert none["clean_cost"] == 0.0
 
 
+def test_victim_is_left_in_eval_mode(setting, result):
+    assert not setting[0].training
+
+
 def test_rows_measure_the_perturbation_and_stay_in_range(result):
     for r in rows(result, attack="pgd"):
         assert r["mean_sparsity_pct"] <= 5.0 + 1e-9  # k = 5 % of the samples, whatever the defence

@@ -148,6 +148,7 @@ def test_checkpoint_loads_offline_without_the_pretrained_folder(
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("attempted a network connection")
 
+    # huggingface_hub reads HF_HUB_OFFLINE once at import, so the socket block is what proves no access
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(socket.socket, "connect", no_network)
     loaded = load_model(tmp_path / "ckpt").eval()

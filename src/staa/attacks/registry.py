@@ -16,6 +16,7 @@ ATTACKS: dict[str, str] = {
     "onepixel": "staa.attacks.onepixel:OnePixel",
     "staa": "staa.attacks.staa.attack:STAANet",
     "zero": "staa.attacks.zero:ZeroPerturbation",
+    "universal": "staa.attacks.universal:UniversalPerturbation",
 }
 
 

@@ -3,8 +3,8 @@
 Where STAA-Net learns a *generator* that maps each clip to its own sparse δ, this learns a single δ
 (Moosavi-Dezfooli et al., 2017, made sparse), as the cheapest possible transferable attack: crafting is
 one addition. δ = v ⊙ m is factorised like STAA-Net's — magnitudes v = ε·tanh(w) and position scores
-∂ = sigmoid(s), both free (N,) parameters — and trained with the same loss (:func:`staa_loss`:
-C&W margin + λ_m‖v‖₂ + λ_s‖m‖₁ + λ_q‖∂ − m‖₂) by Adam over shuffled batches of the training clips.
+∂ = sigmoid(s), both free (N,) parameters — and trained with the same loss
+(:func:`~staa.attacks.staa.losses.staa_loss`: C&W margin + λ_m‖v‖₂ + λ_s‖m‖₁ + λ_q‖∂ − m‖₂) by Adam over shuffled batches of the training clips.
 
 The mask has two modes. With a budget (``k`` samples or ``k_percent`` %) it is the top-k of ∂,
 binary in the forward pass with a straight-through gradient to ∂, so the sparsity is exact by
@@ -169,7 +169,8 @@ class UniversalPerturbation(Attack):
         path = Path(path)
         meta = {"eps": self.eps, "k": self.k, "k_percent": self.k_percent, "targeted": self.targeted}
         with atomic_path(path) as tmp:
-            save_file({"perturbation": self.perturbation.cpu().contiguous()}, str(tmp), metadata={"settings": json.dumps(meta)})
+            tensors = {"perturbation": self.perturbation.cpu().contiguous()}
+            save_file(tensors, str(tmp), metadata={"settings": json.dumps(meta)})
         return path
 
     @classmethod

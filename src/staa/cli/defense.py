@@ -66,7 +66,9 @@ def evaluate(
     victims = {_victim_name(p): load_model(p).to(device) for p in model}
     defences = {spec: build_defences(spec) for spec in defence}
     attacks = {spec: attack_factory(**parse_spec(spec)) for spec in attack}
-    result = robust_accuracy(victims, defences, attacks, x, y.to(device), adaptive=adaptive, eot_samples=eot_samples, seed=seed)
+    result = robust_accuracy(
+        victims, defences, attacks, x, y.to(device), adaptive=adaptive, eot_samples=eot_samples, seed=seed
+    )
     result["corpus"], result["split"] = pc.name, split
     write_json(out / "robustness.json", result)
     table = robustness_table(result)

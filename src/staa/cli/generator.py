@@ -38,6 +38,7 @@ def train(
     lr: float = typer.Option(None, help="default: the preset's"),
     batch_size: int = typer.Option(None, help="default: the preset's (8)"),
     lambda_s: float = typer.Option(None, help="sparsity weight (default: the preset's)"),
+    kappa: float = typer.Option(None, help="C&W confidence φ: the margin floor (default: the preset's, 0)"),
     targeted: bool = typer.Option(False, help="push every clip to --target-class"),
     target_class: int = typer.Option(None, help="class index of a targeted attack"),
     no_factorisation: bool = typer.Option(False, help="ablation: no position decoder, δ = v, ‖v‖₁ sparsity"),
@@ -51,7 +52,7 @@ def train(
     """Train a generator (resumes from OUT/state.pt); data-parallel under torchrun."""
     if arch not in ARCHS or preset not in PRESETS:
         raise ConfigError(f"--arch must be one of {sorted(ARCHS)} and --preset one of {sorted(PRESETS)}")
-    overrides = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "lambda_s": lambda_s}
+    overrides = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "lambda_s": lambda_s, "kappa": kappa}
     config = PRESETS[preset](
         **{k: v for k, v in overrides.items() if v is not None},
         seed=seed,

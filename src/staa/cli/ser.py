@@ -9,6 +9,7 @@ import typer
 from staa import distributed as ddp
 from staa.cli.common import DEFAULT_CACHE, prepared_corpus
 from staa.models import build_model, load_model
+from staa.models.foundation import FoundationSER
 from staa.outputs import write_json
 from staa.reproducibility import provenance, seed_everything
 from staa.train import TrainConfig, evaluate_ser, train_ser
@@ -24,8 +25,8 @@ def train(
     out: Path = typer.Option(..., help="output folder (checkpoint in OUT/best)"),
     cache: Path = typer.Option(DEFAULT_CACHE),
     seconds: float = typer.Option(None),
-    epochs: int = typer.Option(30),
-    lr: float = typer.Option(1e-3),
+    epochs: int = typer.Option(None, help="default: 30 for scratch models, 20 for foundation models (the paper)"),
+    lr: float = typer.Option(None, help="default: 1e-3 for scratch models, 3e-5 for foundation models (the paper)"),
     batch_size: int = typer.Option(8),
     seed: int = typer.Option(0),
     pretrained: str = typer.Option(None, help="foundation models: local folder or hub id of the encoder"),
@@ -41,6 +42,9 @@ def train(
         kwargs["pretrained"] = pretrained
     seed_everything(seed)  # the initial weights too are fixed by --seed
     net = build_model(model, **kwargs)
+    scratch = not isinstance(net, FoundationSER)
+    epochs = epochs if epochs is not None else (30 if scratch else 20)
+    lr = lr if lr is not None else (1e-3 if scratch else 3e-5)
     result = train_ser(net, pc, out, TrainConfig(epochs, lr, batch_size, seed), device=device, show_progress=not quiet)
     if ddp.is_main():
         typer.echo(f"best validation UAR {result['best_val_uar']:.4f}; checkpoint {out / 'best'}")

@@ -62,6 +62,7 @@ class Defended(SERModel):
         super().__init__(config)
         self.model = model
         self.defences = nn.Sequential(*defences)
+        self.train(model.training)  # wrapping an eval-mode victim must not flip it to training later
 
     @property
     def randomised(self) -> bool:

@@ -7,7 +7,9 @@ through steps, EOT over random draws) and scored on that defended model. A row r
 defended model, its clean accuracy, the accuracy it keeps under attack (*robust accuracy*, against
 the true labels) and the attack success rate (*ASR*: the share of clips whose defended prediction
 flips, the paper's definition); ``clean_cost`` is the clean accuracy the defence costs the victim.
-Defence ``"none"`` (the bare victim) is always evaluated first as the reference.
+Defence ``"none"`` (the bare victim) is always evaluated first as the reference. A randomised defence
+(additive noise) draws anew for the clean and the adversarial prediction, so its ASR includes flips the
+noise causes by itself; the ``zero`` attack's row measures that floor.
 """
 
 from __future__ import annotations
@@ -62,26 +64,32 @@ def robust_accuracy(
     rows: list[dict[str, Any]] = []
     for victim_name, victim in victims.items():
         victim.eval()
-        defended = {d: Defended(victim, p, adaptive=False).eval() for d, p in pipelines.items()}
+        defended = {d: Defended(victim, p, adaptive=False) for d, p in pipelines.items()}
         clean_pred = {d: model.predict(x, batch_size) for d, model in defended.items()}
         clean_acc = {d: accuracy(p, y) for d, p in clean_pred.items()}
         for d in pipelines:
             cost = clean_acc[NO_DEFENCE] - clean_acc[d]
-            clean_rows.append({"victim": victim_name, "defence": d, "clean_accuracy": clean_acc[d], "clean_cost": cost})
+            clean_rows.append(
+                {"victim": victim_name, "defence": d, "clean_accuracy": clean_acc[d], "clean_cost": cost}
+            )
         for attack_name, factory in attacks.items():
             crafted = factory(victim)(x)
             for d, model in defended.items():
                 adv_pred = model.predict(crafted.x_adv, batch_size)
-                rows.append(_row(victim_name, d, attack_name, "non-adaptive", crafted, clean_pred[d], adv_pred, y, clean_acc))
+                rows.append(
+                    _row(victim_name, d, attack_name, "non-adaptive", crafted, clean_pred[d], adv_pred, y, clean_acc)
+                )
             if not adaptive:
                 continue
             for d, pipeline in pipelines.items():
                 if d == NO_DEFENCE:
                     continue
-                model = Defended(victim, pipeline, adaptive=True, eot_samples=eot_samples).eval()
+                model = Defended(victim, pipeline, adaptive=True, eot_samples=eot_samples)
                 crafted = factory(model.threat_model)(x)
                 adv_pred = model.predict(crafted.x_adv, batch_size)
-                rows.append(_row(victim_name, d, attack_name, "adaptive", crafted, clean_pred[d], adv_pred, y, clean_acc))
+                rows.append(
+                    _row(victim_name, d, attack_name, "adaptive", crafted, clean_pred[d], adv_pred, y, clean_acc)
+                )
     settings = {
         "victims": list(victims),
         "defences": {d: [s.to_dict() for s in p] for d, p in pipelines.items()},

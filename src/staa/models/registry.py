@@ -40,6 +40,10 @@ def load_model(directory: str | Path, expected: str | None = None) -> SERModel:
 
 
 def _ensure_foundation() -> None:
-    """Register wav2vec2, wavlm and hubert on first use: importing transformers takes seconds, so
-    ``import staa`` does not; it is a core dependency, so a failing import is a real error."""
+    """Register wav2vec2, wavlm, hubert and defended models on first use.
+
+    Importing transformers takes seconds, so ``import staa`` does not; it is a core dependency, so a
+    failing import is a real error. ``staa.defenses`` imports the models package, hence the late import.
+    """
+    import staa.defenses  # noqa: F401  (registers "defended")
     import staa.models.foundation  # noqa: F401

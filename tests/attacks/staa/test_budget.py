@@ -55,19 +55,20 @@ def test_invalid_budgets_are_refused():
         SNRBudget(30.0, lr=0)
 
 
-@pytest.mark.slow
-def test_budgeted_training_drives_sparsity_from_near_zero_into_the_target_band(tmp_path):
-    """Closed loop on the synthetic corpus. With a fixed λ_s this set-up stays below 1 % sparsity; the
-    controller brings it into 10 ± 2 %. It does not settle there within 16 epochs (the sparsity keeps
-    oscillating around the target), which is why the band is asserted to be *reached*, not held."""
-    corpus = prepare(SyntheticCorpus(n_speakers=5, per_emotion=1, seconds=0.5, seed=1), tmp_path / "cache", show_progress=False)
+def test_budgeted_training_lands_within_two_points_of_the_requested_sparsity(tmp_path):
+    """Closed loop on the synthetic corpus: a fast generator against an untrained Emo18 wide enough to
+    pull on δ starts near 0 % sparsity; the controller settles it at 10 ± 2 % (a damped oscillation)."""
+    synthetic = SyntheticCorpus(n_speakers=5, per_emotion=1, seconds=0.5, seed=1)
+    corpus = prepare(synthetic, tmp_path / "cache", show_progress=False)
     torch.manual_seed(0)
-    threat = build_model("emo18", num_classes=7, hidden=8).eval()
+    threat = build_model("emo18", num_classes=7, hidden=64).eval()
     generator = Generator(GeneratorConfig.fast(eps=0.05))
     config = STAATrainConfig(epochs=16, lr=1e-3, lambda_s=1e-4, lambda_q=0.0, step_size=100)
     budget = SparsityBudget(TARGET, lr=0.3, update="additive", damping=4.0)
-    result = train_generator(generator, [threat], corpus, tmp_path / "gen", config, show_progress=False, callbacks=[budget])
+    result = train_generator(
+        generator, [threat], corpus, tmp_path / "gen", config, show_progress=False, callbacks=[budget]
+    )
     achieved = [h["val_sparsity_all"] for h in result["history"]]
     print("achieved sparsity per epoch (%):", [round(a, 2) for a in achieved])
-    assert achieved[0] < TARGET - 2.0
-    assert any(abs(a - TARGET) <= 2.0 for a in achieved)
+    assert achieved[0] < TARGET - 2.0  # it starts far from the budget ...
+    assert all(abs(a - TARGET) <= 2.0 for a in achieved[-4:])  # ... and ends, and stays, within ±2 points

@@ -5,6 +5,11 @@ generator in eval mode (binary mask), independent of the victim model, which is 
 clean and adversarial predictions. The generator can run at another ε than it was trained at, since
 its magnitudes scale linearly with ε; the base class still projects x_adv onto the ε-ball and the
 valid range, so the reported δ = x_adv − x is what the victim sees.
+
+By default the attack runs a fused inference copy of the generator (:mod:`staa.attacks.staa.fused`:
+batch norm folded, sub-pixel up-sampling; equal to the generator up to float rounding, and faster on
+CPUs). The copy is taken when the attack is built: a generator trained further afterwards needs a new
+attack (or ``fused=False``, which always runs the generator itself).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from staa.attacks.base import Attack
+from staa.attacks.staa.fused import fuse
 from staa.attacks.staa.generator import Generator
 
 
@@ -24,9 +30,12 @@ class STAANet(Attack):
 
     name = "staa"
 
-    def __init__(self, model: nn.Module, generator: Generator, eps: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, model: nn.Module, generator: Generator, eps: float | None = None, *, fused: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(model, generator.config.eps if eps is None else eps, **kwargs)
         self.generator = generator
+        self.fused = fuse(generator) if fused else None
 
     @classmethod
     def from_pretrained(cls, model: nn.Module, directory: str | Path, **kwargs: Any) -> STAANet:
@@ -35,6 +44,9 @@ class STAANet(Attack):
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
         """x_adv of the generator in eval mode; the labels are not needed (the attack is input-only)."""
+        if self.fused is not None:
+            with torch.no_grad():
+                return self.fused.to(x.device)(x, eps=self.eps).x_adv
         self.generator.to(x.device)
         was_training = self.generator.training
         self.generator.eval()

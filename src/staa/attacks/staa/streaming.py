@@ -18,15 +18,15 @@ have yet — such a generator is refused rather than approximated.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 
 from staa.attacks.staa.generator import Generator
 from staa.attacks.staa.layers import reflect_indices
-from staa.attacks.staa.sizes import input_size, output_size
+from staa.attacks.staa.sizes import plan
 from staa.audio import SAMPLE_RATE
 from staa.errors import ConfigError
 
@@ -65,20 +65,22 @@ class StreamingGenerator:
         self.eps = config.eps if eps is None else eps
         self.stride = config.stride ** (config.levels - 1)
         self.block = -(-block // self.stride) * self.stride
-        code = config.depth * (config.kernel_size - 1) + 1
-        while output_size(config, code) < self.block:
-            code += 1
-        self.segment = input_size(config, code)  # padded-input samples that one block needs
-        self.left = (self.segment - output_size(config, code)) // 2  # the same front padding as offline
+        extent = plan(config, self.block)
+        self.segment = extent.input_size  # padded-input samples that one block needs
+        self.left = extent.left  # the same front padding as offline (it does not depend on the length)
         self.reset()
 
     def reset(self) -> None:
-        """Start a new stream."""
+        """Start a new stream and new timing statistics."""
+        self._new_stream()
+        self.seconds = 0.0  # compute time of the blocks emitted since the last reset
+        self.samples = 0  # samples emitted since the last reset
+
+    def _new_stream(self) -> None:
         self._buffer: Tensor | None = None  # received samples from absolute index self._origin on
         self._origin = 0
         self._received = 0
         self._emitted = 0
-        self.seconds = 0.0
 
     @property
     def latency_samples(self) -> int:
@@ -88,7 +90,7 @@ class StreamingGenerator:
     @property
     def real_time_factor(self) -> float:
         """Compute time over the duration of the audio emitted so far."""
-        return self.seconds / max(1e-12, self._emitted / SAMPLE_RATE)
+        return self.seconds / max(1e-12, self.samples / SAMPLE_RATE)
 
     def push(self, samples: Tensor) -> Tensor:
         """Append (B, n) new samples (or (n,) for one stream); return the (B, m) adversarial samples now final."""
@@ -99,22 +101,23 @@ class StreamingGenerator:
         # the block at padded offset a = emitted reads raw samples [a − left, a − left + segment)
         while self._emitted - self.left + self.segment <= self._received:
             blocks.append(self._block(self._raw(self._emitted - self.left, self.segment, end=None), self.block))
-        return self._concat(blocks, len(samples))
+        return self._concat(blocks, samples)
 
     def flush(self) -> Tensor:
-        """The remaining adversarial samples, the stream's end reflected as offline; then a new stream starts."""
+        """The remaining adversarial samples, the stream's end reflected as offline; then a new stream starts.
+
+        The timing statistics are kept (read :attr:`real_time_factor` after a whole stream) until :meth:`reset`.
+        """
         if self._buffer is None:
             return torch.zeros(0, 0)
         n, blocks = self._received, []
         if self._emitted == 0:  # a stream shorter than one block's context: the offline pass itself
-            with self._inference():
-                blocks.append(self.generator(self._buffer, eps=self.eps).x_adv)
-            self._emitted = n
+            blocks.append(self._timed(lambda: self.generator(self._buffer, eps=self.eps).x_adv, n))
         while self._emitted < n:
             count = min(self.block, n - self._emitted)
             blocks.append(self._block(self._raw(self._emitted - self.left, self.segment, end=n), count))
-        out = self._concat(blocks, len(self._buffer))
-        self.reset()
+        out = self._concat(blocks, self._buffer)
+        self._new_stream()
         return out
 
     def run(self, x: Tensor, chunk: int) -> Tensor:
@@ -141,14 +144,22 @@ class StreamingGenerator:
 
     def _block(self, padded: Tensor, count: int) -> Tensor:
         """Adversarial samples [emitted, emitted + count) from the padded segment starting at offset emitted."""
+        return self._timed(lambda: self._adversarial(padded, count), count)
+
+    def _adversarial(self, padded: Tensor, count: int) -> Tensor:
+        offset = self.left if self.generator.config.alignment == "exact" else 0  # "authors": the shifted clip
+        delta = perturbation(self.generator, padded, count, self.eps)
+        return torch.clamp(padded[:, offset : offset + count] + delta, -1.0, 1.0)
+
+    def _timed(self, compute: Callable[[], Tensor], count: int) -> Tensor:
+        """Run ``compute`` in inference mode, emitting ``count`` samples; add its time to the statistics."""
         start = time.perf_counter()
         with self._inference():
-            out = perturbation(self.generator, padded, count, self.eps)
-            clean = padded[:, self.left : self.left + count] if self.generator.config.alignment == "exact" else padded[:, :count]
-            x_adv = torch.clamp(clean + out, -1.0, 1.0)
+            x_adv = compute()
         if x_adv.is_cuda:
             torch.cuda.synchronize()
         self.seconds += time.perf_counter() - start
+        self.samples += count
         self._emitted += count
         return x_adv
 
@@ -163,5 +174,5 @@ class StreamingGenerator:
             self.generator.train(was_training)
 
     @staticmethod
-    def _concat(blocks: list[Tensor], batch: int) -> Tensor:
-        return torch.cat(blocks, dim=1) if blocks else torch.zeros(batch, 0)
+    def _concat(blocks: list[Tensor], like: Tensor) -> Tensor:
+        return torch.cat(blocks, dim=1) if blocks else like.new_zeros(len(like), 0)

@@ -208,7 +208,7 @@ def _train_epoch(
     device: torch.device,
     show: bool,
 ) -> dict[str, float]:
-    """One shuffled pass; returns the mean of every loss term over this rank's examples."""
+    """One shuffled pass; returns the mean of every loss term over the epoch's examples (all ranks)."""
     generator.train()
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch)).tolist()
     batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
@@ -230,7 +230,9 @@ def _train_epoch(
             seen += len(rows)
         ddp.all_reduce_mean_([p.grad for p in generator.parameters()])
         optimizer.step()
-    return {k: v / max(1, seen) for k, v in sums.items()}
+    names = ["adversarial", "magnitude", "sparsity", "total"] + (["quantisation"] if generator.config.factorised else [])
+    totals = ddp.all_reduce_sum(torch.tensor([sums.get(k, 0.0) for k in names] + [seen], dtype=torch.float64, device=device))
+    return {k: float(v) / max(1.0, float(totals[-1])) for k, v in zip(names, totals.tolist())}
 
 
 def _step_loss(generator: Generator, threat_models: Sequence[SERModel], x: Tensor, cfg: STAATrainConfig) -> dict:

@@ -1,8 +1,14 @@
-"""Run the SER pipeline once, as one process or under torchrun; tests/test_distributed.py compares both.
+"""Run the pipeline once, as one process or under torchrun; tests/test_distributed.py compares both.
 
-``python tests/ddp_ser_run.py CORPUS OUT [CHECKPOINT]`` writes, from rank 0 only:
+``python tests/ddp_run.py CORPUS OUT [CHECKPOINT]`` writes, from rank 0 only:
 
 * ``OUT/grads.safetensors`` — the gradient of one global batch of 7 clips (uneven over 2 ranks),
+* ``OUT/generator_grads.safetensors`` — the gradient of one STAA-Net generator training step on the
+  whole training split (42 clips, 21 per rank), taken through the trainer's epoch loop with a zero
+  learning rate. The generator uses batch norm, so cross-rank batch norm is exercised, and
+  ``quant_prob = 1`` removes the step's only random draw (the stochastic quantisation mask, drawn per
+  rank from torch's global RNG), so both launches compute the same quantity. The epoch loop is
+  private; this pins its distributed arithmetic (share-weighted gradient averaging).
 * ``OUT/result.json`` — 2 epochs of Emo18 training (batch 5: global batches split 3/2 over 2 ranks,
   tail of 2), the final model's test logits, and evaluation of CHECKPOINT (default: the final model)
   on val, test and an odd-sized test subset,
@@ -19,6 +25,9 @@ import torch
 from safetensors.torch import save_file
 
 from staa import distributed as ddp
+from staa.attacks.staa import trainer
+from staa.attacks.staa.config import GeneratorConfig
+from staa.attacks.staa.generator import Generator
 from staa.data.cache import PreparedCorpus, Split
 from staa.models import build_model, load_model
 from staa.outputs import write_json
@@ -38,12 +47,24 @@ def global_batch_gradient(corpus: PreparedCorpus) -> dict[str, torch.Tensor]:
     return {name: p.grad.detach().clone() for name, p in model.named_parameters()}
 
 
+def generator_step_gradient(corpus: PreparedCorpus) -> dict[str, torch.Tensor]:
+    train = corpus.split("train")
+    threat = fresh_model(len(corpus.classes))
+    generator = Generator(GeneratorConfig.fast(eps=0.05, norm="bn", quant_prob=1.0))
+    config = trainer.STAATrainConfig(epochs=1, batch_size=len(train), seed=4)
+    optimizer = torch.optim.SGD(generator.parameters(), lr=0.0)
+    with trainer._frozen_all([threat]), ddp.cross_rank_batchnorm(generator):
+        trainer._train_epoch(generator, [threat], train, optimizer, config, 0, torch.device("cpu"), False)
+    return {name: p.grad.detach().clone() for name, p in generator.named_parameters()}
+
+
 def main(corpus_dir: str, out_dir: str, checkpoint: str | None) -> None:
     torch.set_num_threads(1)
     ddp.setup("cpu")
     out = Path(out_dir)
     corpus = PreparedCorpus.load(corpus_dir)
     grads = global_batch_gradient(corpus)
+    generator_grads = generator_step_gradient(corpus)
     model = fresh_model(len(corpus.classes))
     config = TrainConfig(epochs=2, lr=1e-3, batch_size=5, seed=3, eval_batch_size=4)
     result = train_ser(model, corpus, out, config, show_progress=False)
@@ -58,6 +79,7 @@ def main(corpus_dir: str, out_dir: str, checkpoint: str | None) -> None:
     preds = predict_split(judged, test, batch_size=3)
     if ddp.is_main():
         save_file(grads, str(out / "grads.safetensors"))
+        save_file(generator_grads, str(out / "generator_grads.safetensors"))
         model.save_pretrained(out / "final")
         write_json(
             out / "result.json",
