@@ -51,8 +51,6 @@ from staa.outputs import write_json, write_text
 from staa.paths import resolve_inside
 
 BUILTIN = ("demo", "emodb", "demos", "iemocap")
-GENERATOR_PRESETS = ("authors", "fast")
-TRAIN_PRESETS = ("paper", "authors")
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # ids of models and attackers name output folders
 ZERO_ID = "zero"
 SHIFT_ID = "authors_shift"

@@ -86,8 +86,8 @@ class GeneratorConfig:
         A Wave-U-Net level costs ∝ C² per input sample at its resolution (channels double while the
         length quarters, so every level costs about the same): 4× fewer channels and two fewer levels
         leave mostly per-sample overhead; benchmarks/generator_speed.py measures the real ratio.
-        4 base channels would be ~25× faster but never learned to attack in our CPU runs (its position
-        map collapsed to all-zero even with the adversarial loss alone), 8 did.
+        4 base channels would be ~25× faster, but in short CPU runs against a weakly trained Emo18 its
+        position map collapsed to all-zero even with the adversarial loss alone, where 8 learned.
         """
         return cls(**{"levels": 4, "features": 8, **overrides})
 
