@@ -15,9 +15,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 demo: install
-	$(VENV)/bin/staa data prepare synthetic
-	$(VENV)/bin/staa ser train emo18 --out runs/demo/emo18 --epochs 8 --quiet
-	$(VENV)/bin/staa ser evaluate runs/demo/emo18/best --quiet
+	$(VENV)/bin/staa run demo --out runs/demo
 
 test: install
 	$(PY) -m pytest -q

@@ -24,15 +24,10 @@ from staa.audio import load_audio, unify_length
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb-subset"
 SAMPLES = 96_000  # 6.0 s at 16 kHz
-# "realtime": the fastest configuration measured at ~0.2 M parameters, 6 levels of 2→64 channels (half
-# the full-resolution width of 4, one more level of receptive field) with batch norm, which inference folds
-# away and which lets the generator stream. Only its speed is established: whether 2 full-rate channels
-# learn to attack is unverified (4 did not in helper C's CPU runs, 8 did — hence the fast preset's 8), so
-# benchmarks/tradeoff.py must compare its ASR with the authors' configuration before it is promoted.
 PRESETS = {
     "authors": GeneratorConfig.authors,
     "fast": GeneratorConfig.fast,
-    "realtime": lambda: GeneratorConfig(levels=6, features=2, norm="bn"),
+    "realtime": GeneratorConfig.realtime,
 }
 
 

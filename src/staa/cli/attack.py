@@ -22,7 +22,7 @@ from staa.cli.common import DEFAULT_CACHE, prepared_corpus
 from staa.errors import ConfigError
 from staa.evaluation.transfer import craft
 from staa.models import load_model
-from staa.reproducibility import provenance, seed_everything
+from staa.reproducibility import seed_everything
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -87,7 +87,8 @@ def run(
         seed=seed,
         perceptual=perceptual,
         sample_rate=pc.sample_rate,
-        meta={"classes": pc.classes, "provenance": provenance(config, seed)},
+        meta={"classes": pc.classes},
+        config=config,
         show_progress=not quiet,
     )
     for row, wave in zip(adv.indices, adv.x_adv):

@@ -17,7 +17,7 @@ from staa.reproducibility import provenance, seed_everything
 
 app = typer.Typer(no_args_is_help=True)
 
-ARCHS = {"authors": GeneratorConfig.authors, "fast": GeneratorConfig.fast}
+ARCHS = {"authors": GeneratorConfig.authors, "fast": GeneratorConfig.fast, "realtime": GeneratorConfig.realtime}
 PRESETS = {"paper": STAATrainConfig.paper, "authors": STAATrainConfig.authors}
 
 
@@ -30,7 +30,9 @@ def train(
     cache: Path = typer.Option(DEFAULT_CACHE),
     seconds: float = typer.Option(None, help="unified clip length (default: the corpus's)"),
     preset: str = typer.Option("paper", help="loss weights and optimiser: paper or authors"),
-    arch: str = typer.Option("authors", help="generator architecture: authors (≈50.7 M parameters) or fast"),
+    arch: str = typer.Option(
+        "authors", help="generator architecture: authors (≈50.7 M parameters), fast, or realtime (fast on 4-sample frames)"
+    ),
     eps: float = typer.Option(0.05, help="L∞ bound ε of the perturbation"),
     bound: str = typer.Option("tanh", help="tanh (ε·tanh, the authors) or clip (hard clip, the paper)"),
     alignment: str = typer.Option("exact", help="exact, or authors (reproduce the shifted-clip bug)"),

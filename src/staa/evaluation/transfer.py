@@ -98,12 +98,14 @@ def craft(
     perceptual: bool = True,
     sample_rate: int = 16_000,
     meta: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
     show_progress: bool = False,
 ) -> AdversarialSet:
     """Attack rows ``indices`` of ``waves`` and store the result in ``out_dir`` (skipped if finished).
 
     Chunks are crafted in order, each under its own seed (``seed`` and the chunk's first row), and
     written atomically, so a killed run resumes at the first missing chunk and ends with the same audio.
+    ``meta`` is stored in ``records.json`` as is; ``config`` (the caller's settings) joins the provenance.
     """
     out = Path(out_dir)
     if is_crafted(out):
@@ -136,7 +138,8 @@ def craft(
         "seed": seed,
         **(meta or {}),
     }
-    records["provenance"] = provenance({**records, "chunk_size": chunk_size, "perceptual": perceptual}, seed)
+    run_config = {**records, "chunk_size": chunk_size, "perceptual": perceptual, **(config or {})}
+    records["provenance"] = provenance(run_config, seed)
     return _finalize(out, starts, waves, labels, indices, items, records, sample_rate if perceptual else None)
 
 

@@ -41,6 +41,7 @@ def _trained_looking(config: GeneratorConfig) -> Generator:
         GeneratorConfig(levels=3, features=4, norm="gn", kernel_size=7, stride=3),
         GeneratorConfig(levels=4, features=2, norm="none", growth="add", depth=2),
         GeneratorConfig(levels=3, features=4, norm="bn", factorised=False),
+        GeneratorConfig(levels=3, features=4, norm="bn", fold=4),
     ],
 )
 def test_fused_generator_equals_generator(config: GeneratorConfig) -> None:

@@ -91,3 +91,14 @@ def test_apply_needs_exactly_one_source(workspace: Path) -> None:
     for extra in ([], ["--corpus", "synthetic", "--input-dir", str(workspace / "wavs")]):
         result = runner.invoke(app, base + extra)
         assert isinstance(result.exception, ConfigError) and "exactly one" in str(result.exception)
+
+
+def test_realtime_architecture_trains_and_is_saved_folded(workspace: Path) -> None:
+    w = workspace
+    result = invoke(
+        "generator", "train", "--threat", w / "emo18", "--corpus", w / "manifest.csv", "--cache", w / "cache",
+        "--seconds", "0.25", "--out", w / "gen-rt", "--arch", "realtime", "--epochs", "1", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((w / "gen-rt" / "best" / "config.json").read_text())
+    assert (config["fold"], config["norm"], config["features"], config["levels"]) == (4, "bn", 8, 4)

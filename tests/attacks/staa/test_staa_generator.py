@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from staa.attacks.staa import Generator, GeneratorConfig
-from staa.attacks.staa.layers import reflect_indices
+from staa.attacks.staa.layers import depth_to_space, reflect_indices, space_to_depth
 from staa.attacks.staa.sizes import input_size, output_size, plan
 from staa.errors import CheckpointError, ConfigError
 from staa.models import build_model
@@ -170,3 +170,85 @@ def test_presets_differ_as_documented() -> None:
     assert authors.channels == [32, 64, 128, 256, 512, 1024]
     assert GeneratorConfig(growth="add", levels=4).channels == [32, 64, 96, 128]
     assert Generator(fast).num_parameters() * 100 < Generator(authors).num_parameters()
+
+
+# ---- space-to-depth (fold > 1): the real-time configuration ------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 17, 63, 64, 65, 257, 1000, 4099])
+@pytest.mark.parametrize("fold", [2, 4])
+def test_folded_generator_keeps_length_and_bound_for_any_length(n: int, fold: int) -> None:
+    g = Generator(tiny(fold=fold, bound="clip", eps=0.05))
+    with torch.no_grad():
+        g.magnitude_decoder.head.bias.fill_(3.0)  # saturate the bound in every channel of the frame
+    x = wave(2, n)
+    out = g(x)
+    for t in (out.x_adv, out.delta, out.magnitudes, out.mask, out.scores):
+        assert t.shape == (2, n)
+    assert out.delta.abs().max() <= 0.05
+    assert (out.x_adv - x).abs().max() <= 0.05 + 1e-7
+    assert float(out.magnitudes.max()) == pytest.approx(0.05)
+    p = g.plan(n)
+    assert p.input_size % fold == 0 and p.left % fold == 0 and p.output_size >= n
+
+
+def test_space_to_depth_interleaves_samples_into_channels_and_back() -> None:
+    x = torch.arange(12.0).reshape(1, 12)
+    frames = space_to_depth(x, 4)
+    assert frames.shape == (1, 4, 3)
+    assert frames[0, :, 1].tolist() == [4.0, 5.0, 6.0, 7.0]  # frame 1 holds samples 4..7 as channels
+    assert torch.equal(depth_to_space(frames), x)
+
+
+@pytest.mark.parametrize("fold", [1, 4])
+def test_each_output_sample_is_centred_on_its_input_sample(fold: int) -> None:
+    """Output sample j's receptive field (where its gradient is non-zero) is centred on clip sample j.
+
+    Decimation makes the centre wobble with j's phase by up to half the total stride (one bottleneck
+    frame, fold·stride^(levels−1)); a front padding counted in frames instead of samples would be off
+    by hundreds of samples.
+    """
+    torch.manual_seed(0)
+    g = Generator(tiny(fold=fold, norm="none")).double().eval()
+    total_stride = fold * g.config.stride ** (g.config.levels - 1)
+    clips = [wave(1, 3000, seed).double().requires_grad_(True) for seed in range(3)]
+    for j in range(1200, 1240, 3):
+        reach = sum(torch.autograd.grad(g(x).magnitudes[0, j], x)[0].abs() for x in clips)
+        support = reach[0].nonzero()[:, 0]
+        assert len(support) > total_stride
+        assert abs((int(support.min()) + int(support.max())) / 2 - j) <= total_stride / 2
+
+
+def test_folded_zero_perturbation_leaves_the_clip_unchanged_exactly() -> None:
+    g = zero_magnitudes(Generator(tiny(fold=4))).eval()
+    x = wave(2, 999)
+    assert torch.equal(g(x).x_adv, x)
+
+
+def test_folded_generator_save_and_load_round_trip(tmp_path) -> None:
+    g = Generator(GeneratorConfig.realtime()).eval()
+    x = wave(2, 3001)
+    g.save_pretrained(tmp_path / "rt")
+    assert json.loads((tmp_path / "rt" / "config.json").read_text())["fold"] == 4
+    h = Generator.from_pretrained(tmp_path / "rt").eval()
+    assert h.config == g.config and h.config.fold == 4
+    assert torch.equal(h(x).x_adv, g(x).x_adv)
+    cfg = json.loads((tmp_path / "rt" / "config.json").read_text())
+    (tmp_path / "rt" / "config.json").write_text(json.dumps({**cfg, "fold": 1}))
+    with pytest.raises(CheckpointError, match="do not match"):  # a folded checkpoint cannot load unfolded
+        Generator.from_pretrained(tmp_path / "rt")
+
+
+def test_checkpoints_without_fold_load_as_unfolded(tmp_path) -> None:
+    Generator(tiny()).save_pretrained(tmp_path / "old")
+    cfg = json.loads((tmp_path / "old" / "config.json").read_text())
+    del cfg["fold"]  # a checkpoint written before the option existed
+    (tmp_path / "old" / "config.json").write_text(json.dumps(cfg))
+    assert Generator.from_pretrained(tmp_path / "old").config.fold == 1
+
+
+def test_realtime_preset_is_fast_on_frames_of_four_samples() -> None:
+    realtime, fast = GeneratorConfig.realtime(), GeneratorConfig.fast()
+    assert (realtime.fold, realtime.norm, realtime.channels) == (4, "bn", fast.channels)
+    with pytest.raises(ConfigError, match="fold"):
+        GeneratorConfig(fold=0)

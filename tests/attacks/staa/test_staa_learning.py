@@ -1,7 +1,9 @@
-"""Short real training runs: the adversarial loss works on the clips, the sparsity loss on the mask.
+"""Short real training runs: the adversarial loss works on the clips, the sparsity loss on the mask,
+and the real-time generator learns a sparse attack on a trained Emo18.
 
-Each run is a few Adam steps of a small generator on the micro corpus against an Emo18, compared
-with the same generator before training (same initial weights), in eval mode (binary mask).
+The first runs are a few Adam steps of a small generator on the micro corpus against an untrained
+Emo18, compared with the same generator before training (same initial weights), in eval mode (binary
+mask). The last trains an Emo18 for a few epochs, then the real-time generator against it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ import torch
 
 from staa.attacks.base import margin_loss
 from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train_generator
+from staa.data.cache import prepare
+from staa.data.synthetic import SyntheticCorpus
+from staa.models import build_model
+from staa.train import TrainConfig, train_ser
 
 
 def generator() -> Generator:
@@ -50,3 +56,37 @@ def test_sparsity_loss_empties_the_mask_and_its_ablation_does_not(threat, micro_
     _, ablated = evaluate(run(threat, micro_corpus, tmp_path / "ablated", no_sparsity=True, lambda_m=0.0), threat, x)
     assert sparse < 0.5 * sparsity_before
     assert ablated > sparse
+
+
+def test_realtime_generator_learns_a_sparse_attack_on_a_trained_emo18(tmp_path) -> None:
+    """Issue 6: white-box ASR well above the threat model's clean error rate, sparsity below 50 %.
+
+    ASR is the share of test clips whose prediction the attack changes (the paper's untargeted
+    protocol); a generator that does not learn leaves it near the share its random initial mask flips
+    by chance, and a silent one (all-zero mask) at 0. The sparsity loss is weighted 1e-5 (the paper's
+    1e-4 is tuned for 6 s clips and hundreds of epochs; here it empties the mask before the attack
+    forms). ~40 s on a quiet 2-core machine.
+    """
+    synthetic = SyntheticCorpus(n_speakers=5, per_emotion=3, seconds=1.0, seed=0)
+    corpus = prepare(synthetic, tmp_path / "cache", show_progress=False)
+    torch.manual_seed(0)
+    threat = build_model("emo18", num_classes=7, hidden=32)
+    train_ser(threat, corpus, tmp_path / "emo18", TrainConfig(epochs=10, lr=3e-3, batch_size=8), show_progress=False)
+    threat.eval()
+    torch.manual_seed(0)
+    g = Generator(GeneratorConfig.realtime())
+    config = STAATrainConfig.paper(epochs=6, lr=1e-2, batch_size=8, lambda_s=1e-5)
+    train_generator(g, [threat], corpus, tmp_path / "generator", config, show_progress=False)
+
+    test = corpus.split("test")
+    x, y = torch.from_numpy(np.array(test.waves)), torch.from_numpy(np.array(test.labels))
+    g.eval()
+    with torch.no_grad():
+        x_adv = g(x).x_adv
+        clean, adversarial = threat(x).argmax(-1), threat(x_adv).argmax(-1)
+    clean_error = float((clean != y).float().mean())
+    asr = float((adversarial != clean).float().mean())
+    assert clean_error < 0.6  # the threat model learned something (chance: 6/7 wrong)
+    assert asr > clean_error + 0.15
+    assert float((adversarial != y).float().mean()) > clean_error + 0.15  # it flips correct predictions too
+    assert float((x_adv != x).float().mean()) < 0.5

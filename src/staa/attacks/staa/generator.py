@@ -11,6 +11,11 @@ value, detached; the sparsity and quantisation losses then push ∂ towards 0 or
 Any clip length works: :mod:`staa.attacks.staa.sizes` plans the padded input and the heads are cropped
 to the clip (the authors' network accepted only one length, and added δ to a shifted clip —
 reproducible with ``alignment="authors"``).
+
+Space-to-depth (``fold`` = f > 1, the real-time configuration): the padded input is cut into frames of
+f samples that enter as f channels, the whole U-Net runs at 1/f of the sample rate, and each head
+emits f channels that are interleaved back into samples. Every layer then costs about 1/f as much,
+while the full-rate resolution of δ and of the mask is kept.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from staa.attacks.staa.config import GeneratorConfig
-from staa.attacks.staa.layers import Decoder, DownBlock, reflect_indices
+from staa.attacks.staa.layers import Decoder, DownBlock, depth_to_space, reflect_indices, space_to_depth
 from staa.attacks.staa.sizes import Plan, plan
 from staa.errors import CheckpointError, ConfigError
 from staa.models.base import CONFIG_NAME, WEIGHTS_NAME, read_config
@@ -48,11 +53,12 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config = config or GeneratorConfig()
         ch, k, s, d, norm = config.channels, config.kernel_size, config.stride, config.depth, config.norm
+        f = config.fold
         self.encoder = nn.ModuleList(
-            DownBlock(1 if i == 0 else ch[i], ch[i], ch[i + 1], k, s, d, norm) for i in range(config.levels - 1)
+            DownBlock(f if i == 0 else ch[i], ch[i], ch[i + 1], k, s, d, norm) for i in range(config.levels - 1)
         )
-        self.magnitude_decoder = Decoder(ch, k, s, d, norm)
-        self.position_decoder = Decoder(ch, k, s, d, norm) if config.factorised else None
+        self.magnitude_decoder = Decoder(ch, k, s, d, norm, f)
+        self.position_decoder = Decoder(ch, k, s, d, norm, f) if config.factorised else None
         self._plans: dict[int, Plan] = {}
 
     def plan(self, length: int) -> Plan:
@@ -70,19 +76,26 @@ class Generator(nn.Module):
         n = x.shape[-1]
         p = self.plan(n)
         padded = x[:, reflect_indices(n, p.left, p.right).to(x.device)]
-        h, skips = padded[:, None], []
-        for block in self.encoder:
-            h, skip = block(h)
-            skips.append(skip)
-        magnitudes = self._bound(self.magnitude_decoder(h, skips)[:, :n], eps)
-        if self.position_decoder is None:
-            scores, mask = None, torch.ones_like(magnitudes)
-        else:
-            scores = (torch.tanh(self.position_decoder(h, skips)[:, :n]) + 1) / 2
-            mask = self.quantise(scores)
+        magnitudes, scores = self.heads(padded, n, eps)
+        mask = torch.ones_like(magnitudes) if scores is None else self.quantise(scores)
         delta = magnitudes * mask
         clean = x if self.config.alignment == "exact" else padded[:, :n]
         return GeneratorOutput(torch.clamp(clean + delta, -1.0, 1.0), delta, magnitudes, mask, scores)
+
+    def heads(self, padded: Tensor, count: int, eps: float) -> tuple[Tensor, Tensor | None]:
+        """Magnitudes v and scores ∂ (None if not factorised) of the first ``count`` outputs of a padded input.
+
+        ``padded`` is already reflection-padded (offline: by :meth:`plan`; streaming: a segment of the
+        stream), its length a whole number of ``fold``-sample frames.
+        """
+        h, skips = space_to_depth(padded, self.config.fold), []
+        for block in self.encoder:
+            h, skip = block(h)
+            skips.append(skip)
+        magnitudes = self._bound(depth_to_space(self.magnitude_decoder(h, skips))[:, :count], eps)
+        if self.position_decoder is None:
+            return magnitudes, None
+        return magnitudes, (torch.tanh(depth_to_space(self.position_decoder(h, skips))[:, :count]) + 1) / 2
 
     def _bound(self, z: Tensor, eps: float) -> Tensor:
         """v = ε·tanh(z) (authors, smooth) or ε·clip(z, −1, 1) (the paper's hard clip)."""

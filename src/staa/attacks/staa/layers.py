@@ -76,21 +76,36 @@ class UpBlock(nn.Module):
 
 
 class Decoder(nn.Module):
-    """One up-sampling path (UB): bottleneck stage, up blocks back to full resolution, 1×1 head."""
+    """One up-sampling path (UB): bottleneck stage, up blocks back to full resolution, 1×1 head.
 
-    def __init__(self, channels: list[int], kernel: int, stride: int, depth: int, norm: str) -> None:
+    The head has one output channel per sample of a frame (``fold``); the result is (B, fold, T).
+    """
+
+    def __init__(
+        self, channels: list[int], kernel: int, stride: int, depth: int, norm: str, fold: int = 1
+    ) -> None:
         super().__init__()
         self.bottleneck = stage(channels[-1], channels[-1], kernel, depth, norm)
         self.blocks = nn.ModuleList(
             UpBlock(channels[i + 1], channels[i], kernel, stride, depth, norm) for i in reversed(range(len(channels) - 1))
         )
-        self.head = nn.Conv1d(channels[0], 1, 1)
+        self.head = nn.Conv1d(channels[0], fold, 1)
 
     def forward(self, code: Tensor, skips: list[Tensor]) -> Tensor:
         h = self.bottleneck(code)
         for block, skip in zip(self.blocks, reversed(skips)):
             h = block(h, skip)
-        return self.head(h)[:, 0]
+        return self.head(h)
+
+
+def space_to_depth(x: Tensor, fold: int) -> Tensor:
+    """(B, T·fold) → (B, fold, T): channel r of frame t is sample t·fold + r."""
+    return x.reshape(len(x), -1, fold).transpose(1, 2)
+
+
+def depth_to_space(x: Tensor) -> Tensor:
+    """(B, fold, T) → (B, T·fold), the inverse of :func:`space_to_depth`."""
+    return x.transpose(1, 2).reshape(len(x), -1)
 
 
 def reflect_indices(n: int, left: int, right: int) -> Tensor:

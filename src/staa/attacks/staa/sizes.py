@@ -6,6 +6,9 @@ finds the smallest bottleneck whose output covers N samples and the input length
 The clip is reflection-padded by ``left`` in front (half the context, so output sample j is centred on
 input sample j) and by the rest behind, and both heads are cut to their first N samples — which puts
 head sample j on clip sample j for any N (the authors' net accepted exactly one length).
+
+With space-to-depth (``fold`` = f > 1) the network runs on frames of f samples: the arithmetic above
+is done in frames for the ⌈N/f⌉ frames that cover the clip, and :func:`plan` returns it in samples.
 """
 
 from __future__ import annotations
@@ -50,11 +53,13 @@ def input_size(config: GeneratorConfig, code: int) -> int:
 
 
 def plan(config: GeneratorConfig, length: int) -> Plan:
-    """The smallest network extent that covers ``length`` samples."""
+    """The smallest network extent that covers ``length`` samples (in samples, whole frames when folded)."""
     if length < 1:
         raise ValueError(f"cannot plan a generator pass for {length} samples")
+    f = config.fold
+    frames = -(-length // f)
     code = config.depth * (config.kernel_size - 1) + 1
-    while output_size(config, code) < length:
+    while output_size(config, code) < frames:
         code += 1
     n_in, n_out = input_size(config, code), output_size(config, code)
-    return Plan(length, n_in, n_out, (n_in - n_out) // 2)
+    return Plan(length, f * n_in, f * n_out, f * ((n_in - n_out) // 2))

@@ -2,7 +2,7 @@
 
 Why it can be exact. The generator is a valid-convolution Wave-U-Net, so output sample j depends only
 on a finite window of the reflection-padded input around j, and the network commutes with shifts by its
-total stride T = stride^(levels−1) (one bottleneck frame): a segment of the padded input that starts at
+total stride T = fold·stride^(levels−1) (one bottleneck frame): a segment of the padded input that starts at
 a multiple of T yields exactly the offline outputs of that segment, whatever its length (the skip
 crops start at the same offset for every length, see :mod:`staa.attacks.staa.sizes`). The stream is
 therefore cut into blocks of ``block`` output samples (a multiple of T); a block is computed as soon as
@@ -33,15 +33,8 @@ from staa.errors import ConfigError
 
 def perturbation(generator: Generator, padded: Tensor, count: int, eps: float) -> Tensor:
     """δ = v ⊗ m for the first ``count`` outputs of an already padded input segment (eval mode)."""
-    h, skips = padded[:, None], []
-    for down in generator.encoder:
-        h, skip = down(h)
-        skips.append(skip)
-    magnitudes = generator._bound(generator.magnitude_decoder(h, skips)[:, :count], eps)
-    if generator.position_decoder is None:
-        return magnitudes
-    scores = (torch.tanh(generator.position_decoder(h, skips)[:, :count]) + 1) / 2
-    return magnitudes * generator.quantise(scores)
+    magnitudes, scores = generator.heads(padded, count, eps)
+    return magnitudes if scores is None else magnitudes * generator.quantise(scores)
 
 
 class StreamingGenerator:
@@ -63,7 +56,7 @@ class StreamingGenerator:
             raise ConfigError(f"streaming: block must be at least 1 sample, got {block}")
         self.generator = generator
         self.eps = config.eps if eps is None else eps
-        self.stride = config.stride ** (config.levels - 1)
+        self.stride = config.fold * config.stride ** (config.levels - 1)
         self.block = -(-block // self.stride) * self.stride
         extent = plan(config, self.block)
         self.segment = extent.input_size  # padded-input samples that one block needs
