@@ -101,4 +101,4 @@ def test_realtime_architecture_trains_and_is_saved_folded(workspace: Path) -> No
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     config = json.loads((w / "gen-rt" / "best" / "config.json").read_text())
-    assert (config["fold"], config["norm"], config["features"], config["levels"]) == (4, "bn", 8, 4)
+    assert (config["fold"], config["norm"], config["features"], config["levels"]) == (4, "gn", 8, 4)

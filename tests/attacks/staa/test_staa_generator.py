@@ -249,6 +249,6 @@ def test_checkpoints_without_fold_load_as_unfolded(tmp_path) -> None:
 
 def test_realtime_preset_is_fast_on_frames_of_four_samples() -> None:
     realtime, fast = GeneratorConfig.realtime(), GeneratorConfig.fast()
-    assert (realtime.fold, realtime.norm, realtime.channels) == (4, "bn", fast.channels)
+    assert (realtime.fold, realtime.norm, realtime.channels) == (4, fast.norm, fast.channels)
     with pytest.raises(ConfigError, match="fold"):
         GeneratorConfig(fold=0)

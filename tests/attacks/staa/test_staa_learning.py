@@ -63,9 +63,9 @@ def test_realtime_generator_learns_a_sparse_attack_on_a_trained_emo18(tmp_path) 
 
     ASR is the share of test clips whose prediction the attack changes (the paper's untargeted
     protocol); a generator that does not learn leaves it near the share its random initial mask flips
-    by chance, and a silent one (all-zero mask) at 0. The sparsity loss is weighted 1e-5 (the paper's
+    by chance, and a silent one (all-zero mask) at 0. The sparsity loss is weighted 3e-5 (the paper's
     1e-4 is tuned for 6 s clips and hundreds of epochs; here it empties the mask before the attack
-    forms). ~40 s on a quiet 2-core machine.
+    forms). Measured: clean error 48 %, ASR 76 %, error on x_adv 67 %, sparsity 25 %; ~30 s.
     """
     synthetic = SyntheticCorpus(n_speakers=5, per_emotion=3, seconds=1.0, seed=0)
     corpus = prepare(synthetic, tmp_path / "cache", show_progress=False)
@@ -75,7 +75,7 @@ def test_realtime_generator_learns_a_sparse_attack_on_a_trained_emo18(tmp_path) 
     threat.eval()
     torch.manual_seed(0)
     g = Generator(GeneratorConfig.realtime())
-    config = STAATrainConfig.paper(epochs=6, lr=1e-2, batch_size=8, lambda_s=1e-5)
+    config = STAATrainConfig.paper(epochs=6, lr=1e-2, batch_size=8, lambda_s=3e-5)
     train_generator(g, [threat], corpus, tmp_path / "generator", config, show_progress=False)
 
     test = corpus.split("test")
