@@ -10,20 +10,17 @@ evaluated). Checkpoints follow ``transformers``: a folder with ``config.json`` a
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from staa.errors import AudioError, CheckpointError
-from staa.outputs import atomic_path, write_json
+from staa.weights import CONFIG_NAME, WEIGHTS_NAME, load_weights, read_config, save_folder
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "SERConfig", "SERModel", "read_config", "standardize"]
 
 
 @dataclass
@@ -94,13 +91,7 @@ class SERModel(nn.Module):
     # ---- checkpoints -----------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``config.json`` and ``model.safetensors`` (atomically) into ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        with atomic_path(directory / WEIGHTS_NAME) as tmp:
-            save_file(state, str(tmp), metadata={"model_type": self.config.model_type})
-        write_json(directory / CONFIG_NAME, self.config.to_dict())
-        return directory
+        return save_folder(self, self.config.to_dict(), directory)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, **overrides: Any) -> SERModel:
@@ -118,36 +109,4 @@ class SERModel(nn.Module):
 
     def load_weights(self, path: str | Path) -> None:
         """Load safetensors weights strictly, with a one-line error for any mismatch."""
-        path = Path(path)
-        if not path.exists():
-            raise CheckpointError("weights file not found", path)
-        try:
-            state = load_file(str(path))
-        except Exception as exc:  # safetensors raises its own error types for corrupt/foreign files
-            raise CheckpointError(f"not a safetensors file ({str(exc).splitlines()[0]})", path) from None
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        if missing or unexpected:
-            raise CheckpointError(
-                f"weights do not match {type(self).__name__}: missing {missing[:3]}, unexpected {unexpected[:3]}",
-                path,
-            )
-        for k, v in state.items():
-            if own[k].shape != v.shape:
-                raise CheckpointError(
-                    f"weights do not match {type(self).__name__}: '{k}' has shape {tuple(v.shape)}, "
-                    f"expected {tuple(own[k].shape)} (another class count?)",
-                    path,
-                )
-        self.load_state_dict(state)
-
-
-def read_config(directory: str | Path) -> dict[str, Any]:
-    path = Path(directory) / CONFIG_NAME
-    if not path.exists():
-        raise CheckpointError(f"no {CONFIG_NAME} in checkpoint folder", directory)
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{CONFIG_NAME} is not valid JSON ({exc.msg})", path) from None
+        load_weights(self, path)

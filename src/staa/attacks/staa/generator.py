@@ -24,15 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.layers import Decoder, DownBlock, depth_to_space, reflect_indices, space_to_depth
 from staa.attacks.staa.sizes import Plan, plan
 from staa.errors import CheckpointError, ConfigError
-from staa.models.base import CONFIG_NAME, WEIGHTS_NAME, read_config
-from staa.outputs import atomic_path, write_json
+from staa.weights import WEIGHTS_NAME, load_weights, read_config, save_folder
 
 
 @dataclass
@@ -112,13 +110,7 @@ class Generator(nn.Module):
     # ---- checkpoints -----------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``config.json`` and ``model.safetensors`` atomically into ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        with atomic_path(directory / WEIGHTS_NAME) as tmp:
-            save_file(state, str(tmp), metadata={"model_type": self.config.model_type})
-        write_json(directory / CONFIG_NAME, self.config.to_dict())
-        return directory
+        return save_folder(self, self.config.to_dict(), directory)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> Generator:
@@ -129,16 +121,5 @@ class Generator(nn.Module):
                 f"checkpoint is a '{config.get('model_type')}' model, not a '{GeneratorConfig.model_type}'", directory
             )
         generator = cls(GeneratorConfig.from_dict(config))
-        path = Path(directory) / WEIGHTS_NAME
-        if not path.exists():
-            raise CheckpointError("weights file not found", path)
-        try:
-            state = load_file(str(path))
-        except Exception as exc:  # safetensors raises its own error types for corrupt/foreign files
-            raise CheckpointError(f"not a safetensors file ({str(exc).splitlines()[0]})", path) from None
-        try:
-            generator.load_state_dict(state)
-        except RuntimeError as exc:
-            detail = " ".join(str(exc).split())[:200]
-            raise CheckpointError(f"weights do not match the generator config ({detail})", path) from None
+        load_weights(generator, Path(directory) / WEIGHTS_NAME)
         return generator
