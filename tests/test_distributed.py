@@ -18,10 +18,13 @@ SCRIPT = Path(__file__).with_name("ddp_run.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
 
 
-def _run(args: list[str]) -> None:
+def _run(args: list[str], attempts: int = 1) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
+    for _ in range(attempts):
+        done = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+        if done.returncode == 0:
+            return
+    raise AssertionError(done.stderr[-3000:])
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,9 @@ def runs(tiny_corpus, tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("ddp")
     single, double = root / "single", root / "double"
     _run([sys.executable, str(SCRIPT), str(tiny_corpus.path), str(single)])
-    _run([*TORCHRUN, str(SCRIPT), str(tiny_corpus.path), str(double), str(single / "final")])
+    # A second launch only guards against the rendezvous failing to start (a busy port on a shared
+    # machine); the comparison itself is deterministic and is asserted by the tests below.
+    _run([*TORCHRUN, str(SCRIPT), str(tiny_corpus.path), str(double), str(single / "final")], attempts=2)
     return single, double
 
 
