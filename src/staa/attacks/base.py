@@ -12,6 +12,7 @@ protocol); targeted attacks push towards ``target``.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,6 +75,34 @@ def margin_loss(logits: Tensor, labels: Tensor, targeted: bool = False, kappa: f
     other = logits.masked_fill(nn.functional.one_hot(labels, logits.shape[1]).bool(), float("-inf")).amax(1)
     margin = other - true if targeted else true - other
     return torch.clamp(margin, min=-kappa)
+
+
+@dataclass(frozen=True)
+class SampleBudget:
+    """How many samples a sparse attack may change: ``k`` directly or ``k_percent`` of the clip.
+
+    Shared by sparse PGD and the universal perturbation so both validate and round the same way.
+    """
+
+    k: int | None = None
+    k_percent: float | None = None
+    owner: str = "attack"
+
+    def __post_init__(self) -> None:
+        if self.k is not None and self.k_percent is not None:
+            raise ConfigError(f"{self.owner}: give either k or k_percent, not both")
+        if self.k is not None and self.k < 1:
+            raise ConfigError(f"{self.owner}: k must be at least 1, got {self.k}")
+        if self.k_percent is not None and not 0 < self.k_percent <= 100:
+            raise ConfigError(f"{self.owner}: k_percent must be in (0, 100], got {self.k_percent}")
+
+    def of(self, n: int) -> int | None:
+        """Samples allowed in a clip of ``n`` (percentages round down, at least one); None = no budget."""
+        if self.k is not None:
+            return min(self.k, n)
+        if self.k_percent is not None:
+            return max(1, min(n, math.floor(self.k_percent * n / 100)))
+        return None
 
 
 class Attack:

@@ -20,13 +20,12 @@ moving at the first step where it is fooled, which keeps its perturbation small 
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from staa.attacks.base import Attack, margin_loss
+from staa.attacks.base import Attack, SampleBudget, margin_loss
 from staa.errors import ConfigError
 
 LOSSES = ("margin", "ce")
@@ -60,12 +59,7 @@ class SparsePGD(Attack):
         batch_size: int | None = None,
     ) -> None:
         super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
-        if k is not None and k_percent is not None:
-            raise ConfigError("pgd: give either k or k_percent, not both")
-        if k is not None and k < 1:
-            raise ConfigError(f"pgd: k must be at least 1, got {k}")
-        if k_percent is not None and not 0 < k_percent <= 100:
-            raise ConfigError(f"pgd: k_percent must be in (0, 100], got {k_percent}")
+        self.sample_budget = SampleBudget(k, k_percent, self.name)
         if steps < 1:
             raise ConfigError(f"pgd: steps must be at least 1, got {steps}")
         if loss not in LOSSES:
@@ -82,12 +76,9 @@ class SparsePGD(Attack):
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
 
     def budget(self, n: int) -> int:
-        """Samples that may change in a clip of ``n`` samples (rounded down, at least one)."""
-        if self.k is not None:
-            return min(self.k, n)
-        if self.k_percent is not None:
-            return max(1, min(n, math.floor(self.k_percent * n / 100)))
-        return n
+        """Samples that may change in a clip of ``n`` samples (rounded down, at least one; dense: n)."""
+        allowed = self.sample_budget.of(n)
+        return n if allowed is None else allowed
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
         lo, hi = self._project(x, x - self.eps), self._project(x, x + self.eps)

@@ -17,7 +17,6 @@ construction. Without a budget it is STAA-Net's threshold m = [∂ ≥ γ], mixe
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from staa.attacks.base import Attack, frozen
+from staa.attacks.base import Attack, SampleBudget, frozen
 from staa.attacks.staa.losses import LossWeights, staa_loss
 from staa.errors import CheckpointError, ConfigError
 from staa.outputs import atomic_path
@@ -67,22 +66,13 @@ class UniversalPerturbation(Attack):
         batch_size: int | None = None,
     ) -> None:
         super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
-        if k is not None and k_percent is not None:
-            raise ConfigError("universal: give either k or k_percent, not both")
-        if k_percent is not None and not 0 < k_percent <= 100:
-            raise ConfigError(f"universal: k_percent must be in (0, 100], got {k_percent}")
-        if k is not None and k < 1:
-            raise ConfigError(f"universal: k must be at least 1, got {k}")
+        self.sample_budget = SampleBudget(k, k_percent, self.name)
         self.k, self.k_percent = k, k_percent
         self.perturbation = None if perturbation is None else self._checked(torch.as_tensor(perturbation).float())
 
     def budget(self, n: int) -> int | None:
         """Samples the mask keeps in a perturbation of ``n`` samples, or None in threshold mode."""
-        if self.k is not None:
-            return min(self.k, n)
-        if self.k_percent is not None:
-            return max(1, min(n, math.floor(self.k_percent * n / 100)))
-        return None
+        return self.sample_budget.of(n)
 
     # ---- learning δ ------------------------------------------------------------------------------
     def fit(self, x: Tensor, *, target: int | None = None, config: UniversalConfig | None = None) -> list[dict]:
