@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,13 @@ from torch import nn
 
 from staa.attacks.base import Attack
 from staa.attacks.registry import attack_class
-from staa.checkpoint import load_state, save_state
+from staa.checkpoint import load_state
 from staa.data.cache import PreparedCorpus, Split
-from staa.errors import CheckpointError, ConfigError, DataError
+from staa.errors import ConfigError, DataError
 from staa.models.base import SERModel
-from staa.outputs import write_json
 from staa.progress import progress
-from staa.reproducibility import provenance, seed_everything
-from staa.train import TrainConfig, evaluate_ser
+from staa.reproducibility import seed_everything
+from staa.train import TrainConfig, end_epoch, evaluate_ser, restore_state, train_result
 
 
 def _pgd_defaults() -> dict[str, Any]:
@@ -95,12 +94,7 @@ def adversarial_train(
     best_uar, start_epoch = -1.0, 0
     state = load_state(out / "last.pt")
     if state is not None:
-        try:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-        except (KeyError, RuntimeError, ValueError) as exc:
-            first = str(exc).splitlines()[0][:160]
-            raise CheckpointError(f"resume state does not match this model ({first})", out / "last.pt") from None
+        restore_state(model, optimizer, state, out / "last.pt")
         history, best_uar, start_epoch = state["history"], state["best_uar"], state["epoch"] + 1
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
@@ -116,26 +110,8 @@ def adversarial_train(
                 "val_accuracy": metrics["accuracy"],
             }
         )
-        if metrics["uar"] > best_uar:
-            best_uar = metrics["uar"]
-            model.save_pretrained(out / "best")
-        save_state(
-            out / "last.pt",
-            model=model.state_dict(),
-            optimizer=optimizer.state_dict(),
-            history=history,
-            best_uar=best_uar,
-            epoch=epoch,
-        )
-    result = {
-        "best_val_uar": best_uar,
-        "seconds_per_epoch": sum(h["seconds"] for h in history) / max(1, len(history)),
-        "history": history,
-        "train_config": asdict(cfg),
-        "provenance": provenance({"corpus": str(corpus.path), "model": model.config.to_dict()}, cfg.seed),
-    }
-    write_json(out / "train.json", result)
-    return result
+        best_uar = end_epoch(model, optimizer, out, history, best_uar, epoch)
+    return train_result(out, model, corpus, cfg, history, best_uar)
 
 
 def _adversarial_epoch(

@@ -126,7 +126,7 @@ def train_ser(
     best_uar, start_epoch = -1.0, 0
     state = load_state(out / "last.pt")
     if state is not None:
-        _restore(model, optimizer, state, out / "last.pt")
+        restore_state(model, optimizer, state, out / "last.pt")
         history, best_uar, start_epoch = state["history"], state["best_uar"], state["epoch"] + 1
     net = ddp.data_parallel(model)
     show = show_progress and ddp.is_main()
@@ -145,19 +145,39 @@ def train_ser(
                 "val_accuracy": metrics["accuracy"],
             }
         )
-        improved = metrics["uar"] > best_uar
-        best_uar = max(best_uar, metrics["uar"])
-        if ddp.is_main():
-            if improved:
-                model.save_pretrained(out / "best")
-            save_state(
-                out / "last.pt",
-                model=model.state_dict(),
-                optimizer=optimizer.state_dict(),
-                history=history,
-                best_uar=best_uar,
-                epoch=epoch,
-            )
+        best_uar = end_epoch(model, optimizer, out, history, best_uar, epoch)
+    result = train_result(out, model, corpus, cfg, history, best_uar)
+    ddp.barrier()
+    return result
+
+
+def end_epoch(
+    model: SERModel, optimizer: torch.optim.Optimizer, out: Path, history: list[dict], best_uar: float, epoch: int
+) -> float:
+    """Select on the last epoch's validation UAR (``best/``) and write the resume state; returns the best UAR.
+
+    Shared by every SER training loop (plain and adversarial) so that they checkpoint and resume alike;
+    only rank 0 writes.
+    """
+    val_uar = history[-1]["val_uar"]
+    if ddp.is_main():
+        if val_uar > best_uar:
+            model.save_pretrained(out / "best")
+        save_state(
+            out / "last.pt",
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            history=history,
+            best_uar=max(best_uar, val_uar),
+            epoch=epoch,
+        )
+    return max(best_uar, val_uar)
+
+
+def train_result(
+    out: Path, model: SERModel, corpus: PreparedCorpus, cfg: Any, history: list[dict], best_uar: float
+) -> dict[str, Any]:
+    """The ``train.json`` record of a finished run (written by rank 0), with provenance."""
     result = {
         "best_val_uar": best_uar,
         "seconds_per_epoch": sum(h["seconds"] for h in history) / max(1, len(history)),
@@ -168,11 +188,10 @@ def train_ser(
     }
     if ddp.is_main():
         write_json(out / "train.json", result)
-    ddp.barrier()
     return result
 
 
-def _restore(model: SERModel, optimizer: torch.optim.Optimizer, state: dict, path: Path) -> None:
+def restore_state(model: SERModel, optimizer: torch.optim.Optimizer, state: dict, path: Path) -> None:
     """Load a resume state, refusing one written for another architecture or class count."""
     try:
         model.load_state_dict(state["model"])
