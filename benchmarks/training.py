@@ -3,9 +3,12 @@
 One process per configuration (``run_all.py`` starts it as a subprocess), so that the peak resident
 memory it reports belongs to that training alone: the generator in train mode, Emo18 frozen, the
 paper's loss (Eq. 7) and an Adam step on a batch of 6 s clips — exactly the trainer's step. The first
-step is a warm-up and is not timed.
+step is a warm-up and is not timed. ``--checkpointing`` recomputes the generator's activations in the
+backward pass and ``--micro-batch`` accumulates the batch's gradient over parts of that many clips (the
+trainer's options of the same names): run a configuration with and without them to see the memory they
+save and the time they cost.
 
-    python benchmarks/training.py --config realtime [--batch 8] [--steps 3] [--threads 1] [--json out.json]
+    python benchmarks/training.py --config authors --steps 1 [--checkpointing] [--micro-batch 4] [--json out.json]
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import torch
 from common import PRESETS, load_clips, peak_rss_gib, sync
 
 from staa.attacks.staa import Generator, STAATrainConfig
-from staa.attacks.staa.trainer import _step_loss
+from staa.attacks.staa.trainer import backward_step
 from staa.models import Emo18
 
 
@@ -29,21 +32,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (2 for the 2-core goal on a quiet machine)")
+    parser.add_argument("--checkpointing", action="store_true", help="activation checkpointing in the generator")
+    parser.add_argument("--micro-batch", type=int, help="accumulate the gradient over parts of this many clips")
     parser.add_argument("--json", help="write the result here as JSON (one object)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    generator = Generator(PRESETS[args.config]()).train().to(args.device)
+    generator = Generator(PRESETS[args.config]()).train().to(args.device).checkpoint_activations(args.checkpointing)
     victim = Emo18().eval().requires_grad_(False).to(args.device)
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-4)
-    train_config = STAATrainConfig.paper(batch_size=args.batch)
+    train_config = STAATrainConfig.paper(batch_size=args.batch, micro_batch=args.micro_batch)
     x = load_clips(args.batch, device=args.device)
     seconds = []
     for step in range(args.steps + 1):
         sync(args.device)
         start = time.perf_counter()
         optimizer.zero_grad()
-        _step_loss(generator, [victim], x, train_config)["total"].backward()
+        backward_step(generator, [victim], x, train_config)
         optimizer.step()
         sync(args.device)
         if step:
@@ -51,6 +56,8 @@ def main() -> None:
     result = {
         "config": args.config,
         "batch": args.batch,
+        "checkpointing": args.checkpointing,
+        "micro_batch": args.micro_batch,
         "parameters": generator.num_parameters(),
         "clips_per_second": args.batch * len(seconds) / sum(seconds),
         "seconds_per_step": sum(seconds) / len(seconds),

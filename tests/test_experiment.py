@@ -20,7 +20,11 @@ TINY = [
     "models.emo18.epochs=1", "models.zhao19.epochs=1", "max_examples=3", "report.chunk_size=2",
     "attackers.pgd.settings.steps=2", "attackers.sparsefool.settings.steps=1", "attackers.sparsefool.settings.deepfool_steps=2",
     "attackers.onepixel.settings.popsize=4", "attackers.onepixel.settings.iterations=1", "attackers.staa.train.epochs=1",
+    "models.emo18_at.epochs=1", "models.emo18_at.adversarial.settings.steps=1",
+    "attackers.staa_budget={attack: staa, generator: {preset: fast}, train: {epochs: 1, budget: {sparsity_pct: 10}}}",
+    "attackers.universal.fit.epochs=1",
 ]
+VICTIMS = {"emo18", "zhao19", "emo18_at"}
 
 
 # ---- configuration -----------------------------------------------------------------------------------
@@ -158,15 +162,21 @@ def test_demo_writes_results_tables_figures_and_report(demo_run):
         assert set(model["splits"]) == {"val", "test"} and 0 <= model["splits"]["test"]["uar"] <= 1
     for row in results["attacks"]:
         assert set(row) == docs["`attacks[]` (Tables 4/5/6)"]
-        assert set(row["asr"]) == {"emo18", "zhao19"} and row["n"] == 3
+        assert set(row["asr"]) == VICTIMS and row["n"] == 3
     for example in results["examples"]:
         assert set(example) == docs["`examples[]`"]
         assert (out / example["figure"]).exists() and all((out / p).exists() for p in example["audio"].values())
     labels = {(r["attacker"], r["split"]) for r in results["attacks"]}
-    attackers = ["pgd", "sparsefool", "onepixel", "staa", "zero", "authors_shift"]
+    attackers = ["pgd", "sparsefool", "onepixel", "staa", "staa_budget", "universal", "zero", "authors_shift"]
     assert labels == {(a, s) for a in attackers for s in ("val", "test")}
     assert results["provenance"]["config"]["max_examples"] == 3 and results["provenance"]["seed"] == 0
-    for name in ("ser", "attacks", "attacks_correct_to_wrong"):
+    robustness, targeted = results["robustness"], results["targeted"]
+    assert set(robustness) == docs["`robustness` (tables/robustness.*)"]
+    assert all(set(r) == docs["`robustness.rows[]`"] for r in robustness["rows"]) and robustness["rows"]
+    assert [set(b) for b in results["budgets"]] == [docs["`budgets[]` (tables/budgets.*)"]]
+    assert set(targeted) == docs["`targeted` (tables/targeted.*)"]
+    assert all(set(r) == docs["`targeted.rows[]`"] for r in targeted["rows"]) and targeted["rows"]
+    for name in ("ser", "attacks", "attacks_correct_to_wrong", "robustness", "budgets", "targeted"):
         for ext in ("md", "csv", "tex"):
             assert (out / "tables" / f"{name}.{ext}").exists()
     assert "<audio" in (out / "report.html").read_text() or not results["examples"]
@@ -177,7 +187,7 @@ def test_demo_control_row_is_exactly_zero_and_white_box_asr_matches(demo_run):
     results = json.loads((out / "results.json").read_text())
     for row in results["attacks"]:
         if row["attacker"] == "zero":
-            assert row["asr"] == {"emo18": 0.0, "zhao19": 0.0} and row["n_success"] == 0
+            assert row["asr"] == dict.fromkeys(VICTIMS, 0.0) and row["n_success"] == 0
         records = json.loads((out / row["adversarial_set"] / "records.json").read_text())
         # the threat model as a victim replays the very audio it was attacked with
         assert row["asr"]["emo18"] == pytest.approx(records["summary"]["asr_threat"])
@@ -198,7 +208,7 @@ def test_demo_rerun_skips_finished_work_and_gives_the_same_numbers(demo_run):
     assert result.exit_code == 0, result.output
     assert {p: p.stat().st_mtime_ns for p in watched} == before
     second = json.loads((out / "results.json").read_text())
-    for key in ("models", "attacks", "examples", "corpus"):
+    for key in ("models", "attacks", "examples", "corpus", "robustness", "budgets", "targeted"):
         for a, b in zip(first[key] if isinstance(first[key], list) else [first[key]],
                         second[key] if isinstance(second[key], list) else [second[key]]):
             a, b = json.loads(json.dumps(a)), json.loads(json.dumps(b))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from staa.attacks.base import Attack
@@ -29,24 +30,39 @@ def targeted_success_by_class(
     names = list(model.config.class_names) or [str(c) for c in range(model.num_classes)]
     clean = model.predict(x, batch_size)
     per_target: dict[str, dict[str, Any]] = {}
-    hits = attempts = 0
     for t in range(model.num_classes):
         keep = clean != t
-        entry: dict[str, Any] = {"target": t, "n": int(keep.sum()), "success_rate": None}
         if keep.any():
             result = attack(x[keep], target=t)
-            ok = result.success
-            hits, attempts = hits + int(ok.sum()), attempts + len(ok)
-            entry.update(
-                success_rate=float(ok.float().mean()),
-                mean_snr_db=mean_snr(result.snr_db[ok]).mean_db,
-                mean_sparsity_pct=float(result.sparsity[ok].mean()) if ok.any() else None,
-            )
-        per_target[names[t]] = entry
+            per_target[names[t]] = target_entry(t, result.success, result.snr_db, result.sparsity)
+        else:
+            per_target[names[t]] = target_entry(t, torch.zeros(0, dtype=torch.bool), torch.zeros(0), torch.zeros(0))
+    return {"attack": attack.name, **success_rates(per_target)}
+
+
+def target_entry(target: int, success: Tensor, snr_db: Tensor, sparsity: Tensor) -> dict[str, Any]:
+    """One target's record from the per-clip outcome on the clips not already predicted as ``target``.
+
+    Public so that targeted clips crafted elsewhere (an experiment's cached sets) are summarised with
+    exactly these definitions: SNR and sparsity are averaged over the clips that reached the target.
+    """
+    ok = torch.as_tensor(success).bool()
+    entry: dict[str, Any] = {"target": target, "n": len(ok), "n_success": int(ok.sum()), "success_rate": None}
+    if len(ok):
+        entry.update(
+            success_rate=float(ok.float().mean()),
+            mean_snr_db=mean_snr(snr_db[ok]).mean_db,
+            mean_sparsity_pct=float(sparsity[ok].mean()) if ok.any() else None,
+        )
+    return entry
+
+
+def success_rates(per_target: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``per_target`` with its macro (``mean_success_rate``) and micro (``overall_success_rate``) averages."""
     rates = [e["success_rate"] for e in per_target.values() if e["success_rate"] is not None]
+    attempts = sum(e["n"] for e in per_target.values())
     return {
-        "attack": attack.name,
         "per_target": per_target,
         "mean_success_rate": sum(rates) / len(rates) if rates else None,
-        "overall_success_rate": hits / attempts if attempts else None,
+        "overall_success_rate": sum(e["n_success"] for e in per_target.values()) / attempts if attempts else None,
     }

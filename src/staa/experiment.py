@@ -6,8 +6,11 @@ step of the paper's evaluation and writes, under the output folder::
     experiment.yaml                      the resolved configuration (after --set overrides)
     cache/                               the prepared corpus (unless ``corpus.cache`` points elsewhere)
     models/<model>/                      SER checkpoint (best/), training log, eval.json (per split)
-    generators/<threat>/<attacker>/      trained STAA-Net generators (best/, train.json)
+    generators/<threat>/<attacker>/      trained STAA-Net generators (best/, train.json) and fitted
+                                         universal perturbations (perturbation.safetensors, fit.json)
     adversarial/<threat>/<attacker>/<split>/   crafted audio, per-example records, per-victim results
+    robustness/<victim>/<defence>/<attacker>/<split>/   adaptive attacks crafted through a defence
+    targeted/<threat>/<attacker>/<split>/<class>/       targeted attacks, one set per target class
     results.json  tables/  figures/  audio/  report.html
 
 Every step first looks for its outputs and skips the work when they exist; every output is written
@@ -21,12 +24,21 @@ Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overrid
 
     name, seed, device, eps, splits, max_examples
     corpus: {name, root, seconds, cache (a folder inside the output folder), options}
-    models: {<id>: {arch, label, epochs, lr, batch_size, options}}
+    models: {<id>: {arch, label, epochs, lr, batch_size, options, adversarial}}
+        adversarial: {from: <model id>, attack, eps, settings, adv_fraction}   adversarial training
+                     (fine-tunes the trained model ``from``; without it, trains from scratch)
     threat_models: [<id>, ...]         victims: [<id>, ...]
-    attackers: {<id>: {attack, label, settings, target, generator, train}}   (generator/train: STAA-Net)
+    attackers: {<id>: {attack, label, settings, target, generator, train, fit}}
+        generator/train: STAA-Net; train.budget: {sparsity_pct | snr_db, update, lr, damping}
+                     (λ adapted during training, staa.experiment_budgets)
+        fit: the universal perturbation's optimisation (staa.attacks.universal.UniversalConfig)
     ablations: {<id>: {of: <attacker id>, label, generator, train}}          (Table 6 variants)
     threat_overrides: {<threat>: {<attacker or ablation id>: {settings, generator, train}}}
     controls: {authors_shift: auto | true | false}
+    defenses: {pipelines: {<id>: "median:kernel=5+quantize:bits=8"}, victims, attackers, adaptive,
+               eot_samples, split}       robust accuracy of defended victims (staa.experiment_robustness)
+    targeted: {attackers, classes: all | [<class>, ...], split}   success per target class
+                                         (staa.experiment_targeted)
     report: {examples, perceptual, chunk_size}
 """
 
@@ -102,7 +114,7 @@ def apply_override(config: dict[str, Any], item: str) -> None:
 def validate(config: dict[str, Any], path: Path | str) -> None:
     """Check the experiment's structure and references up front, one line per problem."""
     allowed = {"name", "seed", "device", "eps", "splits", "max_examples", "corpus", "models", "threat_models",
-               "victims", "attackers", "ablations", "threat_overrides", "controls", "report"}
+               "victims", "attackers", "ablations", "threat_overrides", "controls", "report", "defenses", "targeted"}
     unknown = set(config) - allowed
     if unknown:
         raise ConfigError(f"unknown keys {sorted(unknown)} (allowed: {', '.join(sorted(allowed))})", path)
@@ -132,16 +144,52 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
             raise ConfigError(f"model '{name}' is used but not defined under 'models'", path)
     from staa.attacks.registry import ATTACKS
 
+    from staa.experiment_budgets import validate_budget
+
+    for name, spec in models.items():
+        _validate_adversarial(name, (spec or {}).get("adversarial"), models, path)
     attackers = {k: v for k, v in config["attackers"].items() if v}
     for aid, spec in attackers.items():
         if spec.get("attack") not in ATTACKS:
             raise ConfigError(f"attacker '{aid}': unknown attack {spec.get('attack')!r} (available: {', '.join(ATTACKS)})", path)
+        validate_budget(aid, (spec.get("train") or {}).get("budget"), path)
     for aid, spec in (config.get("ablations") or {}).items():
         if spec and spec.get("of") not in attackers:
             raise ConfigError(f"ablation '{aid}': 'of' must name an attacker, got {spec.get('of')!r}", path)
     shift = (config.get("controls") or {}).get("authors_shift", "auto")
     if shift not in ("auto", True, False):
         raise ConfigError(f"controls.authors_shift must be auto, true or false, got {shift!r}", path)
+    from staa.experiment_robustness import validate_defences
+    from staa.experiment_targeted import validate_targeted
+
+    validate_defences(config, path)
+    validate_targeted(config, path)
+
+
+ADVERSARIAL_KEYS = {"from", "attack", "eps", "settings", "adv_fraction"}
+
+
+def _validate_adversarial(name: str, spec: Any, models: dict[str, Any], path: Path | str) -> None:
+    """``models.<id>.adversarial``: known keys, a known attack, and ``from`` naming another model (no cycle)."""
+    if spec is None:
+        return
+    from staa.attacks.registry import ATTACKS
+
+    where = f"models.{name}.adversarial"
+    if not isinstance(spec, dict) or set(spec) - ADVERSARIAL_KEYS:
+        raise ConfigError(f"{where} must be a mapping with keys among {', '.join(sorted(ADVERSARIAL_KEYS))}", path)
+    if spec.get("attack", "pgd") not in ATTACKS:
+        raise ConfigError(f"{where}: unknown attack {spec.get('attack')!r} (available: {', '.join(ATTACKS)})", path)
+    seen = [name]
+    while (source := ((models.get(seen[-1]) or {}).get("adversarial") or {}).get("from")) is not None:
+        if source not in models or not models[source]:
+            raise ConfigError(f"{where}: 'from' names model '{source}', which is not defined under 'models'", path)
+        if source in seen:
+            raise ConfigError(f"{where}: 'from' chain {' → '.join([*seen, source])} is a cycle", path)
+        seen.append(source)
+    source = spec.get("from")
+    if source is not None and models[source].get("arch") != models[name].get("arch"):
+        raise ConfigError(f"{where}: fine-tuning needs the same arch as '{source}' ({models[source].get('arch')})", path)
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
@@ -164,6 +212,7 @@ class AttackerPlan:
     target: str | None = None
     generator: dict[str, Any] | None = None
     train: dict[str, Any] | None = None
+    fit: dict[str, Any] | None = None
 
 
 def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
@@ -172,7 +221,7 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
     attackers = {k: _merge(v, overrides.get(k)) for k, v in config["attackers"].items() if v}
     plans = [
         AttackerPlan(aid, s["attack"], s.get("label", aid), "comparison", s.get("settings") or {}, s.get("target"),
-                     s.get("generator"), s.get("train"))
+                     s.get("generator"), s.get("train"), s.get("fit"))
         for aid, s in attackers.items()
     ]
     for aid, spec in (config.get("ablations") or {}).items():
@@ -184,7 +233,7 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
             AttackerPlan(aid, base["attack"], spec.get("label", aid), "ablation",
                          _merge(base.get("settings") or {}, spec.get("settings")), base.get("target"),
                          _merge(base.get("generator") or {}, spec.get("generator")),
-                         _merge(base.get("train") or {}, spec.get("train")))
+                         _merge(base.get("train") or {}, spec.get("train")), base.get("fit"))
         )
     plans.append(AttackerPlan(ZERO_ID, "zero", "No attack (δ = 0)", "control"))
     shift = (config.get("controls") or {}).get("authors_shift", "auto")
@@ -217,6 +266,53 @@ def generator_config(spec: dict[str, Any] | None, eps: float) -> Any:
 
     presets = {"fast": GeneratorConfig.fast, "authors": GeneratorConfig.authors}
     return _dataclass_from(GeneratorConfig, presets, spec or {}, "generator", eps=eps)
+
+
+def universal_config(spec: dict[str, Any] | None, seed: int) -> Any:
+    from staa.attacks.universal import UniversalConfig
+
+    return _dataclass_from(UniversalConfig, {"default": UniversalConfig}, spec or {}, "universal fit", seed=seed)
+
+
+def model_train_config(spec: dict[str, Any], seed: int, eps: float) -> Any:
+    """SER training settings of a model entry: :class:`TrainConfig`, or :class:`AdvTrainConfig` with ``adversarial``.
+
+    An adversarial entry's ``settings`` extend the library's inner-attack defaults (cross-entropy, no
+    early stop) when the attack is the default one, so a YAML file only names what it changes.
+    """
+    from staa.adversarial_training import AdvTrainConfig
+    from staa.train import TrainConfig
+
+    common = {"epochs": int(spec.get("epochs", 30)), "lr": float(spec.get("lr", 1e-3)),
+              "batch_size": int(spec.get("batch_size", 8)), "seed": seed}
+    adversarial = spec.get("adversarial")
+    if adversarial is None:
+        return TrainConfig(**common)
+    attack = adversarial.get("attack", AdvTrainConfig.attack)
+    defaults = AdvTrainConfig().attack_options if attack == AdvTrainConfig.attack else {}
+    return AdvTrainConfig(**common, attack=attack, eps=float(adversarial.get("eps", eps)),
+                          attack_options={**defaults, **(adversarial.get("settings") or {})},
+                          adv_fraction=float(adversarial.get("adv_fraction", 0.5)))
+
+
+def needed_models(config: dict[str, Any]) -> list[str]:
+    """Models to train, in file order, each after the model it fine-tunes from: threat models, victims,
+    defended victims and their ``adversarial.from`` sources."""
+    models = config["models"]
+    used = {*config["threat_models"], *config["victims"], *((config.get("defenses") or {}).get("victims") or [])}
+    order: list[str] = []
+
+    def add(name: str) -> None:
+        source = (models[name].get("adversarial") or {}).get("from")
+        if source is not None:
+            add(source)
+        if name not in order:
+            order.append(name)
+
+    for name in models:
+        if name in used:
+            add(name)
+    return order
 
 
 def train_config(spec: dict[str, Any] | None, seed: int, target: int | None) -> Any:
@@ -301,14 +397,18 @@ def run_experiment(
     write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
     seed_everything(ctx.seed)
     _prepare(ctx)
-    for name in config["models"]:
-        if name in (*config["threat_models"], *config["victims"]):
-            _ser_model(ctx, name)
+    for name in needed_models(config):
+        _ser_model(ctx, name)
     rows = []
     for threat in config["threat_models"]:
         for plan in attacker_plans(config, threat):
             rows += _attack(ctx, threat, plan)
-    return _report(ctx, rows)
+    from staa.experiment_budgets import budgets
+    from staa.experiment_robustness import robustness
+    from staa.experiment_targeted import targeted
+
+    sections = {"robustness": robustness(ctx), "targeted": targeted(ctx), "budgets": budgets(ctx)}
+    return _report(ctx, rows, sections)
 
 
 def _prepare(ctx: Context) -> None:
@@ -327,24 +427,32 @@ def _prepare(ctx: Context) -> None:
 
 def _ser_model(ctx: Context, name: str) -> None:
     """Train (or reuse) one SER model and evaluate it on every reported split (or reuse eval.json)."""
+    from staa.adversarial_training import adversarial_train
     from staa.evaluation.transfer import file_fingerprint
     from staa.models import build_model, load_model
     from staa.models.base import WEIGHTS_NAME
     from staa.reproducibility import provenance
-    from staa.train import TrainConfig, evaluate_ser, train_ser
+    from staa.train import evaluate_ser, train_ser
 
     spec = ctx.config["models"][name]
     directory = ctx.out / "models" / name
-    train_cfg = TrainConfig(
-        epochs=int(spec.get("epochs", 30)), lr=float(spec.get("lr", 1e-3)), batch_size=int(spec.get("batch_size", 8)), seed=ctx.seed
-    )
-    _claim(directory, {"arch": spec["arch"], "options": spec.get("options") or {}, "train": asdict(train_cfg), "corpus": ctx.corpus.path.name})
+    train_cfg = model_train_config(spec, ctx.seed, ctx.eps)
+    source = (spec.get("adversarial") or {}).get("from")
+    claim = {"arch": spec["arch"], "options": spec.get("options") or {}, "train": asdict(train_cfg), "corpus": ctx.corpus.path.name}
+    _claim(directory, {**claim, **({"from": ctx.fingerprints[source]} if source else {})})
     if (directory / "train.json").exists():
         ctx.log(f"SER model {name}: reusing {directory / 'best'}")
     else:
-        ctx.log(f"SER model {name}: training {spec['arch']} for {train_cfg.epochs} epochs")
-        model = build_model(spec["arch"], num_classes=len(ctx.corpus.classes), class_names=ctx.corpus.classes, **(spec.get("options") or {}))
-        train_ser(model, ctx.corpus, directory, train_cfg, device=ctx.device, show_progress=ctx.show_progress)
+        adversarial = spec.get("adversarial") is not None
+        ctx.log(f"SER model {name}: {'adversarially ' if adversarial else ''}training {spec['arch']} for "
+                f"{train_cfg.epochs} epochs" + (f", starting from {source}" if source else ""))
+        if source:
+            model = load_model(ctx.out / "models" / source / "best")
+        else:
+            model = build_model(spec["arch"], num_classes=len(ctx.corpus.classes), class_names=ctx.corpus.classes,
+                                **(spec.get("options") or {}))
+        train = adversarial_train if adversarial else train_ser
+        train(model, ctx.corpus, directory, train_cfg, device=ctx.device, show_progress=ctx.show_progress)
     model = load_model(directory / "best").to(ctx.device).eval()
     ctx.models[name] = model
     ctx.fingerprints[name] = file_fingerprint(directory / "best" / WEIGHTS_NAME)
@@ -358,18 +466,48 @@ def _ser_model(ctx: Context, name: str) -> None:
 def _generator(ctx: Context, threat: str, plan: AttackerPlan, target: int | None) -> Any:
     """Train (or reuse) the STAA-Net generator of ``plan`` against ``threat``; return it loaded."""
     from staa.attacks.staa import Generator, train_generator
+    from staa.experiment_budgets import budget_callbacks
 
     gen_cfg = generator_config(plan.generator, ctx.eps)
-    train_cfg = train_config(plan.train, ctx.seed, target)
+    train_spec = dict(plan.train or {})
+    budget = train_spec.pop("budget", None)
+    train_cfg = train_config(train_spec, ctx.seed, target)
     directory = ctx.out / "generators" / threat / plan.id
-    _claim(directory, {"generator": gen_cfg.to_dict(), "train": asdict(train_cfg), "threat": ctx.fingerprints[threat]})
+    _claim(directory, {"generator": gen_cfg.to_dict(), "train": asdict(train_cfg), "threat": ctx.fingerprints[threat],
+                       **({"budget": budget} if budget else {})})
     if (directory / "train.json").exists():
         ctx.log(f"generator {threat}/{plan.id}: reusing {directory / 'best'}")
     else:
         ctx.log(f"generator {threat}/{plan.id}: training for {train_cfg.epochs} epochs")
         train_generator(Generator(gen_cfg), [ctx.models[threat]], ctx.corpus, directory, train_cfg,
-                        device=ctx.device, show_progress=ctx.show_progress)
+                        device=ctx.device, show_progress=ctx.show_progress, callbacks=budget_callbacks(budget))
     return Generator.from_pretrained(directory / "best")
+
+
+def _universal(ctx: Context, threat: str, plan: AttackerPlan, target: int | None) -> tuple[Any, dict[str, Any]]:
+    """Fit (or reuse) the universal perturbation of ``plan`` on the training split against ``threat``."""
+    import torch
+
+    from staa.attacks.universal import UniversalPerturbation
+    from staa.evaluation.transfer import file_fingerprint
+    from staa.reproducibility import provenance
+
+    model, fit_cfg = ctx.models[threat], universal_config(plan.fit, ctx.seed)
+    directory = ctx.out / "generators" / threat / plan.id
+    path = directory / "perturbation.safetensors"
+    _claim(directory, {"settings": plan.settings, "fit": asdict(fit_cfg), "eps": ctx.eps, "target": target,
+                       "threat": ctx.fingerprints[threat], "corpus": ctx.corpus.path.name})
+    if (directory / "fit.json").exists():
+        ctx.log(f"universal perturbation {threat}/{plan.id}: reusing {path}")
+    else:
+        train = ctx.corpus.split("train")
+        ctx.log(f"universal perturbation {threat}/{plan.id}: fitting on {len(train)} training clips for {fit_cfg.epochs} epochs")
+        attack = UniversalPerturbation(model, ctx.eps, targeted=target is not None, **plan.settings)
+        history = attack.fit(torch.from_numpy(np.array(train.waves, dtype=np.float32)), target=target, config=fit_cfg)
+        attack.save(path)
+        write_json(directory / "fit.json", {"history": history, "fit_config": asdict(fit_cfg),
+                                            "provenance": provenance({"settings": plan.settings}, ctx.seed)})
+    return UniversalPerturbation.from_file(model, path), {"perturbation": file_fingerprint(path), **plan.settings}
 
 
 def _build_attack(ctx: Context, threat: str, plan: AttackerPlan, target: int | None) -> tuple[Any, dict[str, Any]]:
@@ -387,6 +525,8 @@ def _build_attack(ctx: Context, threat: str, plan: AttackerPlan, target: int | N
         directory = ctx.out / "generators" / threat / plan.id / "best"
         attack = STAANet(model, generator, eps=ctx.eps, **targeting, **plan.settings)
         return attack, {"generator": file_fingerprint(directory / WEIGHTS_NAME), **plan.settings}
+    if plan.attack == "universal":
+        return _universal(ctx, threat, plan, target)
     if plan.attack == "zero" and plan.generator is None:
         return build_attack("zero", model), {}
     if plan.attack == "zero":  # the authors' shift: a generator's output at ε = 0, so its weights play no part
@@ -406,9 +546,49 @@ def _indices(ctx: Context, n: int, split: str) -> np.ndarray:
     return np.sort(rng.choice(n, int(cap), replace=False))
 
 
+def craft_set(
+    ctx: Context,
+    attack: Any,
+    name: str,
+    directory: Path,
+    split_name: str,
+    indices: np.ndarray,
+    *,
+    identity: dict[str, Any],
+    threat_key: str,
+    target: int | None,
+    meta: dict[str, Any],
+    perceptual: bool,
+) -> Any:
+    """Claim ``directory`` for these settings, then craft (or reuse, or resume) one adversarial set.
+
+    ``threat_key`` identifies the weights the attack differentiates (a fingerprint), ``identity`` its settings.
+    """
+    from staa.evaluation.transfer import craft
+
+    split = ctx.corpus.split(split_name)
+    chunk = int((ctx.config.get("report") or {}).get("chunk_size", 8))
+    _claim(directory, {"attack": name, "settings": identity, "eps": attack.eps, "target": target,
+                       "threat": threat_key, "indices": indices.tolist(), "seed": ctx.seed, "chunk_size": chunk})
+    return craft(attack, split.waves, split.labels, indices, directory, items=split.items, target=target,
+                 chunk_size=chunk, seed=ctx.seed, perceptual=perceptual, sample_rate=ctx.corpus.sample_rate,
+                 meta={**meta, "split": split_name}, show_progress=ctx.show_progress)
+
+
+def delta_measures(adv: Any, waves: np.ndarray) -> tuple[Any, Any]:
+    """Per-clip SNR (dB) and sparsity (%) of δ = x_adv − x of an adversarial set, recomputed from its audio."""
+    import torch
+
+    from staa.metrics import snr_db, sparsity
+
+    clean = torch.from_numpy(np.asarray(waves[adv.indices], dtype=np.float32))
+    delta = torch.from_numpy(np.array(adv.x_adv, dtype=np.float32)) - clean
+    return snr_db(clean, delta), sparsity(delta)
+
+
 def _attack(ctx: Context, threat: str, plan: AttackerPlan) -> list[dict[str, Any]]:
     """Craft (or reuse) ``plan`` on ``threat`` for every split and evaluate every victim: result rows."""
-    from staa.evaluation.transfer import craft, evaluate_victim, transfer_row
+    from staa.evaluation.transfer import evaluate_victim, transfer_row
 
     report = ctx.config.get("report") or {}
     target = ctx.corpus.classes.index(plan.target) if plan.target is not None else None
@@ -420,14 +600,10 @@ def _attack(ctx: Context, threat: str, plan: AttackerPlan) -> list[dict[str, Any
         split = ctx.corpus.split(split_name)
         indices = _indices(ctx, len(split), split_name)
         directory = ctx.out / "adversarial" / threat / plan.id / split_name
-        chunk = int(report.get("chunk_size", 8))
-        _claim(directory, {"attack": plan.attack, "settings": identity, "eps": attack.eps, "target": target,
-                           "threat": ctx.fingerprints[threat], "indices": indices.tolist(), "seed": ctx.seed, "chunk_size": chunk})
         ctx.log(f"attack: {threat} × {plan.label} × {split_name}: {len(indices)} clips")
-        adv = craft(attack, split.waves, split.labels, indices, directory, items=split.items, target=target,
-                    chunk_size=chunk, seed=ctx.seed, perceptual=bool(report.get("perceptual", True)),
-                    sample_rate=ctx.corpus.sample_rate, meta={"threat": threat, "attacker": plan.id, "split": split_name},
-                    show_progress=ctx.show_progress)
+        adv = craft_set(ctx, attack, plan.attack, directory, split_name, indices, identity=identity,
+                        threat_key=ctx.fingerprints[threat], target=target, meta={"threat": threat, "attacker": plan.id},
+                        perceptual=bool(report.get("perceptual", True)))
         victims = {
             v: evaluate_victim(adv, split.waves, ctx.models[v], v, key=ctx.fingerprints[v], device=ctx.device)
             for v in ctx.config["victims"]
@@ -449,6 +625,7 @@ def _results(ctx: Context, rows: list[dict[str, Any]]) -> dict[str, Any]:
         models[name] = {
             "label": spec.get("label", name),
             "arch": spec["arch"],
+            "adversarial": spec.get("adversarial"),
             "checkpoint": f"models/{name}/best",
             "parameters": ctx.models[name].trainable_parameters(),
             "splits": {s: {k: evaluation["splits"][s][k] for k in ("n", "accuracy", "uar")} for s in ctx.splits},
@@ -507,12 +684,12 @@ def _examples(ctx: Context, results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _report(ctx: Context, rows: list[dict[str, Any]]) -> Path:
+def _report(ctx: Context, rows: list[dict[str, Any]], sections: dict[str, Any]) -> Path:
     from staa.evaluation.report import write_report
     from staa.evaluation.tables import write_tables
 
     ctx.log("report: writing results.json, tables, figures and the report")
-    results = _results(ctx, rows)
+    results = {**_results(ctx, rows), **sections}
     results["examples"] = _examples(ctx, results)
     write_json(ctx.out / "results.json", results)
     tables = write_tables(results, ctx.out / "tables")

@@ -1,16 +1,22 @@
-"""``staa attack run``: crafts on a prepared split, writes records with provenance and one WAV per clip."""
+"""``staa attack``: ``run`` crafts on a prepared split and writes records with provenance and one WAV per
+clip; ``universal`` fits, saves and applies one perturbation through that same path; ``targets`` measures
+targeted success per class."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
+from staa.attacks.universal import UniversalPerturbation
 from staa.cli import app
+from staa.cli.common import prepared_corpus
+from staa.data.synthetic import EMOTIONS
 from staa.errors import ConfigError
-from staa.models import Emo18, Emo18Config
+from staa.models import Emo18, Emo18Config, load_model
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +24,12 @@ def checkpoint(tmp_path_factory):
     return Emo18(Emo18Config(num_classes=7, hidden=8)).save_pretrained(tmp_path_factory.mktemp("ckpt") / "emo18")
 
 
-def invoke(*args: str):
-    return CliRunner().invoke(app, ["attack", "run", *args])
+def invoke(*args: str, command: str = "run"):
+    return CliRunner().invoke(app, ["attack", command, *args])
+
+
+def common_options(tmp_path, checkpoint) -> list[str]:
+    return ["--model", str(checkpoint), "--cache", str(tmp_path / "cache"), "--seconds", "0.25", "--quiet"]
 
 
 def test_sparse_pgd_run_writes_records_and_wavs(tmp_path, checkpoint):
@@ -46,3 +56,73 @@ def test_targeted_run_needs_a_known_class_and_refuses_foreign_options(tmp_path, 
         result = invoke("sparsefool", *common, *args)
         assert isinstance(result.exception, ConfigError), result.output
     assert not (tmp_path / "out" / "records.json").exists()
+
+
+def test_universal_fits_saves_and_replays_through_attack_run(tmp_path, checkpoint):
+    common = common_options(tmp_path, checkpoint)
+    fit = ["--fit-limit", "8", "--epochs", "2", "--k-percent", "5", "--limit", "3", "--batch-size", "4"]
+    result = invoke(*common, *fit, "--out", str(tmp_path / "uap"), command="universal")
+    assert result.exit_code == 0, result.output
+    saved = tmp_path / "uap" / "perturbation.safetensors"
+    delta = UniversalPerturbation.from_file(load_model(checkpoint), saved).perturbation.numpy()
+    assert delta.shape == (4000,) and np.count_nonzero(delta) == 200  # 5 % of 4000 samples, exactly
+    assert np.abs(delta).max() <= 0.05 + 1e-6
+    fit_record = json.loads((tmp_path / "uap" / "fit.json").read_text())
+    assert len(fit_record["history"]) == 2 and fit_record["provenance"]["config"]["n"] == 8
+    records = json.loads((tmp_path / "uap" / "records.json").read_text())
+    assert records["attack"] == "universal" and records["n"] == 3
+    assert records["provenance"]["config"]["perturbation"] == str(saved)
+    clean = np.asarray(prepared_corpus("synthetic", None, tmp_path / "cache", 0.25, True).split("test").waves[:3])
+    x_adv = np.load(tmp_path / "uap" / "x_adv.npy")
+    assert np.allclose(x_adv, np.clip(clean + delta, -1, 1), atol=1e-6)  # the same δ added to every clip
+    assert len(list((tmp_path / "uap" / "wav").glob("*.wav"))) == 3
+
+    replay_options = ["--perturbation", str(saved), "--limit", "3", "--out", str(tmp_path / "replay")]
+    result = invoke("universal", *common, *replay_options)
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(np.load(tmp_path / "replay" / "x_adv.npy"), x_adv)
+    replay = json.loads((tmp_path / "replay" / "records.json").read_text())
+    assert replay["summary"]["asr_threat"] == records["summary"]["asr_threat"] and replay["eps"] == 0.05
+
+
+def test_universal_needs_its_file_and_only_universal_takes_one(tmp_path, checkpoint):
+    common = common_options(tmp_path, checkpoint) + ["--limit", "1", "--out", str(tmp_path / "out")]
+    for name, extra, message in (
+        ("universal", [], "needs --perturbation"),
+        ("pgd", ["--perturbation", str(tmp_path / "none.safetensors")], "only to attack 'universal'"),
+        ("universal", ["--perturbation", str(tmp_path / "none.safetensors")], "not found"),
+    ):
+        result = invoke(name, *common, *extra)
+        assert result.exception is not None and message in str(result.exception), result.output
+    assert not (tmp_path / "out" / "records.json").exists()
+
+
+def test_targets_reports_success_per_class_by_name(tmp_path):
+    named = Emo18(Emo18Config(num_classes=7, hidden=8, class_names=list(EMOTIONS)))
+    checkpoint = named.save_pretrained(tmp_path / "named")
+    out = tmp_path / "targets"
+    options = ["--limit", "4", "--k-percent", "10", "--steps", "3", "--out", str(out)]
+    result = invoke("pgd", *common_options(tmp_path, checkpoint), *options, command="targets")
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "targeted.json").read_text())
+    per_target = record["per_target"]
+    assert list(per_target) == list(EMOTIONS) and record["n"] == 4
+    # each clip is attacked towards every class but the one it is already predicted as
+    assert sum(e["n"] for e in per_target.values()) == 4 * 6
+    rates = [e["success_rate"] for e in per_target.values() if e["n"]]
+    assert all(e["success_rate"] is None for e in per_target.values() if not e["n"])
+    assert record["mean_success_rate"] == pytest.approx(np.mean(rates))
+    successes = sum(round(e["success_rate"] * e["n"]) for e in per_target.values() if e["n"])
+    assert record["overall_success_rate"] == pytest.approx(successes / 24)
+    assert record["provenance"]["config"]["k_percent"] == 10
+    table = (out / "targeted.md").read_text()
+    assert all(f"| {name} |" in table for name in EMOTIONS) and "| overall | 24 |" in table
+    assert table in result.output
+
+
+def test_targets_refuses_universal_and_foreign_options(tmp_path, checkpoint):
+    common = common_options(tmp_path, checkpoint) + ["--limit", "1", "--out", str(tmp_path / "out")]
+    for name, extra in (("universal", []), ("sparsefool", ["--k-percent", "5"])):
+        result = invoke(name, *common, *extra, command="targets")
+        assert isinstance(result.exception, ConfigError), result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()  # refused before any work

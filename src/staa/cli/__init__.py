@@ -17,9 +17,10 @@ app = typer.Typer(help="Sparse and transferable adversarial attacks on speech em
 app.add_typer(data.app, name="data", help="Prepare corpora (decode, resample, unify length, cache).")
 app.add_typer(ser.app, name="ser", help="Train and evaluate SER models.")
 app.add_typer(generator.app, name="generator", help="Train STAA-Net generators and apply them to audio.")
-app.add_typer(attack.app, name="attack", help="Run the baseline attacks (sparse PGD, SparseFool, One-Pixel).")
+app.add_typer(attack.app, name="attack", help="Baseline attacks, universal perturbations, targeted success per class.")
 app.add_typer(defense.app, name="defense", help="Defences, adversarial training and robust accuracy.")
-app.add_typer(run.app, name="run", help="Run a whole experiment from a YAML file (prepare, train, attack, report).")
+RUN_HELP = "Run a whole experiment from a YAML file (prepare, train, attack, report)."
+app.command("run", help=RUN_HELP, no_args_is_help=True)(run.run)  # one command, not a group
 
 
 def main() -> None:

@@ -13,10 +13,9 @@ import torch
 import typer
 
 from staa.adversarial_training import AdvTrainConfig, adversarial_train
-from staa.cli.common import DEFAULT_CACHE, prepared_corpus
+from staa.cli.common import DEFAULT_CACHE, DEFAULT_EPS, attack_options, first_clips, prepared_corpus
 from staa.defenses import Defended, build_defences, parse_spec
-from staa.defenses.evaluate import attack_factory, robust_accuracy, robustness_table
-from staa.errors import ConfigError
+from staa.defenses.evaluate import AttackFactory, attack_factory, robust_accuracy, robustness_table
 from staa.models import load_model
 from staa.outputs import write_json, write_text
 
@@ -56,16 +55,13 @@ def evaluate(
     quiet: bool = typer.Option(False),
 ) -> None:
     """Robust accuracy and ASR of every victim × defence × attack, non-adaptive and adaptive."""
+    defences = {spec: build_defences(spec) for spec in defence}
+    attacks = {spec: _attack(spec) for spec in attack}
     pc = prepared_corpus(corpus, root, cache, seconds, quiet)
-    data = pc.split(split)
-    n = len(data) if limit is None else min(limit, len(data))
-    if n == 0:
-        raise ConfigError(f"split '{split}' of {pc.name} is empty")
+    data, n = first_clips(pc, split, limit)
     x = torch.from_numpy(data.waves[:n].copy()).to(device)
     y = torch.from_numpy(data.labels[:n].copy())
     victims = {_victim_name(p): load_model(p).to(device) for p in model}
-    defences = {spec: build_defences(spec) for spec in defence}
-    attacks = {spec: attack_factory(**parse_spec(spec)) for spec in attack}
     result = robust_accuracy(
         victims, defences, attacks, x, y.to(device), adaptive=adaptive, eot_samples=eot_samples, seed=seed
     )
@@ -103,6 +99,13 @@ def adv_train(
     )
     result = adversarial_train(load_model(checkpoint), pc, out, config, device=device, show_progress=not quiet)
     typer.echo(f"best validation UAR {result['best_val_uar']:.4f}; checkpoint {out / 'best'}")
+
+
+def _attack(spec: str) -> AttackFactory:
+    """An attack spec checked before any work; ε defaults to 0.05 as in ``staa attack run``."""
+    options = parse_spec(spec)
+    name = options.pop("name")
+    return attack_factory(name, **attack_options(name, **{"eps": DEFAULT_EPS, **options}))
 
 
 def _victim_name(path: Path) -> str:

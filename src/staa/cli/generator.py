@@ -8,6 +8,7 @@ import typer
 
 from staa import distributed as ddp
 from staa.attacks.staa import Generator, GeneratorConfig, STAANet, STAATrainConfig, train_generator
+from staa.attacks.staa.budget import SNRBudget, SparsityBudget
 from staa.attacks.staa.export import export_adversarial, folder_batches, split_batches
 from staa.cli.common import DEFAULT_CACHE, prepared_corpus
 from staa.errors import ConfigError
@@ -31,7 +32,7 @@ def train(
     seconds: float = typer.Option(None, help="unified clip length (default: the corpus's)"),
     preset: str = typer.Option("paper", help="loss weights and optimiser: paper or authors"),
     arch: str = typer.Option(
-        "authors", help="generator architecture: authors (≈50.7 M parameters), fast, or realtime (fast on 4-sample frames)"
+        "authors", help="generator architecture: authors (≈50.7 M parameters), fast, or realtime (fast on 2-sample frames)"
     ),
     eps: float = typer.Option(0.05, help="L∞ bound ε of the perturbation"),
     bound: str = typer.Option("tanh", help="tanh (ε·tanh, the authors) or clip (hard clip, the paper)"),
@@ -47,13 +48,38 @@ def train(
     no_magnitude: bool = typer.Option(False, help="ablation: λ_m = 0"),
     no_sparsity: bool = typer.Option(False, help="ablation: λ_s = 0"),
     no_quantisation: bool = typer.Option(False, help="ablation: λ_q = 0"),
+    budget_sparsity: float = typer.Option(
+        None, help="adapt λ_s after every epoch until the validation sparsity reaches this % of samples"
+    ),
+    budget_snr: float = typer.Option(
+        None, help="adapt λ_m after every epoch until the validation SNR reaches this dB"
+    ),
+    budget_update: str = typer.Option(
+        "multiplicative", help="multiplicative (the budget is an upper bound) or additive (met from both sides)"
+    ),
+    budget_lr: float = typer.Option(1.0, help="dual step size of the budget controllers"),
+    checkpointing: bool = typer.Option(
+        False, help="recompute activations in the backward pass (the authors' network at batch 8: 7.1 → 3.0 GiB)"
+    ),
+    micro_batch: int = typer.Option(None, help="accumulate each batch's gradient over parts of this many clips"),
     seed: int = typer.Option(0),
     device: str = typer.Option("cpu"),
     quiet: bool = typer.Option(False, help="no progress bars"),
 ) -> None:
-    """Train a generator (resumes from OUT/state.pt); data-parallel under torchrun."""
+    """Train a generator (resumes from OUT/state.pt); data-parallel under torchrun.
+
+    With a budget (--budget-sparsity, --budget-snr) the loss weight it controls is adapted after every
+    epoch (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the weight set per epoch
+    (``budget_lambda_s`` / ``budget_lambda_m``) next to the measured sparsity and SNR.
+    """
     if arch not in ARCHS or preset not in PRESETS:
         raise ConfigError(f"--arch must be one of {sorted(ARCHS)} and --preset one of {sorted(PRESETS)}")
+    if (budget_sparsity is not None and no_sparsity) or (budget_snr is not None and no_magnitude):
+        raise ConfigError("a budget adapts λ_s (sparsity) or λ_m (SNR): it cannot be combined with its term's ablation")
+    controller = {"update": budget_update, "lr": budget_lr}
+    budgets = ([SparsityBudget(budget_sparsity, **controller)] if budget_sparsity is not None else []) + (
+        [SNRBudget(budget_snr, **controller)] if budget_snr is not None else []
+    )
     overrides = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "lambda_s": lambda_s, "kappa": kappa}
     config = PRESETS[preset](
         **{k: v for k, v in overrides.items() if v is not None},
@@ -64,6 +90,8 @@ def train(
         no_magnitude=no_magnitude,
         no_sparsity=no_sparsity,
         no_quantisation=no_quantisation,
+        checkpointing=checkpointing,
+        micro_batch=micro_batch,
     )
     ddp.setup(device)
     with ddp.main_first():
@@ -72,7 +100,8 @@ def train(
     seed_everything(seed)  # the generator's initial weights too are fixed by --seed
     arch_config = ARCHS[arch](eps=eps, bound=bound, alignment=alignment, factorised=not no_factorisation)
     result = train_generator(
-        Generator(arch_config), threat_models, pc, out, config, device=device, show_progress=not quiet
+        Generator(arch_config), threat_models, pc, out, config, device=device, show_progress=not quiet,
+        callbacks=budgets,
     )
     if ddp.is_main():
         last = result["history"][-1] if result["history"] else {}
@@ -80,6 +109,10 @@ def train(
             f"validation ASR {last.get('val_asr', float('nan')):.4f}, sparsity {_fmt(last.get('val_sparsity'))} %, "
             f"SNR {_fmt(last.get('val_snr_db'))} dB (last epoch); generator {out / 'best'}"
         )
+        if budgets:  # the trainer's train.json has the per-epoch weights; add what was asked for
+            write_json(out / "train.json", {**result, "budgets": [_budget_settings(b) for b in budgets]})
+        for budget in budgets:
+            typer.echo(_budget_line(budget, last))
 
 
 @app.command()
@@ -121,5 +154,22 @@ def apply(
     )
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+def _budget_settings(budget: SparsityBudget | SNRBudget) -> dict:
+    target = budget.target_pct if isinstance(budget, SparsityBudget) else budget.target_db
+    return {"weight": budget.weight, "metric": budget.metric, "target": target, "update": budget.update,
+            "lr": budget.lr}
+
+
+def _budget_line(budget: SparsityBudget | SNRBudget, last: dict) -> str:
+    """What a budget asked for, what the last epoch achieved on validation, and the weight it ended at."""
+    if isinstance(budget, SparsityBudget):
+        asked = f"sparsity {budget.target_pct:.2f} % of all samples"
+        achieved = f"{_fmt(last.get('val_sparsity_all'))} %"
+    else:
+        asked, achieved = f"SNR {budget.target_db:.2f} dB", f"{_fmt(last.get('val_snr_db'))} dB"
+    weight = last.get(f"budget_{budget.weight}")
+    return f"budget {asked}: achieved {achieved} (last epoch), {budget.weight} = {_fmt(weight, '.4g')}"
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "n/a" if value is None else format(value, spec)

@@ -1,4 +1,8 @@
-"""``staa run EXPERIMENT --out DIR``: a whole experiment from a YAML file or a built-in name."""
+"""``staa run EXPERIMENT --out DIR``: a whole experiment from a YAML file or a built-in name.
+
+A single command, registered on the main app with ``app.command`` (not a sub-group: a group's usage
+line would promise a ``COMMAND [ARGS]`` that does not exist).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,7 @@ from pathlib import Path
 
 import typer
 
-# A group (it is mounted with add_typer) whose callback is the command; options may follow EXPERIMENT.
-app = typer.Typer(no_args_is_help=True, context_settings={"allow_interspersed_args": True})
 
-
-@app.callback(invoke_without_command=True)
 def run(
     experiment: str = typer.Argument(..., help="built-in experiment (demo, emodb, demos, iemocap) or a YAML file"),
     out: Path = typer.Option(..., help="output folder; rerunning into it skips finished steps and resumes"),

@@ -25,8 +25,8 @@ from staa.attacks.base import Attack, AttackResult
 from staa.attacks.registry import build_attack
 from staa.defenses.base import Defence
 from staa.defenses.defended import Defended
-from staa.evaluation.tables import Table, percent
-from staa.metrics import accuracy, attack_success_rate, correct_to_wrong_rate, mean_snr
+from staa.evaluation.tables import Table, robustness_table as rows_table
+from staa.metrics import ArrayLike, accuracy, attack_success_rate, correct_to_wrong_rate, mean_snr
 from staa.models.base import SERModel
 from staa.reproducibility import provenance, seed_everything
 
@@ -112,7 +112,28 @@ def _row(
     y: Tensor,
     clean_acc: Mapping[str, float],
 ) -> dict[str, Any]:
-    """One result row; perturbation size is measured from δ = x_adv − x like every other table."""
+    return robustness_row(victim, defence, attack, mode, clean_pred=clean_pred, adv_pred=adv_pred, y=y,
+                          clean_acc=clean_acc, snr_db=crafted.snr_db, sparsity=crafted.sparsity)
+
+
+def robustness_row(
+    victim: str,
+    defence: str,
+    attack: str,
+    mode: str,
+    *,
+    clean_pred: ArrayLike,
+    adv_pred: ArrayLike,
+    y: ArrayLike,
+    clean_acc: Mapping[str, float],
+    snr_db: Tensor,
+    sparsity: Tensor,
+) -> dict[str, Any]:
+    """One result row from predictions on the defended model and the per-clip size of δ = x_adv − x.
+
+    Public so that adversarial clips crafted elsewhere (an experiment's cached sets) are scored with
+    exactly these definitions; ``clean_acc`` maps each defence of the victim to its clean accuracy.
+    """
     return {
         "victim": victim,
         "defence": defence,
@@ -124,8 +145,8 @@ def _row(
         "robust_accuracy": accuracy(adv_pred, y),
         "asr": attack_success_rate(clean_pred, adv_pred),
         "correct_to_wrong": _finite(correct_to_wrong_rate(clean_pred, adv_pred, y)),
-        "mean_snr_db": mean_snr(crafted.snr_db).mean_db,
-        "mean_sparsity_pct": float(crafted.sparsity.mean()),
+        "mean_snr_db": mean_snr(snr_db).mean_db,
+        "mean_sparsity_pct": float(sparsity.mean()),
     }
 
 
@@ -135,13 +156,4 @@ def _finite(v: float) -> float | None:
 
 def robustness_table(result: Mapping[str, Any]) -> Table:
     """Markdown/CSV/LaTeX-ready table of :func:`robust_accuracy` rows (percentages; cost in points)."""
-    columns = [("", c) for c in ("victim", "defence", "attack", "mode")]
-    columns += [("clean", "acc"), ("clean", "cost"), ("attacked", "robust acc"), ("attacked", "ASR")]
-    table = Table("robustness", "Robust accuracy (%) per victim, defence and attack", columns)
-    for r in result["rows"]:
-        cost = f"{100 * r['clean_cost']:+.1f}"
-        table.rows.append(
-            [r["victim"], r["defence"], r["attack"], r["mode"], percent(r["clean_accuracy"]), cost,
-             percent(r["robust_accuracy"]), percent(r["asr"])]
-        )
-    return table
+    return rows_table(result["rows"])

@@ -5,6 +5,9 @@
   per example, PESQ and STOI, then the ASR (%) on every victim; one column per split ("Val"/"Test").
   With ``metric="correct_to_wrong"`` the victim columns hold the stricter correct→wrong rate instead.
 * the same layout restricted to the ablation rows is Table 6.
+* beyond the paper (the experiment's robustness lab): :func:`robustness_table` (defended victims:
+  clean accuracy, its cost, robust accuracy and ASR), :func:`budget_table` (budgeted STAA-Net
+  generators: target, achieved, λ) and :func:`targeted_table` (success per target class).
 
 A value that does not exist (no successful example, so no SNR; a metric not computed) prints as "–",
 never as 0. A :class:`Table` keeps two-level column headers (group, sub-column) so that each format
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,8 +198,86 @@ def attack_table(
     return table
 
 
+# ---- beyond the paper ------------------------------------------------------------------------------
+def robustness_table(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    name: str = "robustness",
+    title: str = "Robust accuracy (%) per victim, defence and attack",
+    model_labels: Mapping[str, str] | None = None,
+    attack_labels: Mapping[str, str] | None = None,
+) -> Table:
+    """Rows of :func:`staa.defenses.evaluate.robustness_row` (percentages; the clean cost in points).
+
+    Rows that say which model the clips were crafted on (``threat``) get a "crafted on" column.
+    """
+    models, attacks = model_labels or {}, attack_labels or {}
+    crafted_on = any("threat" in r for r in rows)
+    columns = [("", c) for c in (("crafted on",) if crafted_on else ()) + ("victim", "defence", "attack", "mode")]
+    columns += [("clean", "acc"), ("clean", "cost"), ("attacked", "robust acc"), ("attacked", "ASR")]
+    table = Table(name, title, columns)
+    for r in rows:
+        table.rows.append(
+            ([models.get(r["threat"], r["threat"])] if crafted_on else [])
+            + [models.get(r["victim"], r["victim"]), r["defence"], attacks.get(r["attack"], r["attack"]), r["mode"],
+               percent(r["clean_accuracy"]), f"{100 * r['clean_cost']:+.1f}", percent(r["robust_accuracy"]), percent(r["asr"])]
+        )
+    return table
+
+
+def _labels(results: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """Display names of the models and of the attackers (by id) in ``results``."""
+    return {k: m["label"] for k, m in results["models"].items()}, {r["attacker"]: r["label"] for r in results["attacks"]}
+
+
+def experiment_robustness_table(results: dict[str, Any]) -> Table:
+    section = results["robustness"]
+    models, attacks = _labels(results)
+    split = SPLIT_NAMES.get(section["split"], section["split"])
+    title = f"Robust accuracy (%) of defended victims on {results['corpus']['name']} ({split}); clean cost in points"
+    return robustness_table(section["rows"], title=title, model_labels=models, attack_labels=attacks)
+
+
+def budget_table(results: dict[str, Any]) -> Table:
+    """Budgeted STAA-Net generators: the budget, what the selected checkpoint achieved on validation, and λ."""
+    models = results["models"]
+    columns = [("", "Threat model"), ("", "Attacker"), ("Budget", "kind"), ("Budget", "target"), ("Val", "achieved"),
+               ("Val", "sparsity (%)"), ("Val", "SNR (dB)"), ("Val", "ASR (%)"), ("λ", "weight"), ("λ", "initial"),
+               ("λ", "at best"), ("λ", "final")]
+    table = Table("budgets", f"Budgeted STAA-Net generators on {results['corpus']['name']} (validation split)", columns)
+    for b in results["budgets"]:
+        table.rows.append([
+            models[b["threat"]]["label"], b["label"], b["budget"], decimals(b["target"]), decimals(b["achieved"]),
+            decimals(b["val_sparsity_pct"]), decimals(b["val_snr_db"]), percent(b["val_asr"]), b["weight"],
+            f"{b['initial_lambda']:.3g}", f"{b['lambda_at_best']:.3g}", f"{b['final_lambda']:.3g}",
+        ])
+    return table
+
+
+def targeted_table(results: dict[str, Any]) -> Table:
+    """Targeted success (%) per target class on the threat model and on every victim, plus the macro mean."""
+    section, models = results["targeted"], results["models"]
+    victims = section["victims"]
+    columns = [("", "Threat model"), ("", "Attacker"), ("", "Target"), ("", "n"), ("On the threat model", "success (%)"),
+               ("On the threat model", "SNR (dB)"), ("On the threat model", "Sparsity (%)")]
+    columns += [("Victim success (%)", models[v]["label"]) for v in victims]
+    split = SPLIT_NAMES.get(section["split"], section["split"])
+    title = f"Targeted success (%) per target class on {results['corpus']['name']} ({split}); victim success = predicts the target"
+    table = Table("targeted", title, columns)
+    for row in section["rows"]:
+        head = [models[row["threat"]]["label"], row["label"]]
+        for cls, e in row["per_target"].items():
+            table.rows.append(head + [cls, str(e["n"]), percent(e["success_rate"]), decimals(e.get("mean_snr_db")),
+                                      decimals(e.get("mean_sparsity_pct"))] + [percent(e["victims"].get(v)) for v in victims])
+        table.rows.append(head + ["mean", str(sum(e["n"] for e in row["per_target"].values())),
+                                  percent(row["mean_success_rate"]), MISSING, MISSING]
+                          + [percent(row["victims_mean"].get(v)) for v in victims])
+    return table
+
+
 def paper_tables(results: dict[str, Any]) -> list[Table]:
-    """Every table this experiment has data for: SER, attacks (ASR and correct→wrong), ablations.
+    """Every table this experiment has data for: SER, attacks (ASR and correct→wrong), ablations, and the
+    robustness lab's sections (robustness, budgets, targeted) when the experiment configured them.
 
     The ablation table (Table 6) holds the ablation variants next to the full STAA-Net rows.
     """
@@ -214,6 +295,12 @@ def paper_tables(results: dict[str, Any]) -> list[Table]:
                 title=f"Ablation study of STAA-Net on {corpus}; victim columns: ASR (%)",
             )
         )
+    if results.get("robustness"):
+        tables.append(experiment_robustness_table(results))
+    if results.get("budgets"):
+        tables.append(budget_table(results))
+    if results.get("targeted"):
+        tables.append(targeted_table(results))
     return tables
 
 

@@ -42,6 +42,7 @@ def _trained_looking(config: GeneratorConfig) -> Generator:
         GeneratorConfig(levels=4, features=2, norm="none", growth="add", depth=2),
         GeneratorConfig(levels=3, features=4, norm="bn", factorised=False),
         GeneratorConfig(levels=3, features=4, norm="bn", fold=4),
+        GeneratorConfig(levels=3, features=4, norm="bn", fold=2),
     ],
 )
 def test_fused_generator_equals_generator(config: GeneratorConfig) -> None:

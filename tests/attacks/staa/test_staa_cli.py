@@ -101,4 +101,66 @@ def test_realtime_architecture_trains_and_is_saved_folded(workspace: Path) -> No
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     config = json.loads((w / "gen-rt" / "best" / "config.json").read_text())
-    assert (config["fold"], config["norm"], config["features"], config["levels"]) == (4, "gn", 8, 4)
+    assert (config["fold"], config["norm"], config["features"], config["levels"]) == (2, "gn", 8, 4)
+
+
+def test_checkpointing_and_micro_batches_reach_the_trainer_and_keep_the_weights(workspace: Path) -> None:
+    """--checkpointing --micro-batch change memory, not the step: same seed, same trained weights."""
+    w = workspace
+    common = ["generator", "train", "--threat", w / "emo18", "--corpus", w / "manifest.csv", "--cache", w / "cache",
+              "--seconds", "0.25", "--arch", "fast", "--epochs", "1", "--quiet"]  # fmt: skip
+    assert invoke(*common, "--out", w / "plain").exit_code == 0
+    result = invoke(*common, "--out", w / "lean", "--checkpointing", "--micro-batch", "3")
+    assert result.exit_code == 0, result.output
+    config = json.loads((w / "lean" / "train.json").read_text())["train_config"]
+    assert config["checkpointing"] is True and config["micro_batch"] == 3
+    from safetensors.torch import load_file
+
+    plain, lean = (load_file(w / d / "last" / "model.safetensors") for d in ("plain", "lean"))
+    assert plain.keys() == lean.keys()
+    for k in plain:
+        torch.testing.assert_close(lean[k], plain[k], rtol=1e-4, atol=1e-5)
+
+
+def test_sparsity_budget_moves_lambda_s_towards_the_budget(workspace: Path) -> None:
+    """A budget below the measured sparsity raises λ_s (multiplicative rule); one above it lowers λ_s (additive)."""
+    w = workspace
+    common = ["generator", "train", "--threat", w / "emo18", "--corpus", w / "manifest.csv", "--cache", w / "cache",
+              "--seconds", "0.25", "--arch", "fast", "--lr", "1e-3", "--quiet"]  # fmt: skip
+    result = invoke(*common, "--out", w / "tight", "--epochs", "2", "--budget-sparsity", "1")
+    assert result.exit_code == 0, result.output
+    train = json.loads((w / "tight" / "train.json").read_text())
+    first, second = train["history"]
+    assert first["val_sparsity_all"] > 1  # an untrained generator perturbs far more than 1 % of the samples
+    # dual ascent on log λ_s: λ ← λ · measured / target (lr 1), and the next epoch trains with it
+    assert first["budget_lambda_s"] == pytest.approx(first["lambda_s"] * first["val_sparsity_all"] / 1)
+    assert first["budget_lambda_s"] > first["lambda_s"] == 1e-4
+    assert second["lambda_s"] == pytest.approx(first["budget_lambda_s"])
+    assert train["budgets"] == [{"weight": "lambda_s", "metric": "val_sparsity_all", "target": 1.0,
+                                 "update": "multiplicative", "lr": 1.0}]  # fmt: skip
+    achieved = f"achieved {second['val_sparsity_all']:.2f} %"
+    assert "budget sparsity 1.00 %" in result.output and achieved in result.output
+
+    result = invoke(*common, "--out", w / "loose", "--epochs", "1", "--budget-sparsity", "99",
+                    "--budget-snr", "90", "--budget-update", "additive")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    train = json.loads((w / "loose" / "train.json").read_text())
+    (only,) = train["history"]
+    assert only["val_sparsity_all"] < 99 and only["budget_lambda_s"] < only["lambda_s"]
+    # 90 dB is beyond reach: λ_m rises when an SNR was measured (some clip fooled), else it is kept
+    raised = only["val_snr_db"] is not None
+    assert (only["budget_lambda_m"] > only["lambda_m"]) if raised else (only["budget_lambda_m"] == only["lambda_m"])
+    assert [b["weight"] for b in train["budgets"]] == ["lambda_s", "lambda_m"] and "budget SNR 90.00 dB" in result.output
+
+
+def test_budget_options_are_checked(workspace: Path) -> None:
+    base = ["generator", "train", "--threat", str(workspace / "emo18"), "--out", str(workspace / "unused")]
+    for extra, message in (
+        (["--budget-sparsity", "5", "--no-sparsity"], "ablation"),
+        (["--budget-snr", "30", "--no-magnitude"], "ablation"),
+        (["--budget-sparsity", "5", "--budget-update", "integral"], "update must be one of"),
+        (["--budget-sparsity", "150"], "target sparsity"),
+    ):
+        result = runner.invoke(app, base + extra)
+        assert isinstance(result.exception, ConfigError) and message in str(result.exception), result.output
+    assert not (workspace / "unused").exists()

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train_generator
+from staa.attacks.staa.trainer import backward_step
 from staa.errors import ConfigError
 from staa.models import build_model
 
@@ -103,3 +104,39 @@ def test_inconsistent_setups_are_refused(threat, micro_corpus, tmp_path) -> None
         train_generator(tiny_generator(), [], micro_corpus, tmp_path, short())
     with pytest.raises(ConfigError, match="outside"):
         train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, short(targeted=True, target_class=9))
+
+
+def test_activation_checkpointing_trains_to_the_same_weights(threat, micro_corpus, tmp_path) -> None:
+    plain, checkpointed = tiny_generator(seed=4), tiny_generator(seed=4)
+    train_generator(plain, [threat], micro_corpus, tmp_path / "a", short(epochs=1), show_progress=False)
+    result = train_generator(
+        checkpointed, [threat], micro_corpus, tmp_path / "b", short(epochs=1, checkpointing=True), show_progress=False
+    )
+    assert result["train_config"]["checkpointing"] is True
+    assert checkpointed.encoder[0].checkpointing  # switched on in the trained generator
+    for k, v in plain.state_dict().items():
+        assert torch.allclose(v, checkpointed.state_dict()[k], rtol=0, atol=1e-6), k
+    with pytest.raises(ConfigError, match="batch norm"):
+        train_generator(tiny_generator(norm="bn"), [threat], micro_corpus, tmp_path / "c", short(checkpointing=True))
+
+
+def test_micro_batches_accumulate_the_full_batch_gradient(threat, micro_corpus, tmp_path) -> None:
+    x = torch.from_numpy(micro_corpus.split("train").waves[:7].copy()).double()
+    threat = threat.double()
+
+    def step(micro_batch: int | None) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+        g = tiny_generator(seed=2, quant_prob=1.0).double().train()  # all-soft mask: no random draw
+        means = backward_step(g, [threat], x, short(micro_batch=micro_batch), weight=0.5)
+        return means, {k: p.grad for k, p in g.named_parameters()}
+
+    (whole, whole_grads), (parts, part_grads) = step(None), step(3)  # parts of 3, 3 and 1 clips
+    assert whole.keys() == parts.keys() and whole["total"] > 0
+    for k in whole:
+        assert parts[k] == pytest.approx(whole[k], rel=1e-12), k
+    assert all(g.abs().sum() > 0 for g in whole_grads.values())
+    for k, grad in whole_grads.items():
+        torch.testing.assert_close(part_grads[k], grad, rtol=1e-10, atol=1e-14)
+    with pytest.raises(ConfigError, match="batch norm"):
+        train_generator(tiny_generator(norm="bn"), [threat], micro_corpus, tmp_path, short(micro_batch=2))
+    with pytest.raises(ConfigError, match="micro_batch"):
+        short(micro_batch=0)

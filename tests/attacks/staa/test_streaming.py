@@ -47,12 +47,13 @@ def test_stream_equals_offline(generator: Generator, n: int, chunk: int) -> None
 
 
 @pytest.mark.parametrize(("n", "chunk"), [(1, 1), (7, 3), (237, 1), (1777, 33), (1777, 10_000)])
-def test_folded_generator_streams_exactly(n: int, chunk: int) -> None:
+@pytest.mark.parametrize("fold", [2, 4])
+def test_folded_generator_streams_exactly(n: int, chunk: int, fold: int) -> None:
     """Space-to-depth: blocks are whole bottleneck frames of fold·stride^(levels−1) samples."""
-    g = _generator(fold=4)
+    g = _generator(fold=fold)
     x = _clip(2, n)
     stream = StreamingGenerator(g, block=40)
-    assert stream.block % (4 * 4**2) == 0
+    assert stream.block % (fold * 4**2) == 0
     online = stream.run(x, chunk)
     torch.testing.assert_close(online, g(x).x_adv, atol=1e-12, rtol=0)
     if n == 1777:  # not vacuous: the mask is partly on

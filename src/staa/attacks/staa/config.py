@@ -97,17 +97,27 @@ class GeneratorConfig:
 
     @classmethod
     def realtime(cls, **overrides: Any) -> GeneratorConfig:
-        """The real-time generator: :meth:`fast` run on frames of 4 samples (space-to-depth).
+        """The real-time generator: :meth:`fast` run on frames of 2 samples (space-to-depth).
 
-        Folding 4 samples into 4 input channels runs every layer at a quarter of the rate for about a
-        quarter of the cost, where narrowing the network to 4 channels (just as cheap) stopped it from
-        learning; 8 channels per frame keep the capacity of :meth:`fast`. It keeps GroupNorm: trained
-        3 epochs with the paper's preset against an Emo18, the folded generator with batch norm or no
-        norm left the mask at its initial state (one sample in four) and reached ~23 % ASR, with
-        GroupNorm 69 % (fast: 74 %). ``norm="bn"`` gives a generator that streams
-        (:mod:`staa.attacks.staa.streaming`), if it is trained longer. benchmarks/tradeoff.py measures both.
+        Folding f samples into f input channels runs every layer at 1/f of the rate. benchmarks/tradeoff.py
+        (Emo18 on the synthetic corpus, 2 s clips; 3 epochs of the paper's preset, seed 0; one 6 s clip,
+        batch 1, one thread, all timed in one run): f = 2 crafts 116× faster than sparse PGD-20 (fast: 62×),
+        ASR 76 % at 12.8 % sparsity after the third epoch (fast: 74 %, 11.8 %; f = 2's best-ASR epoch, the
+        first: 79 % at 19.6 %); with seed 1, 70 % at 19.3 % against fast's 68 % at 17.5 % — f = 2 attacks as
+        well as fast, its sparsity one or two points higher. f = 4 is 182× faster but its mask stayed at
+        26.6 % (ASR 69 %); f = 3 reached 16.9 % (71 %, a separate run).
+
+        Why not f = 4: each head channel is one sample phase of the frame, with its own random bias. At
+        f = 4 one phase starts at ∂ ≈ 0.6–0.75 on every sample (tanh is far from saturated), and the nine
+        parameters that are that phase's own move ~1e-4 per Adam step, ~0.01 in the 96 steps of the
+        budget: it stays on, a quarter of the samples. Tying the bias across phases or starting it below
+        γ emptied the mask (ASR ≤ 6 %) or left it dense (28–71 %). Every mask of this budget, fast's too, is
+        a periodic comb (the phases of the fold and of the transposed convolutions), so a point of
+        sparsity is which phases survived, not where the speech is. It keeps GroupNorm: with batch norm or
+        no norm the f = 4 mask never left its initial state (ASR ~23 %); ``norm="bn"`` streams
+        (:mod:`staa.attacks.staa.streaming`) but was not trained at f = 2.
         """
-        return cls(**{"levels": 4, "features": 8, "fold": 4, **overrides})
+        return cls(**{"levels": 4, "features": 8, "fold": 2, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         return {"model_type": self.model_type, **asdict(self)}

@@ -4,12 +4,23 @@ Valid convolutions keep every output sample's receptive field inside real (or re
 of zero padding; the price is size bookkeeping, which :mod:`staa.attacks.staa.sizes` does exactly.
 A stage is ``depth`` conv → norm → ReLU layers; resolution changes by a learned stride-s convolution
 (down) or a stride-s transposed convolution with padding k−1 (up), exactly the authors' choice.
+
+Activation checkpointing (:class:`Checkpointed`, switched on by ``Generator.checkpoint_activations``)
+trades compute for training memory: a checkpointed decoder, block or layer keeps only its inputs for
+the backward pass and recomputes its internals there, nested (decoder → blocks → layers), so at any
+moment one layer's internals and one decoder's block inputs are live instead of the whole network's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+T = TypeVar("T")
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -24,7 +35,23 @@ def _norm(kind: str, channels: int) -> nn.Module:
     return nn.Identity()
 
 
-class ConvLayer(nn.Sequential):
+class Checkpointed(nn.Module):
+    """A module whose forward pass can be recomputed in the backward pass instead of stored.
+
+    Non-reentrant checkpointing (it nests, and it passes gradients to parameters whatever the inputs'
+    ``requires_grad``); off by default and whenever no graph is being recorded, so inference and
+    existing outputs are untouched — the recomputation gives the same values and gradients.
+    """
+
+    checkpointing: bool = False
+
+    def recomputed(self, forward: Callable[..., T], *inputs: Tensor) -> T:
+        if self.checkpointing and torch.is_grad_enabled():
+            return checkpoint(forward, *inputs, use_reentrant=False)
+        return forward(*inputs)
+
+
+class ConvLayer(Checkpointed, nn.Sequential):
     """conv (or transposed conv) → norm → ReLU; the authors' ``ConvLayer``."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, norm: str, stride: int = 1, transpose: bool = False) -> None:
@@ -34,6 +61,9 @@ class ConvLayer(nn.Sequential):
         else:
             conv = nn.Conv1d(c_in, c_out, kernel, stride)
         super().__init__(conv, _norm(norm, c_out), nn.ReLU())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.recomputed(super().forward, x)
 
 
 def stage(c_in: int, c_out: int, kernel: int, depth: int, norm: str) -> nn.Sequential:
@@ -47,7 +77,7 @@ def centre_crop(x: Tensor, length: int) -> Tensor:
     return x[..., start : start + length]
 
 
-class DownBlock(nn.Module):
+class DownBlock(Checkpointed):
     """Skip stage (c_in → c), stage (c → c_next), learned decimation (stride-s conv)."""
 
     def __init__(self, c_in: int, c: int, c_next: int, kernel: int, stride: int, depth: int, norm: str) -> None:
@@ -57,11 +87,14 @@ class DownBlock(nn.Module):
         self.down = ConvLayer(c_next, c_next, kernel, norm, stride=stride)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.recomputed(self._forward, x)
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         skip = self.pre(x)
         return self.down(self.post(skip)), skip
 
 
-class UpBlock(nn.Module):
+class UpBlock(Checkpointed):
     """Transposed-conv up-sampling, stage (c_up → c), concatenation with the cropped skip, stage (2c → c)."""
 
     def __init__(self, c_up: int, c: int, kernel: int, stride: int, depth: int, norm: str) -> None:
@@ -71,14 +104,19 @@ class UpBlock(nn.Module):
         self.post = stage(2 * c, c, kernel, depth, norm)
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        return self.recomputed(self._forward, x, skip)
+
+    def _forward(self, x: Tensor, skip: Tensor) -> Tensor:
         h = self.pre(self.up(x))
         return self.post(torch.cat([centre_crop(skip, h.shape[-1]), h], dim=1))
 
 
-class Decoder(nn.Module):
+class Decoder(Checkpointed):
     """One up-sampling path (UB): bottleneck stage, up blocks back to full resolution, 1×1 head.
 
     The head has one output channel per sample of a frame (``fold``); the result is (B, fold, T).
+    Checkpointed, a decoder stores nothing of its own until the backward pass reaches it, so the
+    two decoders' full-rate activations are never held at the same time.
     """
 
     def __init__(
@@ -92,6 +130,9 @@ class Decoder(nn.Module):
         self.head = nn.Conv1d(channels[0], fold, 1)
 
     def forward(self, code: Tensor, skips: list[Tensor]) -> Tensor:
+        return self.recomputed(self._forward, code, *skips)
+
+    def _forward(self, code: Tensor, *skips: Tensor) -> Tensor:
         h = self.bottleneck(code)
         for block, skip in zip(self.blocks, reversed(skips)):
             h = block(h, skip)

@@ -54,6 +54,13 @@ class STAATrainConfig:
     ``no_quantisation`` λ_q = 0; ``no_factorisation`` needs a generator built with
     ``factorised=False`` (δ = v dense), puts the sparsity loss on v (‖v‖₁) and drops the
     quantisation loss.
+
+    Memory, for the authors' network on long clips — the same steps in less memory: ``checkpointing``
+    recomputes the generator's activations in the backward pass instead of storing them
+    (:meth:`Generator.checkpoint_activations`; it stays switched on in the generator after training);
+    ``micro_batch`` accumulates each batch's gradient over parts of that many clips. Both need a
+    generator without batch norm (its statistics would change); every other layer, GroupNorm included,
+    treats each clip on its own, so the gradient is the full batch's.
     """
 
     lambda_m: float = 1e-3
@@ -73,10 +80,14 @@ class STAATrainConfig:
     no_sparsity: bool = False
     no_quantisation: bool = False
     eval_batch_size: int = 16
+    checkpointing: bool = False
+    micro_batch: int | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1 or self.step_size < 1:
             raise ConfigError("generator training: epochs, batch sizes and step_size must be ≥ 1")
+        if self.micro_batch is not None and self.micro_batch < 1:
+            raise ConfigError(f"generator training: micro_batch must be ≥ 1, got {self.micro_batch}")
         if not self.lr > 0 or not 0 < self.gamma_lr <= 1:
             raise ConfigError(f"generator training: need lr > 0 and gamma_lr in (0, 1], got {self.lr}, {self.gamma_lr}")
         if min(self.lambda_m, self.lambda_s, self.lambda_q, self.kappa) < 0:
@@ -122,6 +133,8 @@ def train_generator(
     """Train ``generator`` to fool ``threat_models`` on ``corpus``; write best/, last/, train.json in ``out_dir``."""
     cfg = config or STAATrainConfig.paper()
     _check(generator, threat_models, corpus, cfg)
+    if cfg.checkpointing:
+        generator.checkpoint_activations()
     ddp.setup(device)
     device = ddp.local_device(device)
     out = Path(out_dir)
@@ -222,17 +235,35 @@ def _train_epoch(
         optimizer.zero_grad(set_to_none=False)
         if rows:
             x = torch.from_numpy(np.asarray(train.waves[rows], dtype=np.float32)).to(device)
-            terms = _step_loss(generator, threat_models, x, cfg)
             # weight by this rank's share so that averaging over ranks gives the global-batch mean
-            (terms["total"] * len(rows) * ddp.world_size() / len(batch)).backward()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(rows)
+            means = backward_step(generator, threat_models, x, cfg, len(rows) * ddp.world_size() / len(batch))
+            for k, v in means.items():
+                sums[k] = sums.get(k, 0.0) + v * len(rows)
             seen += len(rows)
         ddp.all_reduce_mean_([p.grad for p in generator.parameters()])
         optimizer.step()
     names = ["adversarial", "magnitude", "sparsity", "total"] + (["quantisation"] if generator.config.factorised else [])
     totals = ddp.all_reduce_sum(torch.tensor([sums.get(k, 0.0) for k in names] + [seen], dtype=torch.float64, device=device))
     return {k: float(v) / max(1.0, float(totals[-1])) for k, v in zip(names, totals.tolist())}
+
+
+def backward_step(
+    generator: Generator, threat_models: Sequence[SERModel], x: Tensor, cfg: STAATrainConfig, weight: float = 1.0
+) -> dict[str, float]:
+    """Accumulate the gradient of ``weight`` × Eq. 7 on ``x`` into the generator; return each term's mean.
+
+    In parts of ``cfg.micro_batch`` clips (all at once if None), each weighted by its share of ``x``,
+    so that the accumulated gradient is the whole batch's while only one part's graph is alive.
+    """
+    step = cfg.micro_batch or len(x)
+    sums: dict[str, float] = {}
+    for start in range(0, len(x), step):
+        part = x[start : start + step]
+        terms = _step_loss(generator, threat_models, part, cfg)
+        (terms["total"] * (weight * (len(part) / len(x)))).backward()
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(part)
+    return {k: v / len(x) for k, v in sums.items()}
 
 
 def _step_loss(generator: Generator, threat_models: Sequence[SERModel], x: Tensor, cfg: STAATrainConfig) -> dict:
@@ -307,6 +338,8 @@ def _check(generator: Generator, threat_models: Sequence[SERModel], corpus: Prep
     """Refuse inconsistent set-ups before any work: one line naming the problem."""
     if not threat_models:
         raise ConfigError("generator training needs at least one threat model")
+    if (cfg.checkpointing or cfg.micro_batch) and generator.config.norm == "bn":
+        raise ConfigError("checkpointing and micro_batch need a generator without batch norm (norm 'gn' or 'none')")
     if cfg.no_factorisation == generator.config.factorised:
         raise ConfigError(
             "no_factorisation needs a generator built with factorised=False, and only then "

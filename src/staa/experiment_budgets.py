@@ -1,0 +1,65 @@
+"""Budgeted sparsity in an experiment: ``attackers.<id>.train.budget`` → the generator trainer's callbacks.
+
+``train: {preset: paper, budget: {sparsity_pct: 10, update: multiplicative, lr: 1.0}}`` (or
+``budget: {snr_db: 25}``) makes :func:`~staa.attacks.staa.trainer.train_generator` adapt λ_s (λ_m) after
+every epoch with :mod:`staa.attacks.staa.budget`'s dual-ascent controllers, instead of the paper's fixed
+weight. :func:`budgets` reports, per budgeted generator, what the checkpoint the attack uses achieved
+on validation and where λ went — the ``budgets`` section of ``results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from staa.errors import ConfigError
+from staa.experiment import Context, attacker_plans
+
+BUDGETS = ("sparsity_pct", "snr_db")  # STAA-Net budgets: an upper bound on sparsity, a lower bound on SNR
+BUDGET_OPTIONS = {"update", "lr", "damping"}
+
+
+def validate_budget(aid: str, spec: Any, path: Path | str) -> None:
+    """``attackers.<id>.train.budget``: exactly one of ``sparsity_pct`` / ``snr_db``, plus controller options."""
+    if spec is None:
+        return
+    where = f"attacker '{aid}': train.budget"
+    kinds = set(spec) & set(BUDGETS) if isinstance(spec, dict) else set()
+    if len(kinds) != 1 or set(spec) - set(BUDGETS) - BUDGET_OPTIONS:
+        raise ConfigError(f"{where} needs exactly one of sparsity_pct, snr_db (options: {', '.join(sorted(BUDGET_OPTIONS))})", path)
+
+
+def budget_callbacks(spec: dict[str, Any] | None) -> list[Any]:
+    """The ``train_generator`` callback that enforces ``train.budget`` (none without a budget)."""
+    if not spec:
+        return []
+    from staa.attacks.staa.budget import SNRBudget, SparsityBudget
+
+    options = {k: v for k, v in spec.items() if k in BUDGET_OPTIONS}
+    if "sparsity_pct" in spec:
+        return [SparsityBudget(float(spec["sparsity_pct"]), **options)]
+    return [SNRBudget(float(spec["snr_db"]), **options)]
+
+
+def budgets(ctx: Context) -> list[dict[str, Any]]:
+    """Per budgeted STAA-Net generator: the budget, what the selected checkpoint achieved on validation, and λ."""
+    out = []
+    for threat in ctx.config["threat_models"]:
+        for plan in attacker_plans(ctx.config, threat):
+            budget = (plan.train or {}).get("budget") if plan.attack == "staa" else None
+            if not budget:
+                continue
+            trained = json.loads((ctx.out / "generators" / threat / plan.id / "train.json").read_text())
+            history, best = trained["history"], trained["best"]
+            chosen = next(h for h in history if (h["val_asr"], h["val_sparsity_all"]) == (best["val_asr"], best["val_sparsity_all"]))
+            kind = next(k for k in BUDGETS if k in budget)
+            weight, metric = ("lambda_s", "val_sparsity_all") if kind == "sparsity_pct" else ("lambda_m", "val_snr_db")
+            out.append({
+                "threat": threat, "attacker": plan.id, "label": plan.label, "budget": kind, "target": float(budget[kind]),
+                "update": budget.get("update", "multiplicative"), "epochs": len(history), "best_epoch": chosen["epoch"],
+                "achieved": chosen[metric], "val_asr": chosen["val_asr"], "val_sparsity_pct": chosen["val_sparsity_all"],
+                "val_snr_db": chosen["val_snr_db"], "weight": weight, "initial_lambda": history[0][weight],
+                "lambda_at_best": chosen[weight], "final_lambda": history[-1][f"budget_{weight}"],
+            })
+    return out
