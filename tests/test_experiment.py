@@ -20,6 +20,7 @@ TINY = [
     "models.emo18.epochs=1", "models.zhao19.epochs=1", "max_examples=3", "report.chunk_size=2",
     "attackers.pgd.settings.steps=2", "attackers.sparsefool.settings.steps=1", "attackers.sparsefool.settings.deepfool_steps=2",
     "attackers.onepixel.settings.popsize=4", "attackers.onepixel.settings.iterations=1", "attackers.staa.train.epochs=1",
+    "attackers.staa.train.warmup_epochs=0",
     "models.emo18_at.epochs=1", "models.emo18_at.adversarial.settings.steps=1",
     "attackers.staa_budget={attack: staa, generator: {preset: fast}, train: {epochs: 1, budget: {sparsity_pct: 10}}}",
     "attackers.universal.fit.epochs=1",
@@ -102,7 +103,7 @@ def test_ablations_inherit_their_attacker_and_controls_follow_alignment():
     config = load_config("demo", ["ablations.no_mag={of: staa, label: w/o magnitude, train: {no_magnitude: true}}"])
     plans = {p.id: p for p in attacker_plans(config, "emo18")}
     assert plans["no_mag"].group == "ablation" and plans["no_mag"].attack == "staa"
-    assert plans["no_mag"].train == {"preset": "paper", "epochs": 4, "lr": 1e-3, "no_magnitude": True}
+    assert plans["no_mag"].train == {"preset": "paper", "epochs": 4, "lr": 1e-3, "warmup_epochs": 1, "no_magnitude": True}
     assert plans["zero"].group == plans["authors_shift"].group == "control"
     assert plans["authors_shift"].generator == {"preset": "fast", "alignment": "authors"}
     auto = {p.id for p in attacker_plans(load_config("demo", ["controls.authors_shift=auto"]), "emo18")}

@@ -431,7 +431,7 @@ def _ser_model(ctx: Context, name: str) -> None:
     from staa.evaluation.transfer import file_fingerprint
     from staa.models import build_model, load_model
     from staa.models.base import WEIGHTS_NAME
-    from staa.reproducibility import provenance
+    from staa.reproducibility import provenance, seed_everything
     from staa.train import evaluate_ser, train_ser
 
     spec = ctx.config["models"][name]
@@ -449,6 +449,7 @@ def _ser_model(ctx: Context, name: str) -> None:
         if source:
             model = load_model(ctx.out / "models" / source / "best")
         else:
+            seed_everything(ctx.seed)  # initial weights fixed by the seed alone, not by which steps ran before
             model = build_model(spec["arch"], num_classes=len(ctx.corpus.classes), class_names=ctx.corpus.classes,
                                 **(spec.get("options") or {}))
         train = adversarial_train if adversarial else train_ser
@@ -467,6 +468,7 @@ def _generator(ctx: Context, threat: str, plan: AttackerPlan, target: int | None
     """Train (or reuse) the STAA-Net generator of ``plan`` against ``threat``; return it loaded."""
     from staa.attacks.staa import Generator, train_generator
     from staa.experiment_budgets import budget_callbacks
+    from staa.reproducibility import seed_everything
 
     gen_cfg = generator_config(plan.generator, ctx.eps)
     train_spec = dict(plan.train or {})
@@ -479,6 +481,7 @@ def _generator(ctx: Context, threat: str, plan: AttackerPlan, target: int | None
         ctx.log(f"generator {threat}/{plan.id}: reusing {directory / 'best'}")
     else:
         ctx.log(f"generator {threat}/{plan.id}: training for {train_cfg.epochs} epochs")
+        seed_everything(ctx.seed)  # same initial weights whatever ran before (a resumed run, other attackers)
         train_generator(Generator(gen_cfg), [ctx.models[threat]], ctx.corpus, directory, train_cfg,
                         device=ctx.device, show_progress=ctx.show_progress, callbacks=budget_callbacks(budget))
     return Generator.from_pretrained(directory / "best")

@@ -17,7 +17,7 @@ from staa.errors import ConfigError
 from staa.experiment import Context, attacker_plans
 
 BUDGETS = ("sparsity_pct", "snr_db")  # STAA-Net budgets: an upper bound on sparsity, a lower bound on SNR
-BUDGET_OPTIONS = {"update", "lr", "damping"}
+BUDGET_OPTIONS = {"update", "lr", "damping", "max_factor"}
 
 
 def validate_budget(aid: str, spec: Any, path: Path | str) -> None:
@@ -52,14 +52,15 @@ def budgets(ctx: Context) -> list[dict[str, Any]]:
                 continue
             trained = json.loads((ctx.out / "generators" / threat / plan.id / "train.json").read_text())
             history, best = trained["history"], trained["best"]
-            chosen = next(h for h in history if (h["val_asr"], h["val_sparsity_all"]) == (best["val_asr"], best["val_sparsity_all"]))
+            budgeted = history[int(trained["train_config"].get("warmup_epochs", 0)):]  # after the warm-up
+            chosen = next(h for h in budgeted if (h["val_asr"], h["val_sparsity_all"]) == (best["val_asr"], best["val_sparsity_all"]))
             kind = next(k for k in BUDGETS if k in budget)
             weight, metric = ("lambda_s", "val_sparsity_all") if kind == "sparsity_pct" else ("lambda_m", "val_snr_db")
             out.append({
                 "threat": threat, "attacker": plan.id, "label": plan.label, "budget": kind, "target": float(budget[kind]),
                 "update": budget.get("update", "multiplicative"), "epochs": len(history), "best_epoch": chosen["epoch"],
                 "achieved": chosen[metric], "val_asr": chosen["val_asr"], "val_sparsity_pct": chosen["val_sparsity_all"],
-                "val_snr_db": chosen["val_snr_db"], "weight": weight, "initial_lambda": history[0][weight],
+                "val_snr_db": chosen["val_snr_db"], "weight": weight, "initial_lambda": budgeted[0][weight],
                 "lambda_at_best": chosen[weight], "final_lambda": history[-1][f"budget_{weight}"],
             })
     return out

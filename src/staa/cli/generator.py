@@ -42,6 +42,9 @@ def train(
     batch_size: int = typer.Option(None, help="default: the preset's (8)"),
     lambda_s: float = typer.Option(None, help="sparsity weight (default: the preset's)"),
     kappa: float = typer.Option(None, help="C&W confidence φ: the margin floor (default: the preset's, 0)"),
+    warmup_epochs: int = typer.Option(
+        0, help="first epochs without the sparsity and quantisation terms, so the mask cannot empty before it is useful"
+    ),
     targeted: bool = typer.Option(False, help="push every clip to --target-class"),
     target_class: int = typer.Option(None, help="class index of a targeted attack"),
     no_factorisation: bool = typer.Option(False, help="ablation: no position decoder, δ = v, ‖v‖₁ sparsity"),
@@ -92,6 +95,7 @@ def train(
         no_quantisation=no_quantisation,
         checkpointing=checkpointing,
         micro_batch=micro_batch,
+        warmup_epochs=warmup_epochs,
     )
     ddp.setup(device)
     with ddp.main_first():

@@ -29,6 +29,28 @@ def test_multiplicative_rule_is_dual_ascent_on_log_lambda():
     assert math.isclose(cfg.lambda_s, 1e-4)  # half the budget → halved
 
 
+def test_multiplicative_rule_moves_lambda_at_most_max_factor_per_epoch():
+    """A collapsed mask (0 %) lowers λ_s tenfold, not a thousandfold; a dense one raises it tenfold."""
+    cfg = STAATrainConfig(lambda_s=1e-4)
+    SparsityBudget(TARGET)(0, {"val_sparsity_all": 0.0}, cfg)
+    assert math.isclose(cfg.lambda_s, 1e-5)
+    SparsityBudget(TARGET, max_factor=4.0)(1, {"val_sparsity_all": 90.0}, cfg)
+    assert math.isclose(cfg.lambda_s, 4e-5)
+    with pytest.raises(ConfigError, match="max_factor"):
+        SparsityBudget(TARGET, max_factor=1.0)
+
+
+def test_an_epoch_meets_the_budget_within_ten_percent_of_the_target():
+    cfg = STAATrainConfig(lambda_s=1e-4)
+    for measured, met in ((10.9, True), (11.1, False), (2.0, True)):
+        record = {"val_sparsity_all": measured}
+        SparsityBudget(TARGET)(0, record, cfg)
+        assert record["budget_met"] is met, measured
+    record = {"val_snr_db": None}
+    SNRBudget(30.0)(0, record, cfg)
+    assert record["budget_met"] is False  # no successful clip: nothing meets an SNR floor
+
+
 def test_additive_rule_is_a_damped_signed_multiplier():
     cfg = STAATrainConfig(lambda_s=1e-4)
     budget = SparsityBudget(TARGET, lr=0.5, update="additive", damping=2.0)

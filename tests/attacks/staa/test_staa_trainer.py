@@ -140,3 +140,32 @@ def test_micro_batches_accumulate_the_full_batch_gradient(threat, micro_corpus, 
         train_generator(tiny_generator(norm="bn"), [threat], micro_corpus, tmp_path, short(micro_batch=2))
     with pytest.raises(ConfigError, match="micro_batch"):
         short(micro_batch=0)
+
+
+def test_warmup_epochs_train_without_sparsity_and_quantisation_and_are_never_best(threat, micro_corpus, tmp_path) -> None:
+    seen: list[int] = []
+    result = train_generator(
+        tiny_generator(), [threat], micro_corpus, tmp_path, short(epochs=3, warmup_epochs=2, lambda_s=0.5),
+        show_progress=False, callbacks=[lambda epoch, record, cfg: seen.append(epoch)],
+    )  # fmt: skip
+    lambdas = [(h["lambda_s"], h["lambda_q"]) for h in result["history"]]
+    assert lambdas == [(0.0, 0.0), (0.0, 0.0), (0.5, 1e-4)]
+    assert seen == [2]  # budget controllers start after the warm-up
+    last = result["history"][-1]
+    assert result["best"] == {"val_asr": last["val_asr"], "val_sparsity_all": last["val_sparsity_all"], "budget_met": True}
+    best, final = (Generator.from_pretrained(tmp_path / d) for d in ("best", "last"))
+    assert all(torch.equal(v, final.state_dict()[k]) for k, v in best.state_dict().items())
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        short(epochs=2, warmup_epochs=2)
+
+
+def test_best_is_chosen_among_epochs_that_meet_the_budget(threat, micro_corpus, tmp_path) -> None:
+    """A callback that declares only epoch 2 within budget makes it best/, whatever the ASR of the others."""
+
+    def only_second(epoch: int, record: dict, config: STAATrainConfig) -> None:
+        record["budget_met"] = epoch == 1
+
+    result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, short(epochs=3), show_progress=False,
+                             callbacks=[only_second])  # fmt: skip
+    second = result["history"][1]
+    assert result["best"] == {"val_asr": second["val_asr"], "val_sparsity_all": second["val_sparsity_all"], "budget_met": True}

@@ -6,13 +6,18 @@ its Lagrange multiplier is exactly the loss weight, and dual ascent raises it wh
 violated and lowers it while there is slack. These controllers are ``train_generator`` callbacks: after
 every epoch they read the validation measurement, update the weight in the config (the next epoch
 trains with it; the value is checkpointed, so a resumed run continues the same schedule) and record
-the weight they set in the epoch's history record.
+the weight they set in the epoch's history record, and whether the epoch met the budget (``budget_met``:
+within ``tolerance``, 10 % of the target, on the wrong side at most). The trainer keeps as ``best/`` the
+epoch with the highest ASR among those that met it, so a budgeted generator is not replaced by a denser
+epoch that merely fooled more clips.
 
 Two update rules, for the two readings of "budget":
 
-* ``"multiplicative"`` (default), an *upper bound* (measured ≤ target): λ ← λ · (measured / target)^lr,
-  dual ascent on log λ. It is scale free (λ_s spans decades between corpora and clip lengths) and λ
-  stays positive, so a generator that needs fewer samples than the budget is left alone.
+* ``"multiplicative"`` (default): λ ← λ · (measured / target)^lr, dual ascent on log λ. It is scale
+  free (λ_s spans decades between corpora and clip lengths) and λ stays positive. One epoch changes λ
+  by at most ``max_factor`` (10×) either way: a mask that collapsed to 0 % (measured at the 0.01 %
+  floor, a log-ratio of −6.9 at a 10 % budget) would otherwise cut λ a thousandfold at once, and the
+  next epoch's mask swung to ~90 % (seen in the demo); capped, the controller walks back in steps.
 * ``"additive"``, an *equality* (measured = target): the damped multiplier method of Platt & Barr
   (1988), μ ← μ + lr · e and λ = μ + damping · e with e = scale · (measured − target) / target and
   ``scale`` the weight's starting value. Plain dual ascent (damping 0) overshoots here, because a
@@ -39,7 +44,14 @@ class DualController:
     metric: str
 
     def __init__(
-        self, *, lr: float = 1.0, update: str = "multiplicative", damping: float = 2.0, floor: float = 1e-8
+        self,
+        *,
+        lr: float = 1.0,
+        update: str = "multiplicative",
+        damping: float = 2.0,
+        floor: float = 1e-8,
+        max_factor: float = 10.0,
+        tolerance: float = 0.1,
     ) -> None:
         if update not in UPDATES:
             raise ConfigError(f"budget: update must be one of {', '.join(UPDATES)}, got '{update}'")
@@ -47,7 +59,11 @@ class DualController:
             raise ConfigError(f"budget: lr must be positive, got {lr}")
         if damping < 0:
             raise ConfigError(f"budget: damping must be >= 0, got {damping}")
+        if not max_factor > 1:
+            raise ConfigError(f"budget: max_factor must be > 1, got {max_factor}")
         self.lr, self.update, self.damping, self.floor = lr, update, damping, floor
+        self.max_step = math.log(max_factor)
+        self.tolerance = tolerance
         self.scale: float | None = None  # the weight's value at the first update (additive rule)
         self.multiplier: float | None = None  # μ, the integral part (additive rule)
 
@@ -59,11 +75,15 @@ class DualController:
         measured = record.get(self.metric)
         if measured is None:  # e.g. no successful clip, so no SNR: nothing to learn from this epoch
             record[f"budget_{self.weight}"] = getattr(config, self.weight)
+            record["budget_met"] = False
             return
         log_ratio, relative = self.violation(float(measured))
+        # the trainer picks best/ among epochs that meet every budget (within ``tolerance`` of the target)
+        record["budget_met"] = record.get("budget_met", True) and relative <= self.tolerance
         current = getattr(config, self.weight)
         if self.update == "multiplicative":
-            new = max(self.floor, current) * math.exp(self.lr * log_ratio)
+            step = min(self.max_step, max(-self.max_step, self.lr * log_ratio))
+            new = max(self.floor, current) * math.exp(step)
         else:
             if self.scale is None:
                 self.scale, self.multiplier = max(self.floor, abs(current)), current

@@ -6,7 +6,8 @@ one common label), the generator in train mode perturbs it, every threat model c
 Adam minimises Eq. 7 with the C&W term averaged over the ensemble. StepLR halves the learning rate
 every 5 epochs. After each epoch the generator (eval mode, binary mask) attacks the validation split:
 white-box ASR on the first threat model, mean sparsity and SNR of x_adv − x over successful clips
-(:mod:`staa.metrics`) decide ``best/``; ``last/`` and ``state.pt`` are rewritten every epoch, so a
+(:mod:`staa.metrics`) decide ``best/`` — among the epochs that meet every budget a callback checks
+(``record["budget_met"]``), when any does; ``last/`` and ``state.pt`` are rewritten every epoch, so a
 killed run resumes from its last finished epoch.
 
 The loss weights are read from the config at every step, and ``callbacks`` run after every epoch with
@@ -24,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,14 @@ class STAATrainConfig:
     ``factorised=False`` (δ = v dense), puts the sparsity loss on v (‖v‖₁) and drops the
     quantisation loss.
 
+    ``warmup_epochs``: the first epochs train with λ_s = λ_q = 0 (the adversarial and magnitude terms
+    only), then the configured weights apply. With the paper's weights from the first step, the
+    position map of a fresh generator can empty within the first epoch, before the adversarial term
+    has found any use for it (the mask then stays empty: 0 % ASR); whether it does depends on the
+    initial weights — in the demo, one seed trained to 87.5 % ASR and another collapsed. Letting the
+    mask first learn where to attack removes that lottery. 0 (the paper) keeps the weights throughout;
+    budget controllers start after the warm-up, and warm-up epochs are never selected as ``best``.
+
     Memory, for the authors' network on long clips — the same steps in less memory: ``checkpointing``
     recomputes the generator's activations in the backward pass instead of storing them
     (:meth:`Generator.checkpoint_activations`; it stays switched on in the generator after training);
@@ -81,11 +90,14 @@ class STAATrainConfig:
     no_quantisation: bool = False
     eval_batch_size: int = 16
     checkpointing: bool = False
+    warmup_epochs: int = 0
     micro_batch: int | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1 or self.step_size < 1:
             raise ConfigError("generator training: epochs, batch sizes and step_size must be ≥ 1")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ConfigError(f"generator training: warmup_epochs must be in [0, epochs), got {self.warmup_epochs}")
         if self.micro_batch is not None and self.micro_batch < 1:
             raise ConfigError(f"generator training: micro_batch must be ≥ 1, got {self.micro_batch}")
         if not self.lr > 0 or not 0 < self.gamma_lr <= 1:
@@ -146,7 +158,7 @@ def train_generator(
     optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma_lr)
     history: list[dict] = []
-    best: tuple[float, float] | None = None
+    best: tuple[float, float, float] | None = None  # (budget met, ASR, −sparsity), compared in order
     start = 0
     state = load_state(out / "state.pt")
     if state is not None:
@@ -157,8 +169,10 @@ def train_generator(
     with _frozen_all(threat_models):
         for epoch in range(start, cfg.epochs):
             t0 = time.perf_counter()
+            warming = epoch < cfg.warmup_epochs
+            epoch_cfg = replace(cfg, lambda_s=0.0, lambda_q=0.0) if warming else cfg
             with ddp.cross_rank_batchnorm(generator):
-                losses = _train_epoch(generator, threat_models, train, optimizer, cfg, epoch, device, show)
+                losses = _train_epoch(generator, threat_models, train, optimizer, epoch_cfg, epoch, device, show)
             seconds = time.perf_counter() - t0
             scheduler.step()
             record = {
@@ -166,14 +180,14 @@ def train_generator(
                 **{f"loss_{k}": v for k, v in losses.items()},
                 "seconds": seconds,
                 "lr": optimizer.param_groups[0]["lr"],
-                **{k: getattr(cfg, k) for k in LAMBDAS},
+                **{k: getattr(epoch_cfg, k) for k in LAMBDAS},
                 **validate(generator, threat_models, val, cfg, device),
             }
             history.append(record)
-            for callback in callbacks:
+            for callback in callbacks if not warming else ():
                 callback(epoch, record, cfg)
-            score = (record["val_asr"], -(record["val_sparsity_all"]))
-            improved = best is None or score > best
+            score = (float(record.get("budget_met", True)), record["val_asr"], -(record["val_sparsity_all"]))
+            improved = not warming and (best is None or score > best)  # a warm-up mask is not the budget's
             best = score if improved else best
             if ddp.is_main():
                 if improved:
@@ -186,12 +200,12 @@ def train_generator(
                     scheduler=scheduler.state_dict(),
                     lambdas=torch.tensor([getattr(cfg, k) for k in LAMBDAS], dtype=torch.float64),
                     history=history,
-                    best=torch.tensor(best, dtype=torch.float64),
+                    best=torch.tensor(best if best is not None else (), dtype=torch.float64),  # empty in warm-up
                     epoch=epoch,
                 )
             ddp.barrier()
     result = {
-        "best": {"val_asr": best[0], "val_sparsity_all": -best[1]} if best else None,
+        "best": {"val_asr": best[1], "val_sparsity_all": -best[2], "budget_met": bool(best[0])} if best else None,
         "history": history,
         "train_config": asdict(cfg),
         "world_size": ddp.world_size(),
@@ -385,7 +399,9 @@ def _restore(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         lambdas = state["lambdas"].tolist()
-        best, epoch = tuple(state["best"].tolist()), int(state["epoch"])
+        best, epoch = tuple(state["best"].tolist()) or None, int(state["epoch"])
+        if best is not None and len(best) == 2:  # a state written before budgets took part in the choice
+            best = (1.0, *best)
     except (KeyError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0][:160]
         raise CheckpointError(f"resume state does not match this generator or optimiser ({first})", path) from None
