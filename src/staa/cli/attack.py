@@ -30,7 +30,7 @@ from staa.cli.common import DEFAULT_CACHE, DEFAULT_EPS, attack_options, first_cl
 from staa.data.cache import PreparedCorpus
 from staa.defenses.evaluate import attack_factory
 from staa.errors import ConfigError
-from staa.evaluation.tables import Table, decimals, percent
+from staa.evaluation.tables import targeted_success_table
 from staa.evaluation.transfer import craft
 from staa.evaluation_targeted import targeted_success_by_class
 from staa.models import load_model
@@ -257,20 +257,6 @@ def craft_split(
         f"{attack.name}: ASR {s['asr_threat']:.3f} on {s['n']} clips, SNR {snr}, "
         f"{s['seconds_per_example']:.2f} s/clip -> {out / 'records.json'}"
     )
-
-
-def targeted_success_table(result: dict[str, Any], title: str) -> Table:
-    """One row per target class (by name), then the macro mean and the overall (micro) rate."""
-    columns = [("", "target"), ("", "n"), ("", "success (%)")]
-    columns += [("successful", "SNR (dB)"), ("successful", "sparsity (%)")]
-    table = Table("targeted", title, columns)
-    for label, e in result["per_target"].items():
-        table.rows.append([label, str(e["n"]), percent(e["success_rate"]), decimals(e.get("mean_snr_db")),
-                           decimals(e.get("mean_sparsity_pct"))])  # fmt: skip
-    table.rows.append(["mean over targets", "", percent(result["mean_success_rate"]), "", ""])
-    table.rows.append(["overall", str(sum(e["n"] for e in result["per_target"].values())),
-                       percent(result["overall_success_rate"]), "", ""])  # fmt: skip
-    return table
 
 
 def _target(targeted: bool, target_class: str | None, classes: list[str]) -> int | None:
