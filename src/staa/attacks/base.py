@@ -49,6 +49,11 @@ class AttackResult:
     def sparsity(self) -> Tensor:
         return sparsity(self.delta)
 
+    @property
+    def l0(self) -> Tensor:
+        """Changed samples per clip, (B,): the count behind :attr:`sparsity` (a minimum-norm attack's answer)."""
+        return (self.delta != 0).sum(dim=-1)
+
 
 @contextlib.contextmanager
 def frozen(model: nn.Module) -> Iterator[nn.Module]:
@@ -75,6 +80,30 @@ def margin_loss(logits: Tensor, labels: Tensor, targeted: bool = False, kappa: f
     other = logits.masked_fill(nn.functional.one_hot(labels, logits.shape[1]).bool(), float("-inf")).amax(1)
     margin = other - true if targeted else true - other
     return torch.clamp(margin, min=-kappa)
+
+
+LOSSES = ("margin", "ce")
+
+
+def loss_gradient(
+    model: nn.Module, x: Tensor, labels: Tensor, *, targeted: bool, loss: str = "margin", kappa: float = 0.0
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Logits at ``x``, the per-example loss the attacker *minimises* and its gradient w.r.t. ``x``.
+
+    ``"margin"`` is the C&W margin (:func:`margin_loss`, clamped at −κ; κ = inf leaves it unclamped, as
+    the minimum-norm attacks need); ``"ce"`` is the cross-entropy of torchattacks/ART, negated for
+    untargeted attacks. Rows are independent, so the gradient of the summed loss is each row's own.
+    """
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = model(x)
+        if loss == "margin":
+            values = margin_loss(logits, labels, targeted, kappa)
+        else:
+            ce = nn.functional.cross_entropy(logits, labels, reduction="none")
+            values = ce if targeted else -ce
+        (grad,) = torch.autograd.grad(values.sum(), x)
+    return logits.detach(), values.detach(), grad
 
 
 @dataclass(frozen=True)
