@@ -110,14 +110,17 @@ def loss_gradient(
 class SampleBudget:
     """How many samples a sparse attack may change: ``k`` directly or ``k_percent`` of the clip.
 
-    Shared by sparse PGD and the universal perturbation so both validate and round the same way.
+    Shared by every budgeted sparse attack so that all validate and round the same way.
     """
 
     k: int | None = None
     k_percent: float | None = None
     owner: str = "attack"
+    required: bool = False  # an attack that is only defined with a budget (PGD₀, Sparse-RS)
 
     def __post_init__(self) -> None:
+        if self.required and self.k is None and self.k_percent is None:
+            raise ConfigError(f"{self.owner}: give a sample budget, k or k_percent")
         if self.k is not None and self.k_percent is not None:
             raise ConfigError(f"{self.owner}: give either k or k_percent, not both")
         if self.k is not None and self.k < 1:

@@ -62,9 +62,7 @@ class PGD0(Attack):
         batch_size: int | None = None,
     ) -> None:
         super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
-        self.sample_budget = SampleBudget(k, k_percent, self.name)
-        if k is None and k_percent is None:
-            raise ConfigError("pgd0: give a sample budget, k or k_percent")
+        self.sample_budget = SampleBudget(k, k_percent, self.name, required=True)
         if steps < 1 or restarts < 1:
             raise ConfigError(f"pgd0: steps and restarts must be at least 1, got {steps} and {restarts}")
         if eta <= 0:
@@ -80,7 +78,7 @@ class PGD0(Attack):
     def budget(self, n: int) -> int:
         """Samples that may change in a clip of ``n`` samples (rounded down, at least one)."""
         allowed = self.sample_budget.of(n)
-        assert allowed is not None
+        assert allowed is not None  # required=True
         return allowed
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:

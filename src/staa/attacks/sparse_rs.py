@@ -67,9 +67,7 @@ class SparseRS(Attack):
         batch_size: int | None = None,
     ) -> None:
         super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
-        self.sample_budget = SampleBudget(k, k_percent, self.name)
-        if k is None and k_percent is None:
-            raise ConfigError("sparse_rs: give a sample budget, k or k_percent")
+        self.sample_budget = SampleBudget(k, k_percent, self.name, required=True)
         if queries < 1:
             raise ConfigError(f"sparse_rs: queries must be at least 1, got {queries}")
         if not 0 < alpha_init <= 1:
@@ -82,7 +80,7 @@ class SparseRS(Attack):
     def budget(self, n: int) -> int:
         """Samples changed in a clip of ``n`` samples (rounded down, at least one)."""
         allowed = self.sample_budget.of(n)
-        assert allowed is not None
+        assert allowed is not None  # required=True
         return allowed
 
     @torch.no_grad()
