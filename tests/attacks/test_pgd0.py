@@ -32,15 +32,28 @@ class DecoyModel(SERModel):
         return torch.stack([torch.zeros_like(score), self.scale * score], 1)
 
 
-def test_positions_are_reselected_until_the_decisive_sample_is_found():
+def decoy_clips() -> Tensor:
     x = 0.1 * torch.randn(4, 64, generator=torch.Generator().manual_seed(0))
     for p in (5, 40):  # both samples start at the clip mean: z_a = z_b = 0
         x[:, p] = (x.sum(1) - x[:, p]) / 63
-    model = DecoyModel(a=5, b=40)
+    return x
+
+
+def test_the_first_step_takes_the_decoy_and_the_second_the_decisive_sample():
+    model, x = DecoyModel(a=5, b=40), decoy_clips()
+    for steps, support, fooled in ((1, {5}, False), (2, {40}, True)):
+        result = PGD0(model, EPS, k=1, steps=steps, random_start=False)(x)
+        assert set(torch.nonzero(result.delta)[:, 1].tolist()) == support
+        assert bool(result.success.all()) is fooled and bool(result.success.any()) is fooled
+
+
+@pytest.mark.parametrize("random_start", [True, False])
+def test_positions_are_reselected_until_the_decisive_sample_is_found(random_start):
+    model, x = DecoyModel(a=5, b=40), decoy_clips()
     fixed = SparsePGD(model, EPS, k=1, seed=0)(x)
     assert not fixed.success.any()  # the clean gradient picks the decoy, once and for all
     assert set(torch.nonzero(fixed.delta)[:, 1].tolist()) == {5}
-    reselected = PGD0(model, EPS, k=1, steps=10, seed=0)(x)
+    reselected = PGD0(model, EPS, k=1, steps=10, random_start=random_start, seed=0)(x)
     assert reselected.success.all()
     assert set(torch.nonzero(reselected.delta)[:, 1].tolist()) == {40}
 
