@@ -56,6 +56,8 @@ def summarise(label: str, attack: Attack, x: torch.Tensor, minimum_norm: bool) -
         "median_min_l0_all": float(minimum.median()) if minimum_norm else None,
         "max_abs_delta": float(result.delta.abs().max()),
         "seconds_per_clip": result.seconds_per_example,
+        "l0_per_clip": result.l0.tolist(),  # per-clip answers, for comparisons clip by clip
+        "success_per_clip": fooled.tolist(),
     }
 
 

@@ -17,6 +17,13 @@ clip never fooled is returned unchanged, so ``AttackResult.l0`` is its minimum L
 holds. Unlike FMN's radius, which grows from one sample by at most 5 % per step, the first Adam step
 moves every sample with a gradient and the threshold then prunes, so clips that need thousands of
 samples are reached in the first steps.
+
+Why this is the minimum-norm attack of record (``sigma_zero`` in the registry): on the 49 test clips of
+the EmoDB subset against Emo18 (ε = 0.05, 100 steps each), σ-zero fools all 49 with a median minimum
+L0 of 735 samples (2.3 %), FMN-L0 fools 6 (median L0 of those 11 samples) and leaves the median
+over all clips at "more than N" (benchmarks/strongest_attacks.py). FMN stays registered (``fmn``):
+its answers on the clips it reaches are exact, and it is the L0 attack the peers ship, so it anchors
+the cross-checks (tests/attacks/test_peers.py).
 """
 
 from __future__ import annotations
