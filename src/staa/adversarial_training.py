@@ -27,6 +27,7 @@ from staa.attacks.base import Attack
 from staa.attacks.registry import attack_class
 from staa.checkpoint import load_state
 from staa.data.cache import PreparedCorpus, Split
+from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError, DataError
 from staa.models.base import SERModel
 from staa.progress import progress
@@ -47,7 +48,7 @@ class AdvTrainConfig(TrainConfig):
     """
 
     attack: str = "pgd"
-    eps: float = 0.01
+    eps: float = DEFAULT_EPS
     attack_options: dict[str, Any] = field(default_factory=_pgd_defaults)
     adv_fraction: float = 0.5
 

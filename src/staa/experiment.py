@@ -58,6 +58,7 @@ import numpy as np
 import yaml
 
 from staa.data.base import SPLITS
+from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
 from staa.outputs import write_json, write_text
 from staa.paths import resolve_inside
@@ -123,7 +124,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
             raise ConfigError(f"'{key}' is missing or empty", path)
     if not isinstance(config["corpus"], dict) or not config["corpus"].get("name"):
         raise ConfigError("corpus.name is missing", path)
-    eps = config.get("eps", 0.05)
+    eps = config.get("eps", DEFAULT_EPS)
     if not isinstance(eps, (int, float)) or not 0 < eps <= 1:
         raise ConfigError(f"eps must be a number in (0, 1], got {eps!r}", path)
     bad = [s for s in config.get("splits", ["val", "test"]) if s not in SPLITS]
@@ -248,30 +249,28 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
     return plans
 
 
-def _dataclass_from(cls: type, presets: dict[str, Callable[..., Any]], spec: dict[str, Any], what: str, **extra: Any) -> Any:
-    """Build a config dataclass from a YAML mapping with an optional ``preset``; unknown keys are an error."""
-    spec = dict(spec or {})
-    preset = spec.pop("preset", next(iter(presets)))
-    if preset not in presets:
-        raise ConfigError(f"{what}: unknown preset '{preset}' (expected {', '.join(presets)})")
+def _checked_settings(cls: type, spec: dict[str, Any], what: str) -> dict[str, Any]:
+    """``spec`` after checking that every key names a field of the config dataclass ``cls``."""
     names = {f.name for f in fields(cls)}
     unknown = set(spec) - names
     if unknown:
         raise ConfigError(f"{what}: unknown settings {sorted(unknown)} (known: {', '.join(sorted(names))})")
-    return presets[preset](**{**extra, **spec})
+    return spec
 
 
 def generator_config(spec: dict[str, Any] | None, eps: float) -> Any:
+    """``generator: {preset, ...}`` → :class:`GeneratorConfig` (preset default: :data:`GENERATOR_PRESET`)."""
     from staa.attacks.staa import GeneratorConfig
 
-    presets = {"fast": GeneratorConfig.fast, "authors": GeneratorConfig.authors}
-    return _dataclass_from(GeneratorConfig, presets, spec or {}, "generator", eps=eps)
+    spec = dict(spec or {})
+    preset = spec.pop("preset", GENERATOR_PRESET)
+    return GeneratorConfig.preset(preset, **{"eps": eps, **_checked_settings(GeneratorConfig, spec, "generator")})
 
 
 def universal_config(spec: dict[str, Any] | None, seed: int) -> Any:
     from staa.attacks.universal import UniversalConfig
 
-    return _dataclass_from(UniversalConfig, {"default": UniversalConfig}, spec or {}, "universal fit", seed=seed)
+    return UniversalConfig(**{"seed": seed, **_checked_settings(UniversalConfig, dict(spec or {}), "universal fit")})
 
 
 def model_train_config(spec: dict[str, Any], seed: int, eps: float) -> Any:
@@ -316,13 +315,15 @@ def needed_models(config: dict[str, Any]) -> list[str]:
 
 
 def train_config(spec: dict[str, Any] | None, seed: int, target: int | None) -> Any:
+    """``train: {preset, ...}`` → :class:`STAATrainConfig` (preset default: :data:`TRAINING_PRESET`)."""
     from staa.attacks.staa import STAATrainConfig
 
-    presets = {"paper": STAATrainConfig.paper, "authors": STAATrainConfig.authors}
+    spec = dict(spec or {})
+    preset = spec.pop("preset", TRAINING_PRESET)
     extra: dict[str, Any] = {"seed": seed}
     if target is not None:
         extra.update(targeted=True, target_class=target)
-    return _dataclass_from(STAATrainConfig, presets, spec or {}, "generator training", **extra)
+    return STAATrainConfig.preset(preset, **{**extra, **_checked_settings(STAATrainConfig, spec, "generator training")})
 
 
 # ---- running ----------------------------------------------------------------------------------------
@@ -362,7 +363,7 @@ class Context:
 
     @property
     def eps(self) -> float:
-        return float(self.config.get("eps", 0.05))
+        return float(self.config.get("eps", DEFAULT_EPS))
 
     @property
     def splits(self) -> list[str]:

@@ -26,9 +26,10 @@ from staa.attacks.base import Attack
 from staa.attacks.registry import attack_class
 from staa.attacks.universal import UniversalConfig, UniversalPerturbation
 from staa.audio import write_audio
-from staa.cli.common import DEFAULT_CACHE, DEFAULT_EPS, attack_options, first_clips, prepared_corpus
+from staa.cli.common import DEFAULT_CACHE, attack_options, first_clips, prepared_corpus
 from staa.data.cache import PreparedCorpus
 from staa.defenses.evaluate import attack_factory
+from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
 from staa.evaluation.tables import targeted_success_table
 from staa.evaluation.transfer import craft
@@ -73,7 +74,7 @@ def run(
     seconds: Seconds = None,
     split: SplitName = "test",
     eps: Annotated[
-        float | None, typer.Option(help="L∞ budget in waveform units (default 0.05; universal: the fitted one)")
+        float | None, typer.Option(help=f"L∞ budget in waveform units (default {DEFAULT_EPS}; universal: the fitted one)")
     ] = None,
     k_percent: KPercent = None,
     steps: Steps = None,

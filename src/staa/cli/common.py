@@ -12,7 +12,6 @@ from staa.data.registry import build_corpus
 from staa.errors import ConfigError
 
 DEFAULT_CACHE = Path("runs/cache")
-DEFAULT_EPS = 0.05  # the paper's DEMoS budget
 
 
 def prepared_corpus(

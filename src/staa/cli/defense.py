@@ -13,9 +13,10 @@ import torch
 import typer
 
 from staa.adversarial_training import AdvTrainConfig, adversarial_train
-from staa.cli.common import DEFAULT_CACHE, DEFAULT_EPS, attack_options, first_clips, prepared_corpus
+from staa.cli.common import DEFAULT_CACHE, attack_options, first_clips, prepared_corpus
 from staa.defenses import Defended, build_defences, parse_spec
 from staa.defenses.evaluate import AttackFactory, attack_factory, robust_accuracy, robustness_table
+from staa.defaults import DEFAULT_EPS
 from staa.models import load_model
 from staa.outputs import write_json, write_text
 
@@ -84,7 +85,7 @@ def adv_train(
     lr: float = typer.Option(1e-3),
     batch_size: int = typer.Option(8),
     attack: str = typer.Option("pgd:steps=5,loss=ce,early_stop=false", help="attack spec crafting the examples"),
-    eps: float = typer.Option(0.01, help="L∞ bound of the training perturbations"),
+    eps: float = typer.Option(DEFAULT_EPS, help="L∞ bound of the training perturbations"),
     adv_fraction: float = typer.Option(0.5, help="share of each batch replaced by adversarial clips"),
     seed: int = typer.Option(0),
     device: str = typer.Option("cpu"),
@@ -102,7 +103,7 @@ def adv_train(
 
 
 def _attack(spec: str) -> AttackFactory:
-    """An attack spec checked before any work; ε defaults to 0.05 as in ``staa attack run``."""
+    """An attack spec checked before any work; ε defaults to :data:`DEFAULT_EPS` as in ``staa attack run``."""
     options = parse_spec(spec)
     name = options.pop("name")
     return attack_factory(name, **attack_options(name, **{"eps": DEFAULT_EPS, **options}))

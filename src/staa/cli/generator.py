@@ -11,15 +11,13 @@ from staa.attacks.staa import Generator, GeneratorConfig, STAANet, STAATrainConf
 from staa.attacks.staa.budget import SNRBudget, SparsityBudget
 from staa.attacks.staa.export import export_adversarial, folder_batches, split_batches
 from staa.cli.common import DEFAULT_CACHE, prepared_corpus
+from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
 from staa.models import load_model
 from staa.outputs import write_json
 from staa.reproducibility import provenance, seed_everything
 
 app = typer.Typer(no_args_is_help=True)
-
-ARCHS = {"authors": GeneratorConfig.authors, "fast": GeneratorConfig.fast, "realtime": GeneratorConfig.realtime}
-PRESETS = {"paper": STAATrainConfig.paper, "authors": STAATrainConfig.authors}
 
 
 @app.command()
@@ -30,11 +28,12 @@ def train(
     out: Path = typer.Option(..., help="output folder (best/, last/, state.pt, train.json)"),
     cache: Path = typer.Option(DEFAULT_CACHE),
     seconds: float = typer.Option(None, help="unified clip length (default: the corpus's)"),
-    preset: str = typer.Option("paper", help="loss weights and optimiser: paper or authors"),
+    preset: str = typer.Option(TRAINING_PRESET, help="loss weights and optimiser: paper or authors"),
     arch: str = typer.Option(
-        "authors", help="generator architecture: authors (≈50.7 M parameters), fast, or realtime (fast on 2-sample frames)"
+        GENERATOR_PRESET,
+        help="generator architecture: authors (≈50.7 M parameters), fast (≈0.2 M), or realtime (fast on 2-sample frames)",
     ),
-    eps: float = typer.Option(0.05, help="L∞ bound ε of the perturbation"),
+    eps: float = typer.Option(DEFAULT_EPS, help="L∞ bound ε of the perturbation"),
     bound: str = typer.Option("tanh", help="tanh (ε·tanh, the authors) or clip (hard clip, the paper)"),
     alignment: str = typer.Option("exact", help="exact, or authors (reproduce the shifted-clip bug)"),
     epochs: int = typer.Option(None, help="default: the preset's (20)"),
@@ -75,8 +74,6 @@ def train(
     epoch (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the weight set per epoch
     (``budget_lambda_s`` / ``budget_lambda_m``) next to the measured sparsity and SNR.
     """
-    if arch not in ARCHS or preset not in PRESETS:
-        raise ConfigError(f"--arch must be one of {sorted(ARCHS)} and --preset one of {sorted(PRESETS)}")
     if (budget_sparsity is not None and no_sparsity) or (budget_snr is not None and no_magnitude):
         raise ConfigError("a budget adapts λ_s (sparsity) or λ_m (SNR): it cannot be combined with its term's ablation")
     controller = {"update": budget_update, "lr": budget_lr}
@@ -84,7 +81,8 @@ def train(
         [SNRBudget(budget_snr, **controller)] if budget_snr is not None else []
     )
     overrides = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "lambda_s": lambda_s, "kappa": kappa}
-    config = PRESETS[preset](
+    config = STAATrainConfig.preset(
+        preset,
         **{k: v for k, v in overrides.items() if v is not None},
         seed=seed,
         targeted=targeted,
@@ -97,12 +95,12 @@ def train(
         micro_batch=micro_batch,
         warmup_epochs=warmup_epochs,
     )
+    arch_config = GeneratorConfig.preset(arch, eps=eps, bound=bound, alignment=alignment, factorised=not no_factorisation)
     ddp.setup(device)
     with ddp.main_first():
         pc = prepared_corpus(corpus, root, cache, seconds, quiet or not ddp.is_main())
     threat_models = [load_model(path) for path in threat]
     seed_everything(seed)  # the generator's initial weights too are fixed by --seed
-    arch_config = ARCHS[arch](eps=eps, bound=bound, alignment=alignment, factorised=not no_factorisation)
     result = train_generator(
         Generator(arch_config), threat_models, pc, out, config, device=device, show_progress=not quiet,
         callbacks=budgets,
