@@ -31,7 +31,7 @@ from staa.attacks.staa.generator import Generator
 from staa.data.cache import PreparedCorpus, Split
 from staa.models import build_model, load_model
 from staa.outputs import write_json
-from staa.train import TrainConfig, backward_global_batch, evaluate_ser, predict_split, train_ser
+from staa.training.ser import TrainConfig, backward_global_batch, evaluate_ser, predict_split, train_ser
 
 
 def fresh_model(n_classes: int):

@@ -11,7 +11,10 @@ from typer.testing import CliRunner
 
 from staa.cli import app
 from staa.errors import ConfigError
-from staa.experiment import BUILTIN, _claim, apply_override, attacker_plans, builtin_path, load_config, run_experiment
+from staa.experiment import load_config, run_experiment
+from staa.experiment.config import BUILTIN, apply_override, builtin_path
+from staa.experiment.context import claim_folder
+from staa.experiment.plans import attacker_plans
 
 SCHEMA_DOC = Path(__file__).resolve().parents[1] / "docs" / "results-schema.md"
 
@@ -115,10 +118,10 @@ def test_ablations_inherit_their_attacker_and_controls_follow_alignment():
 
 
 def test_outputs_made_with_other_settings_are_not_reused(tmp_path):
-    _claim(tmp_path, {"epochs": 1, "lr": 0.1})
-    _claim(tmp_path, {"epochs": 1, "lr": 0.1})  # same settings: fine
+    claim_folder(tmp_path, {"epochs": 1, "lr": 0.1})
+    claim_folder(tmp_path, {"epochs": 1, "lr": 0.1})  # same settings: fine
     with pytest.raises(ConfigError, match=r"other settings \(epochs\)"):
-        _claim(tmp_path, {"epochs": 2, "lr": 0.1})
+        claim_folder(tmp_path, {"epochs": 2, "lr": 0.1})
 
 
 # ---- end to end ----------------------------------------------------------------------------------------

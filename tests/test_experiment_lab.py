@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from staa.errors import ConfigError
-from staa.evaluation.transfer import AdversarialSet, file_fingerprint, predict
+from staa.evaluation.adversarial_set import AdversarialSet, file_fingerprint
+from staa.evaluation.transfer import predict
 from staa.experiment import load_config, run_experiment
 from staa.models import load_model
 

@@ -10,7 +10,7 @@ import torch
 
 from staa.data.cache import PreparedCorpus
 from staa.models import build_model, load_model
-from staa.train import TrainConfig, evaluate_ser, train_ser
+from staa.training.ser import TrainConfig, evaluate_ser, train_ser
 
 CHANCE = 1 / 7
 

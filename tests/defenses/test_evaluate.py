@@ -7,9 +7,9 @@ import torch
 
 from staa.data.cache import PreparedCorpus
 from staa.defenses import MedianFilter, Quantization
-from staa.defenses.evaluate import attack_factory, robust_accuracy, robustness_table
+from staa.evaluation.robustness import attack_factory, robust_accuracy, robustness_table
 from staa.errors import ConfigError
-from staa.evaluation_targeted import targeted_success_by_class
+from staa.evaluation.targeted import targeted_success_by_class
 from staa.models import build_model
 
 

@@ -17,7 +17,8 @@ from torch import Tensor, nn
 
 from staa.attacks.base import Attack
 from staa.attacks.zero import ZeroPerturbation
-from staa.evaluation.transfer import AdversarialSet, craft, evaluate_victim, file_fingerprint, transfer_row
+from staa.evaluation.adversarial_set import AdversarialSet, craft_adversarial_set, file_fingerprint
+from staa.evaluation.transfer import evaluate_victim, transfer_row
 from staa.models.base import SERConfig, SERModel
 
 EPS, K, N = 0.05, 100, 2_000
@@ -85,13 +86,13 @@ def hand_waves() -> tuple[np.ndarray, np.ndarray]:
     return waves, np.array([1, 1, 1, 0, 0])
 
 
-def _craft(tmp_path, waves, labels, attack, **kw):
-    return craft(attack, waves, labels, np.arange(len(waves)), tmp_path / "adv", perceptual=False, **kw)
+def _craft_adversarial_set(tmp_path, waves, labels, attack, **kw):
+    return craft_adversarial_set(attack, waves, labels, np.arange(len(waves)), tmp_path / "adv", perceptual=False, **kw)
 
 
 def test_threat_side_measures_from_x_adv_minus_x(tmp_path, hand_waves):
     waves, labels = hand_waves
-    adv = _craft(tmp_path, waves, labels, StepAttack(SignModel(), EPS, K), chunk_size=2)
+    adv = _craft_adversarial_set(tmp_path, waves, labels, StepAttack(SignModel(), EPS, K), chunk_size=2)
     s = adv.records["summary"]
     assert adv.success.tolist() == [True, False, False, True, True]
     assert s["n"] == 5 and s["n_success"] == 3 and s["asr_threat"] == pytest.approx(0.6)
@@ -108,7 +109,7 @@ def test_threat_side_measures_from_x_adv_minus_x(tmp_path, hand_waves):
 
 def test_victims_replay_the_same_audio(tmp_path, hand_waves):
     waves, labels = hand_waves
-    adv = _craft(tmp_path, waves, labels, StepAttack(SignModel(), EPS, K))
+    adv = _craft_adversarial_set(tmp_path, waves, labels, StepAttack(SignModel(), EPS, K))
     white = evaluate_victim(adv, waves, SignModel(), "sign")
     assert white["asr"] == pytest.approx(0.6)
     assert white["correct_to_wrong"] == pytest.approx(0.75)  # correct rows 0, 1, 3, 4; wrong after: 0, 3, 4
@@ -122,7 +123,7 @@ def test_victims_replay_the_same_audio(tmp_path, hand_waves):
 
 def test_zero_perturbation_scores_exactly_zero(tmp_path, hand_waves):
     waves, labels = hand_waves
-    adv = _craft(tmp_path, waves, labels, ZeroPerturbation(SignModel()))
+    adv = _craft_adversarial_set(tmp_path, waves, labels, ZeroPerturbation(SignModel()))
     s = adv.records["summary"]
     assert s["n_success"] == 0 and s["snr_db"] is None and s["sparsity_pct"] is None
     assert np.array_equal(np.asarray(adv.x_adv), waves)
@@ -132,7 +133,7 @@ def test_zero_perturbation_scores_exactly_zero(tmp_path, hand_waves):
 
 def test_targeted_success_means_hitting_the_target(tmp_path, hand_waves):
     waves, labels = hand_waves
-    adv = _craft(tmp_path, waves, labels, StepAttack(SignModel(), EPS, K, targeted=True), target=1)
+    adv = _craft_adversarial_set(tmp_path, waves, labels, StepAttack(SignModel(), EPS, K, targeted=True), target=1)
     # +ε towards class 1: rows 3 (0 → 0.05) and 4 (−0.01 → 0.04) reach it, rows 0 and 1 stay there,
     # row 2 (−0.2 → −0.15) does not: the victim ends on the target for 4 of 5 clips
     assert adv.records["target"] == 1
@@ -141,7 +142,7 @@ def test_targeted_success_means_hitting_the_target(tmp_path, hand_waves):
 
 def test_a_killed_crafting_run_resumes_to_the_same_audio(tmp_path, hand_waves):
     waves, labels = hand_waves
-    reference = _craft(tmp_path / "ref", waves, labels, StepAttack(SignModel(), EPS, K), chunk_size=2)
+    reference = _craft_adversarial_set(tmp_path / "ref", waves, labels, StepAttack(SignModel(), EPS, K), chunk_size=2)
 
     class Killed(Exception):
         pass
@@ -153,23 +154,23 @@ def test_a_killed_crafting_run_resumes_to_the_same_audio(tmp_path, hand_waves):
             return super().perturb(x, labels)
 
     with pytest.raises(Killed):
-        _craft(tmp_path, waves, labels, DiesOnSecondChunk(SignModel(), EPS, K), chunk_size=2)
+        _craft_adversarial_set(tmp_path, waves, labels, DiesOnSecondChunk(SignModel(), EPS, K), chunk_size=2)
     assert not (tmp_path / "adv" / "records.json").exists()
     assert sorted(p.name for p in (tmp_path / "adv" / "parts").iterdir()) == ["0000000.npz"]
     resumed_attack = StepAttack(SignModel(), EPS, K)
-    resumed = _craft(tmp_path, waves, labels, resumed_attack, chunk_size=2)
+    resumed = _craft_adversarial_set(tmp_path, waves, labels, resumed_attack, chunk_size=2)
     assert resumed_attack.calls == 2  # chunks at rows 2 and 4 only
     assert np.array_equal(np.asarray(resumed.x_adv), np.asarray(reference.x_adv))
     assert resumed.records["examples"] == reference.records["examples"]
     assert not (tmp_path / "adv" / "parts").exists()
     again = StepAttack(SignModel(), EPS, K)
-    _craft(tmp_path, waves, labels, again, chunk_size=2)
+    _craft_adversarial_set(tmp_path, waves, labels, again, chunk_size=2)
     assert again.calls == 0  # finished sets are reused
 
 
 def test_victim_results_are_cached_per_weights(tmp_path, hand_waves):
     waves, labels = hand_waves
-    adv = _craft(tmp_path, waves, labels, StepAttack(SignModel(), EPS, K))
+    adv = _craft_adversarial_set(tmp_path, waves, labels, StepAttack(SignModel(), EPS, K))
     evaluate_victim(adv, waves, SignModel(), "v", key="weights-a")
     cached = adv.directory / "victims" / "v.json"
     record = json.loads(cached.read_text())
@@ -183,7 +184,7 @@ def test_victim_results_are_cached_per_weights(tmp_path, hand_waves):
 def test_subset_rows_keep_their_split_indices(tmp_path, hand_waves):
     waves, labels = hand_waves
     items = [{"path": f"clip{i}.wav"} for i in range(len(waves))]
-    adv = craft(StepAttack(SignModel(), EPS, K), waves, labels, np.array([0, 3]), tmp_path, items=items, perceptual=False)
+    adv = craft_adversarial_set(StepAttack(SignModel(), EPS, K), waves, labels, np.array([0, 3]), tmp_path, items=items, perceptual=False)
     again = AdversarialSet.load(tmp_path)
     assert again.indices.tolist() == [0, 3] and again.labels.tolist() == [1, 0]
     assert [e["path"] for e in adv.records["examples"]] == ["clip0.wav", "clip3.wav"]
@@ -194,7 +195,7 @@ def test_perceptual_failures_are_counted_not_averaged(tmp_path, hand_waves):
     pytest.importorskip("pesq")
     pytest.importorskip("pystoi")
     waves, labels = hand_waves
-    adv = craft(StepAttack(SignModel(), EPS, K), waves, labels, np.arange(5), tmp_path, perceptual=True)
+    adv = craft_adversarial_set(StepAttack(SignModel(), EPS, K), waves, labels, np.arange(5), tmp_path, perceptual=True)
     pesq = adv.records["summary"]["pesq"]
     # three successful clips of 0.125 s: PESQ needs 0.25 s, and one of them is silent
     assert pesq["mean"] is None and pesq["n"] == 0 and pesq["n_failed"] == 3

@@ -26,7 +26,7 @@ from staa.data.emodb import EmoDB
 from staa.data.registry import build_corpus
 from staa.errors import AudioError, CheckpointError, ConfigError, DataError, StaaError
 from staa.models import Emo18, Zhao19, build_model, load_model
-from staa.train import TrainConfig, evaluate_ser, train_ser
+from staa.training.ser import TrainConfig, evaluate_ser, train_ser
 
 SR = 16_000
 

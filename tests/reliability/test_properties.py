@@ -17,7 +17,7 @@ from staa.attacks.zero import ZeroPerturbation
 from staa.data.cache import Split
 from staa.metrics import accuracy, attack_success_rate, mean_snr, snr_db, sparsity, uar
 from staa.models import build_model
-from staa.train import predict_split
+from staa.training.ser import predict_split
 
 FEW = settings(max_examples=25, deadline=None)
 MODEL_CALLS = settings(max_examples=20, deadline=None)  # each example runs the model

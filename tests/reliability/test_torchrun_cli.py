@@ -8,7 +8,7 @@ import sys
 
 from staa.data.cache import PreparedCorpus
 from staa.models import load_model
-from staa.train import evaluate_ser
+from staa.training.ser import evaluate_ser
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "staa.cli"]
 

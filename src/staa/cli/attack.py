@@ -1,6 +1,6 @@
 """``staa attack``: run one registered attack on a prepared split and keep its adversarial audio.
 
-``staa attack run NAME`` crafts with :func:`staa.evaluation.transfer.craft` (resumable chunks, metrics
+``staa attack run NAME`` crafts with :func:`staa.evaluation.adversarial_set.craft_adversarial_set` (resumable chunks, metrics
 from x_adv − x, ``records.json`` with per-example success, SNR and sparsity, the summary ASR and the
 crafting seconds per example, plus the run's provenance), then writes one 32-bit float WAV per
 attacked clip to ``OUT/wav/``. Attack options that the named attack does not take are refused
@@ -28,12 +28,12 @@ from staa.attacks.universal import UniversalConfig, UniversalPerturbation
 from staa.audio import write_audio
 from staa.cli.common import DEFAULT_CACHE, attack_options, first_clips, prepared_corpus
 from staa.data.cache import PreparedCorpus
-from staa.defenses.evaluate import attack_factory
+from staa.evaluation.robustness import attack_factory
 from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
 from staa.evaluation.tables import targeted_success_table
-from staa.evaluation.transfer import craft
-from staa.evaluation_targeted import targeted_success_by_class
+from staa.evaluation.adversarial_set import craft_adversarial_set
+from staa.evaluation.targeted import targeted_success_by_class
 from staa.models import load_model
 from staa.outputs import write_json, write_text
 from staa.reproducibility import provenance, seed_everything
@@ -234,7 +234,7 @@ def craft_split(
     data, n = first_clips(pc, split, limit)
     chunk = attack.batch_size or 8
     settings = {"attack": attack.name, "corpus": pc.name, "split": split, "eps": attack.eps, **config}
-    adv = craft(
+    adv = craft_adversarial_set(
         attack,
         data.waves,
         data.labels,

@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 import typer
 
-from staa.adversarial_training import AdvTrainConfig, adversarial_train
+from staa.training.adversarial import AdvTrainConfig, adversarial_train
 from staa.cli.common import DEFAULT_CACHE, attack_options, first_clips, prepared_corpus
 from staa.defenses import Defended, build_defences, parse_spec
-from staa.defenses.evaluate import AttackFactory, attack_factory, robust_accuracy, robustness_table
+from staa.evaluation.robustness import AttackFactory, attack_factory, robust_accuracy, robustness_table
 from staa.defaults import DEFAULT_EPS
 from staa.models import load_model
 from staa.outputs import write_json, write_text

@@ -12,7 +12,7 @@ from staa.models import build_model, load_model
 from staa.models.foundation import FoundationSER
 from staa.outputs import write_json
 from staa.reproducibility import provenance, seed_everything
-from staa.train import TrainConfig, evaluate_ser, train_ser
+from staa.training.ser import TrainConfig, evaluate_ser, train_ser
 
 app = typer.Typer(no_args_is_help=True)
 

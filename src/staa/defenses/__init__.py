@@ -1,7 +1,7 @@
 """Defences against (sparse) adversarial audio, composable in front of any SER model.
 
-Importing this package registers the ``defended`` model type, so :func:`staa.models.load_model` reads
-defended checkpoints.
+A pipeline of defences in front of a victim is :class:`Defended`, itself an SER model (model type
+``defended`` in :mod:`staa.models.registry`); robust accuracy is measured by :mod:`staa.evaluation.robustness`.
 """
 
 from staa.defenses.base import Defence, straight_through

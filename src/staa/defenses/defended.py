@@ -10,8 +10,7 @@ evaluator and the transfer matrix run on it unchanged. Two threat models are mad
   undefended model) and the examples it crafts are then scored on the defended one.
 
 The checkpoint folder holds ``config.json`` (the defence pipeline and flags) and the victim's own
-checkpoint in ``victim/``, so a defended model loads with :func:`staa.models.load_model` once this
-package is imported.
+checkpoint in ``victim/``; :func:`staa.models.load_model` reads it like any other checkpoint.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from staa.defenses.base import Defence
 from staa.defenses.registry import build_defences
 from staa.errors import CheckpointError, ConfigError
 from staa.models.base import CONFIG_NAME, SERConfig, SERModel, read_config
-from staa.models.registry import load_model, register
+from staa.models.registry import load_model
 from staa.outputs import write_json
 
 VICTIM_DIR = "victim"
@@ -42,7 +41,6 @@ class DefendedConfig(SERConfig):
     eot_samples: int = 1
 
 
-@register
 class Defended(SERModel):
     config_class = DefendedConfig
 

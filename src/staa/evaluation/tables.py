@@ -207,7 +207,7 @@ def robustness_table(
     model_labels: Mapping[str, str] | None = None,
     attack_labels: Mapping[str, str] | None = None,
 ) -> Table:
-    """Rows of :func:`staa.defenses.evaluate.robustness_row` (percentages; the clean cost in points).
+    """Rows of :func:`staa.evaluation.robustness.robustness_row` (percentages; the clean cost in points).
 
     Rows that say which model the clips were crafted on (``threat``) get a "crafted on" column.
     """

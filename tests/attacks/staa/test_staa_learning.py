@@ -16,7 +16,7 @@ from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train
 from staa.data.cache import prepare
 from staa.data.synthetic import SyntheticCorpus
 from staa.models import build_model
-from staa.train import TrainConfig, train_ser
+from staa.training.ser import TrainConfig, train_ser
 
 
 def generator() -> Generator:

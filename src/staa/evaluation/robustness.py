@@ -25,6 +25,7 @@ from staa.attacks.base import Attack, AttackResult
 from staa.attacks.registry import build_attack
 from staa.defenses.base import Defence
 from staa.defenses.defended import Defended
+from staa.evaluation.adversarial_set import finite_or_none
 from staa.evaluation.tables import Table, robustness_table as rows_table
 from staa.metrics import ArrayLike, accuracy, attack_success_rate, correct_to_wrong_rate, mean_snr
 from staa.models.base import SERModel
@@ -144,14 +145,10 @@ def robustness_row(
         "clean_cost": clean_acc[NO_DEFENCE] - clean_acc[defence],
         "robust_accuracy": accuracy(adv_pred, y),
         "asr": attack_success_rate(clean_pred, adv_pred),
-        "correct_to_wrong": _finite(correct_to_wrong_rate(clean_pred, adv_pred, y)),
+        "correct_to_wrong": finite_or_none(correct_to_wrong_rate(clean_pred, adv_pred, y)),  # NaN: no clip was right
         "mean_snr_db": mean_snr(snr_db).mean_db,
         "mean_sparsity_pct": float(sparsity.mean()),
     }
-
-
-def _finite(v: float) -> float | None:
-    return v if v == v else None  # NaN (no correctly classified clip) becomes null in JSON
 
 
 def robustness_table(result: Mapping[str, Any]) -> Table:

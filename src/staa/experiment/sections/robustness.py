@@ -14,7 +14,7 @@ under the two threat models of :class:`~staa.defenses.defended.Defended`:
   trained through every defence — a training run per (victim, defence) — so their adaptive rows are
   listed under ``not_run`` with that reason; the zero control is the same clip in both modes.
 
-Rows follow :func:`staa.defenses.evaluate.robustness_row`: clean accuracy of the defended victim and its
+Rows follow :func:`staa.evaluation.robustness.robustness_row`: clean accuracy of the defended victim and its
 cost against ``none``, robust accuracy (true labels) and ASR (flips of the defended prediction); δ's
 size is averaged over all attacked clips. Randomised defences are seeded, so a run is reproducible.
 """
@@ -26,8 +26,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from staa.defenses import Defended, build_defences
 from staa.errors import ConfigError
-from staa.experiment import ID, Context, _indices, attacker_plans, craft_set, delta_measures
+from staa.evaluation.adversarial_set import AdversarialSet
+from staa.evaluation.robustness import NO_DEFENCE, robustness_row
+from staa.evaluation.transfer import evaluate_victim
+from staa.experiment.context import ExperimentContext
+from staa.experiment.plans import ID, AttackerPlan, attacker_plans, per_clip_attack, plan_of
 
 KEYS = {"pipelines", "victims", "attackers", "adaptive", "eot_samples", "split"}
 NOT_ADAPTIVE = {
@@ -39,9 +46,6 @@ NO_ADAPTIVE_ROW = ("zero",)  # δ = 0 is the same clip whoever crafts it
 
 def validate_defences(config: dict[str, Any], path: Path | str) -> None:
     """Check ``defenses``: known keys, buildable pipelines, and victims/attackers/split the experiment defines."""
-    from staa.defenses import build_defences
-    from staa.defenses.evaluate import NO_DEFENCE
-
     spec = config.get("defenses")
     if spec is None:
         return
@@ -74,11 +78,8 @@ def validate_defences(config: dict[str, Any], path: Path | str) -> None:
         raise ConfigError("defenses: eot_samples must be an integer >= 1 and adaptive true or false", path)
 
 
-def robustness(ctx: Context) -> dict[str, Any] | None:
+def robustness(ctx: ExperimentContext) -> dict[str, Any] | None:
     """Run (or reuse) the ``defenses`` section; the ``robustness`` section of ``results.json`` (None without one)."""
-    from staa.defenses import build_defences
-    from staa.defenses.evaluate import NO_DEFENCE
-
     spec = ctx.config.get("defenses")
     if not spec:
         return None
@@ -88,20 +89,20 @@ def robustness(ctx: Context) -> dict[str, Any] | None:
     comparison = [p.id for p in attacker_plans(ctx.config, ctx.config["threat_models"][0]) if p.group == "comparison"]
     attackers = list(spec.get("attackers") or [a for a in comparison if ctx.config["attackers"][a].get("target") is None])
     adaptive, eot = bool(spec.get("adaptive", True)), int(spec.get("eot_samples", 1))
-    step = _Step(ctx, split, pipelines, eot)
+    scorer = DefendedScorer(ctx, split, pipelines, eot)
     rows: list[dict[str, Any]] = []
     for threat in ctx.config["threat_models"]:
         for aid in attackers:
-            rows += step.replayed(threat, aid, victims)
+            rows += scorer.replayed(threat, aid, victims)
     not_run = []
     if adaptive:
         for aid in attackers:
-            plans = {v: next(p for p in attacker_plans(ctx.config, v) if p.id == aid) for v in victims}
+            plans = {v: plan_of(ctx.config, v, aid) for v in victims}
             attack = next(iter(plans.values())).attack
             if attack in NOT_ADAPTIVE:
                 not_run.append({"attacker": aid, "mode": "adaptive", "reason": NOT_ADAPTIVE[attack]})
             elif attack not in NO_ADAPTIVE_ROW:
-                rows += [row for v in victims for row in step.adaptive(v, plans[v])]
+                rows += [row for v in victims for row in scorer.adaptive(v, plans[v])]
     return {
         "split": split,
         "victims": victims,
@@ -109,47 +110,38 @@ def robustness(ctx: Context) -> dict[str, Any] | None:
         "adaptive": adaptive,
         "eot_samples": eot,
         "defences": {d: [s.to_dict() for s in p] for d, p in pipelines.items()},
-        "clean": step.clean_rows(victims),
+        "clean": scorer.clean_rows(victims),
         "rows": rows,
         "not_run": not_run,
     }
 
 
-class _Step:
+class DefendedScorer:
     """Scores adversarial sets on defended victims; remembers each (victim, defence)'s clean accuracy."""
 
-    def __init__(self, ctx: Context, split: str, pipelines: dict[str, list[Any]], eot: int) -> None:
+    def __init__(self, ctx: ExperimentContext, split: str, pipelines: dict[str, list[Any]], eot: int) -> None:
         self.ctx, self.split, self.pipelines, self.eot = ctx, split, pipelines, eot
         self.waves = ctx.corpus.split(split).waves
         self.clean_acc: dict[str, dict[str, float]] = {}
 
     def key(self, victim: str, defence: str) -> str:
         """Identity of a defended victim's cached evaluation: the bare victim's weights plus the pipeline."""
-        from staa.defenses.evaluate import NO_DEFENCE
-
         if defence == NO_DEFENCE:
             return self.ctx.fingerprints[victim]
         pipeline = json.dumps([d.to_dict() for d in self.pipelines[defence]], sort_keys=True)
         return f"{self.ctx.fingerprints[victim]}:{hashlib.sha256(pipeline.encode()).hexdigest()[:12]}"
 
-    def evaluate(self, adv: Any, victim: str, defence: str, *, adaptive: bool = False) -> dict[str, Any]:
+    def evaluate(self, adv: AdversarialSet, victim: str, defence: str, *, adaptive: bool = False) -> dict[str, Any]:
         """Predictions of the defended victim on the clean and adversarial clips of ``adv`` (cached, seeded)."""
-        import torch
-
-        from staa.defenses import Defended
-        from staa.defenses.evaluate import NO_DEFENCE
-        from staa.evaluation.transfer import evaluate_victim
-
         model = Defended(self.ctx.models[victim], self.pipelines[defence], adaptive=adaptive, eot_samples=self.eot)
         name = victim if defence == NO_DEFENCE else f"{victim}+{defence}"
         torch.manual_seed(self.ctx.seed)  # randomised defences draw the same noise in every run
         return evaluate_victim(adv, self.waves, model, name, key=self.key(victim, defence), device=self.ctx.device)
 
-    def rows(self, adv: Any, threat: str, attacker: str, victim: str, mode: str, scored: dict[str, dict]) -> list[dict]:
-        from staa.defenses.evaluate import robustness_row
-
+    def rows(self, adv: AdversarialSet, threat: str, attacker: str, victim: str, mode: str, scored: dict[str, dict]) -> list[dict]:
+        """Result rows of one adversarial set scored on ``victim`` behind each defence of ``scored``."""
         self.clean_acc.setdefault(victim, {}).update({d: r["clean_accuracy"] for d, r in scored.items()})
-        snr, spars = delta_measures(adv, self.waves)
+        snr, spars = adv.delta_measures(self.waves)
         return [
             {"threat": threat, "split": self.split,
              **robustness_row(victim, d, attacker, mode, clean_pred=r["clean_pred"], adv_pred=r["adv_pred"], y=adv.labels,
@@ -159,8 +151,6 @@ class _Step:
 
     def replayed(self, threat: str, attacker: str, victims: list[str]) -> list[dict[str, Any]]:
         """Non-adaptive rows: the experiment's adversarial set of (threat, attacker) on every defended victim."""
-        from staa.evaluation.transfer import AdversarialSet
-
         adv = AdversarialSet.load(self.ctx.out / "adversarial" / threat / attacker / self.split)
         self.ctx.log(f"defences: replaying {threat} × {attacker} × {self.split} on {len(victims)} victims × {len(self.pipelines)} defences")
         return [
@@ -168,32 +158,25 @@ class _Step:
             for row in self.rows(adv, threat, attacker, v, "non-adaptive", {d: self.evaluate(adv, v, d) for d in self.pipelines})
         ]
 
-    def adaptive(self, victim: str, plan: Any) -> list[dict[str, Any]]:
+    def adaptive(self, victim: str, plan: AttackerPlan) -> list[dict[str, Any]]:
         """Adaptive rows: ``plan``'s attack re-run against each defended ``victim`` and scored on it."""
-        from staa.attacks.registry import build_attack
-        from staa.defenses import Defended
-        from staa.defenses.evaluate import NO_DEFENCE
-
-        split = self.ctx.corpus.split(self.split)
-        indices = _indices(self.ctx, len(split), self.split)
+        indices = self.ctx.indices(self.split)
         rows = []
         for defence, pipeline in self.pipelines.items():
             if defence == NO_DEFENCE:
                 continue
             defended = Defended(self.ctx.models[victim], pipeline, adaptive=True, eot_samples=self.eot)
-            attack = build_attack(plan.attack, defended.threat_model, eps=self.ctx.eps, **plan.settings)
+            attack = per_clip_attack(plan, defended.threat_model)
             directory = self.ctx.out / "robustness" / victim / defence / plan.id / self.split
             self.ctx.log(f"defences: adaptive {plan.label} on {victim} + {defence} × {self.split}: {len(indices)} clips")
-            adv = craft_set(self.ctx, attack, plan.attack, directory, self.split, indices, identity=dict(plan.settings),
-                            threat_key=f"{self.key(victim, defence)}:eot{self.eot}", target=None,
-                            meta={"threat": f"{victim}+{defence}", "attacker": plan.id}, perceptual=False)
+            adv = self.ctx.craft_or_reuse(attack, directory, self.split, indices, identity=dict(plan.settings),
+                                          threat_key=f"{self.key(victim, defence)}:eot{self.eot}", target=None,
+                                          meta={"threat": f"{victim}+{defence}", "attacker": plan.id}, perceptual=False)
             rows += self.rows(adv, victim, plan.id, victim, "adaptive", {defence: self.evaluate(adv, victim, defence, adaptive=True)})
         return rows
 
     def clean_rows(self, victims: list[str]) -> list[dict[str, Any]]:
         """Clean accuracy of every (victim, defence) on the attacked clips, and its cost against ``none``."""
-        from staa.defenses.evaluate import NO_DEFENCE
-
         return [
             {"victim": v, "defence": d, "clean_accuracy": acc, "clean_cost": self.clean_acc[v][NO_DEFENCE] - acc}
             for v in victims for d, acc in self.clean_acc.get(v, {}).items()
