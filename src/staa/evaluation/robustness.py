@@ -22,9 +22,11 @@ import torch
 from torch import Tensor, nn
 
 from staa.attacks.base import Attack, AttackResult
-from staa.attacks.registry import build_attack
+from staa.attacks.registry import attack_options, build_attack
 from staa.defenses.base import Defence
+from staa.defaults import DEFAULT_EPS
 from staa.defenses.defended import Defended
+from staa.defenses.registry import parse_spec
 from staa.evaluation.adversarial_set import finite_or_none
 from staa.evaluation.tables import Table, robustness_table as rows_table
 from staa.metrics import ArrayLike, accuracy, attack_success_rate, correct_to_wrong_rate, mean_snr
@@ -38,6 +40,14 @@ NO_DEFENCE = "none"
 def attack_factory(name: str, **kwargs: Any) -> AttackFactory:
     """``attack_factory("pgd", eps=0.05, k_percent=10)`` builds that attack on whichever model it is given."""
     return functools.partial(build_attack, name, **kwargs)
+
+
+def attack_factory_from_spec(spec: str) -> AttackFactory:
+    """``"pgd:eps=0.05,k_percent=5"`` → a factory, its options checked before any work; ε defaults to
+    :data:`~staa.defaults.DEFAULT_EPS`, as everywhere."""
+    options = parse_spec(spec)
+    name = options.pop("name")
+    return attack_factory(name, **attack_options(name, **{"eps": DEFAULT_EPS, **options}))
 
 
 def robust_accuracy(

@@ -103,7 +103,7 @@ def train_generator_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan,
     else:
         ctx.log(f"generator {threat}/{plan.id}: training for {train_cfg.epochs} epochs")
         train_staa_generator(gen_cfg, train_cfg, [ctx.models[threat]], ctx.corpus, directory,
-                             budgets=budget_controllers(**(budget or {})), device=ctx.device,
+                             budgets=budget_controllers(train_cfg, **(budget or {})), device=ctx.device,
                              show_progress=ctx.show_progress)  # fmt: skip
     return Generator.from_pretrained(directory / "best")
 

@@ -30,12 +30,18 @@ BUDGET_OPTIONS = ("update", "lr", "damping", "max_factor")  # the controllers' s
 
 
 def budget_controllers(
-    sparsity_pct: float | None = None, snr_db: float | None = None, **options: Any
+    train_config: STAATrainConfig, sparsity_pct: float | None = None, snr_db: float | None = None, **options: Any
 ) -> list[DualController]:
-    """The ``train_generator`` callbacks that hold the given budgets (none without one)."""
+    """The ``train_generator`` callbacks that hold the given budgets (none without one), checked up front.
+
+    A budget adapts λ_s (sparsity) or λ_m (SNR), so it cannot be combined with that term's ablation in
+    ``train_config``; ``options`` are the controllers' (``update``, ``lr``, ``damping``, ``max_factor``).
+    """
     unknown = sorted(set(options) - set(BUDGET_OPTIONS))
     if unknown:
         raise ConfigError(f"budget: unknown options {unknown} (known: {', '.join(BUDGET_OPTIONS)})")
+    if (sparsity_pct is not None and train_config.no_sparsity) or (snr_db is not None and train_config.no_magnitude):
+        raise ConfigError("a budget adapts λ_s (sparsity) or λ_m (SNR): it cannot be combined with its term's ablation")
     controllers: list[DualController] = []
     if sparsity_pct is not None:
         controllers.append(SparsityBudget(float(sparsity_pct), **options))
@@ -61,13 +67,8 @@ def train_staa_generator(
     device: str | torch.device = "cpu",
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Train a fresh generator of ``generator_config`` under ``budgets``; resumes; returns the train record.
-
-    A budget adapts λ_s (sparsity) or λ_m (SNR), so it cannot be combined with that term's ablation.
-    """
-    ablated = {"lambda_s": train_config.no_sparsity, "lambda_m": train_config.no_magnitude}
-    if any(ablated[b.weight] for b in budgets):
-        raise ConfigError("a budget adapts λ_s (sparsity) or λ_m (SNR): it cannot be combined with its term's ablation")
+    """Train a fresh generator of ``generator_config`` under ``budgets`` (:func:`budget_controllers`) against
+    ``threat_models``; resumes from ``out_dir``; returns the training record (``train.json``)."""
     seed_everything(train_config.seed)  # the same initial weights whatever ran before (a resumed run, other steps)
     result = train_generator(Generator(generator_config), threat_models, corpus, out_dir, train_config,
                              device=device, show_progress=show_progress, callbacks=budgets)  # fmt: skip
