@@ -1,4 +1,4 @@
-"""The robustness lab inside an experiment file: adversarially trained models, defences, budgets,
+"""The robustness lab inside an experiment file: adversarially trained models, defenses, budgets,
 targeted success per class and the universal perturbation, end to end on a tiny synthetic experiment."""
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def test_adversarially_trained_model_is_fine_tuned_from_its_source_and_is_an_ord
     assert (out / "tables" / "ser.md").read_text().count("Emo18 AT") == 1
 
 
-# ---- defences ----------------------------------------------------------------------------------------
+# ---- defenses ----------------------------------------------------------------------------------------
 def test_none_rows_repeat_the_transfer_numbers(lab):
     _, results = lab
     for row in results["attacks"]:
@@ -90,7 +90,7 @@ def test_none_rows_repeat_the_transfer_numbers(lab):
         assert none[0]["clean_accuracy"] == row["clean_accuracy"]["emo18"]
 
 
-def test_clean_cost_is_the_clean_accuracy_lost_to_the_defence(lab):
+def test_clean_cost_is_the_clean_accuracy_lost_to_the_defense(lab):
     out, results = lab
     section = results["robustness"]
     clean = {(c["victim"], c["defence"]): c["clean_accuracy"] for c in section["clean"]}
@@ -99,11 +99,11 @@ def test_clean_cost_is_the_clean_accuracy_lost_to_the_defence(lab):
         assert row["clean_accuracy"] == clean[(row["victim"], row["defence"])]
         assert row["clean_cost"] == pytest.approx(clean[(row["victim"], "none")] - row["clean_accuracy"])
     # the median filter's clean accuracy, recomputed here from the checkpoint and the clips
-    from staa.defenses import Defended, build_defences
+    from staa.defenses import Defended, build_defenses
 
     victim = load_model(out / "models" / "emo18" / "best").eval()
     adv = AdversarialSet.load(out / "adversarial" / "emo18" / "pgd1" / "test")
-    pred = predict(Defended(victim, build_defences("median:kernel=5"), adaptive=False), _test_waves(out), adv.indices)
+    pred = predict(Defended(victim, build_defenses("median:kernel=5"), adaptive=False), _test_waves(out), adv.indices)
     assert clean[("emo18", "median5")] == pytest.approx(float((pred == adv.labels).mean()))
 
 
@@ -119,7 +119,7 @@ def test_median_filter_undoes_a_one_sample_attack(lab):
     assert attacked["asr"] > 0  # the attack does something for the median filter to undo
 
 
-def test_adaptive_rows_rerun_baselines_through_each_defence_and_staa_is_reported_not_run(lab):
+def test_adaptive_rows_rerun_baselines_through_each_defense_and_staa_is_reported_not_run(lab):
     out, results = lab
     adaptive = _rows(results, mode="adaptive")
     assert {(r["victim"], r["defence"], r["attack"]) for r in adaptive} == {
@@ -131,7 +131,7 @@ def test_adaptive_rows_rerun_baselines_through_each_defence_and_staa_is_reported
     row = _rows(results, victim="emo18", defence="median5", mode="adaptive")[0]
     assert records["n"] == row["n"] == 6
     table = (out / "tables" / "robustness.md").read_text()
-    assert table.count("| adaptive |") == 4 and table.count("| non-adaptive |") == 12  # 2 victims × 3 defences × 2 attackers
+    assert table.count("| adaptive |") == 4 and table.count("| non-adaptive |") == 12  # 2 victims × 3 defenses × 2 attackers
 
 
 # ---- budgeted sparsity -------------------------------------------------------------------------------
@@ -208,8 +208,8 @@ def test_rerun_skips_the_lab_steps_and_gives_identical_sections(lab, tmp_path):
     [
         ("defenses.attackers=[pgd1, fgsm]", "defenses.attackers: 'fgsm' is not an attacker"),
         ("defenses.victims=[hubert]", "defenses.victims: model 'hubert' is not defined"),
-        ("defenses.pipelines.bad=median:kernal=5", "defenses.pipelines.bad: defence 'median'"),
-        ("defenses.pipelines.bad=mp3", "defenses.pipelines.bad: unknown defence 'mp3'"),
+        ("defenses.pipelines.bad=median:kernal=5", "defenses.pipelines.bad: defense 'median'"),
+        ("defenses.pipelines.bad=mp3", "defenses.pipelines.bad: unknown defense 'mp3'"),
         ("defenses.pipelines.none=median", "'none' is not a valid id"),
         ("defenses.split=val", "defenses.split 'val' is not one of the experiment's splits"),
         ("models.emo18_at.adversarial.from=hubert", "'from' names model 'hubert'"),

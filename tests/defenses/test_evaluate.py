@@ -29,17 +29,17 @@ def result(setting):
         "pgd": attack_factory("pgd", eps=0.05, k_percent=5, steps=3),
         "zero": attack_factory("zero"),
     }
-    defences = {"median": [MedianFilter(kernel=5)], "quantize": [Quantization(bits=8)]}
-    return robust_accuracy({"emo18": victim}, defences, attacks, x, y, adaptive=True, seed=0)
+    defenses = {"median": [MedianFilter(kernel=5)], "quantize": [Quantization(bits=8)]}
+    return robust_accuracy({"emo18": victim}, defenses, attacks, x, y, adaptive=True, seed=0)
 
 
 def rows(result, **match):
     return [r for r in result["rows"] if all(r[k] == v for k, v in match.items())]
 
 
-def test_every_combination_has_a_row_and_the_clean_cost_of_each_defence(result):
+def test_every_combination_has_a_row_and_the_clean_cost_of_each_defense(result):
     assert len(result["clean"]) == 3  # none, median, quantize
-    # per attack: 3 non-adaptive rows (one per pipeline) + 2 adaptive rows (one per real defence)
+    # per attack: 3 non-adaptive rows (one per pipeline) + 2 adaptive rows (one per real defense)
     assert len(rows(result, attack="pgd")) == 5 and len(rows(result, mode="adaptive")) == 4
     none = rows(result, defence="none", attack="pgd")[0]
     for r in result["rows"]:
@@ -53,11 +53,11 @@ def test_victim_is_left_in_eval_mode(setting, result):
 
 def test_rows_measure_the_perturbation_and_stay_in_range(result):
     for r in rows(result, attack="pgd"):
-        assert r["mean_sparsity_pct"] <= 5.0 + 1e-9  # k = 5 % of the samples, whatever the defence
+        assert r["mean_sparsity_pct"] <= 5.0 + 1e-9  # k = 5 % of the samples, whatever the defense
         assert 0.0 <= r["asr"] <= 1.0 and 0.0 <= r["robust_accuracy"] <= 1.0
 
 
-def test_zero_attack_leaves_deterministic_defences_at_their_clean_accuracy(result):
+def test_zero_attack_leaves_deterministic_defenses_at_their_clean_accuracy(result):
     for r in rows(result, attack="zero"):
         assert r["asr"] == 0.0 and r["robust_accuracy"] == r["clean_accuracy"]
 

@@ -2,7 +2,8 @@
 
 Defenses and attacks are written ``name:key=value,...``, e.g. ``median:kernel=5``,
 ``lowpass:cutoff_hz=4000``, ``pgd:eps=0.05,k_percent=5,steps=10``; a defense pipeline joins stages
-with ``+`` (``median:kernel=3+quantize:bits=8``).
+with ``+`` (``median:kernel=3+quantize:bits=8``). ``--defence``, the option's earlier spelling, is still
+accepted.
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ app = typer.Typer(no_args_is_help=True)
 @app.command()
 def wrap(
     checkpoint: Path = typer.Argument(..., help="victim checkpoint folder"),
-    defence: str = typer.Option(..., help="pipeline, e.g. 'median:kernel=5+quantize:bits=8'"),
+    defense: str = typer.Option(..., "--defense", "--defence", help="pipeline, e.g. 'median:kernel=5+quantize:bits=8'"),
     out: Path = typer.Option(..., help="output folder of the defended checkpoint"),
-    adaptive: bool = typer.Option(True, help="attacks built on it differentiate through the defence"),
-    eot_samples: int = typer.Option(1, help="gradient draws averaged through random defences (EOT)"),
+    adaptive: bool = typer.Option(True, help="attacks built on it differentiate through the defense"),
+    eot_samples: int = typer.Option(1, help="gradient draws averaged through random defenses (EOT)"),
 ) -> None:
     """Save a defended checkpoint (config.json + victim/) that every attack and evaluator can load."""
-    from staa.defenses import Defended, build_defences
+    from staa.defenses import Defended, build_defenses
     from staa.models import load_model
 
-    model = Defended(load_model(checkpoint), build_defences(defence), adaptive=adaptive, eot_samples=eot_samples)
+    model = Defended(load_model(checkpoint), build_defenses(defense), adaptive=adaptive, eot_samples=eot_samples)
     model.save_pretrained(out)
     typer.echo(f"defended model written to {out}")
 
@@ -37,7 +38,7 @@ def wrap(
 @app.command()
 def evaluate(
     model: list[Path] = typer.Option(..., help="victim checkpoint folder (repeat for several)"),
-    defence: list[str] = typer.Option(..., help="defence pipeline (repeat for several)"),
+    defense: list[str] = typer.Option(..., "--defense", "--defence", help="defense pipeline (repeat for several)"),
     attack: list[str] = typer.Option(..., help="attack spec, e.g. 'pgd:eps=0.05,k_percent=5' (repeat)"),
     out: Path = typer.Option(..., help="output folder (robustness.json, robustness.md)"),
     corpus: str = typer.Option("synthetic", help="corpus name or CSV manifest"),
@@ -46,23 +47,23 @@ def evaluate(
     seconds: float = typer.Option(None),
     split: str = typer.Option("test"),
     limit: int = typer.Option(None, help="only the first N clips of the split"),
-    adaptive: bool = typer.Option(True, help="also run each attack through each defence (BPDA/EOT)"),
-    eot_samples: int = typer.Option(1, help="EOT draws for random defences in adaptive attacks"),
+    adaptive: bool = typer.Option(True, help="also run each attack through each defense (BPDA/EOT)"),
+    eot_samples: int = typer.Option(1, help="EOT draws for random defenses in adaptive attacks"),
     seed: int = typer.Option(0),
     device: str = typer.Option("cpu"),
     quiet: bool = typer.Option(False),
 ) -> None:
-    """Robust accuracy and ASR of every victim × defence × attack, non-adaptive and adaptive."""
-    from staa.defenses import build_defences
+    """Robust accuracy and ASR of every victim × defense × attack, non-adaptive and adaptive."""
+    from staa.defenses import build_defenses
     from staa.evaluation.robustness import attack_factory_from_spec
     from staa.evaluation.runs import robustness_run
     from staa.models import load_model
 
-    defences = {spec: build_defences(spec) for spec in defence}
+    defenses = {spec: build_defenses(spec) for spec in defense}
     attacks = {spec: attack_factory_from_spec(spec) for spec in attack}
     pc = prepared_corpus(corpus, root, cache, seconds, quiet)
     victims = {_victim_name(p): load_model(p).to(device) for p in model}
-    table = robustness_run(victims, defences, attacks, pc, split, out, limit=limit, adaptive=adaptive,
+    table = robustness_run(victims, defenses, attacks, pc, split, out, limit=limit, adaptive=adaptive,
                            eot_samples=eot_samples, seed=seed, device=device)  # fmt: skip
     typer.echo(table.markdown())
 

@@ -27,7 +27,7 @@ from staa.attacks.staa.export import export_adversarial
 from staa.attacks.universal import UniversalConfig, UniversalPerturbation, fitted_universal
 from staa.audio import write_audio
 from staa.data.cache import PreparedCorpus, Split
-from staa.defenses.base import Defence
+from staa.defenses.base import Defense
 from staa.errors import ConfigError
 from staa.evaluation.adversarial_set import AdversarialSet, craft_adversarial_set, crafted_summary, finite_or_none
 from staa.evaluation.robustness import AttackFactory, robust_accuracy, robustness_table
@@ -166,7 +166,7 @@ def targeted_success_run(
 
 def robustness_run(
     victims: Mapping[str, SERModel],
-    defenses: Mapping[str, Sequence[Defence]],
+    defenses: Mapping[str, Sequence[Defense]],
     attacks: Mapping[str, AttackFactory],
     corpus: PreparedCorpus,
     split: str,

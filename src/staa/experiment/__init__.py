@@ -9,7 +9,7 @@ step of the paper's evaluation and writes, under the output folder::
     generators/<threat>/<attacker>/      trained STAA-Net generators (best/, train.json) and fitted
                                          universal perturbations (perturbation.safetensors, fit.json)
     adversarial/<threat>/<attacker>/<split>/   crafted audio, per-example records, per-victim results
-    robustness/<victim>/<defence>/<attacker>/<split>/   adaptive attacks crafted through a defence
+    robustness/<victim>/<defense>/<attacker>/<split>/   adaptive attacks crafted through a defense
     targeted/<threat>/<attacker>/<split>/<class>/       targeted attacks, one set per target class
     results.json  tables/  figures/  audio/  report.html
 

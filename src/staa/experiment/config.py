@@ -22,7 +22,7 @@ from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
 from staa.experiment.plans import ID, SHIFT_ID, ZERO_ID
 from staa.experiment.sections.budgets import validate_budget
-from staa.experiment.sections.robustness import validate_defences
+from staa.experiment.sections.robustness import validate_defenses
 from staa.experiment.sections.targeted import validate_targeted
 
 BUILTIN = ("demo", "emodb", "demos", "iemocap")
@@ -116,7 +116,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     shift = (config.get("controls") or {}).get("authors_shift", "auto")
     if shift not in ("auto", True, False):
         raise ConfigError(f"controls.authors_shift must be auto, true or false, got {shift!r}", path)
-    validate_defences(config, path)
+    validate_defenses(config, path)
     validate_targeted(config, path)
 
 
