@@ -72,6 +72,7 @@ def main(corpus_dir: str, out_dir: str, checkpoint: str | None) -> None:
     model.eval()
     with torch.no_grad():
         logits = model(torch.from_numpy(np.array(test.waves)))
+        val_logits = model(torch.from_numpy(np.array(corpus.split("val").waves)))
     judged = load_model(checkpoint) if checkpoint else model
     odd = Split(test.waves[:13], test.labels[:13], test.items[:13])  # 13 rows: 7 + 6 over 2 ranks
     evaluation = {s: evaluate_ser(judged, corpus.split(s), batch_size=4) for s in ("val", "test")}
@@ -87,6 +88,7 @@ def main(corpus_dir: str, out_dir: str, checkpoint: str | None) -> None:
                 "world_size": ddp.world_size(),
                 "history": result["history"],
                 "test_logits": logits.tolist(),
+                "val_logits": val_logits.tolist(),
                 "evaluation": evaluation,
                 "preds": preds.tolist(),
             },
