@@ -97,3 +97,4 @@ def main(corpus_dir: str, out_dir: str, checkpoint: str | None) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    ddp.shutdown()

@@ -31,3 +31,9 @@ def main() -> None:
     except StaaError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except SystemExit as exc:
+        if exc.code in (0, None) and "torch.distributed" in sys.modules:  # a finished command under torchrun
+            from staa import distributed
+
+            distributed.shutdown()
+        raise
