@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from staa.defenses import MedianFilter, Quantization
 from staa.evaluation.robustness import attack_factory, robust_accuracy, robustness_table
