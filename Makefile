@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c constraints.txt
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -19,6 +19,9 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+
+test-fast: install  # everything but the end-to-end runs marked slow (a whole experiment, torchrun, learning)
+	$(PY) -m pytest -q -m "not slow"
 
 bench: install
 	$(PY) benchmarks/run_all.py

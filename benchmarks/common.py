@@ -19,16 +19,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.staa import GeneratorConfig
 from staa.audio import load_audio, unify_length
+from staa.defaults import DEFAULT_EPS
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb-subset"
 SAMPLES = 96_000  # 6.0 s at 16 kHz
-PRESETS = {
-    "authors": GeneratorConfig.authors,
-    "fast": GeneratorConfig.fast,
-    "realtime": GeneratorConfig.realtime,
-}
 
 
 def load_clips(n: int, samples: int = SAMPLES, device: str = "cpu") -> Tensor:
@@ -91,5 +86,5 @@ def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (2 for the 2-core goal on a quiet machine)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eps", type=float, default=0.05, help="paper: 0.05 on DEMoS")
+    parser.add_argument("--eps", type=float, default=DEFAULT_EPS, help="paper: 0.05 on DEMoS")
     parser.add_argument("--k-percent", type=float, default=6.8, help="sparse PGD budget (6 500 of 96 000 samples)")

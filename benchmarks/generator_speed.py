@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from common import PRESETS, SAMPLES, add_shared_arguments, interleaved, load_clips
+from common import SAMPLES, add_shared_arguments, interleaved, load_clips
 
 from staa.attacks.pgd import SparsePGD
 from staa.attacks.staa import Generator, GeneratorConfig
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     model = Emo18().eval().to(args.device)
     pgd = SparsePGD(model, args.eps, k_percent=args.k_percent, early_stop=False, seed=args.seed)
     labels = model(x).argmax(-1)
-    generators = {name: Generator(PRESETS[name]()).eval().to(args.device) for name in args.configs}
+    generators = {name: Generator(GeneratorConfig.preset(name)).eval().to(args.device) for name in args.configs}
     contenders: dict[str, Callable[[], object]] = {"sparse PGD-20": lambda: pgd.perturb(x, labels)}
     for name, g in generators.items():
         contenders[name] = _inference(g, x)
@@ -83,7 +83,7 @@ def stream(generator: Generator, x: torch.Tensor, chunk_seconds: float) -> dict[
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--configs", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    parser.add_argument("--configs", nargs="+", default=list(GeneratorConfig.PRESETS), choices=list(GeneratorConfig.PRESETS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk", type=float, default=0.1, help="streaming chunk in seconds")
 

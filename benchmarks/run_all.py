@@ -31,8 +31,9 @@ from typing import Any
 import baselines
 import generator_speed
 import torch
-from common import PRESETS, add_shared_arguments, markdown
+from common import add_shared_arguments, markdown
 
+from staa.attacks.staa import GeneratorConfig
 from staa.outputs import write_json
 from staa.reproducibility import provenance
 
@@ -96,7 +97,7 @@ def table(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_shared_arguments(parser)
-    parser.add_argument("--train-configs", nargs="*", default=["fast", "realtime"], choices=list(PRESETS))
+    parser.add_argument("--train-configs", nargs="*", default=["fast", "realtime"], choices=list(GeneratorConfig.PRESETS))
     parser.add_argument("--train-batch", type=int, default=8)
     parser.add_argument("--train-steps", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/all.json"))

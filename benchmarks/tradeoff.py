@@ -29,6 +29,7 @@ from staa.attacks.pgd import SparsePGD
 from staa.attacks.staa import Generator, STAANet
 from staa.attacks.staa.fused import fuse
 from staa.data.cache import PreparedCorpus
+from staa.defaults import DEFAULT_EPS
 from staa.models import load_model
 from staa.outputs import write_json
 from staa.reproducibility import provenance
@@ -58,7 +59,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--eps", type=float, default=0.05, help="sparse PGD-20's ε (the generators': their own)")
+    parser.add_argument("--eps", type=float, default=DEFAULT_EPS, help="sparse PGD-20's ε (the generators': their own)")
     parser.add_argument("--k-percent", type=float, default=6.8, help="sparse PGD budget (6 500 of 96 000 samples)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/tradeoff.json"))

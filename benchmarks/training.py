@@ -18,16 +18,16 @@ import json
 import time
 
 import torch
-from common import PRESETS, load_clips, peak_rss_gib, sync
+from common import load_clips, peak_rss_gib, sync
 
-from staa.attacks.staa import Generator, STAATrainConfig
+from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig
 from staa.attacks.staa.trainer import backward_step
 from staa.models import Emo18
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", choices=list(PRESETS), default="realtime")
+    parser.add_argument("--config", choices=list(GeneratorConfig.PRESETS), default="realtime")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     parser.add_argument("--device", default="cpu")
@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    generator = Generator(PRESETS[args.config]()).train().to(args.device).checkpoint_activations(args.checkpointing)
+    generator = Generator(GeneratorConfig.preset(args.config)).train().to(args.device).checkpoint_activations(args.checkpointing)
     victim = Emo18().eval().requires_grad_(False).to(args.device)
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-4)
     train_config = STAATrainConfig.paper(batch_size=args.batch, micro_batch=args.micro_batch)

@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny prepared synthetic corpus, built once per test session."""
+"""Shared fixtures: tiny prepared synthetic corpora, each built once per test session."""
 
 from __future__ import annotations
 
@@ -29,3 +29,10 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> PreparedCorpus:
     """The demo-sized synthetic corpus (10 speakers × 7 emotions × 6 clips of 1 s) for learning tests."""
     corpus = SyntheticCorpus(n_speakers=10, per_emotion=6, seconds=1.0, seed=0)
     return prepare(corpus, tmp_path_factory.mktemp("cache"), show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def micro_corpus(tmp_path_factory: pytest.TempPathFactory) -> PreparedCorpus:
+    """3 speakers × 7 emotions × 1 clip of 0.25 s: one speaker, 7 clips, per split (STAA-Net and CLI tests)."""
+    corpus = SyntheticCorpus(n_speakers=3, per_emotion=1, seconds=0.25, seed=1)
+    return prepare(corpus, tmp_path_factory.mktemp("micro"), show_progress=False)

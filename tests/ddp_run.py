@@ -31,7 +31,7 @@ from staa.attacks.staa.generator import Generator
 from staa.data.cache import PreparedCorpus, Split
 from staa.models import build_model, load_model
 from staa.outputs import write_json
-from staa.train import TrainConfig, backward_global_batch, evaluate_ser, predict_split, train_ser
+from staa.training.ser import TrainConfig, backward_global_batch, evaluate_ser, predict_split, train_ser
 
 
 def fresh_model(n_classes: int):
@@ -72,6 +72,7 @@ def main(corpus_dir: str, out_dir: str, checkpoint: str | None) -> None:
     model.eval()
     with torch.no_grad():
         logits = model(torch.from_numpy(np.array(test.waves)))
+        val_logits = model(torch.from_numpy(np.array(corpus.split("val").waves)))
     judged = load_model(checkpoint) if checkpoint else model
     odd = Split(test.waves[:13], test.labels[:13], test.items[:13])  # 13 rows: 7 + 6 over 2 ranks
     evaluation = {s: evaluate_ser(judged, corpus.split(s), batch_size=4) for s in ("val", "test")}
@@ -87,6 +88,7 @@ def main(corpus_dir: str, out_dir: str, checkpoint: str | None) -> None:
                 "world_size": ddp.world_size(),
                 "history": result["history"],
                 "test_logits": logits.tolist(),
+                "val_logits": val_logits.tolist(),
                 "evaluation": evaluation,
                 "preds": preds.tolist(),
             },
@@ -95,3 +97,4 @@ def main(corpus_dir: str, out_dir: str, checkpoint: str | None) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    ddp.shutdown()

@@ -42,12 +42,14 @@ def _result(path: Path) -> dict:
     return json.loads((path / "result.json").read_text())
 
 
+@pytest.mark.slow  # the runs fixture: one plain and one two-process torchrun launch
 def test_two_ranks_really_ran(runs):
     single, double = runs
     assert _result(single)["world_size"] == 1
     assert _result(double)["world_size"] == 2
 
 
+@pytest.mark.slow
 def test_global_batch_gradient_matches_single_process(runs):
     """Uneven split (4 + 3 rows) with batch norm over the global batch: the same gradient."""
     single, double = (load_file(str(p / "grads.safetensors")) for p in runs)
@@ -57,6 +59,7 @@ def test_global_batch_gradient_matches_single_process(runs):
         assert (g - double[name]).abs().max().item() <= 1e-6 + 1e-4 * scale, name
 
 
+@pytest.mark.slow
 def test_training_history_matches_single_process(runs):
     single, double = (_result(p) for p in runs)
     assert len(single["history"]) == len(double["history"]) == 2
@@ -68,15 +71,32 @@ def test_training_history_matches_single_process(runs):
     assert (logits_1 - logits_2).abs().max().item() < 2e-2
 
 
+@pytest.mark.slow
 def test_evaluation_matches_single_process(runs):
-    """The same checkpoint gives identical predictions and metrics, odd-sized tail included."""
+    """The same checkpoint gives the same predictions and metrics, odd-sized tail included.
+
+    Sharding changes which clips share a batch, which may move logits by float noise (how much depends on
+    the CPU): a clip whose top two logits are closer than that may go either way, every other must agree.
+    """
     single, double = (_result(p) for p in runs)
-    assert double["preds"] == single["preds"]
-    assert double["evaluation"] == single["evaluation"]
+    clear = {split: _clear_margins(single[f"{split}_logits"]) for split in ("val", "test")}
+    clear["test[:13]"] = clear["test"][:13]
+    assert [d for d, c in zip(double["preds"], clear["test"]) if c] == [s for s, c in zip(single["preds"], clear["test"]) if c]
+    for split, metrics in single["evaluation"].items():
+        sharded = double["evaluation"][split]
+        assert sharded["n"] == metrics["n"] and sum(map(sum, sharded["confusion"])) == metrics["n"]
+        if all(clear[split]):  # no near tie: the metrics are exactly those of one process
+            assert sharded == metrics, split
     assert double["evaluation"]["test[:13]"]["n"] == 13
-    assert sum(map(sum, double["evaluation"]["test[:13]"]["confusion"])) == 13
 
 
+def _clear_margins(logits: list[list[float]]) -> list[bool]:
+    """Per clip: are its top two logits further apart than float noise from another batch shape?"""
+    top2 = torch.tensor(logits).topk(2, dim=1).values
+    return (top2[:, 0] - top2[:, 1] > 1e-4).tolist()
+
+
+@pytest.mark.slow
 def test_only_rank_zero_writes(runs):
     _, double = runs
     written = sorted(p.name for p in double.iterdir())
@@ -85,6 +105,7 @@ def test_only_rank_zero_writes(runs):
     ]
 
 
+@pytest.mark.slow
 def test_generator_training_step_matches_single_process(runs):
     """STAA-Net trainer: the same generator gradient from 2 ranks (21 + 21 clips) as from one process.
 

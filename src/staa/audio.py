@@ -17,6 +17,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from staa.errors import AudioError, first_line
+from staa.outputs import atomic_path
 
 SAMPLE_RATE = 16_000
 
@@ -113,8 +114,6 @@ def write_audio(path: str | Path, x: np.ndarray, sample_rate: int = SAMPLE_RATE)
 
     The file appears atomically (temporary name + rename) so a killed run leaves no half-written WAV.
     """
-    from staa.outputs import atomic_path
-
     x = np.asarray(x, dtype=np.float32).reshape(-1)
     with atomic_path(path) as tmp:
         sf.write(str(tmp), x, sample_rate, subtype="FLOAT", format="WAV")

@@ -36,6 +36,14 @@ def setup(device: str | torch.device = "cpu") -> None:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def shutdown() -> None:
+    """Leave the process group once every rank got here: a rank that exits while the group is alive can
+    abort in the communication library's threads ("terminate called without an active exception")."""
+    if is_distributed():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def local_device(device: str | torch.device) -> torch.device:
     """``cuda`` means this rank's GPU (LOCAL_RANK) under torchrun; other devices are returned as given."""
     device = torch.device(device)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 
 TMP_MARK = ".tmp"
 
@@ -63,8 +64,6 @@ def write_text(path: str | Path, text: str) -> None:
 
 def _jsonable(obj: Any) -> Any:
     """Convert numpy scalars/arrays and paths so that results serialise without surprises."""
-    import numpy as np
-
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
 T = TypeVar("T")
 
 
@@ -13,13 +16,9 @@ def progress(items: Iterable[T], description: str, enabled: bool = True, total: 
     if not enabled:
         yield from items
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    from rich.console import Console
-
     with Progress(*cols, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(description, total=total)
         for item in items:

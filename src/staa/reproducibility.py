@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from staa import __version__
+
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a CPU generator for code that wants its own stream."""
@@ -38,8 +40,6 @@ def _git_commit() -> str | None:
 
 def provenance(config: dict[str, Any] | None = None, seed: int | None = None) -> dict[str, Any]:
     """A record of what produced an output: config, seed, library versions, machine, git commit, time."""
-    import staa
-
     try:
         import transformers
 
@@ -47,7 +47,7 @@ def provenance(config: dict[str, Any] | None = None, seed: int | None = None) ->
     except ImportError:  # pragma: no cover - transformers is a core dependency
         tf_version = None
     return {
-        "staa": staa.__version__,
+        "staa": __version__,
         "git_commit": _git_commit(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,

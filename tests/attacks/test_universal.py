@@ -28,6 +28,7 @@ def mean_margin(model, x, delta, labels):
         return float(margin_loss(model(torch.clamp(x + delta, -1, 1)), labels).mean())
 
 
+@pytest.mark.slow  # fits δ over epochs of a trained model
 def test_learned_sparse_perturbation_beats_zero_and_random_of_the_same_budget(setting):
     model, x = setting
     attack = UniversalPerturbation(model, EPS, k_percent=20)
@@ -47,6 +48,7 @@ def test_learned_sparse_perturbation_beats_zero_and_random_of_the_same_budget(se
     assert (result.sparsity <= 20.0 + 1e-9).all()
 
 
+@pytest.mark.slow  # fits δ over epochs of a trained model
 def test_threshold_mask_perturbation_fools_some_clips_where_zero_fools_none(setting):
     model, x = setting
     attack = UniversalPerturbation(model, EPS)

@@ -28,13 +28,19 @@ def invoke(*args: str, command: str = "run"):
     return CliRunner().invoke(app, ["attack", command, *args])
 
 
-def common_options(tmp_path, checkpoint) -> list[str]:
-    return ["--model", str(checkpoint), "--cache", str(tmp_path / "cache"), "--seconds", "0.25", "--quiet"]
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One prepared synthetic corpus for the module's commands (preparing it is most of a command's time)."""
+    return tmp_path_factory.mktemp("cache")
 
 
-def test_sparse_pgd_run_writes_records_and_wavs(tmp_path, checkpoint):
+def common_options(cache, checkpoint) -> list[str]:
+    return ["--model", str(checkpoint), "--cache", str(cache), "--seconds", "0.25", "--quiet"]
+
+
+def test_sparse_pgd_run_writes_records_and_wavs(tmp_path, cache, checkpoint):
     out = tmp_path / "pgd"
-    common = ["--model", str(checkpoint), "--cache", str(tmp_path / "cache"), "--seconds", "0.25", "--quiet"]
+    common = common_options(cache, checkpoint)
     options = ["--limit", "3", "--k-percent", "5", "--steps", "2", "--batch-size", "2"]
     result = invoke("pgd", *common, "--out", str(out), *options)
     assert result.exit_code == 0, result.output
@@ -49,17 +55,16 @@ def test_sparse_pgd_run_writes_records_and_wavs(tmp_path, checkpoint):
     assert rate == 16_000 and len(audio) == 4000
 
 
-def test_targeted_run_needs_a_known_class_and_refuses_foreign_options(tmp_path, checkpoint):
-    common = ["--model", str(checkpoint), "--cache", str(tmp_path / "cache"), "--seconds", "0.25", "--quiet"]
-    common += ["--out", str(tmp_path / "out"), "--limit", "1"]
+def test_targeted_run_needs_a_known_class_and_refuses_foreign_options(tmp_path, cache, checkpoint):
+    common = common_options(cache, checkpoint) + ["--out", str(tmp_path / "out"), "--limit", "1"]
     for args in (["--targeted"], ["--targeted", "--target-class", "boredom"], ["--k-percent", "5"]):
         result = invoke("sparsefool", *common, *args)
         assert isinstance(result.exception, ConfigError), result.output
     assert not (tmp_path / "out" / "records.json").exists()
 
 
-def test_universal_fits_saves_and_replays_through_attack_run(tmp_path, checkpoint):
-    common = common_options(tmp_path, checkpoint)
+def test_universal_fits_saves_and_replays_through_attack_run(tmp_path, cache, checkpoint):
+    common = common_options(cache, checkpoint)
     fit = ["--fit-limit", "8", "--epochs", "2", "--k-percent", "5", "--limit", "3", "--batch-size", "4"]
     result = invoke(*common, *fit, "--out", str(tmp_path / "uap"), command="universal")
     assert result.exit_code == 0, result.output
@@ -72,7 +77,7 @@ def test_universal_fits_saves_and_replays_through_attack_run(tmp_path, checkpoin
     records = json.loads((tmp_path / "uap" / "records.json").read_text())
     assert records["attack"] == "universal" and records["n"] == 3
     assert records["provenance"]["config"]["perturbation"] == str(saved)
-    clean = np.asarray(prepared_corpus("synthetic", None, tmp_path / "cache", 0.25, True).split("test").waves[:3])
+    clean = np.asarray(prepared_corpus("synthetic", None, cache, 0.25, True).split("test").waves[:3])
     x_adv = np.load(tmp_path / "uap" / "x_adv.npy")
     assert np.allclose(x_adv, np.clip(clean + delta, -1, 1), atol=1e-6)  # the same δ added to every clip
     assert len(list((tmp_path / "uap" / "wav").glob("*.wav"))) == 3
@@ -85,8 +90,8 @@ def test_universal_fits_saves_and_replays_through_attack_run(tmp_path, checkpoin
     assert replay["summary"]["asr_threat"] == records["summary"]["asr_threat"] and replay["eps"] == 0.05
 
 
-def test_universal_needs_its_file_and_only_universal_takes_one(tmp_path, checkpoint):
-    common = common_options(tmp_path, checkpoint) + ["--limit", "1", "--out", str(tmp_path / "out")]
+def test_universal_needs_its_file_and_only_universal_takes_one(tmp_path, cache, checkpoint):
+    common = common_options(cache, checkpoint) + ["--limit", "1", "--out", str(tmp_path / "out")]
     for name, extra, message in (
         ("universal", [], "needs --perturbation"),
         ("pgd", ["--perturbation", str(tmp_path / "none.safetensors")], "only to attack 'universal'"),
@@ -97,12 +102,12 @@ def test_universal_needs_its_file_and_only_universal_takes_one(tmp_path, checkpo
     assert not (tmp_path / "out" / "records.json").exists()
 
 
-def test_targets_reports_success_per_class_by_name(tmp_path):
+def test_targets_reports_success_per_class_by_name(tmp_path, cache):
     named = Emo18(Emo18Config(num_classes=7, hidden=8, class_names=list(EMOTIONS)))
     checkpoint = named.save_pretrained(tmp_path / "named")
     out = tmp_path / "targets"
     options = ["--limit", "4", "--k-percent", "10", "--steps", "3", "--out", str(out)]
-    result = invoke("pgd", *common_options(tmp_path, checkpoint), *options, command="targets")
+    result = invoke("pgd", *common_options(cache, checkpoint), *options, command="targets")
     assert result.exit_code == 0, result.output
     record = json.loads((out / "targeted.json").read_text())
     per_target = record["per_target"]
@@ -121,7 +126,7 @@ def test_targets_reports_success_per_class_by_name(tmp_path):
 
 
 def test_targets_refuses_universal_and_foreign_options(tmp_path, checkpoint):
-    common = common_options(tmp_path, checkpoint) + ["--limit", "1", "--out", str(tmp_path / "out")]
+    common = common_options(tmp_path / "cache", checkpoint) + ["--limit", "1", "--out", str(tmp_path / "out")]
     for name, extra in (("universal", []), ("sparsefool", ["--k-percent", "5"])):
         result = invoke(name, *common, *extra, command="targets")
         assert isinstance(result.exception, ConfigError), result.output

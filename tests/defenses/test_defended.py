@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from staa.defenses import Defended, GaussianNoise, MedianFilter, Quantization, build_defences
+from staa.defenses import Defended, GaussianNoise, MedianFilter, Quantization, build_defenses
 from staa.models import SERModel, build_model, load_model
 
 
@@ -13,14 +13,14 @@ def victim() -> SERModel:
     return build_model("emo18", num_classes=4, class_names=["a", "b", "c", "d"], hidden=8).eval()
 
 
-def test_defended_applies_defences_then_the_victim():
+def test_defended_applies_defenses_then_the_victim():
     model = victim()
-    defences = [MedianFilter(kernel=3), Quantization(bits=8)]
-    defended = Defended(model, defences).eval()
+    defenses = [MedianFilter(kernel=3), Quantization(bits=8)]
+    defended = Defended(model, defenses).eval()
     x = torch.rand(3, 4000) - 0.5
     assert isinstance(defended, SERModel) and defended.num_classes == 4
     with torch.no_grad():
-        expected = model(defences[1](defences[0](x)))
+        expected = model(defenses[1](defenses[0](x)))
         assert torch.allclose(defended(x), expected)
         assert torch.equal(defended.predict(x), expected.argmax(-1))
 
@@ -45,7 +45,7 @@ def test_eot_averages_draws_only_when_gradients_are_recorded():
 
 
 def test_checkpoint_round_trip_through_the_model_registry(tmp_path):
-    defended = Defended(victim(), build_defences("median:kernel=5,bpda=true+lowpass:cutoff_hz=3000"), adaptive=False)
+    defended = Defended(victim(), build_defenses("median:kernel=5,bpda=true+lowpass:cutoff_hz=3000"), adaptive=False)
     defended.save_pretrained(tmp_path / "ckpt")
     loaded = load_model(tmp_path / "ckpt")
     assert isinstance(loaded, Defended)

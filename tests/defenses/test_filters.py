@@ -1,4 +1,4 @@
-"""Each defence does what it claims to the signal and to the gradient."""
+"""Each defense does what it claims to the signal and to the gradient."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ def tone(hz: float, n: int = 4000, amp: float = 0.5) -> torch.Tensor:
     return amp * torch.sin(2 * math.pi * hz * torch.arange(n) / SR)[None]
 
 
-def gain_db(defence: torch.nn.Module, hz: float) -> float:
+def gain_db(defense: torch.nn.Module, hz: float) -> float:
     """Output/input RMS of a pure tone, measured away from the edges."""
     x = tone(hz)
-    y = defence(x)
+    y = defense(x)
     core = slice(500, -500)
     return 20 * math.log10(float(y[:, core].pow(2).mean().sqrt() / x[:, core].pow(2).mean().sqrt()))
 

@@ -239,9 +239,10 @@ def test_input_gradient_is_finite_and_nonzero(encoders: dict[str, Path], name: s
     assert (x.grad.abs().sum(dim=1) > 0).all()
 
 
+@pytest.mark.slow  # trains a (tiny) transformer encoder for an epoch
 def test_trains_with_the_ser_trainer_and_reloads(encoders: dict[str, Path], tiny_corpus, tmp_path: Path) -> None:
     """One epoch through ``train_ser`` updates the transformer but never the frozen front end."""
-    from staa.train import TrainConfig, evaluate_ser, train_ser
+    from staa.training.ser import TrainConfig, evaluate_ser, train_ser
 
     model = build_model("wavlm", num_classes=7, pretrained=str(encoders["wavlm"]))
     conv_before = {k: v.clone() for k, v in model.encoder.feature_extractor.state_dict().items()}

@@ -26,7 +26,7 @@ from staa.data.emodb import EmoDB
 from staa.data.registry import build_corpus
 from staa.errors import AudioError, CheckpointError, ConfigError, DataError, StaaError
 from staa.models import Emo18, Zhao19, build_model, load_model
-from staa.train import TrainConfig, evaluate_ser, train_ser
+from staa.training.ser import TrainConfig, evaluate_ser, train_ser
 
 SR = 16_000
 
@@ -521,6 +521,7 @@ def test_cli_prints_one_error_line_with_status_2(argv, fragment, wav_manifest, t
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], err
 
 
+@pytest.mark.slow  # a real `staa` process: seconds of interpreter and torch start-up
 def test_real_staa_process_reports_a_corrupt_clip_in_one_line(wav_manifest, staa_cli, tmp_path):
     folder = tmp_path / "corpus"
     shutil.copytree(wav_manifest.parent, folder)

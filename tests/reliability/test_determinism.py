@@ -7,7 +7,7 @@ import torch
 from staa.attacks.pgd import SparsePGD
 from staa.models import build_model
 from staa.reproducibility import seed_everything
-from staa.train import TrainConfig, predict_split, train_ser
+from staa.training.ser import TrainConfig, predict_split, train_ser
 
 
 def _train(corpus, out, seed: int, epochs: int = 2) -> tuple[list[tuple], bytes, list[int]]:

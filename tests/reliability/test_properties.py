@@ -21,7 +21,7 @@ from staa.attacks.zero import ZeroPerturbation
 from staa.data.cache import Split
 from staa.metrics import accuracy, attack_success_rate, mean_snr, snr_db, sparsity, uar
 from staa.models import build_model
-from staa.train import predict_split
+from staa.training.ser import predict_split
 
 FEW = settings(max_examples=25, deadline=None)
 MODEL_CALLS = settings(max_examples=20, deadline=None)  # each example runs the model
@@ -157,5 +157,13 @@ def test_metrics_do_not_depend_on_order(data, n, classes):
 @settings(max_examples=10, deadline=None)
 @given(x=waves(7), batch_size=st.integers(1, 8))
 def test_predictions_do_not_depend_on_the_batch_size(x, batch_size):
+    """Batching decides which clips share a forward pass, never a clip's prediction. Batch shapes may move
+    logits by float noise (how much depends on the CPU), so clips whose top two logits are closer than
+    that may go either way; every other clip must get its own arg-max, in order, whatever the batch size."""
     split = Split(x.numpy(), np.zeros(len(x), np.int64), [])
-    assert torch.equal(predict_split(MODEL, split, batch_size), predict_split(MODEL, split, 7))
+    with torch.no_grad():
+        logits = MODEL(x)
+    top2 = logits.topk(2, dim=1).values
+    clear = top2[:, 0] - top2[:, 1] > 1e-4
+    for preds in (predict_split(MODEL, split, batch_size), predict_split(MODEL, split, 7)):
+        assert torch.equal(preds[clear], logits.argmax(1)[clear])

@@ -11,11 +11,13 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from staa.data.cache import prepare
 from staa.data.registry import build_corpus
 from staa.models import build_model
 from staa.reproducibility import seed_everything
-from staa.train import TrainConfig, train_ser
+from staa.training.ser import TrainConfig, train_ser
 
 EPOCHS, SEED, SECONDS = "3", "5", "0.25"
 
@@ -50,6 +52,7 @@ def _kill_after_first_epoch(staa_cli, args: list[str], out: Path) -> None:
     proc.stderr.close()
 
 
+@pytest.mark.slow  # three CLI training runs in subprocesses, one of them killed
 def test_killed_run_resumes_to_identical_numbers(wav_manifest, staa_cli, tmp_path):
     cache = tmp_path / "cache"
     straight, killed = tmp_path / "straight", tmp_path / "killed"

@@ -32,7 +32,7 @@ class OnePixel(Attack):
     """Query-only sparse attack: ``pixels`` changed samples per clip, found by differential evolution.
 
     ``seed`` gives the evolution its own generator; without it every draw comes from torch's global
-    generator, which :func:`staa.evaluation.transfer.craft` seeds per chunk.
+    generator, which :func:`staa.evaluation.adversarial_set.craft_adversarial_set` seeds per chunk.
     """
 
     name = "onepixel"

@@ -32,7 +32,7 @@ class SparsePGD(Attack):
 
     ``alpha`` defaults to ε/4 and ``steps`` to 20 (the authors' settings); ``k = k_percent = None``
     is dense PGD. ``seed`` gives the random start its own generator; without it the start is drawn
-    from torch's global generator (seeded per chunk by :func:`staa.evaluation.transfer.craft`).
+    from torch's global generator (seeded per chunk by :func:`staa.evaluation.adversarial_set.craft_adversarial_set`).
     """
 
     name = "pgd"

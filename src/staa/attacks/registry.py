@@ -1,8 +1,13 @@
-"""Attack registry: experiment files and the CLI name attacks; classes are imported on first use."""
+"""Attack registry: experiment files and the CLI name attacks; classes are imported on first use.
+
+Options are checked against the attack's constructor (:func:`attack_options`), so a setting the named
+attack does not take is an error rather than silently ignored.
+"""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from torch import nn
@@ -34,3 +39,22 @@ def attack_class(name: str) -> type[Attack]:
 def build_attack(name: str, model: nn.Module, **kwargs: Any) -> Attack:
     """``build_attack("pgd", model, eps=0.05, k_percent=10)``."""
     return attack_class(name)(model, **kwargs)
+
+
+def accepts(name: str, option: str) -> bool:
+    """Whether attack ``name``'s constructor takes ``option`` (read from its signature)."""
+    return option in inspect.signature(attack_class(name).__init__).parameters
+
+
+def attack_options(name: str, **given: Any) -> dict[str, Any]:
+    """The options given (None values dropped), each checked: one the attack does not take is an error.
+
+    STAA-Net is not built from options: it needs a trained generator (:class:`staa.attacks.staa.STAANet`).
+    """
+    if name == "staa":
+        raise ConfigError("STAA-Net attacks with a trained generator (STAANet; CLI: `staa generator apply`)")
+    options = {k: v for k, v in given.items() if v is not None}
+    for option in options:
+        if not accepts(name, option):
+            raise ConfigError(f"attack '{name}' has no option '{option}'")
+    return options

@@ -17,19 +17,21 @@ construction. Without a budget it is STAA-Net's threshold m = [∂ ≥ γ], mixe
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from staa.attacks.base import Attack, SampleBudget, frozen
 from staa.attacks.staa.losses import LossWeights, staa_loss
 from staa.errors import CheckpointError, ConfigError
-from staa.outputs import atomic_path
-from staa.reproducibility import seed_everything
+from staa.outputs import atomic_path, write_json
+from staa.reproducibility import provenance, seed_everything
 
 
 @dataclass
@@ -170,8 +172,6 @@ class UniversalPerturbation(Attack):
         if not path.exists():
             raise CheckpointError("universal perturbation file not found", path)
         try:
-            from safetensors import safe_open
-
             with safe_open(str(path), framework="pt") as f:
                 meta = json.loads((f.metadata() or {}).get("settings", "{}"))
             delta = load_file(str(path))["perturbation"]
@@ -180,3 +180,38 @@ class UniversalPerturbation(Attack):
         settings = {**meta, **kwargs}
         return cls(model, settings.pop("eps"), perturbation=delta, **settings)
 
+
+PERTURBATION_FILE = "perturbation.safetensors"
+FIT_FILE = "fit.json"
+SAVED_SETTINGS = ("eps", "k", "k_percent", "targeted")  # stored with δ; a reloaded δ keeps them
+
+
+def fitted_universal(
+    model: nn.Module,
+    directory: str | Path,
+    clips: Callable[[], Tensor],
+    *,
+    eps: float,
+    target: int | None = None,
+    config: UniversalConfig | None = None,
+    settings: dict[str, Any] | None = None,
+    record: dict[str, Any] | None = None,
+) -> UniversalPerturbation:
+    """The universal perturbation fitted in ``directory``, or one fitted now on ``clips()`` and saved there.
+
+    ``settings`` are the attack's options (``k``, ``k_percent``, ``batch_size``); a saved δ keeps the
+    budget it was fitted with. ``fit.json`` (loss history, fit config and the provenance of ``record``) is
+    written after δ, so the two files together mark a finished fit; ``clips`` is only called to fit.
+    The one fit-or-reuse path of ``staa attack universal`` and of experiments.
+    """
+    directory, cfg, settings = Path(directory), config or UniversalConfig(), dict(settings or {})
+    path, targeted = directory / PERTURBATION_FILE, target is not None
+    if path.exists() and (directory / FIT_FILE).exists():
+        options = {k: v for k, v in settings.items() if k not in SAVED_SETTINGS}
+        return UniversalPerturbation.from_file(model, path, targeted=targeted, **options)
+    attack = UniversalPerturbation(model, eps, targeted=targeted, **settings)
+    history = attack.fit(clips(), target=target, config=cfg)
+    attack.save(path)
+    write_json(directory / FIT_FILE, {"history": history, "fit_config": asdict(cfg),
+                                       "provenance": provenance(record or {}, cfg.seed)})  # fmt: skip
+    return attack

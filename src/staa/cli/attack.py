@@ -1,6 +1,6 @@
 """``staa attack``: run one registered attack on a prepared split and keep its adversarial audio.
 
-``staa attack run NAME`` crafts with :func:`staa.evaluation.transfer.craft` (resumable chunks, metrics
+``staa attack run NAME`` crafts with :func:`staa.evaluation.runs.attack_split` (resumable chunks, metrics
 from x_adv − x, ``records.json`` with per-example success, SNR and sparsity, the summary ASR and the
 crafting seconds per example, plus the run's provenance), then writes one 32-bit float WAV per
 attacked clip to ``OUT/wav/``. Attack options that the named attack does not take are refused
@@ -18,24 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
-import torch
 import typer
 
-from staa.attacks.base import Attack
-from staa.attacks.registry import attack_class
-from staa.attacks.universal import UniversalConfig, UniversalPerturbation
-from staa.audio import write_audio
-from staa.cli.common import DEFAULT_CACHE, DEFAULT_EPS, attack_options, first_clips, prepared_corpus
-from staa.data.cache import PreparedCorpus
-from staa.defenses.evaluate import attack_factory
+from staa.cli.common import DEFAULT_CACHE, prepared_corpus
+from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
-from staa.evaluation.tables import targeted_success_table
-from staa.evaluation.transfer import craft
-from staa.evaluation_targeted import targeted_success_by_class
-from staa.models import load_model
-from staa.outputs import write_json, write_text
-from staa.reproducibility import provenance, seed_everything
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -73,7 +60,7 @@ def run(
     seconds: Seconds = None,
     split: SplitName = "test",
     eps: Annotated[
-        float | None, typer.Option(help="L∞ budget in waveform units (default 0.05; universal: the fitted one)")
+        float | None, typer.Option(help=f"L∞ budget in waveform units (default {DEFAULT_EPS}; universal: the fitted one)")
     ] = None,
     k_percent: KPercent = None,
     steps: Steps = None,
@@ -94,29 +81,32 @@ def run(
     quiet: Quiet = False,
 ) -> None:
     """Attack a split with a registered attack; writes OUT/records.json and OUT/wav/*.wav."""
-    # No seed is passed: random attacks draw from torch's global generator, which ``craft`` seeds per
-    # chunk, so a resumed run produces the same audio as an uninterrupted one.
+    from staa.attacks.registry import attack_options, build_attack
+    from staa.attacks.universal import UniversalPerturbation
+    from staa.evaluation.runs import attack_split
+    from staa.models import load_model
+    from staa.reproducibility import seed_everything
+
+    # No seed is passed: random attacks draw from torch's global generator, which the adversarial-set
+    # store seeds per chunk, so a resumed run produces the same audio as an uninterrupted one.
     kwargs = attack_options(name, k_percent=k_percent, steps=steps, pixels=pixels, popsize=popsize,
                             iterations=iterations, multiplicative=multiplicative or None)  # fmt: skip
+    if (name == "universal") != (perturbation is not None):
+        raise ConfigError("attack 'universal' needs --perturbation FILE (fit one with `staa attack universal`)"
+                          if perturbation is None else "--perturbation applies only to attack 'universal'")  # fmt: skip
     seed_everything(seed)
     pc = prepared_corpus(corpus, root, cache, seconds, quiet)
     net = load_model(model).to(device)
     target = _target(targeted, target_class, pc.classes)
-    if name == "universal":
-        if perturbation is None:
-            raise ConfigError("attack 'universal' needs --perturbation FILE (fit one with `staa attack universal`)")
-        override = {} if eps is None else {"eps": eps}
-        attack: Attack = UniversalPerturbation.from_file(
-            net, perturbation, targeted=targeted, batch_size=batch_size, **override, **kwargs
-        )
+    common = {"targeted": targeted, "batch_size": batch_size, **kwargs}
+    if perturbation is not None:
+        attack = UniversalPerturbation.from_file(net, perturbation, **({} if eps is None else {"eps": eps}), **common)
         kwargs["perturbation"] = str(perturbation)
     else:
-        if perturbation is not None:
-            raise ConfigError("--perturbation applies only to attack 'universal'")
-        attack = attack_class(name)(net, eps=DEFAULT_EPS if eps is None else eps, targeted=targeted,
-                                    batch_size=batch_size, **kwargs)  # fmt: skip
-    craft_split(attack, pc, split, limit, out, target=target, seed=seed, perceptual=perceptual, quiet=quiet,
-                config={"model": str(model), **kwargs})  # fmt: skip
+        attack = build_attack(name, net, eps=DEFAULT_EPS if eps is None else eps, **common)
+    adv = attack_split(attack, pc, split, out, limit=limit, target=target, seed=seed, perceptual=perceptual,
+                       config={"model": str(model), **kwargs}, show_progress=not quiet)  # fmt: skip
+    _print_summary(attack.name, adv.records["summary"], out)
 
 
 @app.command()
@@ -135,8 +125,8 @@ def universal(
     k_percent: Annotated[
         float | None, typer.Option(help="% of samples perturbed (default: no budget, λ_s decides)")
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="passes over the fit split")] = UniversalConfig.epochs,
-    lr: Annotated[float, typer.Option(help="Adam step size")] = UniversalConfig.lr,
+    epochs: Annotated[int | None, typer.Option(min=1, help="passes over the fit split (default: UniversalConfig's)")] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam step size (default: UniversalConfig's)")] = None,
     targeted: Targeted = False,
     target_class: TargetClass = None,
     batch_size: BatchSize = 8,
@@ -149,28 +139,25 @@ def universal(
 
     A rerun into the same OUT reuses OUT/perturbation.safetensors instead of fitting again.
     """
+    from staa.attacks.universal import PERTURBATION_FILE, UniversalConfig
+    from staa.evaluation.runs import attack_split, fit_universal_on_split
+    from staa.models import load_model
+    from staa.reproducibility import seed_everything
+
     seed_everything(seed)
     pc = prepared_corpus(corpus, root, cache, seconds, quiet)
     net = load_model(model).to(device)
     target = _target(targeted, target_class, pc.classes)
-    saved = out / "perturbation.safetensors"
-    if saved.exists():
-        attack = UniversalPerturbation.from_file(net, saved, targeted=targeted, batch_size=batch_size)
-    else:
-        attack = UniversalPerturbation(net, eps, k_percent=k_percent, targeted=targeted, batch_size=batch_size)
-        data, n = first_clips(pc, fit_split, limit=fit_limit)
-        fit_config = UniversalConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
-        history = attack.fit(torch.from_numpy(np.array(data.waves[:n], dtype=np.float32)), target=target,
-                             config=fit_config)  # fmt: skip
-        settings = {"model": str(model), "corpus": pc.name, "fit_split": fit_split, "n": n, "eps": eps,
-                    "k_percent": k_percent, "target": target, **vars(fit_config)}  # fmt: skip
-        write_json(out / "fit.json", {"history": history, "provenance": provenance(settings, seed)})
-        attack.save(saved)  # written last: its presence marks a finished fit
-        if not quiet:
-            typer.echo(f"universal perturbation fitted on {n} clips of {fit_split} -> {saved}")
-    config = {"model": str(model), "perturbation": str(saved), "fit_split": fit_split, "k_percent": attack.k_percent}
-    craft_split(attack, pc, split, limit, out, target=target, seed=seed, perceptual=perceptual, quiet=quiet,
-                config=config)  # fmt: skip
+    fit_config = UniversalConfig(**{k: v for k, v in {"epochs": epochs, "lr": lr}.items() if v is not None},
+                                 batch_size=batch_size, seed=seed)  # fmt: skip
+    attack = fit_universal_on_split(net, pc, fit_split, out, limit=fit_limit, eps=eps, target=target, config=fit_config,
+                                    settings={"k_percent": k_percent, "batch_size": batch_size},
+                                    record={"model": str(model), "k_percent": k_percent})  # fmt: skip
+    config = {"model": str(model), "perturbation": str(out / PERTURBATION_FILE), "fit_split": fit_split,
+              "k_percent": attack.k_percent}  # fmt: skip
+    adv = attack_split(attack, pc, split, out, limit=limit, target=target, seed=seed, perceptual=perceptual,
+                       config=config, show_progress=not quiet)  # fmt: skip
+    _print_summary(attack.name, adv.records["summary"], out)
 
 
 @app.command()
@@ -197,66 +184,30 @@ def targets(
     quiet: Quiet = False,
 ) -> None:
     """Targeted success per target class: each class is imposed on the clips the model does not already give it."""
+    from staa.attacks.registry import attack_options
+    from staa.evaluation.robustness import attack_factory
+    from staa.evaluation.runs import targeted_success_run
+    from staa.models import load_model
+    from staa.reproducibility import seed_everything
+
     if name == "universal":
         raise ConfigError("a universal perturbation is fitted per target: use `staa attack universal --targeted`")
     kwargs = attack_options(name, k_percent=k_percent, steps=steps, pixels=pixels, popsize=popsize,
                             iterations=iterations, multiplicative=multiplicative or None)  # fmt: skip
     seed_everything(seed)
     pc = prepared_corpus(corpus, root, cache, seconds, quiet)
-    data, n = first_clips(pc, split, limit)
     net = load_model(model).to(device)
     factory = attack_factory(name, eps=eps, targeted=True, batch_size=batch_size, **kwargs)
-    x = torch.from_numpy(np.array(data.waves[:n], dtype=np.float32)).to(device)
-    result = targeted_success_by_class(factory, net, x, batch_size=batch_size)
-    settings = {"attack": name, "model": str(model), "corpus": pc.name, "split": split, "n": n, "eps": eps, **kwargs}
-    write_json(out / "targeted.json", {**settings, **result, "provenance": provenance(settings, seed)})
-    title = f"Targeted success of {name} per target class ({pc.name}, {split}, {n} clips)"
-    table = targeted_success_table(result, title)
-    write_text(out / "targeted.md", table.markdown())
+    settings = {"attack": name, "model": str(model), "eps": eps, **kwargs}
+    table = targeted_success_run(factory, net, pc, split, out, limit=limit, batch_size=batch_size, settings=settings,
+                                 seed=seed, device=device)  # fmt: skip
     typer.echo(table.markdown())
 
 
-def craft_split(
-    attack: Attack,
-    pc: PreparedCorpus,
-    split: str,
-    limit: int | None,
-    out: Path,
-    *,
-    target: int | None,
-    seed: int,
-    perceptual: bool,
-    quiet: bool,
-    config: dict[str, Any],
-) -> None:
-    """The one path from an attack to OUT/records.json and OUT/wav/*.wav, shared by `run` and `universal`."""
-    data, n = first_clips(pc, split, limit)
-    chunk = attack.batch_size or 8
-    settings = {"attack": attack.name, "corpus": pc.name, "split": split, "eps": attack.eps, **config}
-    adv = craft(
-        attack,
-        data.waves,
-        data.labels,
-        np.arange(n),
-        out,
-        items=data.items,
-        target=target,
-        chunk_size=chunk,
-        seed=seed,
-        perceptual=perceptual,
-        sample_rate=pc.sample_rate,
-        meta={"classes": pc.classes},
-        config=settings,
-        show_progress=not quiet,
-    )
-    for row, wave in zip(adv.indices, adv.x_adv):
-        write_audio(out / "wav" / f"{row:05d}.wav", np.asarray(wave), pc.sample_rate)
-    s = adv.records["summary"]
+def _print_summary(name: str, s: dict[str, Any], out: Path) -> None:
     snr = "n/a" if s["snr_db"] is None else f"{s['snr_db']:.1f} dB"
-    typer.echo(
-        f"{attack.name}: ASR {s['asr_threat']:.3f} on {s['n']} clips, SNR {snr}, "
-        f"{s['seconds_per_example']:.2f} s/clip -> {out / 'records.json'}"
-    )
+    typer.echo(f"{name}: ASR {s['asr_threat']:.3f} on {s['n']} clips, SNR {snr}, "
+               f"{s['seconds_per_example']:.2f} s/clip -> {out / 'records.json'}")  # fmt: skip
 
 
 def _target(targeted: bool, target_class: str | None, classes: list[str]) -> int | None:

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from staa import distributed as ddp
-from staa.attacks.staa import Generator, GeneratorConfig, STAANet, STAATrainConfig, train_generator
-from staa.attacks.staa.budget import SNRBudget, SparsityBudget
-from staa.attacks.staa.export import export_adversarial, folder_batches, split_batches
-from staa.cli.common import DEFAULT_CACHE, prepared_corpus
+from staa.cli.common import DEFAULT_CACHE, fmt, is_main_rank, prepared_corpus, prepared_corpus_for_ranks
+from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
-from staa.models import load_model
-from staa.outputs import write_json
-from staa.reproducibility import provenance, seed_everything
 
 app = typer.Typer(no_args_is_help=True)
-
-ARCHS = {"authors": GeneratorConfig.authors, "fast": GeneratorConfig.fast, "realtime": GeneratorConfig.realtime}
-PRESETS = {"paper": STAATrainConfig.paper, "authors": STAATrainConfig.authors}
 
 
 @app.command()
@@ -30,11 +22,12 @@ def train(
     out: Path = typer.Option(..., help="output folder (best/, last/, state.pt, train.json)"),
     cache: Path = typer.Option(DEFAULT_CACHE),
     seconds: float = typer.Option(None, help="unified clip length (default: the corpus's)"),
-    preset: str = typer.Option("paper", help="loss weights and optimiser: paper or authors"),
+    preset: str = typer.Option(TRAINING_PRESET, help="loss weights and optimiser: paper or authors"),
     arch: str = typer.Option(
-        "authors", help="generator architecture: authors (≈50.7 M parameters), fast, or realtime (fast on 2-sample frames)"
+        GENERATOR_PRESET,
+        help="generator architecture: authors (≈50.7 M parameters), fast (≈0.2 M), or realtime (fast on 2-sample frames)",
     ),
-    eps: float = typer.Option(0.05, help="L∞ bound ε of the perturbation"),
+    eps: float = typer.Option(DEFAULT_EPS, help="L∞ bound ε of the perturbation"),
     bound: str = typer.Option("tanh", help="tanh (ε·tanh, the authors) or clip (hard clip, the paper)"),
     alignment: str = typer.Option("exact", help="exact, or authors (reproduce the shifted-clip bug)"),
     epochs: int = typer.Option(None, help="default: the preset's (20)"),
@@ -54,9 +47,7 @@ def train(
     budget_sparsity: float = typer.Option(
         None, help="adapt λ_s after every epoch until the validation sparsity reaches this % of samples"
     ),
-    budget_snr: float = typer.Option(
-        None, help="adapt λ_m after every epoch until the validation SNR reaches this dB"
-    ),
+    budget_snr: float = typer.Option(None, help="adapt λ_m after every epoch until the validation SNR reaches this dB"),
     budget_update: str = typer.Option(
         "multiplicative", help="multiplicative (the budget is an upper bound) or additive (met from both sides)"
     ),
@@ -75,47 +66,30 @@ def train(
     epoch (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the weight set per epoch
     (``budget_lambda_s`` / ``budget_lambda_m``) next to the measured sparsity and SNR.
     """
-    if arch not in ARCHS or preset not in PRESETS:
-        raise ConfigError(f"--arch must be one of {sorted(ARCHS)} and --preset one of {sorted(PRESETS)}")
-    if (budget_sparsity is not None and no_sparsity) or (budget_snr is not None and no_magnitude):
-        raise ConfigError("a budget adapts λ_s (sparsity) or λ_m (SNR): it cannot be combined with its term's ablation")
-    controller = {"update": budget_update, "lr": budget_lr}
-    budgets = ([SparsityBudget(budget_sparsity, **controller)] if budget_sparsity is not None else []) + (
-        [SNRBudget(budget_snr, **controller)] if budget_snr is not None else []
-    )
-    overrides = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "lambda_s": lambda_s, "kappa": kappa}
-    config = PRESETS[preset](
-        **{k: v for k, v in overrides.items() if v is not None},
-        seed=seed,
-        targeted=targeted,
-        target_class=target_class,
-        no_factorisation=no_factorisation,
-        no_magnitude=no_magnitude,
-        no_sparsity=no_sparsity,
-        no_quantisation=no_quantisation,
-        checkpointing=checkpointing,
-        micro_batch=micro_batch,
-        warmup_epochs=warmup_epochs,
-    )
-    ddp.setup(device)
-    with ddp.main_first():
-        pc = prepared_corpus(corpus, root, cache, seconds, quiet or not ddp.is_main())
+    from staa.attacks.staa import GeneratorConfig, STAATrainConfig
+    from staa.models import load_model
+    from staa.training.generator import budget_controllers, train_staa_generator
+
+    given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "lambda_s": lambda_s, "kappa": kappa,
+             "target_class": target_class, "micro_batch": micro_batch}  # fmt: skip
+    config = STAATrainConfig.preset(
+        preset, **{k: v for k, v in given.items() if v is not None}, seed=seed, targeted=targeted,
+        no_factorisation=no_factorisation, no_magnitude=no_magnitude, no_sparsity=no_sparsity,
+        no_quantisation=no_quantisation, checkpointing=checkpointing, warmup_epochs=warmup_epochs,
+    )  # fmt: skip
+    arch_config = GeneratorConfig.preset(arch, eps=eps, bound=bound, alignment=alignment, factorised=not no_factorisation)
+    budgets = budget_controllers(config, budget_sparsity, budget_snr, update=budget_update, lr=budget_lr)
+    pc = prepared_corpus_for_ranks(device, corpus, root, cache, seconds, quiet)
     threat_models = [load_model(path) for path in threat]
-    seed_everything(seed)  # the generator's initial weights too are fixed by --seed
-    arch_config = ARCHS[arch](eps=eps, bound=bound, alignment=alignment, factorised=not no_factorisation)
-    result = train_generator(
-        Generator(arch_config), threat_models, pc, out, config, device=device, show_progress=not quiet,
-        callbacks=budgets,
-    )
-    if ddp.is_main():
+    result = train_staa_generator(arch_config, config, threat_models, pc, out, budgets=budgets, device=device,
+                                  show_progress=not quiet)  # fmt: skip
+    if is_main_rank():
         last = result["history"][-1] if result["history"] else {}
         typer.echo(
-            f"validation ASR {last.get('val_asr', float('nan')):.4f}, sparsity {_fmt(last.get('val_sparsity'))} %, "
-            f"SNR {_fmt(last.get('val_snr_db'))} dB (last epoch); generator {out / 'best'}"
+            f"validation ASR {last.get('val_asr', float('nan')):.4f}, sparsity {fmt(last.get('val_sparsity'))} %, "
+            f"SNR {fmt(last.get('val_snr_db'))} dB (last epoch); generator {out / 'best'}"
         )
-        if budgets:  # the trainer's train.json has the per-epoch weights; add what was asked for
-            write_json(out / "train.json", {**result, "budgets": [_budget_settings(b) for b in budgets]})
-        for budget in budgets:
+        for budget in result.get("budgets", []):
             typer.echo(_budget_line(budget, last))
 
 
@@ -136,7 +110,16 @@ def apply(
     device: str = typer.Option("cpu"),
     quiet: bool = typer.Option(False),
 ) -> None:
-    """Write adversarial WAVs for a corpus split or a folder, and OUT/result.json (per-example and summary)."""
+    """Write adversarial WAVs for a corpus split or a folder, and OUT/result.json (per-example and summary).
+
+    The summary has the names of every crafted set's (docs/results-schema.md): ``n``, ``n_success``,
+    ``asr_threat``, ``snr_db``, ``sparsity_pct``, ``seconds_per_example``.
+    """
+    from staa.attacks.staa import STAANet
+    from staa.attacks.staa.export import folder_batches, split_batches
+    from staa.evaluation.runs import apply_generator
+    from staa.models import load_model
+
     if (corpus is None) == (input_dir is None):
         raise ConfigError("give exactly one of --corpus or --input-dir")
     victim = load_model(model).to(device)
@@ -146,34 +129,21 @@ def apply(
     else:
         data = prepared_corpus(corpus, root, cache, seconds, quiet).split(split)
         batches, total, source = split_batches(data, batch_size), -(-len(data) // batch_size), f"{corpus}/{split}"
-    record = export_adversarial(attack, batches, out, target=target_class, total=total, show_progress=not quiet)
-    record["provenance"] = provenance(
-        {"generator": str(generator), "model": str(model), "source": source, "eps": attack.eps, "target_class": target_class}
-    )
-    write_json(out / "result.json", record)
+    record = apply_generator(attack, batches, out, target=target_class, total=total, show_progress=not quiet,
+                             source={"generator": str(generator), "model": str(model), "source": source})  # fmt: skip
     s = record["summary"]
     typer.echo(
-        f"{s['n']} clips: ASR {s['asr']:.4f}, sparsity {_fmt(s['sparsity_mean'])} %, SNR {_fmt(s['snr_db_mean'])} dB, "
+        f"{s['n']} clips: ASR {s['asr_threat']:.4f}, sparsity {fmt(s['sparsity_pct'])} %, SNR {fmt(s['snr_db'])} dB, "
         f"{1000 * s['seconds_per_example']:.1f} ms/clip -> {out}"
     )
 
 
-def _budget_settings(budget: SparsityBudget | SNRBudget) -> dict:
-    target = budget.target_pct if isinstance(budget, SparsityBudget) else budget.target_db
-    return {"weight": budget.weight, "metric": budget.metric, "target": target, "update": budget.update,
-            "lr": budget.lr}
-
-
-def _budget_line(budget: SparsityBudget | SNRBudget, last: dict) -> str:
+def _budget_line(budget: dict[str, Any], last: dict[str, Any]) -> str:
     """What a budget asked for, what the last epoch achieved on validation, and the weight it ended at."""
-    if isinstance(budget, SparsityBudget):
-        asked = f"sparsity {budget.target_pct:.2f} % of all samples"
-        achieved = f"{_fmt(last.get('val_sparsity_all'))} %"
+    if budget["weight"] == "lambda_s":
+        asked = f"sparsity {budget['target']:.2f} % of all samples"
+        achieved = f"{fmt(last.get('val_sparsity_all'))} %"
     else:
-        asked, achieved = f"SNR {budget.target_db:.2f} dB", f"{_fmt(last.get('val_snr_db'))} dB"
-    weight = last.get(f"budget_{budget.weight}")
-    return f"budget {asked}: achieved {achieved} (last epoch), {budget.weight} = {_fmt(weight, '.4g')}"
-
-
-def _fmt(value: float | None, spec: str = ".2f") -> str:
-    return "n/a" if value is None else format(value, spec)
+        asked, achieved = f"SNR {budget['target']:.2f} dB", f"{fmt(last.get('val_snr_db'))} dB"
+    weight = last.get(f"budget_{budget['weight']}")
+    return f"budget {asked}: achieved {achieved} (last epoch), {budget['weight']} = {fmt(weight, '.4g')}"

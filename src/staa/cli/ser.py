@@ -6,13 +6,7 @@ from pathlib import Path
 
 import typer
 
-from staa import distributed as ddp
-from staa.cli.common import DEFAULT_CACHE, prepared_corpus
-from staa.models import build_model, load_model
-from staa.models.foundation import FoundationSER
-from staa.outputs import write_json
-from staa.reproducibility import provenance, seed_everything
-from staa.train import TrainConfig, evaluate_ser, train_ser
+from staa.cli.common import DEFAULT_CACHE, is_main_rank, prepared_corpus_for_ranks
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -34,19 +28,19 @@ def train(
     quiet: bool = typer.Option(False, help="no progress bars"),
 ) -> None:
     """Train an SER model (resumes from OUT/last.pt when present); data-parallel under torchrun."""
-    ddp.setup(device)
-    with ddp.main_first():
-        pc = prepared_corpus(corpus, root, cache, seconds, quiet or not ddp.is_main())
+    from staa.models import build_model
+    from staa.reproducibility import seed_everything
+    from staa.training.ser import TrainConfig, train_ser
+
+    pc = prepared_corpus_for_ranks(device, corpus, root, cache, seconds, quiet)
     kwargs = {"num_classes": len(pc.classes), "class_names": pc.classes}
     if pretrained:
         kwargs["pretrained"] = pretrained
     seed_everything(seed)  # the initial weights too are fixed by --seed
     net = build_model(model, **kwargs)
-    scratch = not isinstance(net, FoundationSER)
-    epochs = epochs if epochs is not None else (30 if scratch else 20)
-    lr = lr if lr is not None else (1e-3 if scratch else 3e-5)
-    result = train_ser(net, pc, out, TrainConfig(epochs, lr, batch_size, seed), device=device, show_progress=not quiet)
-    if ddp.is_main():
+    config = TrainConfig.paper(type(net), epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    result = train_ser(net, pc, out, config, device=device, show_progress=not quiet)
+    if is_main_rank():
         typer.echo(f"best validation UAR {result['best_val_uar']:.4f}; checkpoint {out / 'best'}")
 
 
@@ -62,12 +56,16 @@ def evaluate(
     quiet: bool = typer.Option(False),
 ) -> None:
     """Accuracy, UAR and confusion matrix per split; writes CHECKPOINT/eval.json; sharded under torchrun."""
-    ddp.setup(device)
-    with ddp.main_first():
-        pc = prepared_corpus(corpus, root, cache, seconds, quiet or not ddp.is_main())
+    from staa import distributed as ddp
+    from staa.models import load_model
+    from staa.outputs import write_json
+    from staa.reproducibility import provenance
+    from staa.training.ser import evaluate_ser
+
+    pc = prepared_corpus_for_ranks(device, corpus, root, cache, seconds, quiet)
     net = load_model(checkpoint).to(ddp.local_device(device))
     results = {s: evaluate_ser(net, pc.split(s), device=device) for s in split}
-    if not ddp.is_main():
+    if not is_main_rank():
         return
     write_json(checkpoint / "eval.json", {"corpus": pc.name, "splits": results, "provenance": provenance()})
     for s, r in results.items():

@@ -27,6 +27,7 @@ from staa.data.base import SPLITS, Corpus
 from staa.errors import DataError
 from staa.outputs import atomic_path, write_json
 from staa.progress import progress
+from staa.reproducibility import provenance
 
 
 @dataclass
@@ -120,8 +121,6 @@ def prepare(
             np.save(tmp, labels)
         counts = {c: int((labels == i).sum()) for i, c in enumerate(corpus.classes)}
         splits[split] = {"count": len(items), "label_counts": counts, "items": [asdict(it) for it in items]}
-    from staa.reproducibility import provenance
-
     write_json(
         out / "manifest.json",
         {

@@ -8,6 +8,7 @@ from staa.data.base import Corpus
 from staa.data.demos import DEMoS
 from staa.data.emodb import EmoDB
 from staa.data.iemocap import IEMOCAP
+from staa.data.manifest import ManifestCorpus
 from staa.data.ravdess import RAVDESS
 from staa.data.synthetic import SyntheticCorpus
 from staa.errors import ConfigError
@@ -24,8 +25,6 @@ CORPORA: dict[str, type[Corpus]] = {
 def build_corpus(name: str, root: str | Path | None = None, **options) -> Corpus:
     """``synthetic`` needs no root; named corpora need their root folder; ``*.csv`` is a manifest."""
     if name.endswith(".csv"):
-        from staa.data.manifest import ManifestCorpus
-
         return ManifestCorpus(name, **options)
     if name not in CORPORA:
         raise ConfigError(f"unknown corpus '{name}' (available: {', '.join(sorted(CORPORA))}, or a .csv manifest)")

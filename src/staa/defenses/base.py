@@ -1,13 +1,13 @@
-"""The defence contract: a waveform → waveform ``nn.Module`` placed in front of any SER model.
+"""The defense contract: a waveform → waveform ``nn.Module`` placed in front of any SER model.
 
-A defence maps (B, N) raw waveforms to (B, N) waveforms. Each records the arguments it was built with
-(:meth:`Defence.to_dict`), so a defended model's ``config.json`` rebuilds the exact same pipeline
-(:func:`staa.defenses.registry.build_defence`).
+A defense maps (B, N) raw waveforms to (B, N) waveforms. Each records the arguments it was built with
+(:meth:`Defense.to_dict`), so a defended model's ``config.json`` rebuilds the exact same pipeline
+(:func:`staa.defenses.registry.build_defense`).
 
-Gradients matter because an *adaptive* attacker differentiates through the defence. Smooth defences
+Gradients matter because an *adaptive* attacker differentiates through the defense. Smooth defenses
 (low-pass, resampling, additive noise) are differentiable as they are; a step function such as
 quantisation has a zero gradient almost everywhere, so it uses BPDA (Athalye et al., 2018): the exact
-transform forwards, the identity backwards (:func:`straight_through`). Randomised defences declare
+transform forwards, the identity backwards (:func:`straight_through`). Randomised defenses declare
 ``randomised = True`` so that :class:`~staa.defenses.defended.Defended` can average gradients over
 several draws (EOT).
 """
@@ -26,7 +26,7 @@ def straight_through(x: Tensor, y: Tensor) -> Tensor:
     return x + (y - x).detach()
 
 
-class Defence(nn.Module):
+class Defense(nn.Module):
     """Base class: subclasses pass their constructor arguments to ``super().__init__`` and implement forward."""
 
     name: ClassVar[str] = "defence"

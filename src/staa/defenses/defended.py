@@ -1,17 +1,16 @@
-"""A defended SER model: defences in front of a victim, itself a :class:`~staa.models.SERModel`.
+"""A defended SER model: defenses in front of a victim, itself a :class:`~staa.models.SERModel`.
 
 Because ``Defended`` honours the model contract (raw (B, N) waveform → logits), every attack, the
 evaluator and the transfer matrix run on it unchanged. Two threat models are made explicit:
 
-* **adaptive** (``adaptive=True``): the attacker knows the defence and differentiates through it —
-  exactly where the defence is smooth, BPDA where it is a step, and averaged over ``eot_samples`` draws
+* **adaptive** (``adaptive=True``): the attacker knows the defense and differentiates through it —
+  exactly where the defense is smooth, BPDA where it is a step, and averaged over ``eot_samples`` draws
   (EOT) where it is random. ``threat_model`` is the defended model itself.
 * **non-adaptive** (``adaptive=False``): the attacker only sees the bare victim (``threat_model`` is the
   undefended model) and the examples it crafts are then scored on the defended one.
 
-The checkpoint folder holds ``config.json`` (the defence pipeline and flags) and the victim's own
-checkpoint in ``victim/``, so a defended model loads with :func:`staa.models.load_model` once this
-package is imported.
+The checkpoint folder holds ``config.json`` (the defense pipeline and flags) and the victim's own
+checkpoint in ``victim/``; :func:`staa.models.load_model` reads it like any other checkpoint.
 """
 
 from __future__ import annotations
@@ -24,11 +23,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from staa.defenses.base import Defence
-from staa.defenses.registry import build_defences
+from staa.defenses.base import Defense
+from staa.defenses.registry import build_defenses
 from staa.errors import CheckpointError, ConfigError
 from staa.models.base import CONFIG_NAME, SERConfig, SERModel, read_config
-from staa.models.registry import load_model, register
+from staa.models.registry import load_model
 from staa.outputs import write_json
 
 VICTIM_DIR = "victim"
@@ -37,17 +36,16 @@ VICTIM_DIR = "victim"
 @dataclass
 class DefendedConfig(SERConfig):
     model_type = "defended"
-    defences: list[dict[str, Any]] = field(default_factory=list)
+    defences: list[dict[str, Any]] = field(default_factory=list)  # spelled as in stored config.json files
     adaptive: bool = True
     eot_samples: int = 1
 
 
-@register
 class Defended(SERModel):
     config_class = DefendedConfig
 
     def __init__(
-        self, model: SERModel, defences: Sequence[Defence] = (), *, adaptive: bool = True, eot_samples: int = 1
+        self, model: SERModel, defenses: Sequence[Defense] = (), *, adaptive: bool = True, eot_samples: int = 1
     ) -> None:
         if eot_samples < 1:
             raise ConfigError(f"defended: eot_samples must be >= 1, got {eot_samples}")
@@ -55,18 +53,18 @@ class Defended(SERModel):
             num_classes=model.num_classes,
             class_names=list(model.config.class_names),
             sample_rate=model.config.sample_rate,
-            defences=[d.to_dict() for d in defences],
+            defences=[d.to_dict() for d in defenses],
             adaptive=adaptive,
             eot_samples=eot_samples,
         )
         super().__init__(config)
         self.model = model
-        self.defences = nn.Sequential(*defences)
+        self.defenses = nn.Sequential(*defenses)
         self.train(model.training)  # wrapping an eval-mode victim must not flip it to training later
 
     @property
     def randomised(self) -> bool:
-        return any(d.randomised for d in self.defences)
+        return any(d.randomised for d in self.defenses)
 
     @property
     def threat_model(self) -> SERModel:
@@ -77,7 +75,7 @@ class Defended(SERModel):
         if waveform.dim() != 2:
             raise ValueError(f"expected a (batch, samples) waveform, got shape {tuple(waveform.shape)}")
         draws = self.config.eot_samples if (self.randomised and torch.is_grad_enabled()) else 1
-        logits = [self.model(self.defences(waveform)) for _ in range(draws)]
+        logits = [self.model(self.defenses(waveform)) for _ in range(draws)]
         return logits[0] if draws == 1 else torch.stack(logits).mean(0)
 
     def save_pretrained(self, directory: str | Path) -> Path:
@@ -94,7 +92,7 @@ class Defended(SERModel):
         victim = load_model(Path(directory) / VICTIM_DIR)
         return cls(
             victim,
-            build_defences(config.get("defences", [])),
+            build_defenses(config.get("defences", [])),
             adaptive=bool(config.get("adaptive", True)),
             eot_samples=int(config.get("eot_samples", 1)),
         )

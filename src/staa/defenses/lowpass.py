@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from staa.audio import SAMPLE_RATE
-from staa.defenses.base import Defence, check_waveform_batch
+from staa.defenses.base import Defense, check_waveform_batch
 from staa.errors import ConfigError
 
 
@@ -35,7 +35,7 @@ def fir(x: Tensor, kernel: Tensor) -> Tensor:
     return F.conv1d(x[:, None], kernel.to(x)[None, None], padding=half)[:, 0]
 
 
-class LowPass(Defence):
+class LowPass(Defense):
     name = "lowpass"
 
     def __init__(self, cutoff_hz: float = 4000.0, taps: int = 101, sample_rate: int = SAMPLE_RATE) -> None:
@@ -47,7 +47,7 @@ class LowPass(Defence):
         return fir(x, self.kernel)
 
 
-class DownUpSample(Defence):
+class DownUpSample(Defense):
     """Resample to ``rate`` Hz and back: an anti-aliasing low-pass, then linear interpolation down and up.
 
     Everything above ``rate / 2`` is lost and the remaining band is smoothed by the two

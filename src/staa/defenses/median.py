@@ -12,11 +12,11 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from staa.defenses.base import Defence, check_waveform_batch, straight_through
+from staa.defenses.base import Defense, check_waveform_batch, straight_through
 from staa.errors import ConfigError
 
 
-class MedianFilter(Defence):
+class MedianFilter(Defense):
     name = "median"
 
     def __init__(self, kernel: int = 5, bpda: bool = False) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from staa.defenses.base import Defence, check_waveform_batch
+from staa.defenses.base import Defense, check_waveform_batch
 from staa.errors import ConfigError
 
 
-class GaussianNoise(Defence):
+class GaussianNoise(Defense):
     name = "noise"
     randomised = True
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from staa.defenses.base import Defence, check_waveform_batch, straight_through
+from staa.defenses.base import Defense, check_waveform_batch, straight_through
 from staa.errors import ConfigError
 
 
-class Quantization(Defence):
+class Quantization(Defense):
     name = "quantize"
 
     def __init__(self, bits: int = 8) -> None:

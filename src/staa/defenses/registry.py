@@ -1,39 +1,39 @@
-"""Defence registry: build a defence from its recorded dict or from a CLI spec such as ``median:kernel=7``."""
+"""Defense registry: build a defense from its recorded dict or from a CLI spec such as ``median:kernel=7``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from staa.defenses.base import Defence
+from staa.defenses.base import Defense
 from staa.defenses.lowpass import DownUpSample, LowPass
 from staa.defenses.median import MedianFilter
 from staa.defenses.noise import GaussianNoise
 from staa.defenses.quantization import Quantization
 from staa.errors import ConfigError
 
-DEFENCES: dict[str, type[Defence]] = {
+DEFENSES: dict[str, type[Defense]] = {
     cls.name: cls for cls in (MedianFilter, Quantization, LowPass, DownUpSample, GaussianNoise)
 }
 
 
-def build_defence(spec: Mapping[str, Any] | str) -> Defence:
-    """A defence from ``{"name": "median", "kernel": 7}`` (its ``to_dict``) or the string ``"median:kernel=7"``."""
+def build_defense(spec: Mapping[str, Any] | str) -> Defense:
+    """A defense from ``{"name": "median", "kernel": 7}`` (its ``to_dict``) or the string ``"median:kernel=7"``."""
     spec = parse_spec(spec) if isinstance(spec, str) else dict(spec)
     name = spec.pop("name", None)
-    if name not in DEFENCES:
-        raise ConfigError(f"unknown defence '{name}' (available: {', '.join(sorted(DEFENCES))})")
+    if name not in DEFENSES:
+        raise ConfigError(f"unknown defense '{name}' (available: {', '.join(sorted(DEFENSES))})")
     try:
-        return DEFENCES[name](**spec)
+        return DEFENSES[name](**spec)
     except TypeError as exc:
-        raise ConfigError(f"defence '{name}': {exc}") from None
+        raise ConfigError(f"defense '{name}': {exc}") from None
 
 
-def build_defences(specs: str | list[Mapping[str, Any] | str]) -> list[Defence]:
+def build_defenses(specs: str | list[Mapping[str, Any] | str]) -> list[Defense]:
     """A pipeline from a list of specs, or from one string with stages joined by ``+`` (``median+quantize``)."""
     if isinstance(specs, str):
         specs = [s for s in specs.split("+") if s and s != "none"]
-    return [build_defence(s) for s in specs]
+    return [build_defense(s) for s in specs]
 
 
 def parse_spec(text: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, PackageLoader, select_autoescape
+
 from staa.evaluation.tables import Table
 from staa.outputs import write_text
 
@@ -18,8 +20,6 @@ REPORT_NAME = "report.html"
 
 def render_report(results: dict[str, Any], tables: list[Table], title: str | None = None) -> str:
     """The report's HTML for ``results`` (the ``results.json`` dict) and its tables."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
     env = Environment(loader=PackageLoader("staa.evaluation", "templates"), autoescape=select_autoescape(["html"]))
     page = env.get_template(REPORT_NAME)
     return page.render(results=results, tables=tables, title=title or f"staa report: {results['experiment']}")

@@ -203,17 +203,17 @@ def robustness_table(
     rows: Sequence[Mapping[str, Any]],
     *,
     name: str = "robustness",
-    title: str = "Robust accuracy (%) per victim, defence and attack",
+    title: str = "Robust accuracy (%) per victim, defense and attack",
     model_labels: Mapping[str, str] | None = None,
     attack_labels: Mapping[str, str] | None = None,
 ) -> Table:
-    """Rows of :func:`staa.defenses.evaluate.robustness_row` (percentages; the clean cost in points).
+    """Rows of :func:`staa.evaluation.robustness.robustness_row` (percentages; the clean cost in points).
 
     Rows that say which model the clips were crafted on (``threat``) get a "crafted on" column.
     """
     models, attacks = model_labels or {}, attack_labels or {}
     crafted_on = any("threat" in r for r in rows)
-    columns = [("", c) for c in (("crafted on",) if crafted_on else ()) + ("victim", "defence", "attack", "mode")]
+    columns = [("", c) for c in (("crafted on",) if crafted_on else ()) + ("victim", "defense", "attack", "mode")]
     columns += [("clean", "acc"), ("clean", "cost"), ("attacked", "robust acc"), ("attacked", "ASR")]
     table = Table(name, title, columns)
     for r in rows:

@@ -2,7 +2,7 @@
 
 from staa.models.base import SERConfig, SERModel, standardize
 from staa.models.emo18 import Emo18, Emo18Config
-from staa.models.registry import MODELS, build_model, load_model, register
+from staa.models.registry import MODELS, build_model, load_model, model_class
 from staa.models.zhao19 import Zhao19, Zhao19Config
 
 __all__ = [
@@ -15,6 +15,6 @@ __all__ = [
     "Zhao19Config",
     "build_model",
     "load_model",
-    "register",
+    "model_class",
     "standardize",
 ]

@@ -55,6 +55,9 @@ class SERModel(nn.Module):
     # is refused with a one-line error instead of a pooling traceback. Corpora never hit it: their
     # clips are tiled up to the corpus length first.
     min_samples: ClassVar[int] = 1
+    # True for models that fine-tune a pretrained encoder: the paper trains them on another schedule
+    # (20 epochs at lr 3e-5 instead of 30 at 1e-3; staa.training.ser.TrainConfig.paper).
+    fine_tunes_pretrained: ClassVar[bool] = False
 
     def __init__(self, config: SERConfig) -> None:
         super().__init__()

@@ -43,7 +43,6 @@ from transformers.utils import cached_file
 
 from staa.errors import CheckpointError, ConfigError
 from staa.models.base import SERConfig, SERModel
-from staa.models.registry import register
 
 PREPROCESSOR_NAME = "preprocessor_config.json"
 # Weights a pre-trained encoder may lack without harm: the SpecAugment mask embedding is only used in
@@ -73,6 +72,7 @@ class FoundationSER(SERModel):
     config_class: ClassVar[type[FoundationConfig]] = FoundationConfig
     encoder_config_class: ClassVar[type[PretrainedConfig]]
     encoder_class: ClassVar[type[PreTrainedModel]]
+    fine_tunes_pretrained: ClassVar[bool] = True
 
     def __init__(self, config: FoundationConfig) -> None:
         super().__init__(config)
@@ -179,7 +179,6 @@ class HubertSERConfig(FoundationConfig):
     model_type = "hubert"
 
 
-@register
 class Wav2Vec2SER(FoundationSER):
     """wav2vec 2.0 (Baevski et al., 2020); the paper fine-tuned ``facebook/wav2vec2-base-960h``."""
 
@@ -188,7 +187,6 @@ class Wav2Vec2SER(FoundationSER):
     encoder_class = Wav2Vec2Model
 
 
-@register
 class WavLMSER(FoundationSER):
     """WavLM (Chen et al., 2022); the paper fine-tuned ``microsoft/wavlm-base``."""
 
@@ -197,7 +195,6 @@ class WavLMSER(FoundationSER):
     encoder_class = WavLMModel
 
 
-@register
 class HubertSER(FoundationSER):
     """HuBERT (Hsu et al., 2021); in the authors' DEMoS registry (``facebook/hubert-base-ls960``)."""
 

@@ -77,6 +77,7 @@ def test_invalid_budgets_are_refused():
         SNRBudget(30.0, lr=0)
 
 
+@pytest.mark.slow  # trains a generator for several epochs
 def test_budgeted_training_lands_within_two_points_of_the_requested_sparsity(tmp_path):
     """Closed loop on the synthetic corpus: a fast generator against an untrained Emo18 wide enough to
     pull on δ starts near 0 % sparsity; the controller settles it at 10 ± 2 % (a damped oscillation)."""

@@ -8,6 +8,7 @@ mask). The last trains an Emo18 for a few epochs, then the real-time generator a
 
 from __future__ import annotations
 
+import pytest
 import numpy as np
 import torch
 
@@ -16,7 +17,7 @@ from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train
 from staa.data.cache import prepare
 from staa.data.synthetic import SyntheticCorpus
 from staa.models import build_model
-from staa.train import TrainConfig, train_ser
+from staa.training.ser import TrainConfig, train_ser
 
 
 def generator() -> Generator:
@@ -49,6 +50,7 @@ def test_adversarial_training_lowers_the_threat_models_margin(threat, micro_corp
     assert margin_after < margin_before - 1e-3
 
 
+@pytest.mark.slow  # trains two generators
 def test_sparsity_loss_empties_the_mask_and_its_ablation_does_not(threat, micro_corpus, tmp_path) -> None:
     x = torch.from_numpy(np.array(micro_corpus.split("train").waves))
     _, sparsity_before = evaluate(generator(), threat, x)
@@ -58,6 +60,7 @@ def test_sparsity_loss_empties_the_mask_and_its_ablation_does_not(threat, micro_
     assert ablated > sparse
 
 
+@pytest.mark.slow  # trains Emo18, then the generator for 6 epochs
 def test_realtime_generator_learns_a_sparse_attack_on_a_trained_emo18(tmp_path) -> None:
     """Issue 6: white-box ASR well above the threat model's clean error rate, sparsity below 50 %.
 

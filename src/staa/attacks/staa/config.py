@@ -119,6 +119,18 @@ class GeneratorConfig:
         """
         return cls(**{"levels": 4, "features": 8, "fold": 2, **overrides})
 
+    PRESETS = ("authors", "fast", "realtime")  # no annotation: a class constant, not a dataclass field
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> GeneratorConfig:
+        """The architecture preset ``name`` (one of :attr:`PRESETS`) with ``overrides``.
+
+        The one lookup by name that experiment files, the CLI and the benchmarks share.
+        """
+        if name not in cls.PRESETS:
+            raise ConfigError(f"unknown generator preset '{name}' (expected {', '.join(cls.PRESETS)})")
+        return getattr(cls, name)(**overrides)
+
     def to_dict(self) -> dict[str, Any]:
         return {"model_type": self.model_type, **asdict(self)}
 

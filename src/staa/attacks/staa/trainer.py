@@ -126,6 +126,18 @@ class STAATrainConfig:
         """The authors' script defaults (official-code.md §4.3): λ_m 0, λ_s 0.1, λ_q 1e-6, lr 1e-3."""
         return cls(**{"lambda_m": 0.0, "lambda_s": 0.1, "lambda_q": 1e-6, "lr": 1e-3, **overrides})
 
+    PRESETS = ("paper", "authors")  # no annotation: a class constant, not a dataclass field
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> STAATrainConfig:
+        """The training preset ``name`` (one of :attr:`PRESETS`) with ``overrides``.
+
+        The one lookup by name that experiment files and the CLI share.
+        """
+        if name not in cls.PRESETS:
+            raise ConfigError(f"unknown training preset '{name}' (expected {', '.join(cls.PRESETS)})")
+        return getattr(cls, name)(**overrides)
+
 
 Callback = Callable[[int, dict, STAATrainConfig], None]
 LAMBDAS = ("lambda_m", "lambda_s", "lambda_q")

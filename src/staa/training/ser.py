@@ -1,8 +1,8 @@
 """SER training as in the paper: cross-entropy, Adam, batch 8, model selection on validation UAR.
 
-One epoch = one shuffled pass over the training split. After each epoch the validation UAR decides
-whether ``best/`` (safetensors + config) is replaced, and ``last.pt`` records everything needed to
-resume, so a killed run continues from its last finished epoch and ends with the same numbers.
+One epoch = one shuffled pass over the training split; the loop around it (resume from ``last.pt``,
+``best/`` on validation UAR, ``train.json``) is :func:`staa.training.loop.fit`, shared with adversarial
+training, so a killed run continues from its last finished epoch and ends with the same numbers.
 
 Under ``torchrun`` the same loop runs data-parallel (see :mod:`staa.distributed`): each global batch
 of ``batch_size`` examples is split across ranks, gradients are averaged by DDP, batch norm uses the
@@ -12,9 +12,9 @@ writes files and shows progress.
 
 from __future__ import annotations
 
-import time
+import functools
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +22,17 @@ import torch
 from torch import nn
 
 from staa import distributed as ddp
-from staa.checkpoint import load_state, save_state
 from staa.data.cache import PreparedCorpus, Split
-from staa.errors import CheckpointError, ConfigError, DataError, first_line
+from staa.errors import ConfigError, DataError
 from staa.metrics import accuracy, confusion_matrix, uar
 from staa.models.base import SERModel
-from staa.outputs import remove_partial_outputs, write_json
 from staa.progress import progress
-from staa.reproducibility import provenance, seed_everything
+from staa.training.loop import fit
 
 
 @dataclass
 class TrainConfig:
-    """Paper defaults for scratch models; foundation models use lr 3e-5 and 20 epochs."""
+    """The paper's schedule for scratch models; :meth:`paper` picks it for any model (§4.2)."""
 
     epochs: int = 30
     lr: float = 1e-3
@@ -50,6 +48,13 @@ class TrainConfig:
             )
         if not self.lr > 0:
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
+
+    @classmethod
+    def paper(cls, model: type[SERModel], **overrides: Any) -> TrainConfig:
+        """The paper's schedule for a ``model`` class: 30 epochs at lr 1e-3 from scratch, 20 epochs at 3e-5
+        when it fine-tunes a pretrained encoder; ``overrides`` (None values ignored) change any field."""
+        schedule = {"epochs": 20, "lr": 3e-5} if model.fine_tunes_pretrained else {}
+        return cls(**{**schedule, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def predict_split(
@@ -108,108 +113,19 @@ def train_ser(
 ) -> dict[str, Any]:
     """Train ``model`` on ``corpus``'s train split, select on val UAR; resume from ``out_dir/last.pt``."""
     cfg = config or TrainConfig()
-    ddp.setup(device)
-    device = ddp.local_device(device)
-    out = Path(out_dir)
-    if ddp.is_main():
-        out.mkdir(parents=True, exist_ok=True)
-        remove_partial_outputs(out)
-    seed_everything(cfg.seed)
-    model.to(device)
-    train, val = corpus.split("train"), corpus.split("val")
-    if len(train) == 0:
-        raise DataError("the training split is empty", corpus.path)
-    if int(train.labels.max()) >= model.num_classes:
-        raise DataError(f"corpus has more classes than the model's {model.num_classes}", corpus.path)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    history: list[dict] = []
-    best_uar, start_epoch = -1.0, 0
-    state = load_state(out / "last.pt")
-    if state is not None:
-        restore_state(model, optimizer, state, out / "last.pt")
-        history, best_uar, start_epoch = state["history"], state["best_uar"], state["epoch"] + 1
-    net = ddp.data_parallel(model)
-    show = show_progress and ddp.is_main()
-    for epoch in range(start_epoch, cfg.epochs):
-        t0 = time.perf_counter()
-        with ddp.cross_rank_batchnorm(model):
-            mean_loss = _train_epoch(net, optimizer, train, cfg, epoch, device, show)
-        seconds = time.perf_counter() - t0
-        metrics = evaluate_ser(model, val, cfg.eval_batch_size, device)
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "loss": mean_loss,
-                "seconds": seconds,
-                "val_uar": metrics["uar"],
-                "val_accuracy": metrics["accuracy"],
-            }
-        )
-        best_uar = end_epoch(model, optimizer, out, history, best_uar, epoch)
-    result = train_result(out, model, corpus, cfg, history, best_uar)
-    ddp.barrier()
-    return result
-
-
-def end_epoch(
-    model: SERModel, optimizer: torch.optim.Optimizer, out: Path, history: list[dict], best_uar: float, epoch: int
-) -> float:
-    """Select on the last epoch's validation UAR (``best/``) and write the resume state; returns the best UAR.
-
-    Shared by every SER training loop (plain and adversarial) so that they checkpoint and resume alike;
-    only rank 0 writes.
-    """
-    val_uar = history[-1]["val_uar"]
-    if ddp.is_main():
-        if val_uar > best_uar:
-            model.save_pretrained(out / "best")
-        save_state(
-            out / "last.pt",
-            model=model.state_dict(),
-            optimizer=optimizer.state_dict(),
-            history=history,
-            best_uar=max(best_uar, val_uar),
-            epoch=epoch,
-        )
-    return max(best_uar, val_uar)
-
-
-def train_result(
-    out: Path, model: SERModel, corpus: PreparedCorpus, cfg: Any, history: list[dict], best_uar: float
-) -> dict[str, Any]:
-    """The ``train.json`` record of a finished run (written by rank 0), with provenance."""
-    result = {
-        "best_val_uar": best_uar,
-        "seconds_per_epoch": sum(h["seconds"] for h in history) / max(1, len(history)),
-        "history": history,
-        "train_config": asdict(cfg),
-        "world_size": ddp.world_size(),
-        "provenance": provenance({"corpus": str(corpus.path), "model": model.config.to_dict()}, cfg.seed),
-    }
-    if ddp.is_main():
-        write_json(out / "train.json", result)
-    return result
-
-
-def restore_state(model: SERModel, optimizer: torch.optim.Optimizer, state: dict, path: Path) -> None:
-    """Load a resume state, refusing one written for another architecture or class count."""
-    try:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-    except (KeyError, RuntimeError, ValueError) as exc:
-        problem = f"resume state does not match this model or optimiser ({first_line(exc)})"
-        raise CheckpointError(problem, path) from None
+    return fit(model, corpus, out_dir, cfg, functools.partial(_train_epoch, cfg), evaluate_ser, device=device,
+               show_progress=show_progress)  # fmt: skip
 
 
 def _train_epoch(
+    cfg: TrainConfig,
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
     train: Split,
-    cfg: TrainConfig,
     epoch: int,
     device: torch.device,
     show: bool,
-) -> float:
+) -> dict[str, float]:
     """One shuffled pass; returns the mean training loss over the whole split (all ranks).
 
     The shuffle depends only on (seed, epoch), so every rank draws the same global batches and a
@@ -226,7 +142,7 @@ def _train_epoch(
         total += backward_global_batch(net, train, batch, device)
         optimizer.step()
     total = ddp.all_reduce_sum(total.to(device)).cpu()
-    return float(total[0] / total[1])
+    return {"loss": float(total[0] / total[1])}
 
 
 def backward_global_batch(net: nn.Module, split: Split, batch: list[int], device: torch.device) -> torch.Tensor:

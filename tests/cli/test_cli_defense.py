@@ -19,28 +19,32 @@ def test_wrap_writes_a_loadable_defended_checkpoint(tmp_path):
     build_model("emo18", num_classes=4, hidden=8).save_pretrained(tmp_path / "victim")
     result = CliRunner().invoke(
         app,
-        ["defense", "wrap", str(tmp_path / "victim"), "--defence", "median:kernel=3+quantize:bits=8",
+        ["defense", "wrap", str(tmp_path / "victim"), "--defense", "median:kernel=3+quantize:bits=8",
          "--out", str(tmp_path / "defended"), "--no-adaptive"],
     )
     assert result.exit_code == 0, result.output
     model = load_model(tmp_path / "defended")
     assert isinstance(model, Defended) and not model.config.adaptive
-    assert [d["name"] for d in model.config.defences] == ["median", "quantize"]
+    assert [d["name"] for d in model.config.defences] == ["median", "quantize"]  # the config.json key
+    old_spelling = CliRunner().invoke(app, ["defense", "wrap", str(tmp_path / "victim"), "--defence", "median:kernel=3",
+                                            "--out", str(tmp_path / "old")])  # fmt: skip
+    assert old_spelling.exit_code == 0, old_spelling.output
+    assert [d["name"] for d in load_model(tmp_path / "old").config.defences] == ["median"]
     assert model.predict(torch.rand(2, 4000) - 0.5).shape == (2,)
 
 
-def test_unknown_defence_is_a_one_line_error(tmp_path):
+def test_unknown_defense_is_a_one_line_error(tmp_path):
     build_model("emo18", num_classes=4, hidden=8).save_pretrained(tmp_path / "victim")
     result = CliRunner().invoke(
-        app, ["defense", "wrap", str(tmp_path / "victim"), "--defence", "mp3", "--out", str(tmp_path / "d")]
+        app, ["defense", "wrap", str(tmp_path / "victim"), "--defense", "mp3", "--out", str(tmp_path / "d")]
     )
     assert result.exit_code != 0
-    assert "unknown defence 'mp3'" in str(result.exception)
+    assert "unknown defense 'mp3'" in str(result.exception)
 
 
-def test_evaluate_writes_rows_per_defence_and_mode(tmp_path):
+def test_evaluate_writes_rows_per_defense_and_mode(tmp_path):
     build_model("emo18", num_classes=7, hidden=8).save_pretrained(tmp_path / "victim")
-    options = ["--model", str(tmp_path / "victim"), "--defence", "median:kernel=3", "--attack", "pgd:k_percent=10,steps=2",
+    options = ["--model", str(tmp_path / "victim"), "--defense", "median:kernel=3", "--attack", "pgd:k_percent=10,steps=2",
                "--cache", str(tmp_path / "cache"), "--seconds", "0.25", "--limit", "4", "--quiet"]  # fmt: skip
     result = CliRunner().invoke(app, ["defense", "evaluate", *options, "--out", str(tmp_path / "robust")])
     assert result.exit_code == 0, result.output
@@ -61,7 +65,7 @@ def test_evaluate_writes_rows_per_defence_and_mode(tmp_path):
 def test_evaluate_refuses_an_attack_spec_before_any_work(tmp_path, spec):
     build_model("emo18", num_classes=7, hidden=8).save_pretrained(tmp_path / "victim")
     result = CliRunner().invoke(
-        app, ["defense", "evaluate", "--model", str(tmp_path / "victim"), "--defence", "median:kernel=3", "--attack", spec,
+        app, ["defense", "evaluate", "--model", str(tmp_path / "victim"), "--defense", "median:kernel=3", "--attack", spec,
               "--cache", str(tmp_path / "cache"), "--seconds", "0.25", "--out", str(tmp_path / "robust")],
     )  # fmt: skip
     assert isinstance(result.exception, ConfigError), result.output

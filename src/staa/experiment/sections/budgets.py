@@ -1,10 +1,11 @@
-"""Budgeted sparsity in an experiment: ``attackers.<id>.train.budget`` → the generator trainer's callbacks.
+"""Budgeted sparsity in an experiment: ``attackers.<id>.train.budget`` and the ``budgets`` section.
 
 ``train: {preset: paper, budget: {sparsity_pct: 10, update: multiplicative, lr: 1.0}}`` (or
-``budget: {snr_db: 25}``) makes :func:`~staa.attacks.staa.trainer.train_generator` adapt λ_s (λ_m) after
-every epoch with :mod:`staa.attacks.staa.budget`'s dual-ascent controllers, instead of the paper's fixed
-weight. :func:`budgets` reports, per budgeted generator, what the checkpoint the attack uses achieved
-on validation and where λ went — the ``budgets`` section of ``results.json``.
+``budget: {snr_db: 25}``) makes the generator's training adapt λ_s (λ_m) after every epoch with
+:mod:`staa.attacks.staa.budget`'s dual-ascent controllers (:func:`staa.training.generator.budget_controllers`,
+the same wiring as ``staa generator train --budget-*``), instead of the paper's fixed weight.
+:func:`budgets` reports, per budgeted generator, what the checkpoint the attack uses achieved on
+validation and where λ went — the ``budgets`` section of ``results.json``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from staa.errors import ConfigError
-from staa.experiment import Context, attacker_plans
-
-BUDGETS = ("sparsity_pct", "snr_db")  # STAA-Net budgets: an upper bound on sparsity, a lower bound on SNR
-BUDGET_OPTIONS = {"update", "lr", "damping", "max_factor"}
+from staa.experiment.context import ExperimentContext
+from staa.experiment.plans import attacker_plans
+from staa.training.generator import BUDGET_OPTIONS, BUDGETS
 
 
 def validate_budget(aid: str, spec: Any, path: Path | str) -> None:
@@ -26,23 +26,11 @@ def validate_budget(aid: str, spec: Any, path: Path | str) -> None:
         return
     where = f"attacker '{aid}': train.budget"
     kinds = set(spec) & set(BUDGETS) if isinstance(spec, dict) else set()
-    if len(kinds) != 1 or set(spec) - set(BUDGETS) - BUDGET_OPTIONS:
+    if len(kinds) != 1 or set(spec) - set(BUDGETS) - set(BUDGET_OPTIONS):
         raise ConfigError(f"{where} needs exactly one of sparsity_pct, snr_db (options: {', '.join(sorted(BUDGET_OPTIONS))})", path)
 
 
-def budget_callbacks(spec: dict[str, Any] | None) -> list[Any]:
-    """The ``train_generator`` callback that enforces ``train.budget`` (none without a budget)."""
-    if not spec:
-        return []
-    from staa.attacks.staa.budget import SNRBudget, SparsityBudget
-
-    options = {k: v for k, v in spec.items() if k in BUDGET_OPTIONS}
-    if "sparsity_pct" in spec:
-        return [SparsityBudget(float(spec["sparsity_pct"]), **options)]
-    return [SNRBudget(float(spec["snr_db"]), **options)]
-
-
-def budgets(ctx: Context) -> list[dict[str, Any]]:
+def budgets(ctx: ExperimentContext) -> list[dict[str, Any]]:
     """Per budgeted STAA-Net generator: the budget, what the selected checkpoint achieved on validation, and λ."""
     out = []
     for threat in ctx.config["threat_models"]:

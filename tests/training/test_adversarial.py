@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from staa.adversarial_training import AdvTrainConfig, adversarial_train
+from staa.training.adversarial import AdvTrainConfig, adversarial_train
 from staa.attacks.pgd import SparsePGD
 from staa.data.cache import PreparedCorpus, prepare
 from staa.data.synthetic import SyntheticCorpus

@@ -1,13 +1,13 @@
-"""Robust accuracy: every victim × defence × attack, non-adaptive and adaptive, as one JSON-able dict.
+"""Robust accuracy: every victim × defense × attack, non-adaptive and adaptive, as one JSON-able dict.
 
 For each victim the attacks are first crafted against the bare model (the **non-adaptive** attacker,
-who does not know the defence) and the same adversarial clips are scored on every defended version;
-then each attack is re-run through each defence (the **adaptive** attacker: exact gradients, BPDA
+who does not know the defense) and the same adversarial clips are scored on every defended version;
+then each attack is re-run through each defense (the **adaptive** attacker: exact gradients, BPDA
 through steps, EOT over random draws) and scored on that defended model. A row reports, on the
 defended model, its clean accuracy, the accuracy it keeps under attack (*robust accuracy*, against
 the true labels) and the attack success rate (*ASR*: the share of clips whose defended prediction
-flips, the paper's definition); ``clean_cost`` is the clean accuracy the defence costs the victim.
-Defence ``"none"`` (the bare victim) is always evaluated first as the reference. A randomised defence
+flips, the paper's definition); ``clean_cost`` is the clean accuracy the defense costs the victim.
+Defense ``"none"`` (the bare victim) is always evaluated first as the reference. A randomised defense
 (additive noise) draws anew for the clean and the adversarial prediction, so its ASR includes flips the
 noise causes by itself; the ``zero`` attack's row measures that floor.
 """
@@ -22,16 +22,19 @@ import torch
 from torch import Tensor, nn
 
 from staa.attacks.base import Attack, AttackResult
-from staa.attacks.registry import build_attack
-from staa.defenses.base import Defence
+from staa.attacks.registry import attack_options, build_attack
+from staa.defenses.base import Defense
+from staa.defaults import DEFAULT_EPS
 from staa.defenses.defended import Defended
+from staa.defenses.registry import parse_spec
+from staa.evaluation.adversarial_set import finite_or_none
 from staa.evaluation.tables import Table, robustness_table as rows_table
 from staa.metrics import ArrayLike, accuracy, attack_success_rate, correct_to_wrong_rate, mean_snr
 from staa.models.base import SERModel
 from staa.reproducibility import provenance, seed_everything
 
 AttackFactory = Callable[[nn.Module], Attack]
-NO_DEFENCE = "none"
+NO_DEFENSE = "none"
 
 
 def attack_factory(name: str, **kwargs: Any) -> AttackFactory:
@@ -39,9 +42,17 @@ def attack_factory(name: str, **kwargs: Any) -> AttackFactory:
     return functools.partial(build_attack, name, **kwargs)
 
 
+def attack_factory_from_spec(spec: str) -> AttackFactory:
+    """``"pgd:eps=0.05,k_percent=5"`` → a factory, its options checked before any work; ε defaults to
+    :data:`~staa.defaults.DEFAULT_EPS`, as everywhere."""
+    options = parse_spec(spec)
+    name = options.pop("name")
+    return attack_factory(name, **attack_options(name, **{"eps": DEFAULT_EPS, **options}))
+
+
 def robust_accuracy(
     victims: Mapping[str, SERModel],
-    defences: Mapping[str, Sequence[Defence]],
+    defenses: Mapping[str, Sequence[Defense]],
     attacks: Mapping[str, AttackFactory],
     x: Tensor,
     y: Tensor,
@@ -51,7 +62,7 @@ def robust_accuracy(
     batch_size: int = 32,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Clean cost of every defence and robust accuracy / ASR of every (victim, defence, attack, mode).
+    """Clean cost of every defense and robust accuracy / ASR of every (victim, defense, attack, mode).
 
     ``x`` (n, N) clips with true labels ``y`` (n,). Untargeted attacks push each clip away from the
     attacked model's own clean prediction, as in the paper. Returns ``{"clean": [...], "rows": [...]}``
@@ -59,7 +70,7 @@ def robust_accuracy(
     """
     seed_everything(seed)
     y = torch.as_tensor(y).long()
-    pipelines = {NO_DEFENCE: [], **{k: list(v) for k, v in defences.items() if k != NO_DEFENCE}}
+    pipelines = {NO_DEFENSE: [], **{k: list(v) for k, v in defenses.items() if k != NO_DEFENSE}}
     clean_rows: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for victim_name, victim in victims.items():
@@ -68,7 +79,7 @@ def robust_accuracy(
         clean_pred = {d: model.predict(x, batch_size) for d, model in defended.items()}
         clean_acc = {d: accuracy(p, y) for d, p in clean_pred.items()}
         for d in pipelines:
-            cost = clean_acc[NO_DEFENCE] - clean_acc[d]
+            cost = clean_acc[NO_DEFENSE] - clean_acc[d]
             clean_rows.append(
                 {"victim": victim_name, "defence": d, "clean_accuracy": clean_acc[d], "clean_cost": cost}
             )
@@ -82,7 +93,7 @@ def robust_accuracy(
             if not adaptive:
                 continue
             for d, pipeline in pipelines.items():
-                if d == NO_DEFENCE:
+                if d == NO_DEFENSE:
                     continue
                 model = Defended(victim, pipeline, adaptive=True, eot_samples=eot_samples)
                 crafted = factory(model.threat_model)(x)
@@ -103,7 +114,7 @@ def robust_accuracy(
 
 def _row(
     victim: str,
-    defence: str,
+    defense: str,
     attack: str,
     mode: str,
     crafted: AttackResult,
@@ -112,13 +123,13 @@ def _row(
     y: Tensor,
     clean_acc: Mapping[str, float],
 ) -> dict[str, Any]:
-    return robustness_row(victim, defence, attack, mode, clean_pred=clean_pred, adv_pred=adv_pred, y=y,
+    return robustness_row(victim, defense, attack, mode, clean_pred=clean_pred, adv_pred=adv_pred, y=y,
                           clean_acc=clean_acc, snr_db=crafted.snr_db, sparsity=crafted.sparsity)
 
 
 def robustness_row(
     victim: str,
-    defence: str,
+    defense: str,
     attack: str,
     mode: str,
     *,
@@ -132,26 +143,22 @@ def robustness_row(
     """One result row from predictions on the defended model and the per-clip size of δ = x_adv − x.
 
     Public so that adversarial clips crafted elsewhere (an experiment's cached sets) are scored with
-    exactly these definitions; ``clean_acc`` maps each defence of the victim to its clean accuracy.
+    exactly these definitions; ``clean_acc`` maps each defense of the victim to its clean accuracy.
     """
     return {
         "victim": victim,
-        "defence": defence,
+        "defence": defense,
         "attack": attack,
         "mode": mode,
         "n": len(y),
-        "clean_accuracy": clean_acc[defence],
-        "clean_cost": clean_acc[NO_DEFENCE] - clean_acc[defence],
+        "clean_accuracy": clean_acc[defense],
+        "clean_cost": clean_acc[NO_DEFENSE] - clean_acc[defense],
         "robust_accuracy": accuracy(adv_pred, y),
         "asr": attack_success_rate(clean_pred, adv_pred),
-        "correct_to_wrong": _finite(correct_to_wrong_rate(clean_pred, adv_pred, y)),
+        "correct_to_wrong": finite_or_none(correct_to_wrong_rate(clean_pred, adv_pred, y)),  # NaN: no clip was right
         "mean_snr_db": mean_snr(snr_db).mean_db,
         "mean_sparsity_pct": float(sparsity.mean()),
     }
-
-
-def _finite(v: float) -> float | None:
-    return v if v == v else None  # NaN (no correctly classified clip) becomes null in JSON
 
 
 def robustness_table(result: Mapping[str, Any]) -> Table:

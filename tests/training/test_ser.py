@@ -10,7 +10,7 @@ import torch
 
 from staa.data.cache import PreparedCorpus
 from staa.models import build_model, load_model
-from staa.train import TrainConfig, evaluate_ser, train_ser
+from staa.training.ser import TrainConfig, evaluate_ser, train_ser
 
 CHANCE = 1 / 7
 
@@ -40,6 +40,7 @@ def trained(small_corpus: PreparedCorpus, tmp_path_factory: pytest.TempPathFacto
     return out, result
 
 
+@pytest.mark.slow  # the trained fixture: 3 epochs of Zhao19 on the demo-sized corpus
 def test_learns_emotions_of_unseen_speakers(trained: tuple[Path, dict[str, Any]]) -> None:
     """Validation speakers are not in training; an untrained or broken model stays near chance (0.14)."""
     _, result = trained
@@ -49,6 +50,7 @@ def test_learns_emotions_of_unseen_speakers(trained: tuple[Path, dict[str, Any]]
     assert result["best_val_uar"] >= 2.5 * CHANCE
 
 
+@pytest.mark.slow  # the trained fixture: 3 epochs of Zhao19 on the demo-sized corpus
 def test_best_checkpoint_reproduces_its_validation_uar(
     trained: tuple[Path, dict[str, Any]], small_corpus: PreparedCorpus
 ) -> None:

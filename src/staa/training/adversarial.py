@@ -6,16 +6,16 @@ early stop: a strong inner maximisation), and the model takes one cross-entropy 
 batch. ``adv_fraction = 1`` is Madry's pure min-max, ``0`` is standard training with the very same
 loop, data order and selection, which makes it the fair baseline for "did robustness improve?".
 
-The checkpoint format is :func:`staa.train.train_ser`'s: ``best/`` (safetensors, selected on validation
-UAR), ``last.pt`` (resume state written after every epoch) and ``train.json``. The attack is rebuilt
-every epoch with a seed derived from (seed, epoch), so a resumed run crafts the same examples as an
-uninterrupted one. Single process only (no torchrun).
+The loop, and with it the checkpoint format, is :func:`staa.training.ser.train_ser`'s
+(:func:`staa.training.loop.fit`): ``best/`` (safetensors, selected on validation UAR), ``last.pt``
+(resume state written after every epoch) and ``train.json``. The attack is rebuilt every epoch with a
+seed derived from (seed, epoch), so a resumed run crafts the same examples as an uninterrupted one.
+Single process only: under torchrun it is refused.
 """
 
 from __future__ import annotations
 
-import inspect
-import time
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,30 +24,31 @@ import torch
 from torch import nn
 
 from staa.attacks.base import Attack
-from staa.attacks.registry import attack_class
-from staa.checkpoint import load_state
+from staa.attacks.registry import accepts, attack_class
 from staa.data.cache import PreparedCorpus, Split
-from staa.errors import ConfigError, DataError
+from staa.defaults import DEFAULT_EPS
+from staa.errors import ConfigError
 from staa.models.base import SERModel
 from staa.progress import progress
-from staa.reproducibility import seed_everything
-from staa.train import TrainConfig, end_epoch, evaluate_ser, restore_state, train_result
+from staa.training.loop import fit
+from staa.training.ser import TrainConfig, evaluate_ser
 
 
 def _pgd_defaults() -> dict[str, Any]:
+    """The inner maximisation's defaults: cross-entropy on the true labels, 5 steps, no early stop."""
     return {"steps": 5, "loss": "ce", "early_stop": False}
 
 
 @dataclass
 class AdvTrainConfig(TrainConfig):
-    """:class:`~staa.train.TrainConfig` plus the attack that crafts the training examples.
+    """:class:`~staa.training.ser.TrainConfig` plus the attack that crafts the training examples.
 
     ``attack_options`` are passed to the attack's constructor (``k_percent`` for a sparse budget,
-    ``steps``, ``alpha``, ``loss`` ...); ``eps`` is its L∞ bound.
+    ``steps``, ``alpha``, ``loss`` ...); ``eps`` is its L∞ bound (default :data:`staa.defaults.DEFAULT_EPS`).
     """
 
     attack: str = "pgd"
-    eps: float = 0.01
+    eps: float = DEFAULT_EPS
     attack_options: dict[str, Any] = field(default_factory=_pgd_defaults)
     adv_fraction: float = 0.5
 
@@ -58,12 +59,19 @@ class AdvTrainConfig(TrainConfig):
         if not 0 < self.eps <= 1:
             raise ConfigError(f"eps must be in (0, 1], got {self.eps}")
 
+    @classmethod
+    def with_attack(cls, attack: str, options: dict[str, Any] | None = None, **fields: Any) -> AdvTrainConfig:
+        """A config whose attack ``options`` extend the inner-maximisation defaults when ``attack`` is the
+        default PGD, so that an experiment file and ``staa defense adv-train`` name only what they change."""
+        defaults = _pgd_defaults() if attack == cls.attack else {}
+        return cls(attack=attack, attack_options={**defaults, **(options or {})}, **fields)
+
 
 def build_training_attack(model: nn.Module, cfg: AdvTrainConfig, epoch: int) -> Attack:
     """The configured attack on ``model``, seeded by (seed, epoch) when the attack takes a seed."""
     cls = attack_class(cfg.attack)
     options = dict(cfg.attack_options)
-    if "seed" in inspect.signature(cls.__init__).parameters:
+    if accepts(cfg.attack, "seed"):
         options["seed"] = cfg.seed * 1000 + epoch
     try:
         return cls(model, cfg.eps, **options)
@@ -82,50 +90,23 @@ def adversarial_train(
 ) -> dict[str, Any]:
     """Train ``model`` on clean + adversarial batches; select on val UAR; resume from ``out_dir/last.pt``."""
     cfg = config or AdvTrainConfig()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    seed_everything(cfg.seed)
-    model.to(device)
-    train, val = corpus.split("train"), corpus.split("val")
-    if len(train) == 0:
-        raise DataError("the training split is empty", corpus.path)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    history: list[dict[str, Any]] = []
-    best_uar, start_epoch = -1.0, 0
-    state = load_state(out / "last.pt")
-    if state is not None:
-        restore_state(model, optimizer, state, out / "last.pt")
-        history, best_uar, start_epoch = state["history"], state["best_uar"], state["epoch"] + 1
-    for epoch in range(start_epoch, cfg.epochs):
-        t0 = time.perf_counter()
-        epoch_stats = _adversarial_epoch(model, optimizer, train, cfg, epoch, torch.device(device), show_progress)
-        seconds = time.perf_counter() - t0
-        metrics = evaluate_ser(model, val, cfg.eval_batch_size, device)
-        history.append(
-            {
-                "epoch": epoch + 1,
-                **epoch_stats,
-                "seconds": seconds,
-                "val_uar": metrics["uar"],
-                "val_accuracy": metrics["accuracy"],
-            }
-        )
-        best_uar = end_epoch(model, optimizer, out, history, best_uar, epoch)
-    return train_result(out, model, corpus, cfg, history, best_uar)
+    return fit(model, corpus, out_dir, cfg, functools.partial(_adversarial_epoch, cfg), evaluate_ser, device=device,
+               show_progress=show_progress, data_parallel=False)  # fmt: skip
 
 
 def _adversarial_epoch(
-    model: SERModel,
+    cfg: AdvTrainConfig,
+    model: nn.Module,
     optimizer: torch.optim.Optimizer,
     train: Split,
-    cfg: AdvTrainConfig,
     epoch: int,
     device: torch.device,
     show: bool,
 ) -> dict[str, float | None]:
     """One shuffled pass over mixed batches; mean loss and the attack's success on the clips it crafted.
 
-    Shuffle and the choice of adversarial rows depend only on (seed, epoch), as in ``train_ser``.
+    Shuffle and the choice of adversarial rows depend only on (seed, epoch), as in ``train_ser``; ``model``
+    is the bare model (this loop is single-process).
     """
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
     order = torch.randperm(len(train), generator=gen)

@@ -2,7 +2,7 @@
 
 ``targeted: {attackers: [pgd], classes: all, split: test}`` runs each listed baseline attacker as a
 targeted attack once per target class t, on the attacked clips of the split that the threat model does
-*not* already assign to t (:mod:`staa.evaluation_targeted`'s protocol: those would be free successes).
+*not* already assign to t (:mod:`staa.evaluation.targeted`'s protocol: those would be free successes).
 Each (threat, attacker, target) set is crafted like every other adversarial set, under
 ``targeted/<threat>/<attacker>/<split>/<class>/``, so it resumes and is reused, and then replayed on every
 victim: targeted success on a victim means the victim predicts t. STAA-Net and the universal
@@ -14,8 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from staa.errors import ConfigError
-from staa.experiment import Context, _indices, attacker_plans, craft_set, delta_measures
+from staa.evaluation.targeted import success_rates, target_entry
+from staa.evaluation.transfer import evaluate_victim, predict
+from staa.experiment.context import ExperimentContext
+from staa.experiment.plans import AttackerPlan, per_clip_attack, plan_of
 
 KEYS = {"attackers", "classes", "split"}
 PER_CLIP_ATTACKS = ("pgd", "sparsefool", "onepixel")
@@ -46,7 +51,7 @@ def validate_targeted(config: dict[str, Any], path: Path | str) -> None:
         raise ConfigError(f"targeted.split '{split}' is not one of the experiment's splits", path)
 
 
-def targeted(ctx: Context) -> dict[str, Any] | None:
+def targeted(ctx: ExperimentContext) -> dict[str, Any] | None:
     """Run (or reuse) the ``targeted`` section; the ``targeted`` section of ``results.json`` (None without one)."""
     spec = ctx.config.get("targeted")
     if not spec:
@@ -58,26 +63,22 @@ def targeted(ctx: Context) -> dict[str, Any] | None:
         raise ConfigError(f"targeted.classes: {unknown} are not classes of {ctx.corpus.name} ({', '.join(names)})")
     split = spec.get("split") or ctx.splits[-1]
     rows = [
-        _attacker(ctx, threat, next(p for p in attacker_plans(ctx.config, threat) if p.id == aid), split, classes)
+        _success_per_target(ctx, threat, plan_of(ctx.config, threat, aid), split, classes)
         for threat in ctx.config["threat_models"]
         for aid in spec["attackers"]
     ]
     return {"split": split, "classes": classes, "victims": list(ctx.config["victims"]), "rows": rows}
 
 
-def _attacker(ctx: Context, threat: str, plan: Any, split_name: str, classes: list[str]) -> dict[str, Any]:
+def _success_per_target(
+    ctx: ExperimentContext, threat: str, plan: AttackerPlan, split_name: str, classes: list[str]
+) -> dict[str, Any]:
     """Per target class: success on the threat model (with δ's size) and on every victim."""
-    import torch
-
-    from staa.attacks.registry import build_attack
-    from staa.evaluation.transfer import evaluate_victim, predict
-    from staa.evaluation_targeted import success_rates, target_entry
-
     split = ctx.corpus.split(split_name)
     model = ctx.models[threat]
-    base = _indices(ctx, len(split), split_name)
+    base = ctx.indices(split_name)
     clean = predict(model, split.waves, base, device=ctx.device)
-    attack = build_attack(plan.attack, model, eps=ctx.eps, targeted=True, **plan.settings)
+    attack = per_clip_attack(plan, model, targeted=True)
     per_target: dict[str, dict[str, Any]] = {}
     for name in classes:
         t = ctx.corpus.classes.index(name)
@@ -88,10 +89,10 @@ def _attacker(ctx: Context, threat: str, plan: Any, split_name: str, classes: li
             continue
         directory = ctx.out / "targeted" / threat / plan.id / split_name / name
         ctx.log(f"targeted: {threat} × {plan.label} → {name} × {split_name}: {len(rows)} clips")
-        adv = craft_set(ctx, attack, plan.attack, directory, split_name, rows, identity=dict(plan.settings),
-                        threat_key=ctx.fingerprints[threat], target=t,
-                        meta={"threat": threat, "attacker": plan.id}, perceptual=False)
-        snr, spars = delta_measures(adv, split.waves)
+        adv = ctx.craft_or_reuse(attack, directory, split_name, rows, identity=dict(plan.settings),
+                                 threat_key=ctx.fingerprints[threat], target=t,
+                                 meta={"threat": threat, "attacker": plan.id}, perceptual=False)
+        snr, spars = adv.delta_measures(split.waves)
         victims = {
             v: evaluate_victim(adv, split.waves, ctx.models[v], v, key=ctx.fingerprints[v], device=ctx.device)["asr"]
             for v in ctx.config["victims"]

@@ -1,0 +1,13 @@
+"""Defaults that the library, the experiment files and the command line share, in one torch-free module.
+
+One value per setting, read by every layer that needs it: ``staa attack run --eps``, an experiment's
+``eps``, ``staa defense adv-train --eps`` and YAML adversarial training all default to
+:data:`DEFAULT_EPS`; ``staa generator train --arch/--preset`` and an experiment's ``generator.preset`` /
+``train.preset`` default to :data:`GENERATOR_PRESET` / :data:`TRAINING_PRESET`. The presets themselves
+are looked up on their config classes (``GeneratorConfig.preset``, ``STAATrainConfig.preset``). This
+module imports nothing, so ``staa --help`` can show these values without loading torch.
+"""
+
+DEFAULT_EPS = 0.05  # L∞ bound of δ in waveform units: the paper's DEMoS budget (§4.3)
+GENERATOR_PRESET = "fast"  # a CPU-sized generator; "authors" is the released 50.7 M-parameter network
+TRAINING_PRESET = "paper"  # the paper's loss weights and optimiser (§4.4)

@@ -1,0 +1,59 @@
+"""One-command experiments: a YAML file → prepare → SER models → generators → attacks → transfer → report.
+
+``run_experiment(load_config("demo"), "runs/demo")`` (or ``staa run demo --out runs/demo``) performs every
+step of the paper's evaluation and writes, under the output folder::
+
+    experiment.yaml                      the resolved configuration (after --set overrides)
+    cache/                               the prepared corpus (unless ``corpus.cache`` points elsewhere)
+    models/<model>/                      SER checkpoint (best/), training log, eval.json (per split)
+    generators/<threat>/<attacker>/      trained STAA-Net generators (best/, train.json) and fitted
+                                         universal perturbations (perturbation.safetensors, fit.json)
+    adversarial/<threat>/<attacker>/<split>/   crafted audio, per-example records, per-victim results
+    robustness/<victim>/<defense>/<attacker>/<split>/   adaptive attacks crafted through a defense
+    targeted/<threat>/<attacker>/<split>/<class>/       targeted attacks, one set per target class
+    results.json  tables/  figures/  audio/  report.html
+
+Every step first looks for its outputs and skips the work when they exist; every output is written
+atomically, and long steps (SER training, generator training, crafting) resume from their last finished
+epoch or chunk, so a killed run started again ends with the same numbers (timings aside). Each step
+folder holds a ``spec.json`` with the settings that made it: rerunning with other settings into the same
+folder is refused rather than silently mixing results.
+
+Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overridden with
+``--set dotted.key=value``, the value parsed as YAML)::
+
+    name, seed, device, eps, splits, max_examples
+    corpus: {name, root, seconds, cache (a folder inside the output folder), options}
+    models: {<id>: {arch, label, epochs, lr, batch_size, options, adversarial}}
+        adversarial: {from: <model id>, attack, eps, settings, adv_fraction}   adversarial training
+                     (fine-tunes the trained model ``from``; without it, trains from scratch)
+    threat_models: [<id>, ...]         victims: [<id>, ...]
+    attackers: {<id>: {attack, label, settings, target, generator, train, fit}}
+        generator/train: STAA-Net (preset: authors | fast | realtime, default fast; paper | authors,
+                     default paper); train.budget: {sparsity_pct | snr_db, update, lr, damping}
+                     (λ adapted during training, sections/budgets.py)
+        fit: the universal perturbation's optimisation (staa.attacks.universal.UniversalConfig)
+    ablations: {<id>: {of: <attacker id>, label, generator, train}}          (Table 6 variants)
+    threat_overrides: {<threat>: {<attacker or ablation id>: {settings, generator, train}}}
+    controls: {authors_shift: auto | true | false}
+    defenses: {pipelines: {<id>: "median:kernel=5+quantize:bits=8"}, victims, attackers, adaptive,
+               eot_samples, split}       robust accuracy of defended victims (sections/robustness.py)
+    targeted: {attackers, classes: all | [<class>, ...], split}   success per target class
+                                         (sections/targeted.py)
+    report: {examples, perceptual, chunk_size}
+
+The package, read top down (each module imports only those below it; none imports the runner)::
+
+    config.py     load_config: YAML + --set overrides, validated up front
+    runner.py     run_experiment: the order of the steps
+    steps.py      corpus → SER models → per attacker: generator / universal fit / attack → craft → replay
+    sections/     budgets.py, robustness.py, targeted.py: the robustness lab's parts of results.json
+    results.py    results.json, tables, figures, listening files, report.html
+    context.py    ExperimentContext: config, output folder, corpus, models; claimed folders; craft_or_reuse
+    plans.py      AttackerPlan (ε included) and the settings every attack and model is built from
+"""
+
+from staa.experiment.config import load_config
+from staa.experiment.runner import run_experiment
+
+__all__ = ["load_config", "run_experiment"]

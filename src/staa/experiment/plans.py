@@ -1,0 +1,177 @@
+"""What an experiment builds, read from its configuration: attacker plans, SER models and their settings.
+
+A plan is one row of the attack tables for one threat model — comparisons, then ablations (an
+attacker with changed generator or training settings), then the control rows (no attack; the
+authors' shift alone). Each plan carries everything its attack is built from, ε included, so that
+every step and section builds attacks the same way: :func:`per_clip_attack` for the baselines,
+:func:`generator_config` / :func:`train_config` for STAA-Net, :func:`universal_config` for the universal
+perturbation. :func:`model_train_config` does the same for the SER models and adversarial training.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from torch import nn
+
+from staa.attacks.base import Attack
+from staa.attacks.registry import build_attack
+from staa.attacks.staa import GeneratorConfig, STAATrainConfig
+from staa.attacks.universal import UniversalConfig
+from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
+from staa.errors import ConfigError
+from staa.models.registry import model_class
+from staa.training.adversarial import AdvTrainConfig
+from staa.training.ser import TrainConfig
+
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # ids of models and attackers name output folders
+ZERO_ID = "zero"
+SHIFT_ID = "authors_shift"
+
+
+@dataclass
+class AttackerPlan:
+    """One row of the attack tables for one threat model: what to build, at which ε, and how to label it."""
+
+    id: str
+    attack: str
+    label: str
+    group: str  # comparison | ablation | control
+    eps: float = DEFAULT_EPS
+    settings: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    generator: dict[str, Any] | None = None
+    train: dict[str, Any] | None = None
+    fit: dict[str, Any] | None = None
+
+
+def experiment_eps(config: dict[str, Any]) -> float:
+    """The experiment's ε (``eps``, default :data:`staa.defaults.DEFAULT_EPS`): every attack's L∞ bound."""
+    return float(config.get("eps", DEFAULT_EPS))
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
+    """Deep merge: mappings merge key by key, anything else in ``extra`` replaces ``base``."""
+    out = copy.deepcopy(base)
+    for k, v in (extra or {}).items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
+    """The attackers of ``threat``: comparisons, then ablations, then the control rows."""
+    eps = experiment_eps(config)
+    overrides = (config.get("threat_overrides") or {}).get(threat) or {}
+    attackers = {k: merge(v, overrides.get(k)) for k, v in config["attackers"].items() if v}
+    plans = [
+        AttackerPlan(aid, s["attack"], s.get("label", aid), "comparison", eps, s.get("settings") or {}, s.get("target"),
+                     s.get("generator"), s.get("train"), s.get("fit"))
+        for aid, s in attackers.items()
+    ]
+    for aid, spec in (config.get("ablations") or {}).items():
+        if not spec:
+            continue
+        spec = merge(spec, overrides.get(aid))
+        base = attackers[spec["of"]]
+        plans.append(
+            AttackerPlan(aid, base["attack"], spec.get("label", aid), "ablation", eps,
+                         merge(base.get("settings") or {}, spec.get("settings")), base.get("target"),
+                         merge(base.get("generator") or {}, spec.get("generator")),
+                         merge(base.get("train") or {}, spec.get("train")), base.get("fit"))
+        )
+    plans.append(AttackerPlan(ZERO_ID, "zero", "No attack (δ = 0)", "control", eps))
+    shift = (config.get("controls") or {}).get("authors_shift", "auto")
+    generators = [p for p in plans if p.attack == "staa" and p.group == "comparison"]
+    authors = [p for p in generators if (p.generator or {}).get("alignment") == "authors"]
+    source = authors[0] if authors else (generators[0] if generators and shift is True else None)
+    if shift is not False and source is not None:
+        plans.append(
+            AttackerPlan(SHIFT_ID, "zero", "Authors' shift alone (δ = 0)", "control", eps,
+                         generator={**(source.generator or {}), "alignment": "authors"})
+        )
+    return plans
+
+
+def plan_of(config: dict[str, Any], threat: str, attacker: str) -> AttackerPlan:
+    """The plan of attacker id ``attacker`` on ``threat``."""
+    return next(p for p in attacker_plans(config, threat) if p.id == attacker)
+
+
+def per_clip_attack(plan: AttackerPlan, model: nn.Module, *, targeted: bool = False) -> Attack:
+    """The baseline attack of ``plan`` (PGD, SparseFool, One-Pixel, zero) on ``model``, at the plan's ε."""
+    return build_attack(plan.attack, model, eps=plan.eps, **({"targeted": True} if targeted else {}), **plan.settings)
+
+
+def _checked(cls: type, spec: dict[str, Any], what: str) -> dict[str, Any]:
+    """``spec`` after checking that every key names a field of the config dataclass ``cls``."""
+    names = {f.name for f in fields(cls)}
+    unknown = set(spec) - names
+    if unknown:
+        raise ConfigError(f"{what}: unknown settings {sorted(unknown)} (known: {', '.join(sorted(names))})")
+    return spec
+
+
+def generator_config(plan: AttackerPlan) -> GeneratorConfig:
+    """``generator: {preset, ...}`` of a STAA-Net plan at its ε (preset default :data:`GENERATOR_PRESET`)."""
+    spec = dict(plan.generator or {})
+    preset = spec.pop("preset", GENERATOR_PRESET)
+    return GeneratorConfig.preset(preset, **{"eps": plan.eps, **_checked(GeneratorConfig, spec, "generator")})
+
+
+def train_config(plan: AttackerPlan, seed: int, target: int | None) -> tuple[STAATrainConfig, dict[str, Any] | None]:
+    """``train: {preset, budget, ...}`` of a STAA-Net plan: the trainer's config and the budget (or None)."""
+    spec = dict(plan.train or {})
+    preset, budget = spec.pop("preset", TRAINING_PRESET), spec.pop("budget", None)
+    extra: dict[str, Any] = {"seed": seed}
+    if target is not None:
+        extra.update(targeted=True, target_class=target)
+    return STAATrainConfig.preset(preset, **{**extra, **_checked(STAATrainConfig, spec, "generator training")}), budget
+
+
+def universal_config(plan: AttackerPlan, seed: int) -> UniversalConfig:
+    """``fit: {...}`` of a universal-perturbation plan: the optimisation of δ."""
+    return UniversalConfig(**{"seed": seed, **_checked(UniversalConfig, dict(plan.fit or {}), "universal fit")})
+
+
+def model_train_config(config: dict[str, Any], name: str, seed: int) -> TrainConfig:
+    """SER training of ``models.<name>``: :class:`TrainConfig`, or :class:`AdvTrainConfig` with ``adversarial``.
+
+    Epochs and learning rate default to the paper's schedule for the architecture
+    (:meth:`TrainConfig.paper`); adversarial training's ε defaults to the experiment's, and its
+    ``settings`` extend the library's inner-attack defaults (:meth:`AdvTrainConfig.with_attack`).
+    """
+    spec = config["models"][name]
+    given = {k: cast(spec[k]) for k, cast in (("epochs", int), ("lr", float), ("batch_size", int)) if spec.get(k) is not None}
+    base = TrainConfig.paper(model_class(spec["arch"]), seed=seed, **given)  # YAML reads 1e-3 (no dot) as text
+    adversarial = spec.get("adversarial")
+    if adversarial is None:
+        return base
+    common = {f.name: getattr(base, f.name) for f in fields(TrainConfig)}
+    return AdvTrainConfig.with_attack(
+        adversarial.get("attack", AdvTrainConfig.attack), adversarial.get("settings"), **common,
+        eps=float(adversarial.get("eps", experiment_eps(config))),
+        adv_fraction=float(adversarial.get("adv_fraction", 0.5)),
+    )  # fmt: skip
+
+
+def needed_models(config: dict[str, Any]) -> list[str]:
+    """Models to train, in file order, each after the model it fine-tunes from: threat models, victims,
+    defended victims and their ``adversarial.from`` sources."""
+    models = config["models"]
+    used = {*config["threat_models"], *config["victims"], *((config.get("defenses") or {}).get("victims") or [])}
+    order: list[str] = []
+
+    def add(name: str) -> None:
+        source = (models[name].get("adversarial") or {}).get("from")
+        if source is not None:
+            add(source)
+        if name not in order:
+            order.append(name)
+
+    for name in models:
+        if name in used:
+            add(name)
+    return order

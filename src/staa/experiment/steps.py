@@ -1,0 +1,167 @@
+"""The steps of an experiment, in the order the runner takes them: corpus → SER models → attacks.
+
+Every step first looks for its outputs and reuses them (long steps resume from their last finished
+epoch or chunk), and claims its folder for the settings that made it (:func:`~staa.experiment.context.claim_folder`):
+
+* :func:`prepare_corpus` — decode, resample and cache the corpus.
+* :func:`train_ser_model` — train (or fine-tune adversarially) one SER model and evaluate it per split.
+* :func:`build_attack_for` — the attack of an attacker plan on a threat model; for STAA-Net this trains the
+  generator (:func:`train_generator_for`), for the universal perturbation it fits δ (:func:`fit_universal_for`).
+* :func:`attack_and_replay` — craft the plan's adversarial set per split and replay it on every victim.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import torch
+
+from staa.attacks.base import Attack
+from staa.attacks.registry import build_attack
+from staa.attacks.staa import Generator, STAANet
+from staa.attacks.universal import fitted_universal
+from staa.data.cache import prepare
+from staa.data.registry import build_corpus
+from staa.errors import ConfigError
+from staa.evaluation.adversarial_set import file_fingerprint
+from staa.evaluation.transfer import evaluate_victim, transfer_row
+from staa.experiment.context import ExperimentContext, claim_folder
+from staa.experiment.plans import (
+    AttackerPlan,
+    generator_config,
+    model_train_config,
+    per_clip_attack,
+    train_config,
+    universal_config,
+)
+from staa.models.base import WEIGHTS_NAME
+from staa.models.registry import build_model, load_model
+from staa.outputs import write_json
+from staa.paths import resolve_inside
+from staa.reproducibility import provenance, seed_everything
+from staa.training.adversarial import adversarial_train
+from staa.training.generator import budget_controllers, train_staa_generator
+from staa.training.ser import evaluate_ser, train_ser
+
+
+def prepare_corpus(ctx: ExperimentContext) -> None:
+    """Decode, resample and cache the corpus (``corpus.cache``, a folder inside the output folder)."""
+    spec = ctx.config["corpus"]
+    root = spec.get("root")
+    if spec["name"] != "synthetic" and not str(spec["name"]).endswith(".csv") and not root:
+        raise ConfigError(f"corpus '{spec['name']}' needs its folder: add --set corpus.root=/path/to/{spec['name']}")
+    corpus = build_corpus(spec["name"], root, **(spec.get("options") or {}))
+    cache = resolve_inside(ctx.out, spec.get("cache") or "cache", what="corpus.cache")
+    ctx.log(f"corpus: preparing {corpus.name} (cache {cache})")
+    ctx.corpus = prepare(corpus, cache, seconds=spec.get("seconds"), show_progress=ctx.show_progress)
+
+
+def train_ser_model(ctx: ExperimentContext, name: str) -> None:
+    """Train (or reuse) one SER model and evaluate it on every reported split (or reuse eval.json)."""
+    spec = ctx.config["models"][name]
+    directory = ctx.out / "models" / name
+    train_cfg = model_train_config(ctx.config, name, ctx.seed)
+    source = (spec.get("adversarial") or {}).get("from")
+    claim = {"arch": spec["arch"], "options": spec.get("options") or {}, "train": asdict(train_cfg), "corpus": ctx.corpus.path.name}
+    claim_folder(directory, {**claim, **({"from": ctx.fingerprints[source]} if source else {})})
+    if (directory / "train.json").exists():
+        ctx.log(f"SER model {name}: reusing {directory / 'best'}")
+    else:
+        adversarial = spec.get("adversarial") is not None
+        ctx.log(f"SER model {name}: {'adversarially ' if adversarial else ''}training {spec['arch']} for "
+                f"{train_cfg.epochs} epochs" + (f", starting from {source}" if source else ""))
+        if source:
+            model = load_model(ctx.out / "models" / source / "best")
+        else:
+            seed_everything(ctx.seed)  # initial weights fixed by the seed alone, not by which steps ran before
+            model = build_model(spec["arch"], num_classes=len(ctx.corpus.classes), class_names=ctx.corpus.classes,
+                                **(spec.get("options") or {}))
+        train = adversarial_train if adversarial else train_ser
+        train(model, ctx.corpus, directory, train_cfg, device=ctx.device, show_progress=ctx.show_progress)
+    model = load_model(directory / "best").to(ctx.device).eval()
+    ctx.models[name] = model
+    ctx.fingerprints[name] = file_fingerprint(directory / "best" / WEIGHTS_NAME)
+    eval_path = directory / "eval.json"
+    evaluation = json.loads(eval_path.read_text()) if eval_path.exists() else {}
+    if evaluation.get("key") != ctx.fingerprints[name] or set(evaluation.get("splits", {})) < set(ctx.splits):
+        splits = {s: evaluate_ser(model, ctx.corpus.split(s), device=ctx.device) for s in ctx.splits}
+        write_json(eval_path, {"key": ctx.fingerprints[name], "corpus": ctx.corpus.name, "splits": splits, "provenance": provenance()})
+
+
+def train_generator_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None) -> Generator:
+    """Train (or reuse) the STAA-Net generator of ``plan`` against ``threat``; return it loaded."""
+    gen_cfg = generator_config(plan)
+    train_cfg, budget = train_config(plan, ctx.seed, target)
+    directory = ctx.out / "generators" / threat / plan.id
+    claim_folder(directory, {"generator": gen_cfg.to_dict(), "train": asdict(train_cfg), "threat": ctx.fingerprints[threat],
+                             **({"budget": budget} if budget else {})})  # fmt: skip
+    if (directory / "train.json").exists():
+        ctx.log(f"generator {threat}/{plan.id}: reusing {directory / 'best'}")
+    else:
+        ctx.log(f"generator {threat}/{plan.id}: training for {train_cfg.epochs} epochs")
+        train_staa_generator(gen_cfg, train_cfg, [ctx.models[threat]], ctx.corpus, directory,
+                             budgets=budget_controllers(train_cfg, **(budget or {})), device=ctx.device,
+                             show_progress=ctx.show_progress)  # fmt: skip
+    return Generator.from_pretrained(directory / "best")
+
+
+def fit_universal_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None) -> Attack:
+    """Fit (or reuse) the universal perturbation of ``plan`` on the training split against ``threat``."""
+    fit_cfg = universal_config(plan, ctx.seed)
+    directory = ctx.out / "generators" / threat / plan.id
+    claim_folder(directory, {"settings": plan.settings, "fit": asdict(fit_cfg), "eps": plan.eps, "target": target,
+                             "threat": ctx.fingerprints[threat], "corpus": ctx.corpus.path.name})  # fmt: skip
+    train = ctx.corpus.split("train")
+    ctx.log(f"universal perturbation {threat}/{plan.id}: fitted on {len(train)} training clips for {fit_cfg.epochs} "
+            f"epochs, or reused from {directory}")  # fmt: skip
+    return fitted_universal(
+        ctx.models[threat], directory, lambda: torch.from_numpy(np.array(train.waves, dtype=np.float32)),
+        eps=plan.eps, target=target, config=fit_cfg, settings=plan.settings, record={"settings": plan.settings},
+    )  # fmt: skip
+
+
+def build_attack_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None) -> tuple[Attack, dict[str, Any]]:
+    """The attack of ``plan`` on ``threat`` and the settings that identify its outputs."""
+    model = ctx.models[threat]
+    if plan.attack == "staa":
+        generator = train_generator_for(ctx, threat, plan, target)
+        weights = ctx.out / "generators" / threat / plan.id / "best" / WEIGHTS_NAME
+        attack = STAANet(model, generator, eps=plan.eps, **({"targeted": True} if target is not None else {}), **plan.settings)
+        return attack, {"generator": file_fingerprint(weights), **plan.settings}
+    if plan.attack == "universal":
+        attack = fit_universal_for(ctx, threat, plan, target)
+        return attack, {"perturbation": file_fingerprint(ctx.out / "generators" / threat / plan.id / "perturbation.safetensors"),
+                        **plan.settings}  # fmt: skip
+    if plan.attack == "zero" and plan.generator is not None:  # the authors' shift: a generator's output at ε = 0
+        cfg = generator_config(plan)
+        return build_attack("zero", model, generator=Generator(cfg)), {"generator_config": cfg.to_dict()}
+    if plan.attack == "zero":
+        return build_attack("zero", model), {}
+    return per_clip_attack(plan, model, targeted=target is not None), dict(plan.settings)
+
+
+def attack_and_replay(ctx: ExperimentContext, threat: str, plan: AttackerPlan) -> list[dict[str, Any]]:
+    """Craft (or reuse) ``plan`` on ``threat`` for every split and evaluate every victim: result rows."""
+    if plan.target is not None and plan.target not in ctx.corpus.classes:
+        raise ConfigError(f"attacker '{plan.id}': target '{plan.target}' is not a class of {ctx.corpus.name}")
+    target = ctx.corpus.classes.index(plan.target) if plan.target is not None else None
+    attack, identity = build_attack_for(ctx, threat, plan, target)
+    perceptual = bool((ctx.config.get("report") or {}).get("perceptual", True))
+    rows = []
+    for split_name in ctx.splits:
+        split, indices = ctx.corpus.split(split_name), ctx.indices(split_name)
+        directory = ctx.out / "adversarial" / threat / plan.id / split_name
+        ctx.log(f"attack: {threat} × {plan.label} × {split_name}: {len(indices)} clips")
+        adv = ctx.craft_or_reuse(attack, directory, split_name, indices, identity=identity, threat_key=ctx.fingerprints[threat],
+                                 target=target, meta={"threat": threat, "attacker": plan.id}, perceptual=perceptual)  # fmt: skip
+        victims = {
+            v: evaluate_victim(adv, split.waves, ctx.models[v], v, key=ctx.fingerprints[v], device=ctx.device)
+            for v in ctx.config["victims"]
+        }
+        rows.append({"threat": threat, "attacker": plan.id, "attack": plan.attack, "label": plan.label, "group": plan.group,
+                     "split": split_name, "targeted": target is not None, "target": plan.target,
+                     "adversarial_set": ctx.rel(directory), **transfer_row(adv, victims)})
+    return rows

@@ -1,0 +1,79 @@
+"""Training a STAA-Net generator, with or without a budget: the one path of the CLI and of experiments.
+
+:func:`~staa.attacks.staa.trainer.train_generator` is the training loop itself. This module is what
+``staa generator train`` and an experiment's STAA-Net attacker both do around it: build a fresh
+generator whose initial weights are fixed by the training seed, turn a budget (a sparsity ceiling in %
+of the samples, an SNR floor in dB, and the controller's options) into the dual-ascent callbacks of
+:mod:`staa.attacks.staa.budget`, and record in ``train.json`` what each budget asked for next to the
+per-epoch weights the trainer wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from staa import distributed as ddp
+from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train_generator
+from staa.attacks.staa.budget import DualController, SNRBudget, SparsityBudget
+from staa.data.cache import PreparedCorpus
+from staa.errors import ConfigError
+from staa.models.base import SERModel
+from staa.outputs import write_json
+from staa.reproducibility import seed_everything
+
+BUDGETS = ("sparsity_pct", "snr_db")  # an upper bound on sparsity (λ_s adapts), a lower bound on SNR (λ_m)
+BUDGET_OPTIONS = ("update", "lr", "damping", "max_factor")  # the controllers' settings
+
+
+def budget_controllers(
+    train_config: STAATrainConfig, sparsity_pct: float | None = None, snr_db: float | None = None, **options: Any
+) -> list[DualController]:
+    """The ``train_generator`` callbacks that hold the given budgets (none without one), checked up front.
+
+    A budget adapts λ_s (sparsity) or λ_m (SNR), so it cannot be combined with that term's ablation in
+    ``train_config``; ``options`` are the controllers' (``update``, ``lr``, ``damping``, ``max_factor``).
+    """
+    unknown = sorted(set(options) - set(BUDGET_OPTIONS))
+    if unknown:
+        raise ConfigError(f"budget: unknown options {unknown} (known: {', '.join(BUDGET_OPTIONS)})")
+    if (sparsity_pct is not None and train_config.no_sparsity) or (snr_db is not None and train_config.no_magnitude):
+        raise ConfigError("a budget adapts λ_s (sparsity) or λ_m (SNR): it cannot be combined with its term's ablation")
+    controllers: list[DualController] = []
+    if sparsity_pct is not None:
+        controllers.append(SparsityBudget(float(sparsity_pct), **options))
+    if snr_db is not None:
+        controllers.append(SNRBudget(float(snr_db), **options))
+    return controllers
+
+
+def budget_record(budget: DualController) -> dict[str, Any]:
+    """What a budget asked for: the weight it adapts, the measurement, the target and the update rule."""
+    target = budget.target_pct if isinstance(budget, SparsityBudget) else budget.target_db  # type: ignore[attr-defined]
+    return {"weight": budget.weight, "metric": budget.metric, "target": target, "update": budget.update, "lr": budget.lr}
+
+
+def train_staa_generator(
+    generator_config: GeneratorConfig,
+    train_config: STAATrainConfig,
+    threat_models: Sequence[SERModel],
+    corpus: PreparedCorpus,
+    out_dir: str | Path,
+    *,
+    budgets: Sequence[DualController] = (),
+    device: str | torch.device = "cpu",
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Train a fresh generator of ``generator_config`` under ``budgets`` (:func:`budget_controllers`) against
+    ``threat_models``; resumes from ``out_dir``; returns the training record (``train.json``)."""
+    seed_everything(train_config.seed)  # the same initial weights whatever ran before (a resumed run, other steps)
+    result = train_generator(Generator(generator_config), threat_models, corpus, out_dir, train_config,
+                             device=device, show_progress=show_progress, callbacks=budgets)  # fmt: skip
+    if budgets:  # the trainer's train.json has the per-epoch weights; add what was asked for
+        result = {**result, "budgets": [budget_record(b) for b in budgets]}
+        if ddp.is_main():
+            write_json(Path(out_dir) / "train.json", result)
+    return result

@@ -1,0 +1,149 @@
+"""The one epoch loop of SER training, plain and adversarial: resume, select, checkpoint, torchrun.
+
+:func:`fit` owns everything the two trainings share, so it is written once: the output folder (partial
+files of a killed run removed), the seed, the Adam optimiser, resuming from ``last.pt`` (weights,
+optimiser, history and RNG states), the data-parallel wrapper and global-batch batch norm under
+``torchrun`` (see :mod:`staa.distributed`), the validation UAR after every epoch, ``best/`` (the best
+validation UAR so far, safetensors), ``last.pt`` and the final ``train.json``. What differs — how one
+epoch turns batches into gradient steps — is the caller's ``run_epoch``: plain cross-entropy
+(:mod:`staa.training.ser`) or batches half replaced by adversarial clips (:mod:`staa.training.adversarial`).
+Only rank 0 writes files and shows progress.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from staa import distributed as ddp
+from staa.checkpoint import load_state, save_state
+from staa.data.cache import PreparedCorpus, Split
+from staa.errors import CheckpointError, ConfigError, DataError, first_line
+from staa.models.base import SERModel
+from staa.outputs import remove_partial_outputs, write_json
+from staa.reproducibility import provenance, seed_everything
+
+RESUME_FILE = "last.pt"
+
+#: One pass over the training split: (network, optimiser, split, epoch, device, show progress) → its statistics.
+EpochFn = Callable[[nn.Module, torch.optim.Optimizer, Split, int, torch.device, bool], dict[str, Any]]
+#: Validation metrics of a model on a split: (model, split, batch size, device) → at least ``uar`` and ``accuracy``.
+EvaluateFn = Callable[[SERModel, Split, int, torch.device], dict[str, Any]]
+
+
+class LoopConfig(Protocol):
+    """What the loop reads from a training config (:class:`~staa.training.ser.TrainConfig` and its subclasses)."""
+
+    epochs: int
+    lr: float
+    seed: int
+    eval_batch_size: int
+
+
+def fit(
+    model: SERModel,
+    corpus: PreparedCorpus,
+    out_dir: str | Path,
+    cfg: LoopConfig,
+    run_epoch: EpochFn,
+    evaluate: EvaluateFn,
+    *,
+    device: str | torch.device = "cpu",
+    show_progress: bool = True,
+    data_parallel: bool = True,
+) -> dict[str, Any]:
+    """Train ``model`` for ``cfg.epochs`` epochs of ``run_epoch``, selecting on validation UAR; resumable.
+
+    ``data_parallel = False`` marks an epoch function that does not split its batches over ranks: it is
+    refused under torchrun rather than run once per rank.
+    """
+    ddp.setup(device)
+    if not data_parallel and ddp.world_size() > 1:
+        raise ConfigError("this training runs in a single process: start it without torchrun")
+    device = ddp.local_device(device)
+    out = Path(out_dir)
+    if ddp.is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        remove_partial_outputs(out)
+    seed_everything(cfg.seed)
+    model.to(device)
+    train, val = corpus.split("train"), corpus.split("val")
+    if len(train) == 0:
+        raise DataError("the training split is empty", corpus.path)
+    if int(train.labels.max()) >= model.num_classes:
+        raise DataError(f"corpus has more classes than the model's {model.num_classes}", corpus.path)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    history, best_uar, start_epoch = _resume(model, optimizer, out / RESUME_FILE)
+    net = ddp.data_parallel(model)
+    show = show_progress and ddp.is_main()
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        with ddp.cross_rank_batchnorm(model):
+            stats = run_epoch(net, optimizer, train, epoch, device, show)
+        seconds = time.perf_counter() - t0
+        metrics = evaluate(model, val, cfg.eval_batch_size, device)
+        history.append({"epoch": epoch + 1, **stats, "seconds": seconds, "val_uar": metrics["uar"],
+                        "val_accuracy": metrics["accuracy"]})  # fmt: skip
+        best_uar = _end_epoch(model, optimizer, out, history, best_uar, epoch)
+    result = _train_result(out, model, corpus, cfg, history, best_uar)
+    ddp.barrier()
+    return result
+
+
+def _resume(model: SERModel, optimizer: torch.optim.Optimizer, path: Path) -> tuple[list[dict], float, int]:
+    """(history, best validation UAR, first epoch to run) from a resume state, or a fresh start.
+
+    A state written for another architecture or class count is refused in one line.
+    """
+    state = load_state(path)
+    if state is None:
+        return [], -1.0, 0
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (KeyError, RuntimeError, ValueError) as exc:
+        problem = f"resume state does not match this model or optimiser ({first_line(exc)})"
+        raise CheckpointError(problem, path) from None
+    return state["history"], state["best_uar"], state["epoch"] + 1
+
+
+def _end_epoch(
+    model: SERModel, optimizer: torch.optim.Optimizer, out: Path, history: list[dict], best_uar: float, epoch: int
+) -> float:
+    """Select on the last epoch's validation UAR (``best/``) and write the resume state; returns the best UAR."""
+    val_uar = history[-1]["val_uar"]
+    if ddp.is_main():
+        if val_uar > best_uar:
+            model.save_pretrained(out / "best")
+        save_state(
+            out / RESUME_FILE,
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            history=history,
+            best_uar=max(best_uar, val_uar),
+            epoch=epoch,
+        )
+    return max(best_uar, val_uar)
+
+
+def _train_result(
+    out: Path, model: SERModel, corpus: PreparedCorpus, cfg: LoopConfig, history: list[dict], best_uar: float
+) -> dict[str, Any]:
+    """The ``train.json`` record of a finished run (written by rank 0), with provenance."""
+    result = {
+        "best_val_uar": best_uar,
+        "seconds_per_epoch": sum(h["seconds"] for h in history) / max(1, len(history)),
+        "history": history,
+        "train_config": asdict(cfg),
+        "world_size": ddp.world_size(),
+        "provenance": provenance({"corpus": str(corpus.path), "model": model.config.to_dict()}, cfg.seed),
+    }
+    if ddp.is_main():
+        write_json(out / "train.json", result)
+    return result

@@ -1,0 +1,76 @@
+"""Attacker plans and the settings every attack and model is built from, ε included."""
+
+from __future__ import annotations
+
+import pytest
+
+from staa.attacks.staa import GeneratorConfig, STAATrainConfig
+from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
+from staa.errors import ConfigError
+from staa.experiment import load_config
+from staa.experiment.plans import (
+    attacker_plans,
+    generator_config,
+    model_train_config,
+    per_clip_attack,
+    train_config,
+)
+from staa.models import build_model
+
+
+def test_an_attacker_can_be_removed_with_null():
+    config = load_config("demo", ["attackers.sparsefool=null"])
+    assert "sparsefool" not in [p.id for p in attacker_plans(config, "emo18")]
+
+
+def test_ablations_inherit_their_attacker_and_controls_follow_alignment():
+    config = load_config("demo", ["ablations.no_mag={of: staa, label: w/o magnitude, train: {no_magnitude: true}}"])
+    plans = {p.id: p for p in attacker_plans(config, "emo18")}
+    assert plans["no_mag"].group == "ablation" and plans["no_mag"].attack == "staa"
+    assert plans["no_mag"].train == {"preset": "paper", "epochs": 4, "lr": 1e-3, "warmup_epochs": 1, "no_magnitude": True}
+    assert plans["zero"].group == plans["authors_shift"].group == "control"
+    assert plans["authors_shift"].generator == {"preset": "fast", "alignment": "authors"}
+    auto = {p.id for p in attacker_plans(load_config("demo", ["controls.authors_shift=auto"]), "emo18")}
+    assert "authors_shift" not in auto and "zero" in auto  # no generator uses the authors' alignment
+    authors = load_config("demo", ["controls.authors_shift=auto", "attackers.staa.generator.alignment=authors"])
+    assert "authors_shift" in {p.id for p in attacker_plans(authors, "emo18")}
+    off = load_config("demo", ["controls.authors_shift=false"])
+    assert "authors_shift" not in {p.id for p in attacker_plans(off, "emo18")}
+
+
+def test_eps_goes_straight_from_the_file_into_every_attack_and_adversarial_training():
+    """The experiment's ε is on every plan, and every builder reads it from there."""
+    config = load_config("demo", ["eps=0.02"])
+    plans = {p.id: p for p in attacker_plans(config, "emo18")}
+    assert {p.eps for p in plans.values()} == {0.02}
+    model = build_model("emo18", num_classes=7, hidden=8)
+    assert per_clip_attack(plans["pgd"], model).eps == 0.02
+    assert per_clip_attack(plans["pgd"], model, targeted=True).targeted
+    assert generator_config(plans["staa"]).eps == 0.02
+    assert model_train_config(config, "emo18_at", seed=0).eps == 0.02  # adversarial training inherits it ...
+    own = load_config("demo", ["eps=0.02", "models.emo18_at.adversarial.eps=0.1"])
+    assert model_train_config(own, "emo18_at", seed=0).eps == 0.1  # ... unless the model names its own
+    unset = load_config("demo")
+    del unset["eps"]
+    assert attacker_plans(unset, "emo18")[0].eps == DEFAULT_EPS
+
+
+def test_presets_and_their_defaults_are_the_config_classes_and_the_clis():
+    config = load_config("demo", ["attackers.staa.generator={}", "attackers.staa.train={epochs: 2}",
+                                  "attackers.staa_budget.generator.preset=realtime"])  # fmt: skip
+    plans = {p.id: p for p in attacker_plans(config, "emo18")}
+    assert generator_config(plans["staa"]) == GeneratorConfig.preset(GENERATOR_PRESET, eps=0.05)
+    assert generator_config(plans["staa_budget"]) == GeneratorConfig.preset("realtime", eps=0.05)
+    trainer, budget = train_config(plans["staa"], seed=3, target=None)
+    assert trainer == STAATrainConfig.preset(TRAINING_PRESET, epochs=2, seed=3) and budget is None
+    assert train_config(plans["staa_budget"], seed=0, target=None)[1] == {"sparsity_pct": 20, "lr": 0.5}
+    with pytest.raises(ConfigError, match="attacker 'staa': generator.preset 'tiny' is not one of authors, fast, realtime"):
+        load_config("demo", ["attackers.staa.generator.preset=tiny"])
+
+
+def test_ser_schedules_follow_the_paper_unless_the_file_sets_them():
+    config = load_config("demo", ["models.zhao19.epochs=null", "models.zhao19.lr=null", "models.emo18.lr=2e-3"])
+    assert (model_train_config(config, "zhao19", seed=0).epochs, model_train_config(config, "zhao19", seed=0).lr) == (30, 1e-3)
+    assert model_train_config(config, "emo18", seed=0).lr == 2e-3  # 2e-3 without a dot is text in YAML: cast
+    adversarial = model_train_config(config, "emo18_at", seed=0)
+    assert adversarial.attack_options == {"steps": 2, "loss": "ce", "early_stop": False, "k_percent": 10}
