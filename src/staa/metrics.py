@@ -9,6 +9,8 @@ Formulas (per example i; δ_i = x_adv,i − x_i; N samples):
 * correct→wrong rate = #{f(x_i) = y_i and f(x_adv,i) ≠ y_i} / #{f(x_i) = y_i}   (the stricter rate)
 * SNR_i (dB) = 20·log10(max_t |x_i,t| / max_t |δ_i,t|); +inf when δ_i ≡ 0, NaN when x_i is silent
 * sparsity_i (%) = 100 · #{t : δ_i,t ≠ 0} / N
+* mask Jaccard = mean over pairs i < j of |M_i ∩ M_j| / |M_i ∪ M_j|, M_i = {t : δ_i,t ≠ 0}
+* mask periodicity_i = max over lags 2…512 of the autocorrelation of M_i − mean(M_i), normalised by lag 0
 
 Means of SNR and sparsity are taken over successful examples, as in the paper; :func:`mean_snr`
 excludes non-finite values and reports how many it excluded instead of returning inf or NaN.
@@ -110,3 +112,40 @@ def mean_snr(snr: Tensor) -> SNRSummary:
         n_zero_perturbation=int(torch.isposinf(s).sum()),
         n_silent=int(torch.isnan(s).sum()),
     )
+
+
+def mask_jaccard(delta: Tensor) -> float:
+    """Mean pairwise Jaccard overlap of the perturbed positions of different clips (NaN below two clips).
+
+    A perturbation that attacks the same samples in every clip — a universal position pattern such as
+    an architectural comb — gives ≈ 1; independent random positions at sparsity s give ≈ s/(2 − s).
+    Pairs whose masks are both empty are skipped (there is nothing to compare).
+    """
+    m = (torch.as_tensor(delta) != 0).double()
+    if len(m) < 2:
+        return float("nan")
+    inter = m @ m.T
+    size = m.sum(dim=1)
+    union = size[:, None] + size[None, :] - inter
+    i, j = torch.triu_indices(len(m), len(m), 1)
+    keep = union[i, j] > 0
+    return float((inter[i, j][keep] / union[i, j][keep]).mean()) if keep.any() else float("nan")
+
+
+def mask_periodicity(delta: Tensor, lags: tuple[int, int] = (2, 512)) -> Tensor:
+    """Per clip, the largest normalised autocorrelation of the mean-removed mask at lags 2…512, shape (B,).
+
+    A periodic comb of period P ≤ 512 scores ≈ 1 (its mask repeats exactly at lag P); positions drawn
+    at random score near 0. Masks made of runs of neighbouring samples also correlate at short lags,
+    so the value says "structured", and the Jaccard overlap says whether the structure is shared by
+    every clip. NaN for an empty or full mask (no variation to correlate).
+    """
+    m = (torch.as_tensor(delta) != 0).double()
+    m = m - m.mean(dim=-1, keepdim=True)
+    n = m.shape[-1]
+    lo, hi = lags[0], min(lags[1], n - 1)
+    spectrum = torch.fft.rfft(m, 2 * n)
+    acf = torch.fft.irfft(spectrum * spectrum.conj(), 2 * n)[..., : hi + 1]
+    energy = acf[..., 0]
+    peak = (acf[..., lo:].amax(dim=-1) if hi >= lo else torch.zeros_like(energy)) / energy
+    return torch.where(energy > 0, peak, torch.full_like(peak, float("nan")))

@@ -24,6 +24,7 @@ ATTACKS: dict[str, str] = {
     "sparsefool": "staa.attacks.sparsefool:SparseFool",
     "onepixel": "staa.attacks.onepixel:OnePixel",
     "staa": "staa.attacks.staa.attack:STAANet",
+    "staa_mask_control": "staa.attacks.staa.controls:MaskControl",
     "zero": "staa.attacks.zero:ZeroPerturbation",
     "universal": "staa.attacks.universal:UniversalPerturbation",
 }

@@ -22,22 +22,33 @@ def train(
     out: Path = typer.Option(..., help="output folder (best/, last/, state.pt, train.json)"),
     cache: Path = typer.Option(DEFAULT_CACHE),
     seconds: float = typer.Option(None, help="unified clip length (default: the corpus's)"),
-    preset: str = typer.Option(TRAINING_PRESET, help="loss weights and optimiser: paper or authors"),
+    preset: str = typer.Option(
+        TRAINING_PRESET, help="loss weights, optimiser and schedule: topk (for top-k generators), paper or authors"
+    ),
     arch: str = typer.Option(
         GENERATOR_PRESET,
         help="generator architecture: authors (≈50.7 M parameters), fast (≈0.2 M), or realtime (fast on 2-sample frames)",
     ),
     eps: float = typer.Option(DEFAULT_EPS, help="L∞ bound ε of the perturbation"),
-    bound: str = typer.Option("tanh", help="tanh (ε·tanh, the authors) or clip (hard clip, the paper)"),
+    bound: str = typer.Option(
+        None, help="tanh (ε·tanh, the authors), clip (hard clip, the paper) or sign; default: the architecture's"
+    ),
+    mask: str = typer.Option(
+        None, help="topk (the k highest position scores of each clip) or threshold (the paper's [∂ ≥ γ] with ‖m‖₁); "
+        "default: the architecture's (topk for fast and realtime)",
+    ),
+    sparsity_pct: float = typer.Option(None, help="top-k mask: % of each clip's samples perturbed (default 10)"),
     alignment: str = typer.Option("exact", help="exact, or authors (reproduce the shifted-clip bug)"),
-    epochs: int = typer.Option(None, help="default: the preset's (20)"),
+    steps: int = typer.Option(None, help="optimisation steps (default: the preset's; paper: --epochs passes)"),
+    epochs: int = typer.Option(None, help="passes over the training split when no --steps (paper: 20)"),
     lr: float = typer.Option(None, help="default: the preset's"),
     batch_size: int = typer.Option(None, help="default: the preset's (8)"),
     lambda_s: float = typer.Option(None, help="sparsity weight (default: the preset's)"),
     kappa: float = typer.Option(None, help="C&W confidence φ: the margin floor (default: the preset's, 0)"),
-    warmup_epochs: int = typer.Option(
-        0, help="first epochs without the sparsity and quantisation terms, so the mask cannot empty before it is useful"
+    dense_steps: int = typer.Option(
+        None, help="first steps with every sample perturbed (top-k) or without the sparsity terms (threshold)"
     ),
+    anneal_steps: int = typer.Option(None, help="steps from the dense start to the budget (default: the preset's)"),
     targeted: bool = typer.Option(False, help="push every clip to --target-class"),
     target_class: int = typer.Option(None, help="class index of a targeted attack"),
     no_factorisation: bool = typer.Option(False, help="ablation: no position decoder, δ = v, ‖v‖₁ sparsity"),
@@ -45,13 +56,13 @@ def train(
     no_sparsity: bool = typer.Option(False, help="ablation: λ_s = 0"),
     no_quantisation: bool = typer.Option(False, help="ablation: λ_q = 0"),
     budget_sparsity: float = typer.Option(
-        None, help="adapt λ_s after every epoch until the validation sparsity reaches this % of samples"
+        None, help="threshold mask: adapt λ_s after every step until the sparsity reaches this % of samples"
     ),
-    budget_snr: float = typer.Option(None, help="adapt λ_m after every epoch until the validation SNR reaches this dB"),
+    budget_snr: float = typer.Option(None, help="adapt λ_m after every step until the SNR reaches this dB"),
     budget_update: str = typer.Option(
         "multiplicative", help="multiplicative (the budget is an upper bound) or additive (met from both sides)"
     ),
-    budget_lr: float = typer.Option(1.0, help="dual step size of the budget controllers"),
+    budget_lr: float = typer.Option(0.05, help="dual step size of the budget controllers (per step)"),
     checkpointing: bool = typer.Option(
         False, help="recompute activations in the backward pass (the authors' network at batch 8: 7.1 → 3.0 GiB)"
     ),
@@ -62,22 +73,26 @@ def train(
 ) -> None:
     """Train a generator (resumes from OUT/state.pt); data-parallel under torchrun.
 
-    With a budget (--budget-sparsity, --budget-snr) the loss weight it controls is adapted after every
-    epoch (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the weight set per epoch
-    (``budget_lambda_s`` / ``budget_lambda_m``) next to the measured sparsity and SNR.
+    A top-k generator (the default architectures) perturbs exactly --sparsity-pct % of each clip. With a
+    budget (--budget-sparsity for the threshold mask, --budget-snr) the loss weight it controls is
+    adapted after every step (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the
+    weights at every validation next to the measured sparsity and SNR.
     """
     from staa.attacks.staa import GeneratorConfig, STAATrainConfig
     from staa.models import load_model
     from staa.training.generator import budget_controllers, train_staa_generator
 
-    given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "lambda_s": lambda_s, "kappa": kappa,
-             "target_class": target_class, "micro_batch": micro_batch}  # fmt: skip
+    given = {"epochs": epochs, "steps": steps, "lr": lr, "batch_size": batch_size, "lambda_s": lambda_s, "kappa": kappa,
+             "target_class": target_class, "micro_batch": micro_batch, "dense_steps": dense_steps,
+             "anneal_steps": anneal_steps}  # fmt: skip
     config = STAATrainConfig.preset(
         preset, **{k: v for k, v in given.items() if v is not None}, seed=seed, targeted=targeted,
         no_factorisation=no_factorisation, no_magnitude=no_magnitude, no_sparsity=no_sparsity,
-        no_quantisation=no_quantisation, checkpointing=checkpointing, warmup_epochs=warmup_epochs,
+        no_quantisation=no_quantisation, checkpointing=checkpointing,
     )  # fmt: skip
-    arch_config = GeneratorConfig.preset(arch, eps=eps, bound=bound, alignment=alignment, factorised=not no_factorisation)
+    shape = {"bound": bound, "mask": mask, "sparsity_pct": sparsity_pct}
+    arch_config = GeneratorConfig.preset(arch, eps=eps, alignment=alignment, factorised=not no_factorisation,
+                                         **{k: v for k, v in shape.items() if v is not None})  # fmt: skip
     budgets = budget_controllers(config, budget_sparsity, budget_snr, update=budget_update, lr=budget_lr)
     pc = prepared_corpus_for_ranks(device, corpus, root, cache, seconds, quiet)
     threat_models = [load_model(path) for path in threat]
@@ -87,7 +102,7 @@ def train(
         last = result["history"][-1] if result["history"] else {}
         typer.echo(
             f"validation ASR {last.get('val_asr', float('nan')):.4f}, sparsity {fmt(last.get('val_sparsity'))} %, "
-            f"SNR {fmt(last.get('val_snr_db'))} dB (last epoch); generator {out / 'best'}"
+            f"SNR {fmt(last.get('val_snr_db'))} dB (last validation); generator {out / 'best'}"
         )
         for budget in result.get("budgets", []):
             typer.echo(_budget_line(budget, last))
@@ -139,11 +154,11 @@ def apply(
 
 
 def _budget_line(budget: dict[str, Any], last: dict[str, Any]) -> str:
-    """What a budget asked for, what the last epoch achieved on validation, and the weight it ended at."""
+    """What a budget asked for, what the last validation measured, and the weight it ended at."""
     if budget["weight"] == "lambda_s":
         asked = f"sparsity {budget['target']:.2f} % of all samples"
         achieved = f"{fmt(last.get('val_sparsity_all'))} %"
     else:
         asked, achieved = f"SNR {budget['target']:.2f} dB", f"{fmt(last.get('val_snr_db'))} dB"
-    weight = last.get(f"budget_{budget['weight']}")
-    return f"budget {asked}: achieved {achieved} (last epoch), {budget['weight']} = {fmt(weight, '.4g')}"
+    weight = last.get(budget['weight'])
+    return f"budget {asked}: achieved {achieved} (last validation), {budget['weight']} = {fmt(weight, '.4g')}"

@@ -34,13 +34,14 @@ from numpy.lib.format import open_memmap
 from staa.attacks.base import Attack
 from staa.errors import DataError
 from staa.evaluation.perceptual import Score, score_clips, summarize
-from staa.metrics import mean_snr, snr_db, sparsity
+from staa.metrics import mask_jaccard, mask_periodicity, mean_snr, snr_db, sparsity
 from staa.outputs import atomic_path, write_json
 from staa.progress import progress
 from staa.reproducibility import provenance
 
 ADV_FILE = "x_adv.npy"
 RECORDS_FILE = "records.json"
+JACCARD_CLIPS = 64  # clips compared pairwise for the mask Jaccard overlap (memory: 64 masks)
 
 
 @dataclass
@@ -159,11 +160,14 @@ def _finalize(
 ) -> AdversarialSet:
     """Assemble the chunks into ``x_adv.npy``, measure every example, write ``records.json`` last.
 
-    Measures are taken chunk by chunk, so memory stays bounded by one chunk of clips.
+    Measures are taken chunk by chunk, so memory stays bounded by one chunk of clips — except the mask
+    Jaccard overlap, which compares clips with each other: it is taken over the first
+    :data:`JACCARD_CLIPS` clips of the set.
     """
     parts = [out / "parts" / f"{s:07d}.npz" for s in starts]
     examples: list[dict[str, Any]] = []
     snr, spars, success, scores = [], [], [], {"pesq": [], "stoi": []}
+    periodicity, masks = [], []
     seconds = 0.0
     with atomic_path(out / ADV_FILE) as tmp:
         x_adv = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(indices), waves.shape[1]))
@@ -175,6 +179,8 @@ def _finalize(
                 clean = np.array(waves[rows], dtype=np.float32)
                 delta = torch.from_numpy(adv - clean)
                 chunk_snr, chunk_spars = snr_db(torch.from_numpy(clean), delta), sparsity(delta)
+                periodicity.append(mask_periodicity(delta))
+                masks.append((delta[: max(0, JACCARD_CLIPS - sum(len(m) for m in masks))] != 0).float())
                 chunk_scores = _perceptual(clean, adv, ok, perceptual_rate) if perceptual_rate else {}
                 for j, row in enumerate(rows):
                     record = {
@@ -198,6 +204,9 @@ def _finalize(
         x_adv.flush()
         del x_adv
     summary = crafted_summary(torch.cat(success), torch.cat(snr), torch.cat(spars), seconds, scores)
+    per_clip = torch.cat(periodicity)
+    summary["mask_jaccard"] = finite_or_none(mask_jaccard(torch.cat(masks)))
+    summary["mask_periodicity"] = finite_or_none(float(per_clip.nanmean())) if (~per_clip.isnan()).any() else None
     records.update(n=len(indices), seconds=seconds, summary=summary, examples=examples)
     write_json(out / RECORDS_FILE, records)
     for part in parts:

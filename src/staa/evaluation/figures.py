@@ -2,7 +2,9 @@
 
 A figure shows, for one clip, the waveform (left) and log-Mel spectrogram (right) of the clean clip,
 the adversarial clip and the perturbation δ = x_adv − x. Clean and adversarial spectrograms share
-one colour scale so that a visible difference is a real one. The log-Mel front end is computed here
+one colour scale so that a visible difference is a real one. A last row puts the positions of δ on
+the time axis under the clean waveform — the share of perturbed samples in every 10 ms — so a reader
+sees at a glance whether a sparse attack sits on the speech, in the pauses, or on a fixed lattice. The log-Mel front end is computed here
 with ``torch.stft`` and a triangular HTK-Mel filterbank, so no audio library beyond torch is needed.
 Figures are drawn with Matplotlib's non-interactive Agg backend and written atomically as PNG.
 """
@@ -10,7 +12,7 @@ Figures are drawn with Matplotlib's non-interactive Agg backend and written atom
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -101,7 +103,9 @@ def plot_example(
     vmin = vmax - 80.0  # an 80 dB window, the usual dynamic range of a spectrogram display
     t = np.arange(len(clean)) / sample_rate
     seconds = len(clean) / sample_rate
-    fig, axes = plt.subplots(3, 2, figsize=(10, 7), constrained_layout=True)
+    fig = plt.figure(figsize=(10, 9), constrained_layout=True)
+    grid = fig.add_gridspec(4, 2, height_ratios=[1, 1, 1, 0.8])
+    axes = np.array([[fig.add_subplot(grid[i, j]) for j in range(2)] for i in range(3)])
     for (label, x), mel, (ax_wave, ax_mel) in zip(rows, mels, axes):
         ax_wave.plot(t, x, linewidth=0.4, color="tab:blue")
         ax_wave.set(title=f"{label} — waveform", xlabel="Time (s)", ylabel="Amplitude", xlim=(0, seconds))
@@ -110,6 +114,7 @@ def plot_example(
         )
         ax_mel.set(title=f"{label} — log-Mel spectrogram", xlabel="Time (s)", ylabel="Mel band")
     fig.colorbar(image, ax=axes[:, 1], label="dB", shrink=0.8)
+    _plot_positions(fig.add_subplot(grid[3, :]), clean, adversarial - clean, sample_rate)
     if title:
         fig.suptitle(title)
     return save_png(fig, path)
@@ -123,6 +128,27 @@ def save_png(fig: Figure, path: str | Path) -> Path:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+def position_density(delta: np.ndarray, window: int) -> np.ndarray:
+    """Share (%) of perturbed samples in consecutive windows of ``window`` samples (the last may be shorter)."""
+    changed = (np.asarray(delta) != 0).astype(np.float64)
+    starts = np.arange(0, len(changed), window)
+    return 100.0 * np.add.reduceat(changed, starts) / np.diff(np.append(starts, len(changed)))
+
+
+def _plot_positions(ax: Any, clean: np.ndarray, delta: np.ndarray, sample_rate: int) -> None:
+    """The clean waveform (grey) and, on a second axis, the share of perturbed samples per 10 ms."""
+    window = max(1, sample_rate // 100)
+    density = position_density(delta, window)
+    seconds = len(clean) / sample_rate
+    ax.plot(np.arange(len(clean)) / sample_rate, clean, linewidth=0.4, color="0.6")
+    ax.set(title=f"Where δ ≠ 0 ({100 * np.mean(delta != 0):.1f} % of samples) under the original waveform",
+           xlabel="Time (s)", ylabel="Amplitude", xlim=(0, seconds))  # fmt: skip
+    share = ax.twinx()
+    share.step(np.arange(len(density)) * window / sample_rate, density, where="post", color="tab:red", linewidth=0.9)
+    share.set(ylabel="% of samples / 10 ms", ylim=(0, 100))
+    share.yaxis.label.set_color("tab:red")
 
 
 def write_listening_files(

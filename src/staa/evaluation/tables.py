@@ -155,6 +155,8 @@ Measure = tuple[str, Callable[[dict[str, Any]], str]]
 MEASURES: list[Measure] = [
     ("SNR (dB)", lambda r: decimals(r["snr_db"])),
     ("Sparsity (%)", lambda r: decimals(r["sparsity_pct"])),
+    ("Mask Jaccard", lambda r: decimals(r.get("mask_jaccard"))),
+    ("Mask periodicity", lambda r: decimals(r.get("mask_periodicity"))),
     ("Speed (s)", lambda r: seconds(r["seconds_per_example"])),
     ("PESQ", lambda r: decimals(_mean_of(r.get("pesq")))),
     ("STOI", lambda r: decimals(_mean_of(r.get("stoi")))),

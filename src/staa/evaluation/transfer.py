@@ -92,6 +92,8 @@ def transfer_row(adv: AdversarialSet, victims: dict[str, dict[str, Any]]) -> dic
         "snr_db": s["snr_db"],
         "snr_excluded": s["snr_excluded"],
         "sparsity_pct": s["sparsity_pct"],
+        "mask_jaccard": s.get("mask_jaccard"),
+        "mask_periodicity": s.get("mask_periodicity"),
         "seconds_per_example": s["seconds_per_example"],
         "pesq": s.get("pesq"),
         "stoi": s.get("stoi"),

@@ -35,7 +35,7 @@ Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overrid
         fit: the universal perturbation's optimisation (staa.attacks.universal.UniversalConfig)
     ablations: {<id>: {of: <attacker id>, label, generator, train}}          (Table 6 variants)
     threat_overrides: {<threat>: {<attacker or ablation id>: {settings, generator, train}}}
-    controls: {authors_shift: auto | true | false}
+    controls: {authors_shift: auto | true | false, random_mask: true | false, comb_mask: true | false}
     defenses: {pipelines: {<id>: "median:kernel=5+quantize:bits=8"}, victims, attackers, adaptive,
                eot_samples, split}       robust accuracy of defended victims (sections/robustness.py)
     targeted: {attackers, classes: all | [<class>, ...], split}   success per target class

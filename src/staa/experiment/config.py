@@ -20,7 +20,7 @@ from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.data.base import SPLITS
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
-from staa.experiment.plans import ID, SHIFT_ID, ZERO_ID
+from staa.experiment.plans import ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID
 from staa.experiment.sections.budgets import validate_budget
 from staa.experiment.sections.robustness import validate_defenses
 from staa.experiment.sections.targeted import validate_targeted
@@ -92,11 +92,11 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     models = config["models"]
     for section in ("models", "attackers", "ablations"):
         for name in config.get(section) or {}:
-            reserved = section != "models" and name in (ZERO_ID, SHIFT_ID)
+            reserved = section != "models" and (name in (ZERO_ID, SHIFT_ID) or name.endswith(MASK_CONTROL_SUFFIX))
             if not isinstance(name, str) or not ID.fullmatch(name) or reserved:
                 raise ConfigError(
                     f"{section}: '{name}' is not a valid id (letters, digits, '_' and '-'; ids name output "
-                    f"folders, and '{ZERO_ID}'/'{SHIFT_ID}' are reserved for the control rows)",
+                    f"folders; '{ZERO_ID}', '{SHIFT_ID}' and ids ending in '{MASK_CONTROL_SUFFIX}' are reserved for the control rows)",
                     path,
                 )
     for name in (*config["threat_models"], *config["victims"]):
@@ -113,9 +113,18 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     for aid, spec in (config.get("ablations") or {}).items():
         if spec and spec.get("of") not in attackers:
             raise ConfigError(f"ablation '{aid}': 'of' must name an attacker, got {spec.get('of')!r}", path)
-    shift = (config.get("controls") or {}).get("authors_shift", "auto")
+    controls = config.get("controls") or {}
+    if not isinstance(controls, dict):
+        raise ConfigError("controls must be a mapping (authors_shift, random_mask, comb_mask)", path)
+    known = {"authors_shift", *(f"{k}{MASK_CONTROL_SUFFIX}" for k in MASK_CONTROLS)}
+    if set(controls) - known:
+        raise ConfigError(f"controls: unknown keys {sorted(set(controls) - known)} (known: {', '.join(sorted(known))})", path)
+    shift = controls.get("authors_shift", "auto")
     if shift not in ("auto", True, False):
         raise ConfigError(f"controls.authors_shift must be auto, true or false, got {shift!r}", path)
+    for key in sorted(known - {"authors_shift"}):
+        if controls.get(key, True) not in (True, False):
+            raise ConfigError(f"controls.{key} must be true or false, got {controls[key]!r}", path)
     validate_defenses(config, path)
     validate_targeted(config, path)
 

@@ -30,6 +30,8 @@ from staa.training.ser import TrainConfig
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # ids of models and attackers name output folders
 ZERO_ID = "zero"
 SHIFT_ID = "authors_shift"
+MASK_CONTROLS = ("random", "comb")  # controls.<kind>_mask: the generator's v on other positions
+MASK_CONTROL_SUFFIX = "_mask"
 
 
 @dataclass
@@ -46,6 +48,12 @@ class AttackerPlan:
     generator: dict[str, Any] | None = None
     train: dict[str, Any] | None = None
     fit: dict[str, Any] | None = None
+    source: str | None = None  # a mask control: the STAA-Net attacker whose generator it reuses
+
+    @property
+    def factorised_generator(self) -> bool:
+        """A STAA-Net plan whose generator has positions to control (not the "w/o factorisation" ablation)."""
+        return self.attack == "staa" and (self.generator or {}).get("factorised", True) is not False
 
 
 def experiment_eps(config: dict[str, Any]) -> float:
@@ -92,7 +100,20 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
             AttackerPlan(SHIFT_ID, "zero", "Authors' shift alone (δ = 0)", "control", eps,
                          generator={**(source.generator or {}), "alignment": "authors"})
         )
-    return plans
+    return plans + mask_control_plans(config, generators)
+
+
+def mask_control_plans(config: dict[str, Any], generators: list[AttackerPlan]) -> list[AttackerPlan]:
+    """``controls.random_mask`` / ``controls.comb_mask`` (default on): per STAA-Net attacker, its generator's
+    magnitudes on random or periodic positions of the same per-clip count (:mod:`staa.attacks.staa.controls`)."""
+    controls = config.get("controls") or {}
+    return [
+        AttackerPlan(f"{g.id}-{kind}{MASK_CONTROL_SUFFIX}", "staa_mask_control",
+                     f"{g.label}: {kind} positions (same v, same sparsity)", "control", g.eps, {"kind": kind},
+                     g.target, g.generator, g.train, source=g.id)
+        for g in generators if g.factorised_generator
+        for kind in MASK_CONTROLS if controls.get(f"{kind}{MASK_CONTROL_SUFFIX}", True)
+    ]  # fmt: skip
 
 
 def plan_of(config: dict[str, Any], threat: str, attacker: str) -> AttackerPlan:

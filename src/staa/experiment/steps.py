@@ -22,6 +22,7 @@ import torch
 from staa.attacks.base import Attack
 from staa.attacks.registry import build_attack
 from staa.attacks.staa import Generator, STAANet
+from staa.attacks.staa.controls import MaskControl
 from staa.attacks.universal import fitted_universal
 from staa.data.cache import prepare
 from staa.data.registry import build_corpus
@@ -33,6 +34,7 @@ from staa.experiment.plans import (
     AttackerPlan,
     generator_config,
     model_train_config,
+    plan_of,
     per_clip_attack,
     train_config,
     universal_config,
@@ -101,7 +103,8 @@ def train_generator_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan,
     if (directory / "train.json").exists():
         ctx.log(f"generator {threat}/{plan.id}: reusing {directory / 'best'}")
     else:
-        ctx.log(f"generator {threat}/{plan.id}: training for {train_cfg.epochs} epochs")
+        length = f"{train_cfg.steps} steps" if train_cfg.steps else f"{train_cfg.epochs} epochs"
+        ctx.log(f"generator {threat}/{plan.id}: training for {length}")
         train_staa_generator(gen_cfg, train_cfg, [ctx.models[threat]], ctx.corpus, directory,
                              budgets=budget_controllers(train_cfg, **(budget or {})), device=ctx.device,
                              show_progress=ctx.show_progress)  # fmt: skip
@@ -130,6 +133,11 @@ def build_attack_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, ta
         generator = train_generator_for(ctx, threat, plan, target)
         weights = ctx.out / "generators" / threat / plan.id / "best" / WEIGHTS_NAME
         attack = STAANet(model, generator, eps=plan.eps, **({"targeted": True} if target is not None else {}), **plan.settings)
+        return attack, {"generator": file_fingerprint(weights), **plan.settings}
+    if plan.attack == "staa_mask_control":  # the source attacker's generator, its v on control positions
+        generator = train_generator_for(ctx, threat, plan_of(ctx.config, threat, str(plan.source)), target)
+        weights = ctx.out / "generators" / threat / str(plan.source) / "best" / WEIGHTS_NAME
+        attack = MaskControl(model, generator, eps=plan.eps, seed=ctx.seed, **plan.settings)
         return attack, {"generator": file_fingerprint(weights), **plan.settings}
     if plan.attack == "universal":
         attack = fit_universal_for(ctx, threat, plan, target)

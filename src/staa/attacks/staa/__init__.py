@@ -7,6 +7,7 @@ loop ``train_generator`` with ``STAATrainConfig``, and ``STAANet``, the trained 
 from staa.attacks.staa.attack import STAANet
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.generator import Generator, GeneratorOutput
-from staa.attacks.staa.trainer import STAATrainConfig, train_generator
+from staa.attacks.staa.train_config import STAATrainConfig
+from staa.attacks.staa.trainer import train_generator
 
 __all__ = ["Generator", "GeneratorConfig", "GeneratorOutput", "STAANet", "STAATrainConfig", "train_generator"]

@@ -3,28 +3,34 @@
 The paper fixes λ_s and reports whatever sparsity results; a user usually wants the opposite — "at most
 10 % of samples" or "at least 30 dB SNR". Treating the budget as a constraint of the training problem,
 its Lagrange multiplier is exactly the loss weight, and dual ascent raises it while the constraint is
-violated and lowers it while there is slack. These controllers are ``train_generator`` callbacks: after
-every epoch they read the validation measurement, update the weight in the config (the next epoch
-trains with it; the value is checkpointed, so a resumed run continues the same schedule) and record
-the weight they set in the epoch's history record, and whether the epoch met the budget (``budget_met``:
-within ``tolerance``, 10 % of the target, on the wrong side at most). The trainer keeps as ``best/`` the
-epoch with the highest ASR among those that met it, so a budgeted generator is not replaced by a denser
-epoch that merely fooled more clips.
+violated and lowers it while there is slack. (A top-k mask needs no controller for sparsity: it keeps
+its budget by construction, :mod:`staa.attacks.staa.masks`. These controllers serve the paper's
+threshold mask and the SNR floor.)
+
+The controllers act after every optimisation step, on a moving average (``smoothing``) of what the
+batches measured with the binary mask (``train_sparsity_pct``, ``train_snr_db``): an epoch-wise update
+reacted too slowly — the mask can empty within a few steps — and small corpora have few steps per
+epoch, while a single batch's measurement is too noisy to follow. The weight is set in the
+config (the next step trains with it; the value is checkpointed, so a resumed run continues the same
+schedule) and recorded at each validation with whether the validated checkpoint met the budget
+(``budget_met``: within ``tolerance``, 10 % of the target, on the wrong side at most). The trainer
+keeps as ``best/`` the checkpoint with the highest ASR among those that met it, so a budgeted generator
+is not replaced by a denser one that merely fooled more clips.
 
 Two update rules, for the two readings of "budget":
 
 * ``"multiplicative"`` (default): λ ← λ · (measured / target)^lr, dual ascent on log λ. It is scale
-  free (λ_s spans decades between corpora and clip lengths) and λ stays positive. One epoch changes λ
-  by at most ``max_factor`` (10×) either way: a mask that collapsed to 0 % (measured at the 0.01 %
-  floor, a log-ratio of −6.9 at a 10 % budget) would otherwise cut λ a thousandfold at once, and the
-  next epoch's mask swung to ~90 % (seen in the demo); capped, the controller walks back in steps.
+  free (λ_s spans decades between corpora and clip lengths) and λ stays positive. One step changes λ
+  by at most ``max_factor`` either way: a mask that collapsed to 0 % (measured at the 0.01 % floor, a
+  log-ratio of −6.9 at a 10 % budget) would otherwise cut λ a thousandfold at once and the next
+  steps' mask would swing to ~90 %; capped, the controller walks back.
 * ``"additive"``, an *equality* (measured = target): the damped multiplier method of Platt & Barr
   (1988), μ ← μ + lr · e and λ = μ + damping · e with e = scale · (measured − target) / target and
-  ``scale`` the weight's starting value. Plain dual ascent (damping 0) overshoots here, because a
-  generator's sparsity responds to λ_s with an epoch's lag and in jumps (its position scores are
-  pushed to either side of γ); the proportional term damps that oscillation. The multiplier of an
-  equality constraint has no sign restriction, so λ may turn negative — the term then *rewards*
-  more samples (or amplitude) — and the budget is met from both sides.
+  ``scale`` the weight's starting value. Plain dual ascent (damping 0) overshoots, because a
+  generator's sparsity responds to λ_s with a lag and in jumps (its position scores are pushed to
+  either side of γ); the proportional term damps that oscillation. The multiplier of an equality
+  constraint has no sign restriction, so λ may turn negative — the term then *rewards* more samples
+  (or amplitude) — and the budget is met from both sides.
 """
 
 from __future__ import annotations
@@ -41,17 +47,19 @@ class DualController:
     """Shared dual-ascent step: subclasses name the weight, the measurement and the violation."""
 
     weight: str
-    metric: str
+    metric: str  # the per-step batch measurement the weight follows
+    val_metric: str  # the validation measurement that decides ``budget_met``
 
     def __init__(
         self,
         *,
-        lr: float = 1.0,
+        lr: float = 0.05,
         update: str = "multiplicative",
         damping: float = 2.0,
         floor: float = 1e-8,
-        max_factor: float = 10.0,
+        max_factor: float = 1.5,
         tolerance: float = 0.1,
+        smoothing: float = 0.9,
     ) -> None:
         if update not in UPDATES:
             raise ConfigError(f"budget: update must be one of {', '.join(UPDATES)}, got '{update}'")
@@ -61,9 +69,12 @@ class DualController:
             raise ConfigError(f"budget: damping must be >= 0, got {damping}")
         if not max_factor > 1:
             raise ConfigError(f"budget: max_factor must be > 1, got {max_factor}")
+        if not 0 <= smoothing < 1:
+            raise ConfigError(f"budget: smoothing must be in [0, 1), got {smoothing}")
         self.lr, self.update, self.damping, self.floor = lr, update, damping, floor
         self.max_step = math.log(max_factor)
-        self.tolerance = tolerance
+        self.tolerance, self.smoothing = tolerance, smoothing
+        self.average: float | None = None  # moving average of the per-step measurements
         self.scale: float | None = None  # the weight's value at the first update (additive rule)
         self.multiplier: float | None = None  # μ, the integral part (additive rule)
 
@@ -71,19 +82,18 @@ class DualController:
         """(log-ratio, relative difference) of measured vs target: positive when the budget is exceeded."""
         raise NotImplementedError
 
-    def __call__(self, epoch: int, record: dict[str, Any], config: Any) -> None:
-        measured = record.get(self.metric)
-        if measured is None:  # e.g. no successful clip, so no SNR: nothing to learn from this epoch
-            record[f"budget_{self.weight}"] = getattr(config, self.weight)
-            record["budget_met"] = False
+    def __call__(self, step: int, measured: dict[str, Any], config: Any) -> None:
+        """Update the weight in ``config`` from one step's batch measurement (nothing to learn from None)."""
+        value = measured.get(self.metric)
+        if value is None:  # e.g. no finite SNR in the batch
             return
-        log_ratio, relative = self.violation(float(measured))
-        # the trainer picks best/ among epochs that meet every budget (within ``tolerance`` of the target)
-        record["budget_met"] = record.get("budget_met", True) and relative <= self.tolerance
+        a = self.smoothing
+        self.average = float(value) if self.average is None else a * self.average + (1 - a) * float(value)
+        log_ratio, relative = self.violation(self.average)
         current = getattr(config, self.weight)
         if self.update == "multiplicative":
-            step = min(self.max_step, max(-self.max_step, self.lr * log_ratio))
-            new = max(self.floor, current) * math.exp(step)
+            step_size = min(self.max_step, max(-self.max_step, self.lr * log_ratio))
+            new = max(self.floor, current) * math.exp(step_size)
         else:
             if self.scale is None:
                 self.scale, self.multiplier = max(self.floor, abs(current)), current
@@ -91,14 +101,32 @@ class DualController:
             self.multiplier += self.lr * error
             new = self.multiplier + self.damping * error
         setattr(config, self.weight, new)
-        record[f"budget_{self.weight}"] = new
+
+    def met(self, record: dict[str, Any]) -> bool:
+        """Whether a validation record is within ``tolerance`` of the target (False without a measurement)."""
+        value = record.get(self.val_metric)
+        return value is not None and self.violation(float(value))[1] <= self.tolerance
+
+    def state(self) -> list[float]:
+        """What carries over between steps (for resuming): the moving average, and the additive rule's scale
+        and multiplier; empty before the first step."""
+        if self.average is None:
+            return []
+        return [self.average] + ([] if self.scale is None else [self.scale, float(self.multiplier)])
+
+    def load_state(self, values: list[float]) -> None:
+        if values:
+            self.average = values[0]
+        if len(values) == 3:
+            self.scale, self.multiplier = values[1], values[2]
 
 
 class SparsityBudget(DualController):
     """Drive λ_s so that the validation sparsity (% of perturbed samples over all clips) reaches ``target_pct``."""
 
     weight = "lambda_s"
-    metric = "val_sparsity_all"
+    metric = "train_sparsity_pct"
+    val_metric = "val_sparsity_all"
     min_pct = 0.01  # a measured 0 % would make the log-ratio infinite
 
     def __init__(self, target_pct: float, **kwargs: Any) -> None:
@@ -119,7 +147,8 @@ class SNRBudget(DualController):
     """
 
     weight = "lambda_m"
-    metric = "val_snr_db"
+    metric = "train_snr_db"
+    val_metric = "val_snr_db"
 
     def __init__(self, target_db: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -13,8 +13,14 @@ from staa.errors import ConfigError
 
 NORMS = ("gn", "bn", "none")
 GROWTHS = ("double", "add")
-BOUNDS = ("tanh", "clip")
+BOUNDS = ("tanh", "clip", "sign")
 ALIGNMENTS = ("exact", "authors")
+MASKS = ("topk", "threshold")
+UPSAMPLINGS = ("linear", "transposed")
+# What the fast generators use instead of the authors' choices (issue: the authors' positions were a
+# comb set by the architecture): a per-clip top-k mask at a 10 % budget, linear up-sampling, the
+# paper's hard clip of the magnitudes.
+TOPK = {"mask": "topk", "sparsity_pct": 10.0, "upsample": "linear", "bound": "clip"}
 
 
 @dataclass
@@ -50,6 +56,9 @@ class GeneratorConfig:
     factorised: bool = True
     alignment: str = "exact"
     fold: int = 1
+    mask: str = "threshold"
+    sparsity_pct: float = 10.0
+    upsample: str = "transposed"
 
     def __post_init__(self) -> None:
         checks = [
@@ -66,6 +75,9 @@ class GeneratorConfig:
             (self.growth in GROWTHS, f"growth must be one of {GROWTHS}, got '{self.growth}'"),
             (self.bound in BOUNDS, f"bound must be one of {BOUNDS}, got '{self.bound}'"),
             (self.alignment in ALIGNMENTS, f"alignment must be one of {ALIGNMENTS}, got '{self.alignment}'"),
+            (self.mask in MASKS, f"mask must be one of {MASKS}, got '{self.mask}'"),
+            (self.upsample in UPSAMPLINGS, f"upsample must be one of {UPSAMPLINGS}, got '{self.upsample}'"),
+            (0 < self.sparsity_pct <= 100, f"sparsity_pct must be in (0, 100], got {self.sparsity_pct}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -93,7 +105,7 @@ class GeneratorConfig:
         4 base channels would be ~25× faster, but in short CPU runs against a weakly trained Emo18 its
         position map collapsed to all-zero even with the adversarial loss alone, where 8 learned.
         """
-        return cls(**{"levels": 4, "features": 8, **overrides})
+        return cls(**{"levels": 4, "features": 8, **TOPK, **overrides})
 
     @classmethod
     def realtime(cls, **overrides: Any) -> GeneratorConfig:
@@ -117,7 +129,7 @@ class GeneratorConfig:
         no norm the f = 4 mask never left its initial state (ASR ~23 %); ``norm="bn"`` streams
         (:mod:`staa.attacks.staa.streaming`) but was not trained at f = 2.
         """
-        return cls(**{"levels": 4, "features": 8, "fold": 2, **overrides})
+        return cls(**{"levels": 4, "features": 8, "fold": 2, **TOPK, **overrides})
 
     PRESETS = ("authors", "fast", "realtime")  # no annotation: a class constant, not a dataclass field
 

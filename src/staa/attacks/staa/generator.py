@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from staa.attacks.staa.config import GeneratorConfig
+from staa.attacks.staa.masks import budget, threshold_mask, topk_mask
 from staa.attacks.staa.layers import Checkpointed, Decoder, DownBlock, depth_to_space, reflect_indices, space_to_depth
 from staa.attacks.staa.sizes import Plan, plan
 from staa.errors import CheckpointError, ConfigError
@@ -55,8 +56,9 @@ class Generator(nn.Module):
         self.encoder = nn.ModuleList(
             DownBlock(f if i == 0 else ch[i], ch[i], ch[i + 1], k, s, d, norm) for i in range(config.levels - 1)
         )
-        self.magnitude_decoder = Decoder(ch, k, s, d, norm, f)
-        self.position_decoder = Decoder(ch, k, s, d, norm, f) if config.factorised else None
+        up = config.upsample
+        self.magnitude_decoder = Decoder(ch, k, s, d, norm, f, up)
+        self.position_decoder = Decoder(ch, k, s, d, norm, f, up) if config.factorised else None
         self._plans: dict[int, Plan] = {}
 
     def plan(self, length: int) -> Plan:
@@ -84,7 +86,8 @@ class Generator(nn.Module):
                 module.checkpointing = enabled
         return self
 
-    def forward(self, x: Tensor, eps: float | None = None) -> GeneratorOutput:
+    def forward(self, x: Tensor, eps: float | None = None, sparsity_pct: float | None = None) -> GeneratorOutput:
+        """Perturb ``x``; ``sparsity_pct`` overrides a top-k mask's budget (training anneals it from 100 %)."""
         if x.dim() != 2:
             raise ConfigError(f"generator: expected a (batch, samples) waveform, got shape {tuple(x.shape)}")
         eps = self.config.eps if eps is None else eps
@@ -92,7 +95,10 @@ class Generator(nn.Module):
         p = self.plan(n)
         padded = x[:, reflect_indices(n, p.left, p.right).to(x.device)]
         magnitudes, scores = self.heads(padded, n, eps)
-        mask = torch.ones_like(magnitudes) if scores is None else self.quantise(scores)
+        if scores is None:
+            mask = torch.ones_like(magnitudes)
+        else:
+            mask, scores = self.quantise(scores, sparsity_pct)
         delta = magnitudes * mask
         clean = x if self.config.alignment == "exact" else padded[:, :n]
         return GeneratorOutput(torch.clamp(clean + delta, -1.0, 1.0), delta, magnitudes, mask, scores)
@@ -110,19 +116,28 @@ class Generator(nn.Module):
         magnitudes = self._bound(depth_to_space(self.magnitude_decoder(h, skips))[:, :count], eps)
         if self.position_decoder is None:
             return magnitudes, None
-        return magnitudes, (torch.tanh(depth_to_space(self.position_decoder(h, skips))[:, :count]) + 1) / 2
+        logits = depth_to_space(self.position_decoder(h, skips))[:, :count]
+        return magnitudes, logits if self.config.mask == "topk" else (torch.tanh(logits) + 1) / 2
 
     def _bound(self, z: Tensor, eps: float) -> Tensor:
-        """v = ε·tanh(z) (authors, smooth) or ε·clip(z, −1, 1) (the paper's hard clip)."""
-        return eps * (torch.tanh(z) if self.config.bound == "tanh" else torch.clamp(z, -1.0, 1.0))
+        """v = ε·tanh(z) (authors, smooth), ε·clip(z, −1, 1) (the paper's hard clip) or ε·sign(z) (straight-through tanh)."""
+        if self.config.bound == "tanh":
+            return eps * torch.tanh(z)
+        if self.config.bound == "clip":
+            return eps * torch.clamp(z, -1.0, 1.0)
+        soft = torch.tanh(z)
+        return eps * (torch.sign(z) + soft - soft.detach())
 
-    def quantise(self, scores: Tensor) -> Tensor:
-        """Binary m = [∂ ≥ γ] in eval mode; in training a per-element mix of ∂ and the detached binary value."""
-        hard = (scores >= self.config.gamma).to(scores.dtype)
-        if not self.training:
-            return hard
-        keep_soft = torch.rand(scores.shape, device=scores.device) < self.config.quant_prob
-        return torch.where(keep_soft, scores, hard.detach())
+    def quantise(self, scores: Tensor, sparsity_pct: float | None = None) -> tuple[Tensor, Tensor]:
+        """(m, ∂): the mask of :mod:`staa.attacks.staa.masks` and the scores to report.
+
+        ``threshold``: ``scores`` are ∂ ∈ [0, 1], returned as they are. ``topk``: ``scores`` are the
+        position logits; the reported scores are the straight-through sigmoid p of the top-k.
+        """
+        cfg = self.config
+        if cfg.mask == "threshold":
+            return threshold_mask(scores, cfg.gamma, cfg.quant_prob, self.training), scores
+        return topk_mask(scores, budget(cfg.sparsity_pct if sparsity_pct is None else sparsity_pct, scores.shape[-1]))
 
     # ---- checkpoints -----------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:

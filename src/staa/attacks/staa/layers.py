@@ -2,8 +2,17 @@
 
 Valid convolutions keep every output sample's receptive field inside real (or reflected) audio instead
 of zero padding; the price is size bookkeeping, which :mod:`staa.attacks.staa.sizes` does exactly.
-A stage is ``depth`` conv → norm → ReLU layers; resolution changes by a learned stride-s convolution
-(down) or a stride-s transposed convolution with padding k−1 (up), exactly the authors' choice.
+A stage is ``depth`` conv → norm → ReLU layers; resolution goes down by a learned stride-s convolution
+and up either by a stride-s transposed convolution with padding k−1 (``upsample="transposed"``, the
+authors' choice) or by linear interpolation followed by the block's convolutions (``"linear"``).
+
+Why interpolation. A stride-s transposed convolution computes each output phase t mod s with its own
+subset of kernel taps, so every up-sampling layer can — and in trained generators did — give the s
+phases different offsets: the position scores then carry a lattice of period s^levels that a threshold
+or a top-k turns into a periodic comb, the same on every clip (the "checkerboard" artefact of
+Odena et al., 2016). Linear interpolation treats every phase alike; what differs between neighbouring
+output samples can only come from the convolutions that follow, which act on the full-rate signal and
+on the skip features of the clip itself.
 
 Activation checkpointing (:class:`Checkpointed`, switched on by ``Generator.checkpoint_activations``)
 trades compute for training memory: a checkpointed decoder, block or layer keeps only its inputs for
@@ -94,12 +103,37 @@ class DownBlock(Checkpointed):
         return self.down(self.post(skip)), skip
 
 
-class UpBlock(Checkpointed):
-    """Transposed-conv up-sampling, stage (c_up → c), concatenation with the cropped skip, stage (2c → c)."""
+class LinearUpsample(nn.Module):
+    """Linear interpolation between neighbouring frames: n frames → s(n−1)+1 samples, no extrapolation.
 
-    def __init__(self, c_up: int, c: int, kernel: int, stride: int, depth: int, norm: str) -> None:
+    Only the span between the first and the last input frame is produced, so (like the valid
+    convolutions) no output depends on how the signal was padded, and the layer commutes with shifts
+    by whole frames — which keeps streaming exact (:mod:`staa.attacks.staa.streaming`).
+    """
+
+    def __init__(self, stride: int) -> None:
         super().__init__()
-        self.up = ConvLayer(c_up, c_up, kernel, norm, stride=stride, transpose=True)
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        w = torch.arange(self.stride, dtype=x.dtype, device=x.device) / self.stride  # (s,)
+        left, right = x[..., :-1, None], x[..., 1:, None]  # (B, C, n−1, 1)
+        inner = (left * (1 - w) + right * w).flatten(-2)  # (B, C, s(n−1))
+        return torch.cat([inner, x[..., -1:]], dim=-1)
+
+
+class UpBlock(Checkpointed):
+    """Up-sampling, stage (c_up → c), concatenation with the cropped skip, stage (2c → c)."""
+
+    def __init__(
+        self, c_up: int, c: int, kernel: int, stride: int, depth: int, norm: str, upsample: str = "transposed"
+    ) -> None:
+        super().__init__()
+        self.up: nn.Module
+        if upsample == "linear":
+            self.up = LinearUpsample(stride)
+        else:
+            self.up = ConvLayer(c_up, c_up, kernel, norm, stride=stride, transpose=True)
         self.pre = stage(c_up, c, kernel, depth, norm)
         self.post = stage(2 * c, c, kernel, depth, norm)
 
@@ -120,12 +154,20 @@ class Decoder(Checkpointed):
     """
 
     def __init__(
-        self, channels: list[int], kernel: int, stride: int, depth: int, norm: str, fold: int = 1
+        self,
+        channels: list[int],
+        kernel: int,
+        stride: int,
+        depth: int,
+        norm: str,
+        fold: int = 1,
+        upsample: str = "transposed",
     ) -> None:
         super().__init__()
         self.bottleneck = stage(channels[-1], channels[-1], kernel, depth, norm)
         self.blocks = nn.ModuleList(
-            UpBlock(channels[i + 1], channels[i], kernel, stride, depth, norm) for i in reversed(range(len(channels) - 1))
+            UpBlock(channels[i + 1], channels[i], kernel, stride, depth, norm, upsample)
+            for i in reversed(range(len(channels) - 1))
         )
         self.head = nn.Conv1d(channels[0], fold, 1)
 

@@ -1,6 +1,14 @@
 """The four STAA-Net losses (paper Eq. 3–7), each a norm per example averaged over the batch.
 
-Reduction. The authors sum the C&W margins over the batch and take the L1/L2 norms over the whole
+Two reductions over the N samples of a clip. ``"sum"`` is the paper's: ‖v‖₂, ‖m‖₁ and ‖∂ − m‖₂ as
+written, so a weight means something else for every clip length (‖m‖₁ of a 6 s clip is 96 000 times
+its density) and, per sample, the L2 terms pull with λ/√N — at N = 32 000 the paper's λ_m = 1e-3
+moves a sample with 5.6e-6, nothing beside the adversarial term. ``"mean"`` normalises each term by
+the clip: ‖v‖₂/√N (the RMS of v), ‖m‖₁/N (the share of perturbed samples), ‖∂ − m‖₂/√N, with v in
+units of ε, so a weight means the same for any clip length and ε (λ_m = 1 costs as much as a full-ε
+dense perturbation's RMS, λ_s = 1 as a mask of every sample).
+
+Batch. The authors sum the C&W margins over the batch and take the L1/L2 norms over the whole
 batch tensor (L2 not squared). Here every term is a per-example norm (L2 not squared, as the paper)
 and the batch mean is taken. For the adversarial and sparsity terms this is the authors' loss divided
 by B, which Adam's scale invariance makes equivalent; the L2 terms differ by √B, and they are two to
@@ -28,38 +36,50 @@ def adversarial_loss(logits: Tensor, labels: Tensor, *, targeted: bool = False, 
     return margin_loss(logits, labels, targeted=targeted, kappa=kappa).mean()
 
 
-def magnitude_loss(magnitudes: Tensor) -> Tensor:
-    """L_mag = ‖v‖₂ (Eq. 4) on the magnitudes before masking, as paper and code."""
-    return magnitudes.norm(p=2, dim=-1).mean()
+REDUCTIONS = ("sum", "mean")
 
 
-def sparsity_loss(positions: Tensor) -> Tensor:
-    """L_spa = ‖m‖₁ (Eq. 5) on the train-mode mask (gradient through its continuous entries).
+def _l2(x: Tensor, reduction: str) -> Tensor:
+    norm = x.norm(p=2, dim=-1)
+    return (norm if reduction == "sum" else norm / x.shape[-1] ** 0.5).mean()
+
+
+def magnitude_loss(magnitudes: Tensor, reduction: str = "sum", eps: float = 1.0) -> Tensor:
+    """L_mag = ‖v‖₂ (Eq. 4) on the magnitudes before masking, as paper and code (``mean``: RMS of v/ε)."""
+    return _l2(magnitudes if reduction == "sum" else magnitudes / eps, reduction)
+
+
+def sparsity_loss(positions: Tensor, reduction: str = "sum") -> Tensor:
+    """L_spa = ‖m‖₁ (Eq. 5) on the train-mode mask (gradient through its continuous entries); ``mean``: ‖m‖₁/N.
 
     For the "w/o factorisation" ablation the paper applies it to v (‖v‖₁); the authors' code did not
     (official-code.md §8.13), this function is given v by the trainer in that case.
     """
-    return positions.abs().sum(dim=-1).mean()
+    total = positions.abs().sum(dim=-1)
+    return (total if reduction == "sum" else total / positions.shape[-1]).mean()
 
 
-def quantisation_loss(scores: Tensor, gamma: float) -> Tensor:
+def quantisation_loss(scores: Tensor, gamma: float, reduction: str = "sum") -> Tensor:
     """L_qua = ‖∂ − m‖₂ (Eq. 6) with m = [∂ ≥ γ] the inference mask (the authors' ‖H(∂) − ∂‖₂).
 
     The binary mask is a constant, so the gradient pulls every score towards the side of γ it is on:
     the gap between the mixed training mask and the binary inference mask closes.
     """
     hard = (scores >= gamma).to(scores.dtype).detach()
-    return (scores - hard).norm(p=2, dim=-1).mean()
+    return _l2(scores - hard, reduction)
 
 
 @dataclass
 class LossWeights:
-    """λ_m, λ_s, λ_q of Eq. 7 and whether the generator factorises δ (else the sparsity term is on v)."""
+    """λ_m, λ_s, λ_q of Eq. 7, whether the generator factorises δ (else the sparsity term is on v), the
+    reduction over samples and ε (``mean`` measures v in units of ε)."""
 
     magnitude: float
     sparsity: float
     quantisation: float
     factorised: bool = True
+    reduction: str = "sum"
+    eps: float = 1.0
 
 
 def staa_loss(
@@ -74,21 +94,26 @@ def staa_loss(
     targeted: bool = False,
     kappa: float = 0.0,
 ) -> dict[str, Tensor]:
-    """L = L_adv + λ_m·L_mag + λ_s·L_spa + λ_q·L_qua (Eq. 7); returns every term and ``total``.
+    """L = L_adv + λ_m·L_mag + λ_s·L_spa + λ_q·L_qua (Eq. 7); returns every term, each weighted term
+    (``weighted_<term>``, what it adds to the total) and ``total``.
 
     ``logits`` holds one (B, C) tensor per threat model; with several (an ensemble) L_adv is their mean.
 
     Without factorisation (``weights.factorised = False``) the sparsity term is ‖v‖₁ and there is no
-    quantisation term, as the paper's ablation. A term whose weight is zero is still reported.
+    quantisation term, as the paper's ablation. A term whose weight is zero is still reported. A top-k
+    mask (``scores`` None here) is sparse by construction and has no quantisation gap to close.
     """
+    r = weights.reduction
+    sparse_on = mask if weights.factorised else magnitudes / (weights.eps if r == "mean" else 1.0)
     terms = {
         "adversarial": sum(adversarial_loss(z, labels, targeted=targeted, kappa=kappa) for z in logits) / len(logits),
-        "magnitude": magnitude_loss(magnitudes),
-        "sparsity": sparsity_loss(mask if weights.factorised else magnitudes),
+        "magnitude": magnitude_loss(magnitudes, r, weights.eps),
+        "sparsity": sparsity_loss(sparse_on, r),
     }
-    total = terms["adversarial"] + weights.magnitude * terms["magnitude"] + weights.sparsity * terms["sparsity"]
+    lambdas = {"adversarial": 1.0, "magnitude": weights.magnitude, "sparsity": weights.sparsity}
     if weights.factorised and scores is not None:
-        terms["quantisation"] = quantisation_loss(scores, gamma)
-        total = total + weights.quantisation * terms["quantisation"]
-    terms["total"] = total
-    return terms
+        terms["quantisation"] = quantisation_loss(scores, gamma, r)
+        lambdas["quantisation"] = weights.quantisation
+    weighted = {f"weighted_{k}": lambdas[k] * v for k, v in terms.items() if k != "adversarial"}
+    total = terms["adversarial"] + sum(weighted.values())
+    return {**terms, **weighted, "total": total}

@@ -1,7 +1,7 @@
 """Size arithmetic of the valid-convolution Wave-U-Net: how much input a clip of N samples needs.
 
-Every valid conv trims k−1 samples, a stride-s conv maps n → ⌊(n−k)/s⌋+1 and the transposed conv
-(padding k−1) maps n → s(n−1)−k+2. The network is therefore sized by its bottleneck: :func:`plan`
+Every valid conv trims k−1 samples, a stride-s conv maps n → ⌊(n−k)/s⌋+1, the transposed conv
+(padding k−1) maps n → s(n−1)−k+2 and linear up-sampling n → s(n−1)+1. The network is therefore sized by its bottleneck: :func:`plan`
 finds the smallest bottleneck whose output covers N samples and the input length that produces it.
 The clip is reflection-padded by ``left`` in front (half the context, so output sample j is centred on
 input sample j) and by the rest behind, and both heads are cut to their first N samples — which puts
@@ -35,11 +35,12 @@ class Plan:
 def output_size(config: GeneratorConfig, code: int) -> int:
     """Length of a decoder's output for an encoder output ("code") of ``code`` frames (≤ 0: too short)."""
     k, s, trim = config.kernel_size, config.stride, config.depth * (config.kernel_size - 1)
+    up_trim = k - 2 if config.upsample == "transposed" else -1  # s(n−1) − up_trim samples
     n = code - trim  # bottleneck stage
     for _ in range(config.levels - 1):
         if n < 1:
             return 0
-        n = s * (n - 1) - k + 2 - 2 * trim  # transposed conv, then the two stages
+        n = s * (n - 1) - up_trim - 2 * trim  # up-sampling, then the two stages
     return n
 
 

@@ -10,7 +10,8 @@ the samples its receptive field needs have arrived, from a segment that overlaps
 the receptive field. The stream's start is reflected as offline; its end is reflected at
 :meth:`StreamingGenerator.flush`, when the length is known.
 
-What it needs. Normalisation must be local in time: batch norm (eval mode) and no norm are per-sample
+What it needs. The mask must be decided sample by sample (``mask="threshold"``): a top-k mask ranks
+the whole clip. Normalisation must be local in time: batch norm (eval mode) and no norm are per-sample
 affine maps, but GroupNorm normalises with statistics of the *whole clip*, which a stream does not
 have yet — such a generator is refused rather than approximated.
 """
@@ -34,7 +35,7 @@ from staa.errors import ConfigError
 def perturbation(generator: Generator, padded: Tensor, count: int, eps: float) -> Tensor:
     """δ = v ⊗ m for the first ``count`` outputs of an already padded input segment (eval mode)."""
     magnitudes, scores = generator.heads(padded, count, eps)
-    return magnitudes if scores is None else magnitudes * generator.quantise(scores)
+    return magnitudes if scores is None else magnitudes * generator.quantise(scores)[0]
 
 
 class StreamingGenerator:
@@ -51,6 +52,11 @@ class StreamingGenerator:
             raise ConfigError(
                 "streaming needs a generator with time-local normalisation (norm 'bn' or 'none'): "
                 "GroupNorm uses statistics of the whole clip"
+            )
+        if config.factorised and config.mask == "topk":
+            raise ConfigError(
+                "streaming needs a mask decided sample by sample (mask 'threshold'): a top-k mask ranks the "
+                "whole clip, which a stream does not have yet"
             )
         if block < 1:
             raise ConfigError(f"streaming: block must be at least 1 sample, got {block}")

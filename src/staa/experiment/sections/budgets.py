@@ -1,7 +1,7 @@
 """Budgeted sparsity in an experiment: ``attackers.<id>.train.budget`` and the ``budgets`` section.
 
-``train: {preset: paper, budget: {sparsity_pct: 10, update: multiplicative, lr: 1.0}}`` (or
-``budget: {snr_db: 25}``) makes the generator's training adapt λ_s (λ_m) after every epoch with
+``train: {preset: paper, budget: {sparsity_pct: 10, update: multiplicative, lr: 0.05}}`` (or
+``budget: {snr_db: 25}``) makes the generator's training adapt λ_s (λ_m) after every step with
 :mod:`staa.attacks.staa.budget`'s dual-ascent controllers (:func:`staa.training.generator.budget_controllers`,
 the same wiring as ``staa generator train --budget-*``), instead of the paper's fixed weight.
 :func:`budgets` reports, per budgeted generator, what the checkpoint the attack uses achieved on
@@ -40,15 +40,15 @@ def budgets(ctx: ExperimentContext) -> list[dict[str, Any]]:
                 continue
             trained = json.loads((ctx.out / "generators" / threat / plan.id / "train.json").read_text())
             history, best = trained["history"], trained["best"]
-            budgeted = history[int(trained["train_config"].get("warmup_epochs", 0)):]  # after the warm-up
-            chosen = next(h for h in budgeted if (h["val_asr"], h["val_sparsity_all"]) == (best["val_asr"], best["val_sparsity_all"]))
+            chosen = next(h for h in reversed(history)
+                          if (h["val_asr"], h["val_sparsity_all"]) == (best["val_asr"], best["val_sparsity_all"]))  # fmt: skip
             kind = next(k for k in BUDGETS if k in budget)
             weight, metric = ("lambda_s", "val_sparsity_all") if kind == "sparsity_pct" else ("lambda_m", "val_snr_db")
             out.append({
                 "threat": threat, "attacker": plan.id, "label": plan.label, "budget": kind, "target": float(budget[kind]),
-                "update": budget.get("update", "multiplicative"), "epochs": len(history), "best_epoch": chosen["epoch"],
+                "update": budget.get("update", "multiplicative"), "steps": trained["steps"], "best_step": chosen["step"],
                 "achieved": chosen[metric], "val_asr": chosen["val_asr"], "val_sparsity_pct": chosen["val_sparsity_all"],
-                "val_snr_db": chosen["val_snr_db"], "weight": weight, "initial_lambda": budgeted[0][weight],
-                "lambda_at_best": chosen[weight], "final_lambda": history[-1][f"budget_{weight}"],
+                "val_snr_db": chosen["val_snr_db"], "weight": weight, "initial_lambda": trained["train_config"][weight],
+                "lambda_at_best": chosen[weight], "final_lambda": history[-1][weight],
             })
     return out

@@ -1,0 +1,54 @@
+"""How the mask tightens during training: a dense start, then the budget reached gradually.
+
+Why not the budget from the first step. A fresh generator's magnitudes v are not yet adversarial, so
+the first-order gain of switching a sample on (what its position score learns from) is noise; a
+top-k mask chosen from it, or a threshold mask pushed by λ_s, settles on positions before anything
+is worth placing there — on real speech the paper's mask emptied within a few steps. A dense start
+lets v become adversarial everywhere first; then the kept share falls geometrically from 100 % to the
+budget, so each step removes the same fraction of the samples still kept (the least useful ones).
+
+For a top-k mask :meth:`DensitySchedule.pct` is the share of samples kept at a step. For the paper's
+threshold mask the same schedule scales the sparsity and quantisation weights instead (0 during the
+dense start, rising to their full value over the annealing steps) — what earlier versions called a
+warm-up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from staa.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DensitySchedule:
+    """``dense_steps`` at 100 %, then ``anneal_steps`` of geometric decay to ``target_pct``."""
+
+    target_pct: float
+    dense_steps: int = 0
+    anneal_steps: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.target_pct <= 100:
+            raise ConfigError(f"mask schedule: target must be in (0, 100] %, got {self.target_pct}")
+        if self.dense_steps < 0 or self.anneal_steps < 0:
+            raise ConfigError("mask schedule: dense_steps and anneal_steps must be ≥ 0")
+
+    @property
+    def settled(self) -> int:
+        """The first step at which the budget is reached (checkpoints before it are not within the budget)."""
+        return self.dense_steps + self.anneal_steps
+
+    def progress(self, step: int) -> float:
+        """0 during the dense start, rising linearly to 1 over the annealing steps."""
+        if step < self.dense_steps:
+            return 0.0
+        if step >= self.settled:
+            return 1.0
+        return (step - self.dense_steps + 1) / (self.anneal_steps + 1)
+
+    def pct(self, step: int) -> float:
+        """Share (%) of samples a top-k mask keeps at ``step``."""
+        t = self.progress(step)
+        return math.exp((1 - t) * math.log(100.0) + t * math.log(self.target_pct))
