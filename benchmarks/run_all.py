@@ -68,7 +68,7 @@ def table(result: dict[str, Any]) -> str:
         s = speed["streaming"]
         rows.append(
             [
-                f"streaming `realtime` (norm bn), {s['chunk_seconds']:g} s chunks",
+                f"streaming `realtime` (norm bn, threshold mask), {s['chunk_seconds']:g} s chunks",
                 f"real-time factor {s['real_time_factor']:.4f}",
                 f"latency {s['latency_ms']:.0f} ms; max deviation from offline {s['max_abs_difference_from_offline']:.1e}",
             ]

@@ -41,8 +41,8 @@ def test_a_budgeted_run_records_what_was_asked_next_to_the_trainers_history(micr
     threat = build_model("emo18", num_classes=7, hidden=8).eval()
     config = STAATrainConfig.preset("paper", epochs=1, batch_size=7, seed=2)
     budgets = budget_controllers(config, sparsity_pct=5)
-    result = train_staa_generator(GeneratorConfig.preset("fast"), config, [threat], micro_corpus, tmp_path, budgets=budgets,
-                                  show_progress=False)  # fmt: skip
+    generator = GeneratorConfig.preset("fast", mask="threshold")  # a top-k mask needs no sparsity budget
+    result = train_staa_generator(generator, config, [threat], micro_corpus, tmp_path, budgets=budgets, show_progress=False)
     written = json.loads((tmp_path / "train.json").read_text())
     assert written["budgets"] == result["budgets"] == [budget_record(budgets[0])]
-    assert "budget_lambda_s" in written["history"][0] and (tmp_path / "best").exists()
+    assert "lambda_s" in written["history"][0] and "budget_met" in written["history"][0] and (tmp_path / "best").exists()

@@ -56,13 +56,13 @@ def train(
     no_sparsity: bool = typer.Option(False, help="ablation: λ_s = 0"),
     no_quantisation: bool = typer.Option(False, help="ablation: λ_q = 0"),
     budget_sparsity: float = typer.Option(
-        None, help="threshold mask: adapt λ_s after every step until the sparsity reaches this % of samples"
+        None, help="threshold mask: adapt λ_s after every validation until the sparsity reaches this % of samples"
     ),
-    budget_snr: float = typer.Option(None, help="adapt λ_m after every step until the SNR reaches this dB"),
+    budget_snr: float = typer.Option(None, help="adapt λ_m after every validation until the SNR reaches this dB"),
     budget_update: str = typer.Option(
         "multiplicative", help="multiplicative (the budget is an upper bound) or additive (met from both sides)"
     ),
-    budget_lr: float = typer.Option(0.05, help="dual step size of the budget controllers (per step)"),
+    budget_lr: float = typer.Option(1.0, help="dual step size of the budget controllers (per validation)"),
     checkpointing: bool = typer.Option(
         False, help="recompute activations in the backward pass (the authors' network at batch 8: 7.1 → 3.0 GiB)"
     ),
@@ -75,7 +75,7 @@ def train(
 
     A top-k generator (the default architectures) perturbs exactly --sparsity-pct % of each clip. With a
     budget (--budget-sparsity for the threshold mask, --budget-snr) the loss weight it controls is
-    adapted after every step (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the
+    adapted after every validation (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the
     weights at every validation next to the measured sparsity and SNR.
     """
     from staa.attacks.staa import GeneratorConfig, STAATrainConfig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -60,21 +61,41 @@ def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(threat, micr
         assert torch.equal(v, fresh.state_dict()[k]), k
 
 
-def test_callbacks_change_the_loss_weights_used_next_and_on_resume(threat, micro_corpus, tmp_path) -> None:
-    seen: list[tuple[int, float]] = []
+class Tenfold:
+    """A controller that multiplies λ_s by ten after every validation and remembers what it was shown."""
 
-    def controller(epoch: int, metrics: dict, config: STAATrainConfig) -> None:
-        seen.append((epoch, metrics["val_sparsity_all"]))
+    weight = "lambda_s"
+
+    def __init__(self, within: Callable[[dict], bool] = lambda record: True) -> None:
+        self.seen: list[tuple[int, float]] = []
+        self.within = within
+
+    def __call__(self, step: int, record: dict, config: STAATrainConfig) -> None:
+        self.seen.append((step, record["val_sparsity_all"]))
         config.lambda_s *= 10
 
-    cfg = short(epochs=2)
-    result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, cfg, show_progress=False, callbacks=[controller])
-    assert [e for e, _ in seen] == [0, 1]
-    assert [h["lambda_s"] for h in result["history"]] == pytest.approx([1e-4, 1e-3])
-    resumed_cfg = short(epochs=3)
-    result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, resumed_cfg, show_progress=False)
-    assert resumed_cfg.lambda_s == pytest.approx(1e-2)  # the adapted weight survives the restart
-    assert result["history"][-1]["lambda_s"] == pytest.approx(1e-2)
+    def met(self, record: dict) -> bool:
+        return self.within(record)
+
+    def state(self) -> list[float]:
+        return [float(len(self.seen))]
+
+    def load_state(self, values: list[float]) -> None:
+        self.restored = values
+
+
+def test_controllers_change_the_loss_weights_after_every_validation_and_on_resume(threat, micro_corpus, tmp_path) -> None:
+    controller = Tenfold()  # 7 training clips in batches of 4: 2 steps per pass, validated after each pass
+    result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, short(epochs=2), show_progress=False,
+                             callbacks=[controller])  # fmt: skip
+    assert [s for s, _ in controller.seen] == [1, 3]  # after steps 2 and 4
+    assert [h["lambda_s"] for h in result["history"]] == pytest.approx([1e-4, 1e-3])  # the weight each pass trained with
+    resumed_cfg, resumed = short(epochs=3), Tenfold()
+    result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, resumed_cfg, show_progress=False,
+                             callbacks=[resumed])  # fmt: skip
+    assert resumed.restored == [2.0] and [s for s, _ in resumed.seen] == [5]  # the controller's state came back
+    assert result["history"][-1]["lambda_s"] == pytest.approx(1e-2)  # the adapted weight survived the restart
+    assert resumed_cfg.lambda_s == pytest.approx(1e-1)
 
 
 def test_ensemble_and_targeted_training(threat, micro_corpus, tmp_path) -> None:
@@ -142,30 +163,42 @@ def test_micro_batches_accumulate_the_full_batch_gradient(threat, micro_corpus, 
         short(micro_batch=0)
 
 
-def test_warmup_epochs_train_without_sparsity_and_quantisation_and_are_never_best(threat, micro_corpus, tmp_path) -> None:
-    seen: list[int] = []
-    result = train_generator(
-        tiny_generator(), [threat], micro_corpus, tmp_path, short(epochs=3, warmup_epochs=2, lambda_s=0.5),
-        show_progress=False, callbacks=[lambda epoch, record, cfg: seen.append(epoch)],
-    )  # fmt: skip
-    lambdas = [(h["lambda_s"], h["lambda_q"]) for h in result["history"]]
-    assert lambdas == [(0.0, 0.0), (0.0, 0.0), (0.5, 1e-4)]
-    assert seen == [2]  # budget controllers start after the warm-up
-    last = result["history"][-1]
-    assert result["best"] == {"val_asr": last["val_asr"], "val_sparsity_all": last["val_sparsity_all"], "budget_met": True}
-    best, final = (Generator.from_pretrained(tmp_path / d) for d in ("best", "last"))
-    assert all(torch.equal(v, final.state_dict()[k]) for k, v in best.state_dict().items())
-    with pytest.raises(ConfigError, match="warmup_epochs"):
-        short(epochs=2, warmup_epochs=2)
+def test_a_dense_start_ramps_the_threshold_masks_weights_and_is_never_best(threat, micro_corpus, tmp_path) -> None:
+    cfg = short(steps=6, eval_every=2, dense_steps=2, anneal_steps=2, lambda_s=0.5)
+    result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, cfg, show_progress=False)
+    lambdas = [(h["lambda_s"], h["lambda_q"]) for h in result["history"]]  # the weights in effect at steps 2, 4, 6
+    assert lambdas == [(0.0, 0.0), pytest.approx((0.5, 1e-4)), pytest.approx((0.5, 1e-4))]
+    assert [h["budget_met"] for h in result["history"]] == [False, True, True]
+    chosen = max(result["history"][1:], key=lambda h: (h["val_asr"], -h["val_sparsity_all"]))
+    assert result["best"] == {"val_asr": chosen["val_asr"], "val_sparsity_all": chosen["val_sparsity_all"], "budget_met": True}
 
 
-def test_best_is_chosen_among_epochs_that_meet_the_budget(threat, micro_corpus, tmp_path) -> None:
-    """A callback that declares only epoch 2 within budget makes it best/, whatever the ASR of the others."""
+def test_a_top_k_mask_anneals_from_dense_to_its_budget(threat, micro_corpus, tmp_path) -> None:
+    g = tiny_generator(mask="topk", sparsity_pct=10.0)
+    cfg = short(steps=8, eval_every=2, dense_steps=2, anneal_steps=3)
+    result = train_generator(g, [threat], micro_corpus, tmp_path, cfg, show_progress=False)
+    budgets = [h["sparsity_budget_pct"] for h in result["history"]]
+    assert budgets[0] == 100.0 and 10.0 < budgets[1] < 100.0 and budgets[2:] == [pytest.approx(10.0)] * 2
+    assert all(h["lambda_s"] == 0.0 and h["lambda_q"] == 0.0 for h in result["history"])  # the k is the budget
+    assert all(h["val_sparsity_all"] <= 10.0 for h in result["history"])  # inference keeps the budget throughout
+    with pytest.raises(ConfigError, match="by construction"):
+        train_generator(g, [threat], micro_corpus, tmp_path / "b", cfg, callbacks=[Tenfold()])
 
-    def only_second(epoch: int, record: dict, config: STAATrainConfig) -> None:
-        record["budget_met"] = epoch == 1
 
-    result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, short(epochs=3), show_progress=False,
-                             callbacks=[only_second])  # fmt: skip
+def test_augmented_training_is_fixed_by_the_seed(threat, micro_corpus, tmp_path) -> None:
+    cfg = short(steps=3, eval_every=3, augment={"speed": 0.1, "gain_db": 6.0, "noise_prob": 1.0, "crop_seconds": 0.2})
+    a, b = tiny_generator(seed=1), tiny_generator(seed=1)
+    train_generator(a, [threat], micro_corpus, tmp_path / "a", cfg, show_progress=False)
+    train_generator(b, [threat], micro_corpus, tmp_path / "b", cfg, show_progress=False)
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    with pytest.raises(ConfigError, match="augmentation"):
+        short(augment={"speed": 2.0})
+
+
+def test_best_is_chosen_among_checkpoints_that_meet_the_budget(threat, micro_corpus, tmp_path) -> None:
+    """A controller that declares only the second validation within budget makes it best/, whatever the ASRs."""
+    second_only = Tenfold(within=lambda record: record["step"] == 4)
+    result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, short(epochs=3, lambda_s=0.0),
+                             show_progress=False, callbacks=[second_only])  # fmt: skip
     second = result["history"][1]
     assert result["best"] == {"val_asr": second["val_asr"], "val_sparsity_all": second["val_sparsity_all"], "budget_met": True}

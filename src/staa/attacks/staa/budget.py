@@ -7,23 +7,24 @@ violated and lowers it while there is slack. (A top-k mask needs no controller f
 its budget by construction, :mod:`staa.attacks.staa.masks`. These controllers serve the paper's
 threshold mask and the SNR floor.)
 
-The controllers act after every optimisation step, on a moving average (``smoothing``) of what the
-batches measured with the binary mask (``train_sparsity_pct``, ``train_snr_db``): an epoch-wise update
-reacted too slowly — the mask can empty within a few steps — and small corpora have few steps per
-epoch, while a single batch's measurement is too noisy to follow. The weight is set in the
-config (the next step trains with it; the value is checkpointed, so a resumed run continues the same
-schedule) and recorded at each validation with whether the validated checkpoint met the budget
-(``budget_met``: within ``tolerance``, 10 % of the target, on the wrong side at most). The trainer
+The controllers act after every validation (every ``eval_every`` steps of the trainer), on its binary-mask
+measurement: whether that checkpoint met the budget (``budget_met``: within ``tolerance``, 10 % of the
+target, on the wrong side at most) is recorded, then the weight is set in the config (the next steps
+train with it; the value is checkpointed, so a resumed run continues the same schedule). Updating after
+every optimisation step on the batch's own measurement was tried and oscillated: the mask answers a
+change of λ_s a few steps later, and a batch is a noisy measurement (gains small enough not to
+oscillate took hundreds of steps to move λ; a moving average's lag made the additive rule overshoot
+to a full mask). A top-k mask has no such loop at all: its budget holds at every step. The trainer
 keeps as ``best/`` the checkpoint with the highest ASR among those that met it, so a budgeted generator
 is not replaced by a denser one that merely fooled more clips.
 
 Two update rules, for the two readings of "budget":
 
 * ``"multiplicative"`` (default): λ ← λ · (measured / target)^lr, dual ascent on log λ. It is scale
-  free (λ_s spans decades between corpora and clip lengths) and λ stays positive. One step changes λ
-  by at most ``max_factor`` either way: a mask that collapsed to 0 % (measured at the 0.01 % floor, a
-  log-ratio of −6.9 at a 10 % budget) would otherwise cut λ a thousandfold at once and the next
-  steps' mask would swing to ~90 %; capped, the controller walks back.
+  free (λ_s spans decades between corpora and clip lengths) and λ stays positive. One update changes
+  λ by at most ``max_factor`` (10×) either way: a mask that collapsed to 0 % (measured at the 0.01 %
+  floor, a log-ratio of −6.9 at a 10 % budget) would otherwise cut λ a thousandfold at once, and the
+  next mask swung to ~90 % (seen in the demo); capped, the controller walks back in steps.
 * ``"additive"``, an *equality* (measured = target): the damped multiplier method of Platt & Barr
   (1988), μ ← μ + lr · e and λ = μ + damping · e with e = scale · (measured − target) / target and
   ``scale`` the weight's starting value. Plain dual ascent (damping 0) overshoots, because a
@@ -47,19 +48,17 @@ class DualController:
     """Shared dual-ascent step: subclasses name the weight, the measurement and the violation."""
 
     weight: str
-    metric: str  # the per-step batch measurement the weight follows
-    val_metric: str  # the validation measurement that decides ``budget_met``
+    metric: str  # the validation measurement the weight follows
 
     def __init__(
         self,
         *,
-        lr: float = 0.05,
+        lr: float = 1.0,
         update: str = "multiplicative",
         damping: float = 2.0,
         floor: float = 1e-8,
-        max_factor: float = 1.5,
+        max_factor: float = 10.0,
         tolerance: float = 0.1,
-        smoothing: float = 0.9,
     ) -> None:
         if update not in UPDATES:
             raise ConfigError(f"budget: update must be one of {', '.join(UPDATES)}, got '{update}'")
@@ -69,12 +68,9 @@ class DualController:
             raise ConfigError(f"budget: damping must be >= 0, got {damping}")
         if not max_factor > 1:
             raise ConfigError(f"budget: max_factor must be > 1, got {max_factor}")
-        if not 0 <= smoothing < 1:
-            raise ConfigError(f"budget: smoothing must be in [0, 1), got {smoothing}")
         self.lr, self.update, self.damping, self.floor = lr, update, damping, floor
         self.max_step = math.log(max_factor)
-        self.tolerance, self.smoothing = tolerance, smoothing
-        self.average: float | None = None  # moving average of the per-step measurements
+        self.tolerance = tolerance
         self.scale: float | None = None  # the weight's value at the first update (additive rule)
         self.multiplier: float | None = None  # μ, the integral part (additive rule)
 
@@ -82,14 +78,12 @@ class DualController:
         """(log-ratio, relative difference) of measured vs target: positive when the budget is exceeded."""
         raise NotImplementedError
 
-    def __call__(self, step: int, measured: dict[str, Any], config: Any) -> None:
-        """Update the weight in ``config`` from one step's batch measurement (nothing to learn from None)."""
-        value = measured.get(self.metric)
-        if value is None:  # e.g. no finite SNR in the batch
+    def __call__(self, step: int, record: dict[str, Any], config: Any) -> None:
+        """Update the weight in ``config`` from a validation record (nothing to learn without a measurement)."""
+        value = record.get(self.metric)
+        if value is None:  # e.g. no successful clip, so no SNR
             return
-        a = self.smoothing
-        self.average = float(value) if self.average is None else a * self.average + (1 - a) * float(value)
-        log_ratio, relative = self.violation(self.average)
+        log_ratio, relative = self.violation(float(value))
         current = getattr(config, self.weight)
         if self.update == "multiplicative":
             step_size = min(self.max_step, max(-self.max_step, self.lr * log_ratio))
@@ -104,29 +98,23 @@ class DualController:
 
     def met(self, record: dict[str, Any]) -> bool:
         """Whether a validation record is within ``tolerance`` of the target (False without a measurement)."""
-        value = record.get(self.val_metric)
+        value = record.get(self.metric)
         return value is not None and self.violation(float(value))[1] <= self.tolerance
 
     def state(self) -> list[float]:
-        """What carries over between steps (for resuming): the moving average, and the additive rule's scale
-        and multiplier; empty before the first step."""
-        if self.average is None:
-            return []
-        return [self.average] + ([] if self.scale is None else [self.scale, float(self.multiplier)])
+        """What the additive rule carries between steps (for resuming); empty before its first step."""
+        return [] if self.scale is None else [self.scale, float(self.multiplier)]
 
     def load_state(self, values: list[float]) -> None:
         if values:
-            self.average = values[0]
-        if len(values) == 3:
-            self.scale, self.multiplier = values[1], values[2]
+            self.scale, self.multiplier = values
 
 
 class SparsityBudget(DualController):
     """Drive λ_s so that the validation sparsity (% of perturbed samples over all clips) reaches ``target_pct``."""
 
     weight = "lambda_s"
-    metric = "train_sparsity_pct"
-    val_metric = "val_sparsity_all"
+    metric = "val_sparsity_all"
     min_pct = 0.01  # a measured 0 % would make the log-ratio infinite
 
     def __init__(self, target_pct: float, **kwargs: Any) -> None:
@@ -147,8 +135,7 @@ class SNRBudget(DualController):
     """
 
     weight = "lambda_m"
-    metric = "train_snr_db"
-    val_metric = "val_snr_db"
+    metric = "val_snr_db"
 
     def __init__(self, target_db: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)

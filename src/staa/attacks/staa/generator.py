@@ -126,7 +126,7 @@ class Generator(nn.Module):
         if self.config.bound == "clip":
             return eps * torch.clamp(z, -1.0, 1.0)
         soft = torch.tanh(z)
-        return eps * (torch.sign(z) + soft - soft.detach())
+        return eps * (torch.sign(z) + (soft - soft.detach()))
 
     def quantise(self, scores: Tensor, sparsity_pct: float | None = None) -> tuple[Tensor, Tensor]:
         """(m, ∂): the mask of :mod:`staa.attacks.staa.masks` and the scores to report.

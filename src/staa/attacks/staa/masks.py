@@ -43,9 +43,9 @@ def topk_mask(logits: Tensor, k: int) -> tuple[Tensor, Tensor]:
     n = logits.shape[-1]
     if k >= n:
         soft = torch.sigmoid(logits - logits.detach().amin(-1, keepdim=True) + 1.0)
-        return torch.ones_like(logits) + soft - soft.detach(), soft
+        return torch.ones_like(logits) + (soft - soft.detach()), soft
     top = torch.topk(logits.detach(), k + 1, dim=-1)
     tau = (top.values[..., k - 1 : k] + top.values[..., k : k + 1]) / 2
     soft = torch.sigmoid(logits - tau)
     hard = torch.zeros_like(logits).scatter_(-1, top.indices[..., :k], 1.0)
-    return hard + soft - soft.detach(), soft
+    return hard + (soft - soft.detach()), soft  # forward: exactly the binary mask

@@ -37,18 +37,20 @@ class DensitySchedule:
 
     @property
     def settled(self) -> int:
-        """The first step at which the budget is reached (checkpoints before it are not within the budget)."""
+        """Steps after which the budget is in force (a checkpoint saved earlier is not within the budget)."""
         return self.dense_steps + self.anneal_steps
 
     def progress(self, step: int) -> float:
-        """0 during the dense start, rising linearly to 1 over the annealing steps."""
+        """0 during the dense start, rising linearly to 1 at the last annealing step (index ``settled − 1``)."""
         if step < self.dense_steps:
             return 0.0
-        if step >= self.settled:
+        if step + 1 >= self.settled:
             return 1.0
-        return (step - self.dense_steps + 1) / (self.anneal_steps + 1)
+        return (step - self.dense_steps + 1) / self.anneal_steps
 
     def pct(self, step: int) -> float:
-        """Share (%) of samples a top-k mask keeps at ``step``."""
+        """Share (%) of samples a top-k mask keeps at ``step`` (0-based): exactly 100 dense, the target once settled."""
         t = self.progress(step)
+        if t in (0.0, 1.0):
+            return 100.0 if t == 0.0 else self.target_pct
         return math.exp((1 - t) * math.log(100.0) + t * math.log(self.target_pct))

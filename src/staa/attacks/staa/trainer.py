@@ -17,9 +17,9 @@ the validation split: white-box ASR on the first threat model, sparsity and SNR 
 the budget — the annealing finished, every controller's budget met — (least sparse first on ties);
 ``last/`` and ``state.pt`` are rewritten at every validation, so a killed run resumes from there.
 
-Budget controllers (:mod:`staa.attacks.staa.budget`) run after every step on that batch's binary-mask
-sparsity and SNR and change a loss weight in the config for the next step; the weights are recorded
-in the history and restored on resume.
+Budget controllers (:mod:`staa.attacks.staa.budget`) run after every validation and change a loss
+weight in the config for the next steps; the weights are recorded in the history and restored on
+resume.
 
 Under torchrun each global batch of ``batch_size`` clips is split across ranks, gradients are
 averaged with weights proportional to each rank's share (so N ranks take the step one process takes),
@@ -54,7 +54,6 @@ from staa.checkpoint import load_state, save_state
 from staa.data import augment
 from staa.data.cache import PreparedCorpus, Split
 from staa.errors import CheckpointError
-from staa.metrics import mean_snr, snr_db, sparsity
 from staa.models.base import SERModel
 from staa.outputs import write_json
 from staa.progress import progress
@@ -110,7 +109,7 @@ def train_generator(
     show = show_progress and ddp.is_main()
     with _frozen_all(threat_models):
         for step in progress(range(run.start, run.steps), "training steps", show):
-            _train_step(generator, threat_models, train, optimizer, cfg, callbacks, run, step, device)
+            _train_step(generator, threat_models, train, optimizer, cfg, run, step, device)
             scheduler.step()
             if (step + 1) % run.eval_every == 0 or step + 1 == run.steps:
                 _checkpoint(generator, threat_models, val, optimizer, scheduler, cfg, callbacks, run, step, out, device)
@@ -141,12 +140,11 @@ def _train_step(
     train: Split,
     optimizer: torch.optim.Optimizer,
     cfg: STAATrainConfig,
-    callbacks: Sequence[DualController],
     run: _Run,
     step: int,
     device: torch.device,
 ) -> None:
-    """One optimisation step on this step's batch (this rank's rows), then the controllers' updates."""
+    """One optimisation step on this step's batch (this rank's rows)."""
     generator.train()
     batch = _batch_rows(cfg, len(train), run.per_pass, step)
     rows = batch[ddp.rank() :: ddp.world_size()]
@@ -154,31 +152,17 @@ def _train_step(
         if p.grad is None:
             p.grad = torch.zeros_like(p)
     optimizer.zero_grad(set_to_none=False)
-    measured: dict[str, Any] = {}
     if rows:
         x = _augmented(train, batch, rows, cfg, step).to(device)
         step_cfg = _annealed(cfg, generator, run.schedule, step)
         # weight by this rank's share so that averaging over ranks gives the global-batch mean
-        means, measured = backward_step(generator, threat_models, x, step_cfg, len(rows) * ddp.world_size() / len(batch),
-                                        sparsity_pct=run.schedule.pct(step))  # fmt: skip
+        means = backward_step(generator, threat_models, x, step_cfg, len(rows) * ddp.world_size() / len(batch),
+                              sparsity_pct=run.schedule.pct(step))  # fmt: skip
         for k, v in means.items():
             run.sums[k] = run.sums.get(k, 0.0) + v * len(rows)
         run.seen += len(rows)
     ddp.all_reduce_mean_([p.grad for p in generator.parameters()])
     optimizer.step()
-    if callbacks:
-        measured = _global_measurement(measured, len(rows), device)
-        for controller in callbacks:
-            controller(step, measured, cfg)
-
-
-def _global_measurement(measured: dict[str, Any], rows: int, device: torch.device) -> dict[str, float | None]:
-    """The batch's sparsity and SNR over every rank's rows (the mean of each rank's, weighted by rows)."""
-    snr = measured.get("train_snr_db")
-    local = [measured.get("train_sparsity_pct", 0.0) * rows, rows, (snr or 0.0) * rows, rows if snr is not None else 0]
-    total = ddp.all_reduce_sum(torch.tensor(local, dtype=torch.float64, device=device)).tolist()
-    return {"train_sparsity_pct": total[0] / total[1] if total[1] else None,
-            "train_snr_db": total[2] / total[3] if total[3] else None}  # fmt: skip
 
 
 def _batch_rows(cfg: STAATrainConfig, n: int, per_pass: int, step: int) -> list[int]:
@@ -219,39 +203,33 @@ def backward_step(
     weight: float = 1.0,
     *,
     sparsity_pct: float | None = None,
-) -> tuple[dict[str, float], dict[str, float | None]]:
-    """Accumulate the gradient of ``weight`` × Eq. 7 on ``x`` into the generator; return each term's mean
-    and the batch's binary-mask sparsity (%) and mean SNR (dB) — what budget controllers follow.
+) -> dict[str, float]:
+    """Accumulate the gradient of ``weight`` × Eq. 7 on ``x`` into the generator; return each term's mean.
 
     In parts of ``cfg.micro_batch`` clips (all at once if None), each weighted by its share of ``x``,
     so that the accumulated gradient is the whole batch's while only one part's graph is alive.
     """
     step = cfg.micro_batch or len(x)
     sums: dict[str, float] = {}
-    deltas = []
     for start in range(0, len(x), step):
         part = x[start : start + step]
-        terms, delta = _step_loss(generator, threat_models, part, cfg, sparsity_pct)
+        terms = _step_loss(generator, threat_models, part, cfg, sparsity_pct)
         (terms["total"] * (weight * (len(part) / len(x)))).backward()
-        deltas.append(delta)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(part)
-    delta = torch.cat(deltas)
-    snr = mean_snr(snr_db(x, delta))
-    measured = {"train_sparsity_pct": float(sparsity(delta).mean()), "train_snr_db": snr.mean_db}
-    return {k: v / len(x) for k, v in sums.items()}, measured
+    return {k: v / len(x) for k, v in sums.items()}
 
 
 def _step_loss(
     generator: Generator, threat_models: Sequence[SERModel], x: Tensor, cfg: STAATrainConfig, sparsity_pct: float | None
-) -> tuple[dict[str, Tensor], Tensor]:
-    """Eq. 7 on one part of a batch, and the binary-mask δ of that part (detached, for the measurements)."""
+) -> dict[str, Tensor]:
+    """Eq. 7 on one part of a batch (a top-k mask at ``sparsity_pct``: no sparsity or quantisation term)."""
     labels = clean_labels(threat_models[0], x, cfg)
     out = generator(x, sparsity_pct=sparsity_pct)
     logits = [model(out.x_adv) for model in threat_models]
     g = generator.config
     topk = g.factorised and g.mask == "topk"
-    terms = staa_loss(
+    return staa_loss(
         logits,
         labels,
         out.magnitudes,
@@ -262,10 +240,6 @@ def _step_loss(
         targeted=cfg.targeted,
         kappa=cfg.kappa,
     )
-    with torch.no_grad():
-        hard = out.mask if topk or out.scores is None else (out.scores >= g.gamma).to(out.mask.dtype)
-        delta = (torch.clamp(x + out.magnitudes * hard, -1.0, 1.0) - x).detach()
-    return terms, delta
 
 
 def _checkpoint(
@@ -292,11 +266,13 @@ def _checkpoint(
         "sparsity_budget_pct": run.schedule.pct(step),
         **{f"loss_{k}": float(v) / seen for k, v in zip(names, totals.tolist())},
         "lr": optimizer.param_groups[0]["lr"],
-        **{k: getattr(cfg, k) for k in LAMBDAS},
+        **{k: getattr(_annealed(cfg, generator, run.schedule, step), k) for k in LAMBDAS},  # the weights in effect
         **validate(generator, threat_models, val, cfg, device),
     }
     record["budget_met"] = step + 1 >= run.schedule.settled and all(c.met(record) for c in callbacks)
     record["validation_seconds"] = time.perf_counter() - t0
+    for controller in callbacks if step + 1 > run.schedule.dense_steps else ():  # not in the dense start
+        controller(step, record, cfg)
     run.history.append(record)
     run.sums, run.seen = {}, 0
     score = (float(record["budget_met"]), record["val_asr"], -record["val_sparsity_all"])

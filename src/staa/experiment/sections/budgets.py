@@ -1,7 +1,7 @@
 """Budgeted sparsity in an experiment: ``attackers.<id>.train.budget`` and the ``budgets`` section.
 
-``train: {preset: paper, budget: {sparsity_pct: 10, update: multiplicative, lr: 0.05}}`` (or
-``budget: {snr_db: 25}``) makes the generator's training adapt λ_s (λ_m) after every step with
+``train: {preset: paper, budget: {sparsity_pct: 10, update: multiplicative, lr: 1.0}}`` (or
+``budget: {snr_db: 25}``) makes the generator's training adapt λ_s (λ_m) after every validation with
 :mod:`staa.attacks.staa.budget`'s dual-ascent controllers (:func:`staa.training.generator.budget_controllers`,
 the same wiring as ``staa generator train --budget-*``), instead of the paper's fixed weight.
 :func:`budgets` reports, per budgeted generator, what the checkpoint the attack uses achieved on
