@@ -59,6 +59,8 @@ class GeneratorConfig:
     mask: str = "threshold"
     sparsity_pct: float = 10.0
     upsample: str = "transposed"
+    noise_channels: int = 0
+    noise_seed: int = 0
 
     def __post_init__(self) -> None:
         checks = [
@@ -68,6 +70,7 @@ class GeneratorConfig:
             (self.stride >= 2, f"stride must be at least 2, got {self.stride}"),
             (self.depth >= 1, f"depth must be at least 1, got {self.depth}"),
             (self.fold >= 1, f"fold must be at least 1, got {self.fold}"),
+            (self.noise_channels >= 0, f"noise_channels must be ≥ 0, got {self.noise_channels}"),
             (0 < self.eps <= 1, f"eps must be in (0, 1], got {self.eps}"),
             (0 < self.gamma < 1, f"gamma must be in (0, 1), got {self.gamma}"),
             (0 <= self.quant_prob <= 1, f"quant_prob must be in [0, 1], got {self.quant_prob}"),

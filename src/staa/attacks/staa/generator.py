@@ -28,7 +28,15 @@ from torch import Tensor, nn
 
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.masks import budget, threshold_mask, topk_mask
-from staa.attacks.staa.layers import Checkpointed, Decoder, DownBlock, depth_to_space, reflect_indices, space_to_depth
+from staa.attacks.staa.layers import (
+    Checkpointed,
+    Decoder,
+    DownBlock,
+    depth_to_space,
+    hashed_noise,
+    reflect_indices,
+    space_to_depth,
+)
 from staa.attacks.staa.sizes import Plan, plan
 from staa.errors import CheckpointError, ConfigError
 from staa.weights import WEIGHTS_NAME, load_weights, read_config, save_folder
@@ -36,7 +44,8 @@ from staa.weights import WEIGHTS_NAME, load_weights, read_config, save_folder
 
 @dataclass
 class GeneratorOutput:
-    """All (B, N): the adversarial clip, δ = v ⊗ m, magnitudes v, mask m, scores ∂ (None if not factorised)."""
+    """All (B, N): the adversarial clip, δ = v ⊗ m, magnitudes v, mask m, and the position scores (None if
+    not factorised): ∂ ∈ [0, 1] for the threshold mask, the logits that a top-k mask ranks otherwise."""
 
     x_adv: Tensor
     delta: Tensor
@@ -54,7 +63,8 @@ class Generator(nn.Module):
         ch, k, s, d, norm = config.channels, config.kernel_size, config.stride, config.depth, config.norm
         f = config.fold
         self.encoder = nn.ModuleList(
-            DownBlock(f if i == 0 else ch[i], ch[i], ch[i + 1], k, s, d, norm) for i in range(config.levels - 1)
+            DownBlock(f * (1 + config.noise_channels) if i == 0 else ch[i], ch[i], ch[i + 1], k, s, d, norm)
+            for i in range(config.levels - 1)
         )
         up = config.upsample
         self.magnitude_decoder = Decoder(ch, k, s, d, norm, f, up)
@@ -109,7 +119,12 @@ class Generator(nn.Module):
         ``padded`` is already reflection-padded (offline: by :meth:`plan`; streaming: a segment of the
         stream), its length a whole number of ``fold``-sample frames.
         """
-        h, skips = space_to_depth(padded, self.config.fold), []
+        cfg = self.config
+        inputs = padded
+        if cfg.noise_channels:  # a fixed pseudo-random carrier beside the clip, the same for every clip
+            noise = hashed_noise(cfg.noise_channels, padded.shape[-1], cfg.noise_seed, padded.device).to(padded.dtype)
+            inputs = torch.cat([padded[:, None], noise.expand(len(padded), -1, -1)], dim=1)
+        h, skips = space_to_depth(inputs, cfg.fold), []
         for block in self.encoder:
             h, skip = block(h)
             skips.append(skip)
@@ -131,13 +146,14 @@ class Generator(nn.Module):
     def quantise(self, scores: Tensor, sparsity_pct: float | None = None) -> tuple[Tensor, Tensor]:
         """(m, ∂): the mask of :mod:`staa.attacks.staa.masks` and the scores to report.
 
-        ``threshold``: ``scores`` are ∂ ∈ [0, 1], returned as they are. ``topk``: ``scores`` are the
-        position logits; the reported scores are the straight-through sigmoid p of the top-k.
+        ``threshold``: ``scores`` are ∂ ∈ [0, 1]. ``topk``: ``scores`` are the position logits z, whose
+        order within a clip is what the mask keeps. Both are returned as they are.
         """
         cfg = self.config
         if cfg.mask == "threshold":
             return threshold_mask(scores, cfg.gamma, cfg.quant_prob, self.training), scores
-        return topk_mask(scores, budget(cfg.sparsity_pct if sparsity_pct is None else sparsity_pct, scores.shape[-1]))
+        k = budget(cfg.sparsity_pct if sparsity_pct is None else sparsity_pct, scores.shape[-1])
+        return topk_mask(scores, k)[0], scores
 
     # ---- checkpoints -----------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:

@@ -182,8 +182,24 @@ class Decoder(Checkpointed):
 
 
 def space_to_depth(x: Tensor, fold: int) -> Tensor:
-    """(B, T·fold) → (B, fold, T): channel r of frame t is sample t·fold + r."""
-    return x.reshape(len(x), -1, fold).transpose(1, 2)
+    """(B, T·fold) → (B, fold, T): channel r of frame t is sample t·fold + r; (B, C, T·fold) → (B, C·fold, T)."""
+    if x.dim() == 2:
+        return x.reshape(len(x), -1, fold).transpose(1, 2)
+    b, c, n = x.shape
+    return x.reshape(b, c, n // fold, fold).transpose(2, 3).reshape(b, c * fold, n // fold)
+
+
+def hashed_noise(channels: int, length: int, seed: int, device: torch.device | str = "cpu") -> Tensor:
+    """(channels, length) of ±1, a fixed function of (seed, channel, sample index): the same values for a
+    sample whatever the clip, batch or call (an integer hash, so any length is consistent with any other)."""
+    mask = 0xFFFFFFFF
+    t = torch.arange(length, device=device, dtype=torch.int64)[None, :]
+    c = torch.arange(channels, device=device, dtype=torch.int64)[:, None]
+    h = (t + c * 0x9E3779B1 + seed * 0x85EBCA6B) & mask
+    for _ in range(2):
+        h = (((h >> 16) ^ h) * 0x45D9F3B) & mask
+    h = (h >> 16) ^ h
+    return (h & 1).to(torch.float32) * 2 - 1
 
 
 def depth_to_space(x: Tensor) -> Tensor:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from staa.attacks.base import margin_loss
@@ -67,6 +68,25 @@ def quantisation_loss(scores: Tensor, gamma: float, reduction: str = "sum") -> T
     """
     hard = (scores >= gamma).to(scores.dtype).detach()
     return _l2(scores - hard, reduction)
+
+
+def saliency_loss(scores: Tensor, gradient: Tensor) -> Tensor:
+    """L_pos = 1 − corr(z, log|∂L_adv/∂x|) per clip, batch mean: the position scores learn where the threat
+    model is sensitive.
+
+    Why. A top-k mask learns positions from ∂L/∂m_i = v_i·∂L/∂x_i, the gain of switching a sample on with
+    the magnitude the generator has there — near zero in expectation while v is not yet adversarial, and
+    on real speech the sign of ∂L/∂x (what v would have to match) is close to unpredictable from the clip
+    (benchmarks/position_oracle.py). The size of the gradient is smooth in time and follows the speech,
+    and where it is large a perturbation of either sign moves the model most. Correlating the logits
+    with its logarithm (scale-free: only the order of z matters to a top-k) teaches the position decoder
+    that map, from the first, dense steps on. ``gradient`` is taken at x_adv and detached.
+    """
+    target = torch.log(gradient.abs() + 1e-12 * gradient.abs().mean(dim=-1, keepdim=True) + 1e-30)
+    z = scores - scores.mean(dim=-1, keepdim=True)
+    t = target - target.mean(dim=-1, keepdim=True)
+    corr = (z * t).sum(-1) / (z.norm(dim=-1) * t.norm(dim=-1)).clamp_min(1e-12)
+    return (1 - corr).mean()
 
 
 @dataclass

@@ -13,7 +13,8 @@ different masks (a dense, scaled-down mix against a binary one).
 for it. The forward value is the binary mask, in training and at inference alike; the backward pass
 is straight-through a sigmoid centred between the k-th and the (k+1)-th score, p = σ(z − τ), so every
 position — selected or not — receives ∂L/∂m_i = v_i·∂L/∂x_i, the first-order gain of switching it on,
-weighted most where the choice is close. The scores reported are p (≥ ½ exactly on the kept samples).
+weighted most where the choice is close. The scores reported are the logits z themselves: only their
+order within a clip matters.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def threshold_mask(scores: Tensor, gamma: float, quant_prob: float, training: bo
 
 
 def topk_mask(logits: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """(m, p): the binary top-``k`` mask of each row with a straight-through sigmoid gradient, and p itself."""
+    """(m, p): the binary top-``k`` mask of each row with a straight-through gradient through p = σ(z − τ)."""
     n = logits.shape[-1]
     if k >= n:
         soft = torch.sigmoid(logits - logits.detach().amin(-1, keepdim=True) + 1.0)

@@ -53,6 +53,8 @@ class StreamingGenerator:
                 "streaming needs a generator with time-local normalisation (norm 'bn' or 'none'): "
                 "GroupNorm uses statistics of the whole clip"
             )
+        if config.noise_channels:
+            raise ConfigError("streaming: a generator with noise channels indexes its carrier by clip position")
         if config.factorised and config.mask == "topk":
             raise ConfigError(
                 "streaming needs a mask decided sample by sample (mask 'threshold'): a top-k mask ranks the "

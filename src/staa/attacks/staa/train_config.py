@@ -29,6 +29,9 @@ class STAATrainConfig:
     (their script's defaults) and :meth:`topk` (for the top-k generators: thousands of steps, dense
     start and annealing, augmentation, per-sample loss normalisation).
 
+    ``lambda_p`` weighs the saliency term of top-k masks (:func:`staa.attacks.staa.losses.saliency_loss`,
+    not in the paper): the position scores learn where the threat model's gradient is large.
+
     Ablations (paper Table 6): ``no_magnitude`` sets λ_m = 0, ``no_sparsity`` λ_s = 0,
     ``no_quantisation`` λ_q = 0; ``no_factorisation`` needs a generator built with
     ``factorised=False`` (δ = v dense), puts the sparsity loss on v (‖v‖₁) and drops the
@@ -54,6 +57,7 @@ class STAATrainConfig:
     lambda_m: float = 1e-3
     lambda_s: float = 1e-4
     lambda_q: float = 1e-4
+    lambda_p: float = 0.0
     kappa: float = 0.0
     reduction: str = "sum"
     lr: float = 1e-4
@@ -89,7 +93,7 @@ class STAATrainConfig:
             raise ConfigError(f"generator training: micro_batch must be ≥ 1, got {self.micro_batch}")
         if not self.lr > 0 or not 0 < self.gamma_lr <= 1:
             raise ConfigError(f"generator training: need lr > 0 and gamma_lr in (0, 1], got {self.lr}, {self.gamma_lr}")
-        if min(self.lambda_m, self.lambda_s, self.lambda_q, self.kappa) < 0:
+        if min(self.lambda_m, self.lambda_s, self.lambda_q, self.lambda_p, self.kappa) < 0:
             raise ConfigError("generator training: loss weights and kappa must be ≥ 0")
         if self.reduction not in REDUCTIONS or self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(

@@ -44,8 +44,8 @@ from torch import Tensor
 from staa import distributed as ddp
 from staa.attacks.base import frozen
 from staa.attacks.staa.budget import DualController
-from staa.attacks.staa.generator import Generator
-from staa.attacks.staa.losses import staa_loss
+from staa.attacks.staa.generator import Generator, GeneratorOutput
+from staa.attacks.staa.losses import saliency_loss, staa_loss
 from staa.attacks.staa.schedule import DensitySchedule
 from staa.attacks.staa.train_config import LAMBDAS, STAATrainConfig, check_setup
 from staa.attacks.staa.validation import clean_labels, validate
@@ -188,8 +188,7 @@ def _augmented(train: Split, batch: list[int], rows: list[int], cfg: STAATrainCo
 def _annealed(cfg: STAATrainConfig, generator: Generator, schedule: DensitySchedule, step: int) -> STAATrainConfig:
     """The config of one step: a top-k mask has no sparsity or quantisation terms (its budget is the k);
     a threshold mask's λ_s and λ_q ramp up with the schedule."""
-    g = generator.config
-    if g.factorised and g.mask == "topk":
+    if _is_topk(generator):
         return replace(cfg, lambda_s=0.0, lambda_q=0.0)
     t = schedule.progress(step)
     return cfg if t == 1.0 else replace(cfg, lambda_s=cfg.lambda_s * t, lambda_q=cfg.lambda_q * t)
@@ -207,28 +206,43 @@ def backward_step(
     """Accumulate the gradient of ``weight`` × Eq. 7 on ``x`` into the generator; return each term's mean.
 
     In parts of ``cfg.micro_batch`` clips (all at once if None), each weighted by its share of ``x``,
-    so that the accumulated gradient is the whole batch's while only one part's graph is alive.
+    so that the accumulated gradient is the whole batch's while only one part's graph is alive. With a
+    saliency weight (``lambda_p``, top-k masks) the gradient of Eq. 7 reaching x_adv is kept from that
+    backward pass and the saliency term's gradient is added by a second one through the scores alone.
     """
     step = cfg.micro_batch or len(x)
     sums: dict[str, float] = {}
     for start in range(0, len(x), step):
         part = x[start : start + step]
-        terms = _step_loss(generator, threat_models, part, cfg, sparsity_pct)
-        (terms["total"] * (weight * (len(part) / len(x)))).backward()
+        terms, out = _step_loss(generator, threat_models, part, cfg, sparsity_pct)
+        share = weight * (len(part) / len(x))
+        saliency = cfg.lambda_p > 0 and _is_topk(generator)
+        if saliency:
+            out.x_adv.retain_grad()
+        (terms["total"] * share).backward(retain_graph=saliency)
+        if saliency:
+            terms["saliency"] = saliency_loss(out.scores, out.x_adv.grad.detach())
+            terms["weighted_saliency"] = cfg.lambda_p * terms["saliency"]
+            (terms["weighted_saliency"] * share).backward()
+            terms["total"] = terms["total"] + terms["weighted_saliency"].detach()
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(part)
     return {k: v / len(x) for k, v in sums.items()}
 
 
+def _is_topk(generator: Generator) -> bool:
+    return generator.config.factorised and generator.config.mask == "topk"
+
+
 def _step_loss(
     generator: Generator, threat_models: Sequence[SERModel], x: Tensor, cfg: STAATrainConfig, sparsity_pct: float | None
-) -> dict[str, Tensor]:
+) -> tuple[dict[str, Tensor], GeneratorOutput]:
     """Eq. 7 on one part of a batch (a top-k mask at ``sparsity_pct``: no sparsity or quantisation term)."""
     labels = clean_labels(threat_models[0], x, cfg)
     out = generator(x, sparsity_pct=sparsity_pct)
     logits = [model(out.x_adv) for model in threat_models]
     g = generator.config
-    topk = g.factorised and g.mask == "topk"
+    topk = _is_topk(generator)
     return staa_loss(
         logits,
         labels,
@@ -239,7 +253,7 @@ def _step_loss(
         gamma=g.gamma,
         targeted=cfg.targeted,
         kappa=cfg.kappa,
-    )
+    ), out
 
 
 def _checkpoint(
