@@ -11,3 +11,9 @@ module imports nothing, so ``staa --help`` can show these values without loading
 DEFAULT_EPS = 0.05  # L∞ bound of δ in waveform units: the paper's DEMoS budget (§4.3)
 GENERATOR_PRESET = "fast"  # a CPU-sized generator; "authors" is the released 50.7 M-parameter network
 TRAINING_PRESET = "paper"  # the paper's loss weights and optimiser (§4.4)
+
+#: The longest clip staa takes in one piece, in seconds: the upper bound of ``--seconds`` (a corpus's unified
+#: length) and the default of ``staa generator apply --max-seconds``. A generator ranks the positions of the
+#: whole clip and the SER models pool over all of it, so a clip is never cut; memory grows with its length
+#: (Emo18 with the ``fast`` generator: 1.1 GiB peak at 60 s, about 16 MiB more per second).
+MAX_CLIP_SECONDS = 60.0
