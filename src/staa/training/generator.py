@@ -5,12 +5,18 @@
 generator whose initial weights are fixed by the training seed, turn a budget (a sparsity ceiling in %
 of the samples, an SNR floor in dB, and the controller's options) into the dual-ascent callbacks of
 :mod:`staa.attacks.staa.budget`, and record in ``train.json`` what each budget asked for next to the
-per-epoch weights the trainer wrote.
+per-epoch weights the trainer wrote. It also claims the output folder (``spec.json``: the generator and
+training configs, the budgets, the threat models' weights and the corpus), so that a resumed or repeated
+run with other settings is refused instead of continuing another training, and a finished one is reused;
+as for SER training, only the number of epochs may grow (the learning-rate steps and the budget updates
+depend on the epoch index alone).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +28,12 @@ from staa.attacks.staa.budget import DualController, SNRBudget, SparsityBudget
 from staa.data.cache import PreparedCorpus
 from staa.errors import ConfigError
 from staa.models.base import SERModel
-from staa.outputs import write_json
+from staa.outputs import claimed, write_json
 from staa.reproducibility import seed_everything
+from staa.training.loop import more_epochs_than_asked
+from staa.weights import fingerprint
+
+OUTPUTS = ("best", "last", "state.pt", "train.json")  # what the trainer writes into its folder
 
 BUDGETS = ("sparsity_pct", "snr_db")  # an upper bound on sparsity (λ_s adapts), a lower bound on SNR (λ_m)
 BUDGET_OPTIONS = ("update", "lr", "damping", "max_factor")  # the controllers' settings
@@ -66,14 +76,31 @@ def train_staa_generator(
     budgets: Sequence[DualController] = (),
     device: str | torch.device = "cpu",
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train a fresh generator of ``generator_config`` under ``budgets`` (:func:`budget_controllers`) against
-    ``threat_models``; resumes from ``out_dir``; returns the training record (``train.json``)."""
-    seed_everything(train_config.seed)  # the same initial weights whatever ran before (a resumed run, other steps)
-    result = train_generator(Generator(generator_config), threat_models, corpus, out_dir, train_config,
-                             device=device, show_progress=show_progress, callbacks=budgets)  # fmt: skip
-    if budgets:  # the trainer's train.json has the per-epoch weights; add what was asked for
-        result = {**result, "budgets": [budget_record(b) for b in budgets]}
-        if ddp.is_main():
-            write_json(Path(out_dir) / "train.json", result)
-    return result
+    ``threat_models``; resumes from ``out_dir``; returns the training record (``train.json``).
+
+    ``overwrite`` starts the folder over; a finished folder with the same settings is returned as it is.
+    """
+    out = Path(out_dir)
+    for model in threat_models:
+        model.check_fits(corpus.classes, corpus.sample_rate)
+    train_spec = {k: v for k, v in asdict(train_config).items() if k != "epochs"}  # more epochs continue the run
+    spec = {"generator": generator_config.to_dict(), "train": train_spec,
+            "budgets": [budget_record(b) for b in budgets], "corpus": corpus.path.name,
+            "threat_models": [fingerprint(m) for m in threat_models]}  # fmt: skip
+    with claimed(out, spec, outputs=OUTPUTS, overwrite=overwrite, write=ddp.is_main()):
+        done = json.loads((out / "train.json").read_text()) if (out / "train.json").exists() else {"history": []}
+        if len(done["history"]) > train_config.epochs:
+            raise more_epochs_than_asked(len(done["history"]), train_config.epochs, out)
+        if len(done["history"]) == train_config.epochs:  # finished with these very settings
+            return done
+        seed_everything(train_config.seed)  # the same initial weights whatever ran before (a resumed run, other steps)
+        result = train_generator(Generator(generator_config), threat_models, corpus, out, train_config,
+                                 device=device, show_progress=show_progress, callbacks=budgets)  # fmt: skip
+        if budgets:  # the trainer's train.json has the per-epoch weights; add what was asked for
+            result = {**result, "budgets": [budget_record(b) for b in budgets]}
+            if ddp.is_main():
+                write_json(out / "train.json", result)
+        return result
