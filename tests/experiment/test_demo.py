@@ -127,6 +127,6 @@ def test_demo_rerun_skips_finished_work_and_gives_the_same_numbers(demo_run):
 
 def test_demo_refuses_to_mix_settings_in_one_folder(demo_run):
     out, _ = demo_run
-    result = _run(out, "models.emo18.epochs=2")
+    result = _run(out, "models.emo18.lr=0.01")
     assert result.exit_code != 0
-    assert isinstance(result.exception, ConfigError) and "other settings (train)" in str(result.exception)
+    assert isinstance(result.exception, ConfigError) and "other settings (train.lr: 0.001 → 0.01)" in str(result.exception)

@@ -38,14 +38,16 @@ def run_experiment(
     device: str | None = None,
     show_progress: bool = True,
     log: Callable[[str], None] = _stderr,
+    overwrite: bool = False,
 ) -> Path:
     """Run (or finish) the experiment ``config`` (from :func:`~staa.experiment.config.load_config`) into
-    ``out_dir``; return the path of ``report.html``."""
+    ``out_dir``; return the path of ``report.html``. ``overwrite`` starts every step over instead of
+    resuming or refusing outputs made with other settings."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ctx = ExperimentContext(config, out, device or config.get("device", "cpu"), show_progress, log)
+    ctx = ExperimentContext(config, out, device or config.get("device", "cpu"), show_progress, log, overwrite)
     if ctx.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device '{ctx.device}' requested but CUDA is not available")
+    out.mkdir(parents=True, exist_ok=True)
     write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
     seed_everything(ctx.seed)
     prepare_corpus(ctx)
