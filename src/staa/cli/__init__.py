@@ -2,8 +2,12 @@
 
 Each command group lives in its own module and is mounted here. A command parses its options, calls
 the library and prints; it imports the library inside its body, so ``staa --help`` (and every
-``--help``) starts without loading torch. Defaults shown in help come from :mod:`staa.defaults`. Any
-:class:`~staa.errors.StaaError` is printed as one ``error: ...`` line with exit status 2.
+``--help``) starts without loading torch. Defaults shown in help come from :mod:`staa.defaults`.
+
+Wrong use ends the same way wherever it is found: a :class:`~staa.errors.StaaError`, a command-line
+usage error (an unknown option, a value of the wrong type or range) and an operating-system error
+(a full disk, a file that cannot be read or written) are each printed as one ``error: <what>: <problem>``
+line with exit status 2, never as a traceback or a framed panel.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer._click import exceptions as usage  # typer's own click: its usage errors are raised from here
 
 from staa.cli import attack, data, defense, generator, run, ser
 from staa.errors import StaaError
@@ -27,13 +32,32 @@ app.command("run", help=RUN_HELP, no_args_is_help=True)(run.run)  # one command,
 
 def main() -> None:
     try:
-        app()
+        code = app(standalone_mode=False)
     except StaaError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except SystemExit as exc:
-        if exc.code in (0, None) and "torch.distributed" in sys.modules:  # a finished command under torchrun
-            from staa import distributed
+        _fail(str(exc))
+    except usage.NoArgsIsHelpError as exc:  # `staa`, `staa ser`: the help, as typer shows it
+        exc.show()
+        sys.exit(exc.exit_code)
+    except usage.UsageError as exc:
+        message = " ".join(exc.format_message().split())
+        where = f"{exc.ctx.command_path}: " if exc.ctx is not None and ": " not in message else ""
+        _fail(f"{where}{message} (see --help)")
+    except typer.Abort:  # Ctrl-C: not wrong use; the conventional status of an interrupted command
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:  # the reader went away (`staa ... | head`): nothing left to tell
+        sys.exit(1)
+    except OSError as exc:  # a last resort: the operations themselves check what they can up front
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
+    if code in (0, None) and "torch.distributed" in sys.modules:  # a finished command under torchrun
+        from staa import distributed
 
-            distributed.shutdown()
-        raise
+        distributed.shutdown()
+    sys.exit(code or 0)
+
+
+def _fail(message: str) -> None:
+    """Print ``error: MESSAGE`` as one line on stderr and exit with status 2."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    sys.exit(2)
