@@ -59,6 +59,8 @@ def check_audio_file(path: str | Path) -> Path:
         raise AudioError("file not found", path)
     if path.is_dir():
         raise AudioError("is a folder, not an audio file", path)
+    if not path.is_file():
+        raise AudioError("not a regular file (a device, pipe or socket)", path)
     if not os.access(path, os.R_OK):
         raise AudioError("cannot read the file (permission denied)", path)
     if path.stat().st_size == 0:

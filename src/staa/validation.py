@@ -65,16 +65,18 @@ def seed(name: str, value: Any) -> int:
     return number(name, value, integer=True, low=0, high=2**32 - 1)
 
 
-def check_fields(cls: type, data: dict[str, Any]) -> None:
+def check_fields(cls: type, data: dict[str, Any], what: str = "") -> None:
     """Every key of ``data`` that is a field of dataclass ``cls`` holds a value of the field's type.
 
-    JSON has no tuples or sets, so the annotations checked are ``int``, ``float`` (an int is accepted),
-    ``bool``, ``str``, ``list[...]``, ``dict[...]``, ``Any`` and their ``| None``; the error names the key.
+    JSON has no tuples or sets, so the annotations checked are ``int``, ``float`` (an int is accepted; NaN
+    and infinities are not), ``bool``, ``str``, ``list[...]``, ``dict[...]``, ``Any`` and their ``| None``;
+    the error names the key (after ``what``, the config it belongs to).
     """
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if f.name in data and not _matches(data[f.name], hints[f.name]):
-            raise ConfigError(f"{f.name}: must be {_describe(hints[f.name])}, got {_short(data[f.name])}")
+            where = f"{what}: " if what else ""
+            raise ConfigError(f"{where}{f.name}: must be {_describe(hints[f.name])}, got {_short(data[f.name])}")
 
 
 def _matches(value: Any, hint: Any) -> bool:

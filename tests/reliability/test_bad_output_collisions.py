@@ -95,6 +95,28 @@ def test_a_bad_file_after_good_ones_stops_the_run_before_any_output(bad, fragmen
     assert not out.exists()
 
 
+@pytest.mark.parametrize("inside", [(), ("results",)], ids=["the input folder", "below it"])
+def test_an_output_folder_inside_the_inputs_is_refused(inside, staa, checkpoints, tmp_path):
+    """Its WAVs would be taken for inputs by the next run (and nested under themselves)."""
+    clips = tmp_path / "clips"
+    _tone(clips / "a.wav")
+    staa.refuses(_apply(staa, checkpoints, clips, clips.joinpath(*inside)), "lies inside it", keep=(clips,))
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo"])
+def test_devices_and_pipes_named_like_audio_are_not_opened(target, staa, checkpoints, tmp_path):
+    """Reading /dev/zero or a pipe would never end: refused from the file's type."""
+    import os
+
+    clips, out = tmp_path / "clips", tmp_path / "adv"
+    _tone(clips / "a.wav")
+    if target == "fifo":
+        os.mkfifo(clips / "b.wav")
+    else:
+        os.symlink(target, clips / "b.wav")
+    staa.refuses(_apply(staa, checkpoints, clips, out), f"{clips / 'b.wav'}: not a regular file", keep=(out,))
+
+
 def test_a_failure_while_writing_removes_the_wavs_already_written(staa, checkpoints, tmp_path, monkeypatch):
     """A failure that no check can foresee (a full disk here) leaves no WAV without its record either."""
     import staa.attacks.staa.export as export

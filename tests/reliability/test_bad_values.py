@@ -130,7 +130,7 @@ def test_defense_parameters_on_the_command_line(spec, staa, checkpoints, tmp_pat
 
 
 def _train(out: Path) -> list[str]:
-    return ["ser", "train", "emo18", "--out", str(out), "--epochs", "1"]
+    return ["ser", "train", "emo18", "--out", str(out), "--epochs", "1", "--quiet"]
 
 
 OPTIONS = {
@@ -155,6 +155,13 @@ def test_command_line_numbers_are_checked_before_any_work(case, staa, micro_mani
     if "--seconds" not in extra:
         args += ["--seconds", "0.25"]
     staa.refuses(args, fragment, keep=(out, cache))
+
+
+def test_clips_too_short_for_the_model_are_refused_before_training(staa, micro_manifest, tmp_path):
+    """The corpus is prepared first (a complete cache, reused later); the run stops before any training."""
+    out = tmp_path / "out"
+    args = [*_train(out), "--corpus", micro_manifest, "--cache", tmp_path / "cache", "--seconds", "0.01"]
+    staa.refuses(args, "clips of 160 samples are shorter than the 731 that Emo18 needs", keep=(out,))
 
 
 ATTACK_OPTIONS = {
@@ -190,6 +197,12 @@ OTHER_COMMANDS = {
                                               "target sparsity"),  # fmt: skip
     "generator train --target-class alone": (["generator", "train", "--threat", "{emo18}", "--target-class", "anger"],
                                              "--target-class: goes together with --targeted"),  # fmt: skip
+    "generator train --kappa nan": (["generator", "train", "--threat", "{emo18}", "--kappa", "nan"],
+                                    "generator training: kappa: must be a finite number, got nan"),  # fmt: skip
+    "generator train --lambda-s inf": (["generator", "train", "--threat", "{emo18}", "--lambda-s", "inf"],
+                                       "generator training: lambda_s: must be a finite number, got inf"),  # fmt: skip
+    "universal --lr nan": (["attack", "universal", "--model", "{emo18}", "--lr", "nan"], "universal fit: lr: must be a finite number"),
+    "universal --lr -1": (["attack", "universal", "--model", "{emo18}", "--lr", "-1"], "universal fit: lr: must be a number > 0"),
     "generator train --arch huge": (["generator", "train", "--threat", "{emo18}", "--arch", "huge"], "--arch: unknown choice 'huge'"),
 }
 
@@ -219,6 +232,9 @@ EXPERIMENT_KEYS = {
     "attack setting": ("attackers.pgd.settings.k_percent=150", "attacker 'pgd': pgd: k_percent must be in (0, 100]"),
     "generator epochs": ("attackers.staa={attack: staa, train: {epochs: 0}}", "attacker 'staa': generator training"),
     "report.chunk_size": ("report.chunk_size=0", "report.chunk_size: must be an integer in [1, 100000], got 0"),
+    "no splits": ("splits=[]", "splits: must list some of train, val, test, got []"),
+    "generator kappa": ("attackers.staa={attack: staa, train: {kappa: .nan}}", "generator training: kappa: must be a finite number"),
+    "universal fit lr": ("attackers.u={attack: universal, fit: {lr: -1}}", "universal fit: lr: must be a number > 0"),
 }
 
 

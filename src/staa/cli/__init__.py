@@ -7,12 +7,14 @@ the library and prints; it imports the library inside its body, so ``staa --help
 Wrong use ends the same way wherever it is found: a :class:`~staa.errors.StaaError`, a command-line
 usage error (an unknown option, a value of the wrong type or range) and an operating-system error
 (a full disk, a file that cannot be read or written) are each printed as one ``error: <what>: <problem>``
-line with exit status 2, never as a traceback or a framed panel.
+line with exit status 2, never as a traceback or a framed panel; a warning (a documented repair) is one
+``warning: ...`` line.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 from typer._click import exceptions as usage  # typer's own click: its usage errors are raised from here
@@ -31,6 +33,7 @@ app.command("run", help=RUN_HELP, no_args_is_help=True)(run.run)  # one command,
 
 
 def main() -> None:
+    warnings.formatwarning = _warning_line
     try:
         code = app(standalone_mode=False)
     except StaaError as exc:
@@ -55,6 +58,11 @@ def main() -> None:
 
         distributed.shutdown()
     sys.exit(code or 0)
+
+
+def _warning_line(message: Warning | str, *_: object, **__: object) -> str:
+    """A warning (a documented repair, e.g. a clip clipped to [-1, 1]) as one ``warning:`` line."""
+    return f"warning: {' '.join(str(message).split())}\n"
 
 
 def _fail(message: str) -> None:

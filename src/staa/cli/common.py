@@ -61,7 +61,7 @@ def corpus_for_models(models: Sequence[tuple[Path, Any]], corpus: str, root: Pat
     else:
         pc = prepared_corpus(corpus, root, cache, seconds, quiet, classes)
     for path, model in models:
-        model.check_fits(pc.classes, pc.sample_rate, path)
+        model.check_fits(pc.classes, pc.sample_rate, path, length=pc.length)
     return pc
 
 

@@ -69,7 +69,7 @@ def train(
     """
     from staa.attacks.staa import GeneratorConfig, STAATrainConfig
     from staa.models import load_model
-    from staa.training.generator import budget_controllers, train_staa_generator
+    from staa.training.generator import budget_controllers, check_train_config, train_staa_generator
 
     checked_places(out, cache)
     for option, value, cls in (("--arch", arch, GeneratorConfig), ("--preset", preset, STAATrainConfig)):
@@ -80,7 +80,7 @@ def train(
     options = {**{k: v for k, v in given.items() if v is not None}, "seed": seed, "targeted": targeted,
                "no_factorisation": no_factorisation, "no_magnitude": no_magnitude, "no_sparsity": no_sparsity,
                "no_quantisation": no_quantisation, "checkpointing": checkpointing, "warmup_epochs": warmup_epochs}  # fmt: skip
-    config = STAATrainConfig.preset(preset, **options)  # every option checked before any work
+    config = check_train_config(STAATrainConfig.preset(preset, **options))  # every option checked before any work
     budgets = budget_controllers(config, budget_sparsity, budget_snr, update=budget_update, lr=budget_lr)
     arch_config = GeneratorConfig.preset(arch, eps=eps, bound=bound, alignment=alignment, factorised=not no_factorisation)
     threat_models = [(path, load_model(path)) for path in threat]
@@ -151,7 +151,7 @@ def apply(
     target = target_index(target_class, classes)
     attack = STAANet.from_pretrained(victim.to(device), generator, eps=eps, targeted=target is not None)
     if input_dir is not None:
-        clips = folder_clips(input_dir, max_seconds=max_seconds, min_samples=victim.min_samples)
+        clips = folder_clips(input_dir, out, max_seconds=max_seconds, min_samples=victim.min_samples)
         batches, total, source, names = clip_batches(clips), len(clips), str(input_dir), [n for n, _ in clips]
     else:
         data = pc.split(split)

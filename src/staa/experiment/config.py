@@ -129,9 +129,8 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
         raise ConfigError(f"eps must be a number in (0, 1], got {eps!r}", path)
     _validate_values(config, path)
     splits = config.get("splits", ["val", "test"])
-    bad = [s for s in splits if s not in SPLITS] if isinstance(splits, list) and splits else splits
-    if bad:
-        raise ConfigError(f"unknown splits {bad} (expected a list of train, val, test)", path)
+    if not isinstance(splits, list) or not splits or any(s not in SPLITS for s in splits):
+        raise ConfigError(f"splits: must list some of train, val, test, got {splits!r}", path)
     models = config["models"]
     for section in ("models", "attackers", "ablations"):
         for name in config.get(section) or {}:

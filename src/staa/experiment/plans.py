@@ -25,6 +25,7 @@ from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError, first_line
 from staa.models.registry import model_class
 from staa.training.adversarial import AdvTrainConfig
+from staa.training.generator import check_train_config
 from staa.training.ser import TrainConfig
 from staa.validation import check_fields
 
@@ -129,7 +130,8 @@ def train_config(plan: AttackerPlan, seed: int, target: int | None) -> tuple[STA
     extra: dict[str, Any] = {"seed": seed}
     if target is not None:
         extra.update(targeted=True, target_class=target)
-    return STAATrainConfig.preset(preset, **{**extra, **_checked(STAATrainConfig, spec, "generator training")}), budget
+    config = STAATrainConfig.preset(preset, **{**extra, **_checked(STAATrainConfig, spec, "generator training")})
+    return check_train_config(config), budget
 
 
 def universal_config(plan: AttackerPlan, seed: int) -> UniversalConfig:

@@ -101,10 +101,12 @@ class SERModel(nn.Module):
         self.train(was_training)
         return out
 
-    def check_fits(self, classes: Sequence[str] | None, sample_rate: int, where: str | Path | None = None) -> None:
+    def check_fits(self, classes: Sequence[str] | None, sample_rate: int, where: str | Path | None = None,
+                   length: int | None = None) -> None:  # fmt: skip
         """Refuse data this model does not know: its recorded class names, their order and its sample rate
         must be the data's, or one :class:`DataError` line (naming ``where``, the checkpoint) says what differs.
-        ``classes = None`` (audio files without labels) checks the rate alone.
+        ``classes = None`` (audio files without labels) checks the rate alone; ``length`` (the data's
+        clip length in samples) must reach :attr:`min_samples`.
 
         A model that records no class names (built without them) is checked by count only; for a checkpoint
         (``where`` given) a warning says that its order cannot be verified.
@@ -112,6 +114,9 @@ class SERModel(nn.Module):
         rate = self.config.sample_rate
         if rate != sample_rate:
             raise DataError(f"the model expects {rate} Hz audio, the data is {sample_rate} Hz", where)
+        if length is not None and length < self.min_samples:
+            raise DataError(f"clips of {length} samples are shorter than the {self.min_samples} that "
+                            f"{type(self).__name__} needs: unify them to a longer length (--seconds)", where)  # fmt: skip
         if classes is None:
             return
         names, classes = list(self.config.class_names), list(classes)

@@ -31,6 +31,7 @@ from staa.models.base import SERModel
 from staa.outputs import claimed, write_json
 from staa.reproducibility import seed_everything
 from staa.training.loop import more_epochs_than_asked
+from staa.validation import check_fields
 from staa.weights import fingerprint
 
 OUTPUTS = ("best", "last", "state.pt", "train.json")  # what the trainer writes into its folder
@@ -60,6 +61,12 @@ def budget_controllers(
     return controllers
 
 
+def check_train_config(config: STAATrainConfig) -> STAATrainConfig:
+    """``config`` if every field has its type and every number is finite (a NaN κ or λ trained silently)."""
+    check_fields(STAATrainConfig, asdict(config), "generator training")
+    return config
+
+
 def budget_record(budget: DualController) -> dict[str, Any]:
     """What a budget asked for: the weight it adapts, the measurement, the target and the update rule."""
     target = budget.target_pct if isinstance(budget, SparsityBudget) else budget.target_db  # type: ignore[attr-defined]
@@ -84,8 +91,9 @@ def train_staa_generator(
     ``overwrite`` starts the folder over; a finished folder with the same settings is returned as it is.
     """
     out = Path(out_dir)
+    check_train_config(train_config)
     for model in threat_models:
-        model.check_fits(corpus.classes, corpus.sample_rate)
+        model.check_fits(corpus.classes, corpus.sample_rate, length=corpus.length)
     train_spec = {k: v for k, v in asdict(train_config).items() if k != "epochs"}  # more epochs continue the run
     spec = {"generator": generator_config.to_dict(), "train": train_spec,
             "budgets": [budget_record(b) for b in budgets], "corpus": corpus.path.name,

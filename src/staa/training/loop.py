@@ -81,7 +81,7 @@ def fit(
         raise DataError("the training split is empty", corpus.path)
     if int(train.labels.max()) >= model.num_classes:
         raise DataError(f"corpus has more classes than the model's {model.num_classes}", corpus.path)
-    model.check_fits(corpus.classes, corpus.sample_rate)
+    model.check_fits(corpus.classes, corpus.sample_rate, length=corpus.length)
     train_spec = {k: v for k, v in asdict(cfg).items() if k != "epochs"}  # type: ignore[call-overload]
     spec = {"model": model.config.to_dict(), "initial_weights": fingerprint(model), "train": train_spec,
             "corpus": corpus.path.name}  # fmt: skip

@@ -51,13 +51,18 @@ def output_name(relative: PurePath) -> str:
     return relative.with_suffix("").as_posix() if relative.suffix.lower() == ".wav" else relative.as_posix()
 
 
-def folder_clips(folder: str | Path, *, max_seconds: float, min_samples: int) -> list[tuple[str, Path]]:
-    """(output name, file) of every audio file under ``folder``, all checked before any work is done."""
+def folder_clips(folder: str | Path, out: str | Path, *, max_seconds: float, min_samples: int) -> list[tuple[str, Path]]:
+    """(output name, file) of every audio file under ``folder``, all checked before any work is done.
+
+    ``out``, the output folder, may not lie inside ``folder``: a second run would take its WAVs for inputs.
+    """
     folder = Path(folder)
     if not folder.exists():
         raise DataError("input folder not found", folder)
     if not folder.is_dir():
         raise DataError("not a folder (--input-dir takes a folder of audio files)", folder)
+    if Path(out).resolve() == folder.resolve() or folder.resolve() in Path(out).resolve().parents:
+        raise DataError(f"the output folder {out} lies inside it: give one outside the inputs", folder)
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
         raise DataError(f"no {', '.join(AUDIO_SUFFIXES)} files in this folder or below it", folder)
