@@ -14,6 +14,8 @@ TRAINING_PRESET = "paper"  # the paper's loss weights and optimiser (§4.4)
 
 #: The longest clip staa takes in one piece, in seconds: the upper bound of ``--seconds`` (a corpus's unified
 #: length) and the default of ``staa generator apply --max-seconds``. A generator ranks the positions of the
-#: whole clip and the SER models pool over all of it, so a clip is never cut; memory grows with its length
-#: (Emo18 with the ``fast`` generator: 1.1 GiB peak at 60 s, about 16 MiB more per second).
+#: whole clip and the SER models pool over all of it, so a clip is never cut; memory grows with its length.
+#: Peak memory of one 60 s clip against Emo18, one thread (benchmarks/clip_memory.py): 1.05 GiB with the
+#: ``fast`` generator, 0.86 GiB with ``realtime``, 1.98 GiB with ``authors`` (the 50.7 M network), which is
+#: at the 2 GiB mark; foundation victims were not measured.
 MAX_CLIP_SECONDS = 60.0
