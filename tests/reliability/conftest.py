@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib
 import io
 import json
 import os
@@ -257,15 +258,10 @@ def _as_unprivileged(args: list[object]) -> Ran:
 
 def _import_every_command() -> None:
     """Import now what the commands import inside their bodies: the child cannot read root's site-packages."""
-    import staa.attacks.registry  # noqa: F401
-    import staa.attacks.staa.export  # noqa: F401
-    import staa.defenses  # noqa: F401
-    import staa.evaluation.robustness  # noqa: F401
-    import staa.evaluation.runs  # noqa: F401
-    import staa.experiment  # noqa: F401
-    import staa.models  # noqa: F401
-    import staa.training.adversarial  # noqa: F401
-    import staa.training.generator  # noqa: F401
+    for module in ("staa.attacks.registry", "staa.attacks.staa.export", "staa.defenses", "staa.evaluation.robustness",
+                   "staa.evaluation.runs", "staa.experiment", "staa.models", "staa.training.adversarial",
+                   "staa.training.generator"):  # fmt: skip
+        importlib.import_module(module)
 
 
 TINY_EXPERIMENT = """
