@@ -30,6 +30,19 @@ class SpikeModel(SERModel):
         return torch.stack([torch.zeros_like(zp), self.gain * (zp - c), self.gain * (-c - zp)], 1)
 
 
+class CountingModel(nn.Module):
+    """The attacked model, counting the clips it scores: shows when an attack stops querying."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.clips = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.clips += len(x)
+        return self.model(x)
+
+
 class TinySER(SERModel):
     """Two strided convolutions, a mean over time and a linear layer: an SER model in miniature."""
 
@@ -57,6 +70,31 @@ def spike() -> Callable[[int, int, int], tuple[SpikeModel, Tensor]]:
         x = 0.1 * torch.randn(batch, length, generator=torch.Generator().manual_seed(0))
         x[:, position] = (x.sum(1) - x[:, position]) / (length - 1) + 0.002
         return SpikeModel(position), x
+
+    return make
+
+
+@pytest.fixture
+def counting() -> type[CountingModel]:
+    return CountingModel
+
+
+@pytest.fixture
+def mixed_spike() -> Callable[[int, int, int], tuple[SpikeModel, Tensor, Tensor]]:
+    """``mixed_spike(batch, length, position)`` → (model, clips, reachable): within ε = 0.005 only the
+    even rows can leave class 0.
+
+    Even rows sit just below the class-1 boundary (z_p ≈ 0.24, Δx_p ≈ +0.001 flips them); odd rows
+    sit in the middle of class 0 (z_p ≈ 0), where even every sample moved by 0.005 shifts z_p by at
+    most ≈ 0.1, far from the ±0.25 boundaries.
+    """
+
+    def make(batch: int, length: int, position: int) -> tuple[SpikeModel, Tensor, Tensor]:
+        x = 0.1 * torch.randn(batch, length, generator=torch.Generator().manual_seed(0))
+        rest = torch.cat([x[:, :position], x[:, position + 1 :]], dim=1)
+        reachable = torch.arange(batch) % 2 == 0
+        x[:, position] = rest.mean(1) + torch.where(reachable, 0.24 * rest.std(1), torch.zeros(batch))
+        return SpikeModel(position), x, reachable
 
     return make
 

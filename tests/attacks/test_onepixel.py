@@ -53,22 +53,9 @@ def test_the_same_seed_gives_the_same_audio(random_model, random_inputs):
     assert torch.equal(runs[0], runs[1])
 
 
-class CountingModel(torch.nn.Module):
-    """Wraps a model and counts the clips it scores."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.clips = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.clips += len(x)
-        return self.model(x)
-
-
-def test_queries_stop_when_fooled_and_run_all_generations_otherwise(spike):
+def test_queries_stop_when_fooled_and_run_all_generations_otherwise(spike, counting):
     model, x = spike(2, 32, 7)
-    counted = CountingModel(model)
+    counted = counting(model)
     popsize, iterations = 64, 20
     OnePixel(counted, EPS, popsize=popsize, iterations=iterations, seed=0).perturb(x, torch.zeros(2, dtype=torch.long))
     assert counted.clips < 2 * popsize * (iterations + 1) / 4

@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from staa.attacks.base import Attack
+from staa.attacks.fmn import FMNL0
 from staa.attacks.pgd import SparsePGD
+from staa.attacks.pgd0 import PGD0
+from staa.attacks.sigma_zero import SigmaZero
+from staa.attacks.sparse_rs import SparseRS
 from staa.attacks.sparsefool import SparseFool
 from staa.attacks.zero import ZeroPerturbation
 from staa.data.cache import Split
@@ -64,6 +68,33 @@ def test_sparse_pgd_respects_its_budgets(x, eps, k, steps):
     assert result.x_adv.min() >= -1 and result.x_adv.max() <= 1
     assert ((result.delta != 0).sum(dim=1) <= min(k, N)).all()
     assert ((0 <= result.sparsity) & (result.sparsity <= 100)).all()
+
+
+@MODEL_CALLS
+@given(x=waves(2), eps=epsilons, k=st.integers(1, 2 * N), steps=st.integers(1, 3), restarts=st.integers(1, 2))
+def test_pgd0_respects_its_budgets(x, eps, k, steps, restarts):
+    result = PGD0(MODEL, eps, k=k, steps=steps, restarts=restarts, seed=0)(x)
+    assert result.delta.abs().max() <= eps + 1e-6
+    assert result.x_adv.min() >= -1 and result.x_adv.max() <= 1
+    assert (result.l0 <= min(k, N)).all()
+
+
+@MODEL_CALLS
+@given(x=waves(2), eps=epsilons, k=st.integers(1, 2 * N), queries=st.integers(1, 12), targeted=st.booleans())
+def test_sparse_rs_respects_its_budgets(x, eps, k, queries, targeted):
+    result = SparseRS(MODEL, eps, k=k, queries=queries, targeted=targeted, seed=0)(x, target=1 if targeted else None)
+    assert result.delta.abs().max() <= eps + 1e-6
+    assert result.x_adv.min() >= -1 and result.x_adv.max() <= 1
+    assert (result.l0 <= min(k, N)).all()
+
+
+@settings(max_examples=10, deadline=None)
+@given(x=waves(2), eps=epsilons, steps=st.integers(1, 3), minimum_norm=st.sampled_from([FMNL0, SigmaZero]))
+def test_minimum_norm_attacks_stay_in_the_box_and_return_what_fools(x, eps, steps, minimum_norm):
+    result = minimum_norm(MODEL, eps, steps=steps)(x)
+    assert result.delta.abs().max() <= eps + 1e-6
+    assert result.x_adv.min() >= -1 and result.x_adv.max() <= 1
+    assert (result.l0[~result.success] == 0).all()  # nothing found: the clip comes back unchanged
 
 
 @settings(max_examples=8, deadline=None)

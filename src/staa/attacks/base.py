@@ -49,6 +49,11 @@ class AttackResult:
     def sparsity(self) -> Tensor:
         return sparsity(self.delta)
 
+    @property
+    def l0(self) -> Tensor:
+        """Changed samples per clip, (B,): the count behind :attr:`sparsity` (a minimum-norm attack's answer)."""
+        return (self.delta != 0).sum(dim=-1)
+
 
 @contextlib.contextmanager
 def frozen(model: nn.Module) -> Iterator[nn.Module]:
@@ -77,18 +82,45 @@ def margin_loss(logits: Tensor, labels: Tensor, targeted: bool = False, kappa: f
     return torch.clamp(margin, min=-kappa)
 
 
+LOSSES = ("margin", "ce")
+
+
+def loss_gradient(
+    model: nn.Module, x: Tensor, labels: Tensor, *, targeted: bool, loss: str = "margin", kappa: float = 0.0
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Logits at ``x``, the per-example loss the attacker *minimises* and its gradient w.r.t. ``x``.
+
+    ``"margin"`` is the C&W margin (:func:`margin_loss`, clamped at −κ; κ = inf leaves it unclamped, as
+    the minimum-norm attacks need); ``"ce"`` is the cross-entropy of torchattacks/ART, negated for
+    untargeted attacks. Rows are independent, so the gradient of the summed loss is each row's own.
+    """
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = model(x)
+        if loss == "margin":
+            values = margin_loss(logits, labels, targeted, kappa)
+        else:
+            ce = nn.functional.cross_entropy(logits, labels, reduction="none")
+            values = ce if targeted else -ce
+        (grad,) = torch.autograd.grad(values.sum(), x)
+    return logits.detach(), values.detach(), grad
+
+
 @dataclass(frozen=True)
 class SampleBudget:
     """How many samples a sparse attack may change: ``k`` directly or ``k_percent`` of the clip.
 
-    Shared by sparse PGD and the universal perturbation so both validate and round the same way.
+    Shared by every budgeted sparse attack so that all validate and round the same way.
     """
 
     k: int | None = None
     k_percent: float | None = None
     owner: str = "attack"
+    required: bool = False  # an attack that is only defined with a budget (PGD₀, Sparse-RS)
 
     def __post_init__(self) -> None:
+        if self.required and self.k is None and self.k_percent is None:
+            raise ConfigError(f"{self.owner}: give a sample budget, k or k_percent")
         if self.k is not None and self.k_percent is not None:
             raise ConfigError(f"{self.owner}: give either k or k_percent, not both")
         if self.k is not None and self.k < 1:

@@ -20,15 +20,11 @@ moving at the first step where it is fooled, which keeps its perturbation small 
 
 from __future__ import annotations
 
-
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
-from staa.attacks.base import Attack, SampleBudget, margin_loss
+from staa.attacks.base import LOSSES, Attack, SampleBudget, loss_gradient
 from staa.errors import ConfigError
-
-LOSSES = ("margin", "ce")
 
 
 class SparsePGD(Attack):
@@ -106,14 +102,6 @@ class SparsePGD(Attack):
         return x_adv
 
     def _loss_and_grad(self, x: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-        """Logits at ``x`` and the gradient of the loss the attacker *minimises*, summed over rows."""
-        x = x.detach().requires_grad_(True)
-        with torch.enable_grad():
-            logits = self.model(x)
-            if self.loss == "margin":
-                loss = margin_loss(logits, labels, self.targeted)
-            else:
-                ce = F.cross_entropy(logits, labels, reduction="none")
-                loss = ce if self.targeted else -ce
-            (grad,) = torch.autograd.grad(loss.sum(), x)
-        return logits.detach(), grad
+        """Logits at ``x`` and the gradient of the loss the attacker *minimises*."""
+        logits, _, grad = loss_gradient(self.model, x, labels, targeted=self.targeted, loss=self.loss)
+        return logits, grad

@@ -17,6 +17,10 @@ from staa.errors import ConfigError
 
 ATTACKS: dict[str, str] = {
     "pgd": "staa.attacks.pgd:SparsePGD",
+    "pgd0": "staa.attacks.pgd0:PGD0",
+    "sparse_rs": "staa.attacks.sparse_rs:SparseRS",
+    "sigma_zero": "staa.attacks.sigma_zero:SigmaZero",
+    "fmn": "staa.attacks.fmn:FMNL0",
     "sparsefool": "staa.attacks.sparsefool:SparseFool",
     "onepixel": "staa.attacks.onepixel:OnePixel",
     "staa": "staa.attacks.staa.attack:STAANet",

@@ -10,6 +10,7 @@ Figures are drawn with Matplotlib's non-interactive Agg backend and written atom
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,6 +18,9 @@ from torch import Tensor
 
 from staa.audio import SAMPLE_RATE, write_audio
 from staa.outputs import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 LOG_FLOOR = 1e-10
 
@@ -108,6 +112,13 @@ def plot_example(
     fig.colorbar(image, ax=axes[:, 1], label="dB", shrink=0.8)
     if title:
         fig.suptitle(title)
+    return save_png(fig, path)
+
+
+def save_png(fig: Figure, path: str | Path) -> Path:
+    """Write a Matplotlib figure as a 100 dpi PNG, atomically, and close it."""
+    from matplotlib import pyplot as plt
+
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)

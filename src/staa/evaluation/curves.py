@@ -1,0 +1,139 @@
+"""Success versus sparsity: sweep an attack's sample budget and read ASR against the sparsity it used.
+
+One operating point says little about a sparse attack; a curve says how its success grows with the
+samples it may change. :func:`sweep` crafts once per budget (``k_percent``) on the threat model and
+replays the audio on every victim, giving one :class:`CurvePoint` per budget and victim; x is the
+*measured* mean sparsity of the clips that fooled the threat model (the paper's protocol for sparsity,
+:mod:`staa.metrics`), so an attack that uses less than its budget sits further left. An attack without
+a budget (a trained STAA-Net generator) is measured once by :func:`measure` and drawn as a point.
+
+A minimum-norm attack (σ-zero, FMN) gives the whole curve from one run: a clip counts as fooled at
+sparsity s when its minimum L0 is at most s (:func:`minimum_norm_curve`). Robust accuracy (accuracy on
+the adversarial clips against the true labels) is recorded whenever the labels are given.
+
+:func:`write_csv` and :func:`plot` (Matplotlib PNG, one panel per victim, one line per attacker) write
+the results; both write atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from staa.attacks.base import Attack, AttackResult
+from staa.evaluation.figures import save_png
+from staa.metrics import accuracy, attack_success_rate
+from staa.models.base import SERModel
+from staa.outputs import atomic_path
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One attacker at one budget on one victim; ``budget`` is the swept k_percent (None: no budget)."""
+
+    attacker: str
+    victim: str
+    budget: float | None
+    sparsity_pct: float
+    asr: float
+    n_clips: int
+    robust_accuracy: float | None = None
+    point: bool = False  # drawn as a marker (a generator), not joined into a line
+
+
+def measure(
+    attack: Attack,
+    x: Tensor,
+    victims: Mapping[str, SERModel],
+    *,
+    attacker: str,
+    labels: Tensor | None = None,
+    budget: float | None = None,
+    point: bool = False,
+) -> list[CurvePoint]:
+    """Craft on ``attack``'s model once, then score the adversarial clips on every victim."""
+    result = attack(x)
+    fooled = result.success
+    sparsity = float(result.sparsity[fooled].mean()) if fooled.any() else float(result.sparsity.mean())
+    points = []
+    for name, victim in victims.items():
+        clean, adv = _predict(victim, result.x_adv - result.delta), _predict(victim, result.x_adv)
+        asr = attack_success_rate(clean, adv, result.target)
+        robust = None if labels is None else accuracy(adv, labels)
+        points.append(CurvePoint(attacker, name, budget, sparsity, asr, len(x), robust, point))
+    return points
+
+
+def sweep(
+    make_attack: Callable[[float], Attack],
+    budgets: Sequence[float],
+    x: Tensor,
+    victims: Mapping[str, SERModel],
+    *,
+    attacker: str,
+    labels: Tensor | None = None,
+) -> list[CurvePoint]:
+    """``make_attack(k_percent)`` at every budget, measured on every victim (budgets in increasing order)."""
+    points = []
+    for budget in sorted(budgets):
+        points += measure(make_attack(budget), x, victims, attacker=attacker, labels=labels, budget=budget)
+    return points
+
+
+def minimum_norm_curve(
+    result: AttackResult, budgets: Sequence[float], *, attacker: str, victim: str
+) -> list[CurvePoint]:
+    """ASR at each sparsity budget (%) on the attacked model, read off one minimum-norm run."""
+    needed = torch.where(result.success, result.sparsity, torch.full_like(result.sparsity, float("inf")))
+    points = []
+    for budget in sorted(budgets):
+        within = needed <= budget
+        sparsity = float(needed[within].mean()) if within.any() else 0.0
+        points.append(CurvePoint(attacker, victim, budget, sparsity, float(within.double().mean()), len(needed)))
+    return points
+
+
+def write_csv(points: Sequence[CurvePoint], path: str | Path) -> Path:
+    """One row per point, the :class:`CurvePoint` fields as columns."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[field.name for field in fields(CurvePoint)])
+        writer.writeheader()
+        writer.writerows(asdict(p) for p in points)
+    return path
+
+
+def plot(points: Sequence[CurvePoint], path: str | Path, *, title: str = "") -> Path:
+    """ASR (%) against measured sparsity (%), one panel per victim, one line (or marker) per attacker."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    victims = list(dict.fromkeys(p.victim for p in points))
+    attackers = list(dict.fromkeys(p.attacker for p in points))
+    colours = {a: plt.get_cmap("tab10")(i % 10) for i, a in enumerate(attackers)}
+    fig, axes = plt.subplots(1, len(victims), figsize=(4.5 * len(victims), 3.8), squeeze=False, constrained_layout=True)
+    for ax, victim in zip(axes[0], victims):
+        for attacker in attackers:
+            mine = sorted((p for p in points if p.victim == victim and p.attacker == attacker), key=lambda p: p.sparsity_pct)
+            if not mine:
+                continue
+            xs, ys = [p.sparsity_pct for p in mine], [100 * p.asr for p in mine]
+            style = {"linestyle": "none", "marker": "*", "markersize": 11} if mine[0].point else {"marker": "o"}
+            ax.plot(xs, ys, color=colours[attacker], label=attacker, **style)
+        ax.set(title=f"victim: {victim}", xlabel="sparsity (% of samples changed)", ylabel="ASR (%)", ylim=(-2, 102))
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    return save_png(fig, path)
+
+
+def _predict(victim: SERModel, x: Tensor) -> Tensor:
+    return victim.predict(x.to(next(victim.parameters()).device)).cpu()
