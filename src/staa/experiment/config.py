@@ -22,6 +22,7 @@ from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
 from staa.experiment.plans import ID, SHIFT_ID, ZERO_ID
 from staa.experiment.sections.budgets import validate_budget
+from staa.experiment.sections.curves import validate_sweeps
 from staa.experiment.sections.robustness import validate_defenses
 from staa.experiment.sections.targeted import validate_targeted
 
@@ -118,6 +119,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
         raise ConfigError(f"controls.authors_shift must be auto, true or false, got {shift!r}", path)
     validate_defenses(config, path)
     validate_targeted(config, path)
+    validate_sweeps(config, path)
 
 
 def _validate_adversarial(name: str, spec: Any, models: dict[str, Any], path: Path | str) -> None:
