@@ -26,7 +26,8 @@ app = typer.Typer(help="Sparse and transferable adversarial attacks on speech em
 app.add_typer(data.app, name="data", help="Prepare corpora (decode, resample, unify length, cache).")
 app.add_typer(ser.app, name="ser", help="Train and evaluate SER models.")
 app.add_typer(generator.app, name="generator", help="Train STAA-Net generators and apply them to audio.")
-app.add_typer(attack.app, name="attack", help="Baseline attacks, universal perturbations, targeted success per class.")
+ATTACK_HELP = "Sparse attacks, universal perturbations, targeted success per class, ASR-versus-sparsity sweeps."
+app.add_typer(attack.app, name="attack", help=ATTACK_HELP)
 app.add_typer(defense.app, name="defense", help="Defenses, adversarial training and robust accuracy.")
 RUN_HELP = "Run a whole experiment from a YAML file (prepare, train, attack, report)."
 app.command("run", help=RUN_HELP, no_args_is_help=True)(run.run)  # one command, not a group

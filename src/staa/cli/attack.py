@@ -10,7 +10,9 @@ rather than silently ignored.
 saves it (``OUT/perturbation.safetensors``), then attacks a split with it through that same path;
 ``staa attack run universal --perturbation FILE`` applies a saved one. ``staa attack targets NAME``
 measures which emotions a targeted attack can impose: success per target class (``targeted.json``,
-``targeted.md``).
+``targeted.md``). ``staa attack sweep NAME --k-percent 1 --k-percent 5 …`` draws ASR against measured
+sparsity on the threat model and every ``--victim`` (:func:`staa.evaluation.runs.sweep_run`:
+``curves.csv``, ``curves.png``, ``curves.json``, one resumable adversarial set per budget).
 """
 
 from __future__ import annotations
@@ -216,6 +218,78 @@ def targets(
     table = targeted_success_run(factory, net, pc, split, out, limit=limit, batch_size=batch_size, settings=settings,
                                  seed=seed, device=device, overwrite=overwrite)  # fmt: skip
     typer.echo(table.markdown())
+
+
+@app.command()
+def sweep(
+    name: Annotated[str, typer.Argument(help="budgeted attack (pgd, pgd0, sparse_rs: crafted per budget) or minimum-norm "
+                                             "attack (sigma_zero, fmn: one run, read at every budget)")],
+    model: Model,
+    out: Annotated[Path, typer.Option(help="output folder (curves.csv, curves.png, curves.json, one set per budget)")],
+    k_percent: Annotated[list[float], typer.Option("--k-percent", help="sample budget in % of the clip; repeat for each")],
+    victim: Annotated[list[Path], typer.Option(help="victim checkpoint folder; repeat (the threat model is always one)")] = [],
+    corpus: Corpus = "synthetic",
+    root: Root = None,
+    cache: Cache = DEFAULT_CACHE,
+    seconds: Seconds = None,
+    split: SplitName = "test",
+    limit: Limit = None,
+    eps: Annotated[float, typer.Option(help="L∞ budget in waveform units")] = DEFAULT_EPS,
+    steps: Annotated[int | None, typer.Option(help="pgd / pgd0 / sigma_zero / fmn: iterations")] = None,
+    queries: Annotated[int | None, typer.Option(help="sparse_rs: model queries per clip")] = None,
+    batch_size: BatchSize = 8,
+    seed: Seed = 0,
+    device: Device = "cpu",
+    quiet: Quiet = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """ASR versus measured sparsity over sample budgets, on the threat model and every victim.
+
+    A killed sweep resumes at its first unfinished budget; other settings are refused (--overwrite starts over).
+    """
+    from staa.attacks.registry import attack_options, build_attack
+    from staa.evaluation.curves import MINIMUM_NORM_ATTACKS, sweepable
+    from staa.evaluation.runs import sweep_run
+    from staa.reproducibility import seed_everything
+
+    minimum_norm = name in MINIMUM_NORM_ATTACKS
+    if name == "universal" or not (minimum_norm or sweepable(name)):
+        raise ConfigError(f"attack '{name}' cannot be swept here: use pgd, pgd0 or sparse_rs (crafted per budget) or "
+                          "sigma_zero, fmn (minimum-norm); a universal perturbation is swept in an experiment file")  # fmt: skip
+    if any(not 0 < k <= 100 for k in k_percent) or len(set(k_percent)) < len(k_percent):
+        raise ConfigError(f"--k-percent: distinct budgets in (0, 100] expected, got {k_percent}")
+    kwargs = attack_options(name, steps=steps, queries=queries)
+    seed_everything(seed)
+    pc = prepared_corpus(corpus, root, cache, seconds, quiet)
+    victims = _checkpoints([model, *victim], device)
+    net = next(iter(victims.values()))[0]
+    common = {"eps": eps, "batch_size": batch_size, **kwargs}
+
+    def make_attack(k: float | None) -> Any:
+        return build_attack(name, net, **common, **({} if k is None else {"k_percent": k}))
+
+    points = sweep_run(make_attack, k_percent, victims, pc, split, out, attacker=name, minimum_norm=minimum_norm,
+                       limit=limit, seed=seed, config={"attack": name, "model": str(model), **common},
+                       device=device, show_progress=not quiet, overwrite=overwrite)  # fmt: skip
+    for p in points:
+        typer.echo(f"{name} k {p.budget:g} %: sparsity {p.sparsity_pct:.2f} %, ASR on {p.victim} {p.asr:.3f} ({p.n_clips} clips)")
+    typer.echo(f"-> {out / 'curves.csv'}, {out / 'curves.png'}, {out / 'curves.json'}")
+
+
+def _checkpoints(paths: list[Path], device: str) -> dict[str, tuple[Any, str]]:
+    """Models by name (a ``best``/``last`` folder is named after its parent) with a key for their weights."""
+    from staa.evaluation.adversarial_set import file_fingerprint
+    from staa.models import load_model
+    from staa.models.base import WEIGHTS_NAME
+
+    out: dict[str, tuple[Any, str]] = {}
+    for path in dict.fromkeys(paths):
+        name = path.parent.name if path.name in ("best", "last") else path.name
+        if name in out:
+            raise ConfigError(f"two checkpoints are both named '{name}'", path)
+        weights = path / WEIGHTS_NAME
+        out[name] = (load_model(path).to(device), file_fingerprint(weights) if weights.exists() else str(path.resolve()))
+    return out
 
 
 def _print_summary(name: str, s: dict[str, Any], out: Path) -> None:

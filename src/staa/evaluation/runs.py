@@ -9,6 +9,8 @@
   one WAV per clip under ``wav/`` and ``result.json``, summarised like every crafted set (:func:`crafted_summary`).
 * :func:`targeted_success_run` — success per target class (``targeted.json``, ``targeted.md``).
 * :func:`robustness_run` — robust accuracy of victims × defenses × attacks (``robustness.json``, ``.md``).
+* :func:`sweep_run` — ASR versus sparsity of one attack over sample budgets on every victim
+  (``curves.csv``, ``curves.png``, ``curves.json``; one adversarial set per budget).
 
 Each claims its output folder first (:func:`~staa.outputs.claim_folder`): the settings that make its
 outputs — the weights' fingerprints rather than their paths — are recorded in ``spec.json``, and a rerun
@@ -20,7 +22,8 @@ settings it was not made with.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +48,11 @@ from staa.evaluation.adversarial_set import (
     file_fingerprint,
     finite_or_none,
 )
+from staa.evaluation.curves import CurvePoint, minimum_norm_set_curve, plot, set_points, write_csv
 from staa.evaluation.robustness import AttackFactory, robust_accuracy, robustness_table
 from staa.evaluation.tables import Table, targeted_success_table
 from staa.evaluation.targeted import targeted_success_by_class
+from staa.evaluation.transfer import evaluate_victim
 from staa.models.base import SERModel
 from staa.outputs import claimed, write_json, write_text
 from staa.reproducibility import provenance
@@ -271,3 +276,66 @@ def robustness_run(
         write_text(out / "robustness.md", table.markdown())
         write_json(out / "robustness.json", result)
     return table
+
+
+def sweep_run(
+    make_attack: Callable[[float | None], Attack],
+    budgets: Sequence[float],
+    victims: Mapping[str, tuple[SERModel, str]],
+    corpus: PreparedCorpus,
+    split: str,
+    out: Path,
+    *,
+    attacker: str,
+    minimum_norm: bool,
+    limit: int | None,
+    seed: int,
+    config: dict[str, Any],
+    device: str = "cpu",
+    show_progress: bool = False,
+    overwrite: bool = False,
+) -> list[CurvePoint]:
+    """ASR versus sparsity of one attack on the first ``limit`` clips of ``split``, on every victim.
+
+    A budgeted attack is crafted once per budget, ``make_attack(k_percent)``, into ``out/k<budget>/``;
+    a minimum-norm attack once, ``make_attack(None)``, into ``out/minimum-norm/`` and read at every
+    budget (:func:`~staa.evaluation.curves.minimum_norm_set_curve`). Each is an adversarial set
+    (resumable; a finished budget is reused) replayed on every victim (``victims``: name → (model, key
+    identifying its weights); results cached in the set's ``victims/``). ``attacker`` names the attack
+    in the points and the figure. Writes ``curves.csv``, ``curves.png`` and ``curves.json`` (``config``,
+    the clips, every point and the provenance).
+    """
+    data, n = first_clips(corpus, split, limit)
+    folders = ["minimum-norm"] if minimum_norm else [f"k{b:g}" for b in sorted(budgets)]
+    spec = {"attacker": attacker, "victims": {v: key for v, (_, key) in victims.items()}, "corpus": corpus.path.name,
+            "split": split, "n": n, "budgets": sorted(budgets), "minimum_norm": minimum_norm, "seed": seed,
+            "options": _identity(config)}  # fmt: skip
+    with claimed(out, spec, outputs=("curves.csv", "curves.png", "curves.json", *folders), overwrite=overwrite):
+        return _sweep(make_attack, budgets, victims, corpus, data, n, split, out, attacker, minimum_norm, seed, config,
+                      device, show_progress)  # fmt: skip
+
+
+def _sweep(make_attack: Callable[[float | None], Attack], budgets: Sequence[float],
+           victims: Mapping[str, tuple[SERModel, str]], corpus: PreparedCorpus, data: Split, n: int, split: str,
+           out: Path, attacker: str, minimum_norm: bool, seed: int, config: dict[str, Any], device: str,
+           show_progress: bool) -> list[CurvePoint]:  # fmt: skip
+    """The body of :func:`sweep_run` inside its claimed folder."""
+
+    def crafted(attack: Attack, folder: str) -> tuple[AdversarialSet, dict[str, dict[str, Any]]]:
+        adv = craft_adversarial_set(
+            attack, data.waves, data.labels, np.arange(n), out / folder, items=data.items, chunk_size=attack.batch_size or 8,
+            seed=seed, perceptual=False, sample_rate=corpus.sample_rate, meta={"classes": corpus.classes},
+            config={**config, "k_percent": getattr(attack, "k_percent", None)}, show_progress=show_progress,
+        )  # fmt: skip
+        replays = {v: evaluate_victim(adv, data.waves, model, v, key=key, device=device) for v, (model, key) in victims.items()}
+        return adv, replays
+
+    if minimum_norm:
+        points = minimum_norm_set_curve(*crafted(make_attack(None), "minimum-norm"), budgets, attacker=attacker)
+    else:
+        points = [p for b in sorted(budgets) for p in set_points(*crafted(make_attack(b), f"k{b:g}"), attacker=attacker, budget=b)]
+    write_csv(points, out / "curves.csv")
+    plot(points, out / "curves.png", title=f"{attacker} on {corpus.name}, {split} split ({n} clips)")
+    record = {**config, "corpus": corpus.name, "split": split, "n": n, "budgets": sorted(budgets), "minimum_norm": minimum_norm}
+    write_json(out / "curves.json", {**record, "points": [asdict(p) for p in points], "provenance": provenance(record, seed)})
+    return points

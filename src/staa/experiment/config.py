@@ -32,6 +32,7 @@ from staa.errors import ConfigError
 from staa import validation
 from staa.experiment.plans import ID, SHIFT_ID, ZERO_ID, check_buildable
 from staa.experiment.sections.budgets import validate_budget
+from staa.experiment.sections.curves import validate_sweeps
 from staa.experiment.sections.robustness import validate_defenses
 from staa.experiment.sections.targeted import validate_targeted
 
@@ -160,6 +161,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
         raise ConfigError(f"controls.authors_shift must be auto, true or false, got {shift!r}", path)
     validate_defenses(config, path)
     validate_targeted(config, path)
+    validate_sweeps(config, path)
     try:
         check_buildable(config)
     except ConfigError as exc:

@@ -20,6 +20,7 @@ from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import attacker_plans, needed_models
 from staa.experiment.results import write_results_and_report
 from staa.experiment.sections.budgets import budgets
+from staa.experiment.sections.curves import curves
 from staa.experiment.sections.robustness import robustness
 from staa.experiment.sections.targeted import targeted
 from staa.experiment.steps import attack_and_replay, prepare_corpus, train_ser_model
@@ -57,5 +58,5 @@ def run_experiment(
     for threat in config["threat_models"]:
         for plan in attacker_plans(config, threat):
             rows += attack_and_replay(ctx, threat, plan)
-    sections = {"robustness": robustness(ctx), "targeted": targeted(ctx), "budgets": budgets(ctx)}
+    sections = {"robustness": robustness(ctx), "targeted": targeted(ctx), "budgets": budgets(ctx), "curves": curves(ctx)}
     return write_results_and_report(ctx, rows, sections)
