@@ -164,3 +164,14 @@ def test_experiment_rerun_with_other_settings_is_refused_then_overwritten(staa, 
                  keep=(out / "models",))  # fmt: skip
     staa.succeeds("run", experiment, "--out", out, "--quiet", "--set", "models.emo18.lr=0.01", "--overwrite")
     assert json.loads((out / "models" / "emo18" / "train.json").read_text())["train_config"]["lr"] == 0.01
+
+
+def test_attack_sweep_refuses_other_budgets_and_reuses_its_own(staa, checkpoints, micro, tmp_path):
+    out = tmp_path / "sweep"
+    base = ["attack", "sweep", "pgd", "--model", checkpoints / "emo18", "--out", out, "--steps", "1", "--limit", "2",
+            "--batch-size", "2", *micro]  # fmt: skip
+    staa.succeeds(*base, "--k-percent", "5")
+    staa.refuses([*base, "--k-percent", "20"], "budgets: [5.0] → [20.0]", "--overwrite", keep=(out,))
+    staa.succeeds(*base, "--k-percent", "5")  # the same settings: the finished set is reused
+    staa.succeeds(*base, "--k-percent", "20", "--overwrite")
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["k20"]

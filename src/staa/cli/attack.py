@@ -259,9 +259,11 @@ def sweep(
     if any(not 0 < k <= 100 for k in k_percent) or len(set(k_percent)) < len(k_percent):
         raise ConfigError(f"--k-percent: distinct budgets in (0, 100] expected, got {k_percent}")
     kwargs = attack_options(name, steps=steps, queries=queries)
+    checked_places(out, cache)
     seed_everything(seed)
-    pc = prepared_corpus(corpus, root, cache, seconds, quiet)
-    victims = _checkpoints([model, *victim], device)
+    paths = list(dict.fromkeys([model, *victim]))
+    victims = _checkpoints(paths, device)
+    pc = corpus_for_models([(p, m) for p, (m, _) in zip(paths, victims.values())], corpus, root, cache, seconds, quiet)
     net = next(iter(victims.values()))[0]
     common = {"eps": eps, "batch_size": batch_size, **kwargs}
 

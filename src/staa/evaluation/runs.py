@@ -22,6 +22,7 @@ settings it was not made with.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -306,11 +307,11 @@ def sweep_run(
     the clips, every point and the provenance).
     """
     data, n = first_clips(corpus, split, limit)
-    folders = ["minimum-norm"] if minimum_norm else [f"k{b:g}" for b in sorted(budgets)]
+    folders = {"minimum-norm", *(f"k{b:g}" for b in budgets), *(p.name for p in out.glob("k*") if p.is_dir() and re.fullmatch(r"k[0-9.e+-]+", p.name))}
     spec = {"attacker": attacker, "victims": {v: key for v, (_, key) in victims.items()}, "corpus": corpus.path.name,
             "split": split, "n": n, "budgets": sorted(budgets), "minimum_norm": minimum_norm, "seed": seed,
             "options": _identity(config)}  # fmt: skip
-    with claimed(out, spec, outputs=("curves.csv", "curves.png", "curves.json", *folders), overwrite=overwrite):
+    with claimed(out, spec, outputs=("curves.csv", "curves.png", "curves.json", *sorted(folders)), overwrite=overwrite):
         return _sweep(make_attack, budgets, victims, corpus, data, n, split, out, attacker, minimum_norm, seed, config,
                       device, show_progress)  # fmt: skip
 
