@@ -307,7 +307,8 @@ def sweep_run(
     the clips, every point and the provenance).
     """
     data, n = first_clips(corpus, split, limit)
-    folders = {"minimum-norm", *(f"k{b:g}" for b in budgets), *(p.name for p in out.glob("k*") if p.is_dir() and re.fullmatch(r"k[0-9.e+-]+", p.name))}
+    earlier = [p.name for p in out.glob("k*") if p.is_dir() and re.fullmatch(r"k[0-9.e+-]+", p.name)]
+    folders = {"minimum-norm", *(f"k{b:g}" for b in budgets), *earlier}  # --overwrite removes every budget's set
     spec = {"attacker": attacker, "victims": {v: key for v, (_, key) in victims.items()}, "corpus": corpus.path.name,
             "split": split, "n": n, "budgets": sorted(budgets), "minimum_norm": minimum_norm, "seed": seed,
             "options": _identity(config)}  # fmt: skip
