@@ -8,6 +8,7 @@ Everything downstream works on mono float32 waveforms in [-1, 1] at 16 kHz. Resa
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -48,6 +49,25 @@ def check_waveform(x: np.ndarray, path: str | Path | None = None, *, allow_silen
         raise AudioError("silent audio (all samples are zero)", path)
 
 
+def check_audio_file(path: str | Path) -> Path:
+    """``path`` if it is a non-empty file this process may read; one line saying which it is not otherwise.
+
+    Checked before soundfile sees the file, whose message for an unreadable file is "System error".
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError("file not found", path)
+    if path.is_dir():
+        raise AudioError("is a folder, not an audio file", path)
+    if not path.is_file():
+        raise AudioError("not a regular file (a device, pipe or socket)", path)
+    if not os.access(path, os.R_OK):
+        raise AudioError("cannot read the file (permission denied)", path)
+    if path.stat().st_size == 0:
+        raise AudioError("empty file (0 bytes)", path)
+    return path
+
+
 def load_audio(
     path: str | Path,
     sample_rate: int = SAMPLE_RATE,
@@ -69,13 +89,7 @@ def load_audio(
     Everything else that makes a clip unusable (missing, empty, a folder, not audio, NaN/inf samples,
     silence unless ``allow_silent``) raises :class:`AudioError` naming the file.
     """
-    path = Path(path)
-    if not path.exists():
-        raise AudioError("file not found", path)
-    if path.is_dir():
-        raise AudioError("is a folder, not an audio file", path)
-    if path.stat().st_size == 0:
-        raise AudioError("empty file (0 bytes)", path)
+    path = check_audio_file(path)
     try:
         info = sf.info(str(path))
         frames = -1

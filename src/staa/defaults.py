@@ -11,3 +11,11 @@ module imports nothing, so ``staa --help`` can show these values without loading
 DEFAULT_EPS = 0.05  # L∞ bound of δ in waveform units: the paper's DEMoS budget (§4.3)
 GENERATOR_PRESET = "fast"  # a CPU-sized generator; "authors" is the released 50.7 M-parameter network
 TRAINING_PRESET = "topk"  # the fast generators' recipe; "paper" reproduces the paper's loss weights and optimiser (§4.4)
+
+#: The longest clip staa takes in one piece, in seconds: the upper bound of ``--seconds`` (a corpus's unified
+#: length) and the default of ``staa generator apply --max-seconds``. A generator ranks the positions of the
+#: whole clip and the SER models pool over all of it, so a clip is never cut; memory grows with its length.
+#: Peak memory of one 60 s clip against Emo18, one thread (benchmarks/clip_memory.py): 1.05 GiB with the
+#: ``fast`` generator, 0.86 GiB with ``realtime``, 1.98 GiB with ``authors`` (the 50.7 M network), which is
+#: at the 2 GiB mark; foundation victims were not measured.
+MAX_CLIP_SECONDS = 60.0

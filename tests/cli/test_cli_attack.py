@@ -1,14 +1,16 @@
 """``staa attack``: ``run`` crafts on a prepared split and writes records with provenance and one WAV per
 clip; ``universal`` fits, saves and applies one perturbation through that same path; ``targets`` measures
-targeted success per class."""
+targeted success per class; ``sweep`` draws ASR against sparsity over budgets on every victim."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from typer.testing import CliRunner
 
 from staa.attacks.universal import UniversalPerturbation
@@ -131,3 +133,54 @@ def test_targets_refuses_universal_and_foreign_options(tmp_path, checkpoint):
         result = invoke(name, *common, *extra, command="targets")
         assert isinstance(result.exception, ConfigError), result.output
     assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()  # refused before any work
+
+
+@pytest.fixture(scope="module")
+def other_victim(tmp_path_factory):
+    """A second small Emo18 in a ``best/`` folder: the sweep names it after the parent, ``other``."""
+    torch.manual_seed(1)
+    return Emo18(Emo18Config(num_classes=7, hidden=8)).save_pretrained(tmp_path_factory.mktemp("victims") / "other" / "best")
+
+
+def test_sweep_crafts_each_budget_once_and_writes_the_curves(tmp_path, cache, checkpoint, other_victim):
+    out = tmp_path / "sweep"
+    args = ["pgd0", *common_options(cache, checkpoint), "--victim", str(other_victim), "--k-percent", "5",
+            "--k-percent", "1", "--steps", "2", "--limit", "3", "--batch-size", "2", "--out", str(out)]  # fmt: skip
+    result = invoke(*args, command="sweep")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "curves.csv").open()))
+    assert [(r["budget"], r["victim"]) for r in rows] == [("1.0", "emo18"), ("1.0", "other"), ("5.0", "emo18"), ("5.0", "other")]
+    assert all(float(r["sparsity_pct"]) <= float(r["budget"]) and r["n_clips"] == "3" for r in rows)
+    record = json.loads((out / "curves.json").read_text())
+    assert record["attack"] == "pgd0" and record["budgets"] == [1.0, 5.0] and len(record["points"]) == 4
+    for budget in ("k1", "k5"):
+        replay = json.loads((out / budget / "victims" / "other.json").read_text())
+        assert next(r for r in rows if f"k{float(r['budget']):g}" == budget and r["victim"] == "other")["asr"] == str(replay["asr"])
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    crafted = (out / "k1" / "x_adv.npy").stat().st_mtime_ns
+    assert invoke(*args, command="sweep").exit_code == 0
+    assert (out / "k1" / "x_adv.npy").stat().st_mtime_ns == crafted  # a finished budget is reused, not crafted again
+
+
+def test_a_minimum_norm_sweep_is_one_run_read_at_every_budget(tmp_path, cache, checkpoint):
+    out = tmp_path / "sigma"
+    budgets = ["--k-percent", "50", "--k-percent", "0.5", "--k-percent", "5"]
+    result = invoke("sigma_zero", *common_options(cache, checkpoint), *budgets, "--steps", "5", "--limit", "3",
+                    "--out", str(out), command="sweep")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["minimum-norm"]
+    points = json.loads((out / "curves.json").read_text())["points"]
+    assert [p["budget"] for p in points] == [0.5, 5.0, 50.0]
+    assert [p["asr"] for p in points] == sorted(p["asr"] for p in points)
+    records = json.loads((out / "minimum-norm" / "records.json").read_text())
+    fooled = [e["sparsity_pct"] for e in records["examples"] if e["success"]]
+    assert points[-1]["asr"] == sum(s <= 50 for s in fooled) / 3
+
+
+def test_sweep_refuses_attacks_without_a_budget_and_bad_budgets(tmp_path, cache, checkpoint):
+    common = [*common_options(cache, checkpoint), "--out", str(tmp_path / "out"), "--limit", "1"]
+    for args in (["onepixel", "--k-percent", "1"], ["universal", "--k-percent", "1"], ["pgd", "--k-percent", "1", "--k-percent", "1"],
+                 ["pgd", "--k-percent", "120"], ["pgd0", "--k-percent", "1", "--queries", "10"]):
+        result = invoke(*args, *common, command="sweep")
+        assert isinstance(result.exception, ConfigError), result.output
+    assert not (tmp_path / "out").exists()

@@ -64,7 +64,7 @@ def test_train_then_apply_to_a_split_and_to_a_folder(workspace: Path) -> None:
     assert record["summary"]["n"] == 7 and len(record["examples"]) == 7
     assert record["provenance"]["config"]["eps"] == 0.05
     first = record["examples"][0]
-    audio, sr = sf.read(w / "adv" / f"{first['name']}.wav", dtype="float32")
+    audio, sr = sf.read(w / "adv" / "wav" / f"{first['name']}.wav", dtype="float32")
     assert sr == 16_000 and audio.shape == (4000,) and np.abs(audio).max() <= 1.0
     assert {"success", "snr_db", "sparsity_pct", "seconds", "clean_pred", "adv_pred"} <= set(first)
     # the summary of every crafted set (docs/results-schema.md), whichever command made it
@@ -85,9 +85,9 @@ def test_train_then_apply_to_a_split_and_to_a_folder(workspace: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     record = json.loads((w / "adv2" / "result.json").read_text())
-    assert [e["name"] for e in record["examples"]] == ["short", "sub_long"]
+    assert [e["name"] for e in record["examples"]] == ["short", "sub/long"]
     assert [e["samples"] for e in record["examples"]] == [3001, 4000]
-    adv = sf.read(w / "adv2" / "short.wav", dtype="float32")[0]
+    adv = sf.read(w / "adv2" / "wav" / "short.wav", dtype="float32")[0]
     clean = sf.read(w / "mixed" / "short.wav", dtype="float32")[0]
     assert adv.shape == clean.shape and np.abs(adv - clean).max() <= 0.01 + 1e-6
 

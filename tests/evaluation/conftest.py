@@ -158,3 +158,25 @@ def fake_results() -> dict[str, Any]:
         "attacks": rows,
         "examples": [],
     }
+
+
+def _curve_point(attacker: str, label: str, kind: str, victim: str, budget: float | None, sparsity: float, asr: float,
+                 robust: float | None) -> dict[str, Any]:
+    return {"threat": "emo18", "attacker": attacker, "victim": victim, "budget": budget, "sparsity_pct": sparsity,
+            "asr": asr, "n_clips": 10, "robust_accuracy": robust, "point": kind == "point", "label": label,
+            "attack": attacker, "kind": kind, "adversarial_set": f"adversarial/emo18/{attacker}/test"}
+
+
+@pytest.fixture
+def fake_curves() -> dict[str, Any]:
+    """A hand-written ``curves`` section: PGD swept over two budgets and STAA-Net's point, on Emo18."""
+    return {
+        "split": "test",
+        "budgets": [1.0, 10.0],
+        "minimum_norm_readings": [1.0, 10.0, 100.0],
+        "points": [
+            _curve_point("pgd", "PGD", "sweep", "emo18", 1.0, 0.98, 0.3, 0.6),
+            _curve_point("pgd", "PGD", "sweep", "emo18", 10.0, 9.97, 0.9, 0.1),
+            _curve_point("staa", "STAA-Net", "point", "emo18", None, 12.5, 0.8271, None),
+        ],
+    }

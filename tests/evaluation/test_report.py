@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
+from staa.evaluation.curves import CurvePoint, plot
 from staa.evaluation.figures import plot_example, write_listening_files
 from staa.evaluation.report import render_report, write_report
 from staa.evaluation.tables import write_tables
@@ -81,6 +82,23 @@ def test_report_lists_every_table_cell(report_dir, fake_results):
     parsed = _parse((directory / "report.html").read_text())
     assert parsed.cells == [cell for t in tables for row in t.rows for cell in row]
     assert render_report(fake_results, tables).count("<table>") == len(tables)
+
+
+def test_report_shows_the_curve_figures_in_their_own_section(tmp_path, fake_results, fake_curves):
+    fake_results["curves"] = {**fake_curves, "figures": {"emo18": "figures/curves-emo18.png"}}
+    plot([CurvePoint(p["label"], p["victim"], p["budget"], p["sparsity_pct"], p["asr"], p["n_clips"], p["robust_accuracy"],
+                     p["point"]) for p in fake_curves["points"]], tmp_path / "figures" / "curves-emo18.png")  # fmt: skip
+    tables = write_tables(fake_results, tmp_path / "tables")
+    html = write_report(tmp_path, fake_results, tables).read_text()
+    parsed = _parse(html)
+    section = html[html.index('<section id="curves">') : html.index("</section>", html.index('<section id="curves">'))]
+    assert "Success versus sparsity" in section and "k = 1, 10, 100" in section
+    assert [a["src"] for t, a in parsed.tags if t == "img"] == ["figures/curves-emo18.png"]
+    links = [a["href"] for t, a in parsed.tags if t == "a" and "curves" in a.get("href", "")]
+    assert links == ["tables/curves.csv", "tables/curves.md", "tables/curves.tex"]
+    assert all((tmp_path / link).exists() for link in links)
+    # the figure's numbers are linked, not printed as one more HTML table
+    assert html.count("<table>") == len(tables) - 1 and "budget sweep" not in parsed.cells
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")

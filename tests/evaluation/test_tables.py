@@ -74,3 +74,17 @@ def test_write_tables_writes_three_formats(tmp_path, fake_results):
 def test_seconds_format_keeps_small_times_readable():
     assert seconds(0.004) == "0.004" and seconds(0.01234) == "0.0123" and seconds(418.36) == "418.36"
     assert seconds(None) == MISSING
+
+
+def test_curves_table_has_one_row_per_point_and_victim(fake_results, fake_curves):
+    fake_results["curves"] = fake_curves
+    table = paper_tables(fake_results)[-1]
+    assert table.name == "curves" and "(Test)" in table.title
+    assert _csv_rows(table) == [
+        {"Threat model": "Emo18", "Attacker": "PGD", "Kind": "budget sweep", "Victim": "Emo18", "Budget k (%)": "1",
+         "Sparsity (%)": "0.98", "ASR (%)": "30.00", "Robust accuracy (%)": "60.00", "n": "10"},
+        {"Threat model": "Emo18", "Attacker": "PGD", "Kind": "budget sweep", "Victim": "Emo18", "Budget k (%)": "10",
+         "Sparsity (%)": "9.97", "ASR (%)": "90.00", "Robust accuracy (%)": "10.00", "n": "10"},
+        {"Threat model": "Emo18", "Attacker": "STAA-Net", "Kind": "one set", "Victim": "Emo18", "Budget k (%)": MISSING,
+         "Sparsity (%)": "12.50", "ASR (%)": "82.71", "Robust accuracy (%)": MISSING, "n": "10"},
+    ]  # fmt: skip

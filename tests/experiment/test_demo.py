@@ -25,6 +25,7 @@ TINY = [
     "models.emo18_at.epochs=1", "models.emo18_at.adversarial.settings.steps=1",
     "attackers.staa_budget={attack: staa, generator: {preset: fast}, train: {epochs: 1, budget: {sparsity_pct: 10}}}",
     "attackers.universal.fit.epochs=1",
+    "attackers.pgd0.settings.steps=2", "attackers.sigma_zero.settings.steps=3", "attackers.sparse_rs.settings.queries=4",
 ]
 VICTIMS = {"emo18", "zhao19", "emo18_at"}
 
@@ -75,7 +76,8 @@ def test_demo_writes_results_tables_figures_and_report(demo_run):
         assert set(example) == docs["`examples[]`"]
         assert (out / example["figure"]).exists() and all((out / p).exists() for p in example["audio"].values())
     labels = {(r["attacker"], r["split"]) for r in results["attacks"]}
-    attackers = ["pgd", "sparsefool", "onepixel", "staa", "staa_budget", "universal", "zero", "authors_shift"]
+    attackers = ["pgd", "pgd0", "sigma_zero", "sparsefool", "sparse_rs", "onepixel", "staa", "staa_budget", "universal",
+                 "zero", "authors_shift"]
     assert labels == {(a, s) for a in attackers for s in ("val", "test")}
     assert results["provenance"]["config"]["max_examples"] == 3 and results["provenance"]["seed"] == 0
     robustness, targeted = results["robustness"], results["targeted"]
@@ -84,7 +86,14 @@ def test_demo_writes_results_tables_figures_and_report(demo_run):
     assert [set(b) for b in results["budgets"]] == [docs["`budgets[]` (tables/budgets.*)"]]
     assert set(targeted) == docs["`targeted` (tables/targeted.*)"]
     assert all(set(r) == docs["`targeted.rows[]`"] for r in targeted["rows"]) and targeted["rows"]
-    for name in ("ser", "attacks", "attacks_correct_to_wrong", "robustness", "budgets", "targeted"):
+    curves = results["curves"]
+    assert set(curves) == docs["`curves` (`tables/curves.*`, `figures/curves-<threat>.png`)"]
+    assert all(set(p) == docs["`curves.points[]`"] for p in curves["points"])
+    drawn = {p["attacker"]: p["kind"] for p in curves["points"]}
+    assert drawn == {"pgd": "sweep", "pgd0": "sweep", "sigma_zero": "minimum_norm", "sparsefool": "point",
+                     "sparse_rs": "point", "onepixel": "point", "staa": "point", "staa_budget": "point", "universal": "point"}
+    assert (out / curves["figures"]["emo18"]).exists()
+    for name in ("ser", "attacks", "attacks_correct_to_wrong", "robustness", "budgets", "targeted", "curves"):
         for ext in ("md", "csv", "tex"):
             assert (out / "tables" / f"{name}.{ext}").exists()
     assert "<audio" in (out / "report.html").read_text() or not results["examples"]
@@ -116,7 +125,7 @@ def test_demo_rerun_skips_finished_work_and_gives_the_same_numbers(demo_run):
     assert result.exit_code == 0, result.output
     assert {p: p.stat().st_mtime_ns for p in watched} == before
     second = json.loads((out / "results.json").read_text())
-    for key in ("models", "attacks", "examples", "corpus", "robustness", "budgets", "targeted"):
+    for key in ("models", "attacks", "examples", "corpus", "robustness", "budgets", "targeted", "curves"):
         for a, b in zip(first[key] if isinstance(first[key], list) else [first[key]],
                         second[key] if isinstance(second[key], list) else [second[key]]):
             a, b = json.loads(json.dumps(a)), json.loads(json.dumps(b))
@@ -127,6 +136,6 @@ def test_demo_rerun_skips_finished_work_and_gives_the_same_numbers(demo_run):
 
 def test_demo_refuses_to_mix_settings_in_one_folder(demo_run):
     out, _ = demo_run
-    result = _run(out, "models.emo18.epochs=2")
+    result = _run(out, "models.emo18.lr=0.01")
     assert result.exit_code != 0
-    assert isinstance(result.exception, ConfigError) and "other settings (train)" in str(result.exception)
+    assert isinstance(result.exception, ConfigError) and "other settings (train.lr: 0.001 → 0.01)" in str(result.exception)

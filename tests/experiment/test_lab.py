@@ -13,10 +13,11 @@ import yaml
 from safetensors.torch import load_file
 
 from staa.errors import ConfigError
-from staa.evaluation.adversarial_set import AdversarialSet, file_fingerprint
+from staa.evaluation.adversarial_set import AdversarialSet
 from staa.evaluation.transfer import predict
 from staa.experiment import load_config, run_experiment
 from staa.models import load_model
+from staa.weights import fingerprint
 
 LAB = {
     "name": "lab",
@@ -71,7 +72,7 @@ def _rows(results, **match):
 def test_adversarially_trained_model_is_fine_tuned_from_its_source_and_is_an_ordinary_model(lab):
     out, results = lab
     spec = json.loads((out / "models" / "emo18_at" / "spec.json").read_text())
-    assert spec["from"] == file_fingerprint(out / "models" / "emo18" / "best" / "model.safetensors")
+    assert spec["initial_weights"] == fingerprint(load_model(out / "models" / "emo18" / "best"))  # fine-tuned from it
     assert spec["train"]["attack"] == "pgd" and spec["train"]["eps"] == 1.0
     assert spec["train"]["attack_options"] == {"steps": 2, "loss": "ce", "early_stop": False, "k": 1}
     history = json.loads((out / "models" / "emo18_at" / "train.json").read_text())["history"]

@@ -348,8 +348,8 @@ def test_corpus_with_more_classes_than_the_model(tiny_corpus, tmp_path):
 @pytest.mark.parametrize(
     "options, fragment",
     [
-        ({"epochs": 0}, "must be ≥ 1"),
-        ({"batch_size": 0}, "must be ≥ 1"),
+        ({"epochs": 0}, "epochs: must be an integer in [1,"),
+        ({"batch_size": 0}, "batch_size: must be an integer in [1,"),
         ({"lr": 0.0}, "learning rate"),
         ({"lr": math.nan}, "learning rate"),
     ],
@@ -359,7 +359,7 @@ def test_invalid_training_options(options, fragment):
 
 
 def _train_one_epoch(model, corpus, out: Path) -> dict:
-    return train_ser(model, corpus, out, TrainConfig(epochs=1), show_progress=False)
+    return train_ser(model, corpus, out, TrainConfig(epochs=1, batch_size=16), show_progress=False)
 
 
 # ---- 4. checkpoints ----------------------------------------------------------------------------------
@@ -402,32 +402,45 @@ def test_damaged_checkpoint_folder(damage, fragment, checkpoint):
     expect_error(lambda: load_model(checkpoint), CheckpointError, fragment, checkpoint)
 
 
-def test_resume_state_of_another_model(tiny_corpus, tmp_path):
-    small = TrainConfig(epochs=1, batch_size=16, seed=0)
-    train_ser(build_model("zhao19", num_classes=7, hidden=8), tiny_corpus, tmp_path, small, show_progress=False)
+def _killed_after_one_epoch(corpus, out: Path, arch: str = "zhao19") -> None:
+    """A run's folder as a kill after its first epoch leaves it: claimed, ``last.pt``, no ``train.json``."""
+    torch.manual_seed(0)
+    _train_one_epoch(build_model(arch, num_classes=7, hidden=8), corpus, out)
+    (out / "train.json").unlink()
+
+
+def _resume(corpus, out: Path) -> None:
+    torch.manual_seed(0)
+    _train_one_epoch(build_model("zhao19", num_classes=7, hidden=8), corpus, out)
+
+
+def test_resume_with_another_model_is_refused_by_the_claim(tiny_corpus, tmp_path):
+    _killed_after_one_epoch(tiny_corpus, tmp_path)
     other = build_model("emo18", num_classes=7, hidden=8)
-    expect_error(
-        lambda: train_ser(other, tiny_corpus, tmp_path, TrainConfig(epochs=2), show_progress=False),
-        CheckpointError,
-        "does not match this model",
-        tmp_path / "last.pt",
-    )
+    expect_error(lambda: _train_one_epoch(other, tiny_corpus, tmp_path), ConfigError, 'model.model_type: "zhao19" → "emo18"')
+
+
+def test_resume_state_of_another_model(tiny_corpus, tmp_path):
+    _killed_after_one_epoch(tiny_corpus, tmp_path / "emo18", arch="emo18")
+    _killed_after_one_epoch(tiny_corpus, tmp_path / "zhao19")
+    (tmp_path / "emo18" / "last.pt").replace(tmp_path / "zhao19" / "last.pt")  # a swapped resume file
+    last = tmp_path / "zhao19" / "last.pt"
+    expect_error(lambda: _resume(tiny_corpus, tmp_path / "zhao19"), CheckpointError, "does not match this model", last)
 
 
 @pytest.mark.parametrize(
     "content", [b"", b"not a torch file", b"PK\x03\x04truncated zip"], ids=["empty", "text", "truncated"]
 )
 def test_corrupt_resume_state(content, tiny_corpus, tmp_path):
+    _killed_after_one_epoch(tiny_corpus, tmp_path)
     (tmp_path / "last.pt").write_bytes(content)
-    model = build_model("zhao19", num_classes=7, hidden=8)
-    last = tmp_path / "last.pt"
-    expect_error(lambda: _train_one_epoch(model, tiny_corpus, tmp_path), CheckpointError, "resume state", last)
+    expect_error(lambda: _resume(tiny_corpus, tmp_path), CheckpointError, "resume state", tmp_path / "last.pt")
 
 
 def test_resume_state_that_is_not_a_dictionary(tiny_corpus, tmp_path):
+    _killed_after_one_epoch(tiny_corpus, tmp_path)
     torch.save([1, 2, 3], tmp_path / "last.pt")
-    model = build_model("zhao19", num_classes=7, hidden=8)
-    expect_error(lambda: _train_one_epoch(model, tiny_corpus, tmp_path), CheckpointError, "not a resume state")
+    expect_error(lambda: _resume(tiny_corpus, tmp_path), CheckpointError, "not a resume state")
 
 
 # ---- 5. attacks --------------------------------------------------------------------------------------
@@ -507,7 +520,7 @@ def _run_main(monkeypatch, capsys, *argv: str) -> tuple[int, str]:
         (["data", "prepare", "timit"], "unknown corpus 'timit'"),
         (["data", "prepare", "emodb"], "needs --root"),
         (["data", "prepare", "{tmp}/none.csv"], "manifest not found"),
-        (["ser", "evaluate", "{tmp}/no-such-checkpoint"], "no config.json"),
+        (["ser", "evaluate", "{tmp}/no-such-checkpoint"], "checkpoint folder not found"),
         (["ser", "train", "resnet", *TRAIN_OPTIONS], "unknown model 'resnet'"),
         (["ser", "train", "emo18", *TRAIN_OPTIONS, "--epochs", "0"], "epochs"),
     ],

@@ -57,5 +57,5 @@ def attack_options(name: str, **given: Any) -> dict[str, Any]:
     options = {k: v for k, v in given.items() if v is not None}
     for option in options:
         if not accepts(name, option):
-            raise ConfigError(f"attack '{name}' has no option '{option}'")
+            raise ConfigError(f"{name}: no option '{option}'")
     return options

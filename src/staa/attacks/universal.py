@@ -32,6 +32,7 @@ from staa.attacks.staa.losses import LossWeights, staa_loss
 from staa.errors import CheckpointError, ConfigError
 from staa.outputs import atomic_path, write_json
 from staa.reproducibility import provenance, seed_everything
+from staa.validation import check_fields, number
 
 
 @dataclass
@@ -48,6 +49,15 @@ class UniversalConfig:
     quant_prob: float = 0.5
     kappa: float = 0.0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_fields(UniversalConfig, asdict(self), "universal fit")
+        number("universal fit: epochs", self.epochs, integer=True, low=1)
+        number("universal fit: batch_size", self.batch_size, integer=True, low=1)
+        number("universal fit: lr", self.lr, low=0, low_open=True)
+        for name in ("lambda_m", "lambda_s", "lambda_q", "kappa", "quant_prob"):
+            number(f"universal fit: {name}", getattr(self, name), low=0)
+        number("universal fit: gamma", self.gamma, low=0, high=1, low_open=True)
 
 
 class UniversalPerturbation(Attack):

@@ -10,7 +10,9 @@ rather than silently ignored.
 saves it (``OUT/perturbation.safetensors``), then attacks a split with it through that same path;
 ``staa attack run universal --perturbation FILE`` applies a saved one. ``staa attack targets NAME``
 measures which emotions a targeted attack can impose: success per target class (``targeted.json``,
-``targeted.md``).
+``targeted.md``). ``staa attack sweep NAME --k-percent 1 --k-percent 5 …`` draws ASR against measured
+sparsity on the threat model and every ``--victim`` (:func:`staa.evaluation.runs.sweep_run`:
+``curves.csv``, ``curves.png``, ``curves.json``, one resumable adversarial set per budget).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Annotated, Any
 
 import typer
 
-from staa.cli.common import DEFAULT_CACHE, prepared_corpus
+from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
+from staa.cli.common import checked_places, checked_target, corpus_for_models  # fmt: skip
 from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
 
@@ -28,10 +31,10 @@ app = typer.Typer(no_args_is_help=True)
 
 # Options shared by the commands, declared once.
 Model = Annotated[Path, typer.Option(help="threat model checkpoint folder (config.json + model.safetensors)")]
-Corpus = Annotated[str, typer.Option(help="corpus name or CSV manifest")]
-Root = Annotated[Path | None, typer.Option(help="corpus root folder")]
-Cache = Annotated[Path, typer.Option()]
-Seconds = Annotated[float | None, typer.Option(help="unified clip length (default: the corpus's)")]
+Corpus = Annotated[str, typer.Option(help="corpus name or CSV manifest (its classes must be the model's)")]
+Root = Annotated[Path | None, typer.Option(help=ROOT_HELP)]
+Cache = Annotated[Path, typer.Option(help=CACHE_HELP)]
+Seconds = Annotated[float | None, typer.Option(help=SECONDS_HELP)]
 SplitName = Annotated[str, typer.Option(help="train, val or test")]
 Limit = Annotated[int | None, typer.Option(min=1, help="attack only the first N clips of the split")]
 KPercent = Annotated[float | None, typer.Option(help="pgd / universal: % of samples that may change (default: dense)")]
@@ -41,19 +44,20 @@ Popsize = Annotated[int | None, typer.Option(help="onepixel: candidates per clip
 Iterations = Annotated[int | None, typer.Option(help="onepixel: generations")]
 Multiplicative = Annotated[bool, typer.Option(help="onepixel: the authors' x·(1+v) change")]
 Targeted = Annotated[bool, typer.Option(help="push every clip towards --target-class")]
-TargetClass = Annotated[str | None, typer.Option(help="target class name or index (targeted attacks)")]
-BatchSize = Annotated[int, typer.Option(help="clips attacked together")]
-Perceptual = Annotated[bool, typer.Option(help="also score PESQ and STOI (needs staa[perceptual])")]
-Seed = Annotated[int, typer.Option()]
-Device = Annotated[str, typer.Option()]
-Quiet = Annotated[bool, typer.Option(help="no progress bars")]
+TargetClass = Annotated[str | None, typer.Option(help=TARGET_HELP)]
+BatchSize = Annotated[int, typer.Option(min=1, help="clips attacked together")]
+Perceptual = Annotated[bool, typer.Option(help="also score PESQ and STOI (needs the extra: pip install 'staa\\[perceptual]')")]
+Seed = Annotated[int, typer.Option(min=0, max=2**32 - 1, help="fixes every random choice of the run")]
+Overwrite = Annotated[bool, typer.Option(help=OVERWRITE_HELP)]
+Device = Annotated[str, typer.Option(help=DEVICE_HELP)]
+Quiet = Annotated[bool, typer.Option(help="no progress bars or progress lines")]
 
 
 @app.command("run")
 def run(
     name: Annotated[str, typer.Argument(help="attack name: pgd, sparsefool, onepixel, universal, zero")],
     model: Model,
-    out: Annotated[Path, typer.Option(help="output folder (records.json, x_adv.npy, wav/)")],
+    out: Annotated[Path, typer.Option(help="output folder (records.json, x_adv.npy, wav/: 16 kHz mono 32-bit float)")],
     corpus: Corpus = "synthetic",
     root: Root = None,
     cache: Cache = DEFAULT_CACHE,
@@ -77,10 +81,14 @@ def run(
     batch_size: BatchSize = 8,
     perceptual: Perceptual = False,
     seed: Seed = 0,
+    overwrite: Overwrite = False,
     device: Device = "cpu",
     quiet: Quiet = False,
 ) -> None:
-    """Attack a split with a registered attack; writes OUT/records.json and OUT/wav/*.wav."""
+    """Attack a split with a registered attack; writes OUT/records.json and OUT/wav/*.wav.
+
+    A killed run resumes where it stopped; rerunning it with other settings is refused (--overwrite starts over).
+    """
     from staa.attacks.registry import attack_options, build_attack
     from staa.attacks.universal import UniversalPerturbation
     from staa.evaluation.runs import attack_split
@@ -94,10 +102,12 @@ def run(
     if (name == "universal") != (perturbation is not None):
         raise ConfigError("attack 'universal' needs --perturbation FILE (fit one with `staa attack universal`)"
                           if perturbation is None else "--perturbation applies only to attack 'universal'")  # fmt: skip
+    checked_places(out, cache)
     seed_everything(seed)
-    pc = prepared_corpus(corpus, root, cache, seconds, quiet)
-    net = load_model(model).to(device)
-    target = _target(targeted, target_class, pc.classes)
+    net = load_model(model)
+    pc = corpus_for_models([(model, net)], corpus, root, cache, seconds, quiet)
+    net.to(device)
+    target = checked_target(targeted, target_class, pc.classes)
     common = {"targeted": targeted, "batch_size": batch_size, **kwargs}
     if perturbation is not None:
         attack = UniversalPerturbation.from_file(net, perturbation, **({} if eps is None else {"eps": eps}), **common)
@@ -105,7 +115,7 @@ def run(
     else:
         attack = build_attack(name, net, eps=DEFAULT_EPS if eps is None else eps, **common)
     adv = attack_split(attack, pc, split, out, limit=limit, target=target, seed=seed, perceptual=perceptual,
-                       config={"model": str(model), **kwargs}, show_progress=not quiet)  # fmt: skip
+                       config={"model": str(model), **kwargs}, show_progress=not quiet, overwrite=overwrite)  # fmt: skip
     _print_summary(attack.name, adv.records["summary"], out)
 
 
@@ -132,32 +142,34 @@ def universal(
     batch_size: BatchSize = 8,
     perceptual: Perceptual = False,
     seed: Seed = 0,
+    overwrite: Overwrite = False,
     device: Device = "cpu",
     quiet: Quiet = False,
 ) -> None:
     """Learn one sparse perturbation for all clips, save it, attack a split with it (as `staa attack run`).
 
-    A rerun into the same OUT reuses OUT/perturbation.safetensors instead of fitting again.
+    A rerun into the same OUT with the same settings reuses OUT/perturbation.safetensors instead of fitting
+    again; other settings are refused (--overwrite starts over).
     """
-    from staa.attacks.universal import PERTURBATION_FILE, UniversalConfig
-    from staa.evaluation.runs import attack_split, fit_universal_on_split
+    from staa.attacks.universal import UniversalConfig, UniversalPerturbation
+    from staa.evaluation.runs import universal_run
     from staa.models import load_model
     from staa.reproducibility import seed_everything
 
-    seed_everything(seed)
-    pc = prepared_corpus(corpus, root, cache, seconds, quiet)
-    net = load_model(model).to(device)
-    target = _target(targeted, target_class, pc.classes)
+    checked_places(out, cache)
     fit_config = UniversalConfig(**{k: v for k, v in {"epochs": epochs, "lr": lr}.items() if v is not None},
                                  batch_size=batch_size, seed=seed)  # fmt: skip
-    attack = fit_universal_on_split(net, pc, fit_split, out, limit=fit_limit, eps=eps, target=target, config=fit_config,
-                                    settings={"k_percent": k_percent, "batch_size": batch_size},
-                                    record={"model": str(model), "k_percent": k_percent})  # fmt: skip
-    config = {"model": str(model), "perturbation": str(out / PERTURBATION_FILE), "fit_split": fit_split,
-              "k_percent": attack.k_percent}  # fmt: skip
-    adv = attack_split(attack, pc, split, out, limit=limit, target=target, seed=seed, perceptual=perceptual,
-                       config=config, show_progress=not quiet)  # fmt: skip
-    _print_summary(attack.name, adv.records["summary"], out)
+    UniversalPerturbation(None, eps, k_percent=k_percent, targeted=targeted)  # type: ignore[arg-type]  # checks the options
+    seed_everything(seed)
+    net = load_model(model)
+    pc = corpus_for_models([(model, net)], corpus, root, cache, seconds, quiet)
+    net.to(device)
+    target = checked_target(targeted, target_class, pc.classes)
+    adv = universal_run(net, pc, out, fit_split=fit_split, fit_limit=fit_limit, split=split, limit=limit, eps=eps,
+                        target=target, config=fit_config, settings={"k_percent": k_percent, "batch_size": batch_size},
+                        seed=seed, perceptual=perceptual, record={"model": str(model), "k_percent": k_percent},
+                        show_progress=not quiet, overwrite=overwrite)  # fmt: skip
+    _print_summary(adv.records["attack"], adv.records["summary"], out)
 
 
 @app.command()
@@ -180,6 +192,7 @@ def targets(
     multiplicative: Multiplicative = False,
     batch_size: BatchSize = 8,
     seed: Seed = 0,
+    overwrite: Overwrite = False,
     device: Device = "cpu",
     quiet: Quiet = False,
 ) -> None:
@@ -194,30 +207,94 @@ def targets(
         raise ConfigError("a universal perturbation is fitted per target: use `staa attack universal --targeted`")
     kwargs = attack_options(name, k_percent=k_percent, steps=steps, pixels=pixels, popsize=popsize,
                             iterations=iterations, multiplicative=multiplicative or None)  # fmt: skip
-    seed_everything(seed)
-    pc = prepared_corpus(corpus, root, cache, seconds, quiet)
-    net = load_model(model).to(device)
+    checked_places(out, cache)
     factory = attack_factory(name, eps=eps, targeted=True, batch_size=batch_size, **kwargs)
+    seed_everything(seed)
+    net = load_model(model)
+    pc = corpus_for_models([(model, net)], corpus, root, cache, seconds, quiet)
+    net.to(device)
+    factory(net)  # the attack's options, checked before any work
     settings = {"attack": name, "model": str(model), "eps": eps, **kwargs}
     table = targeted_success_run(factory, net, pc, split, out, limit=limit, batch_size=batch_size, settings=settings,
-                                 seed=seed, device=device)  # fmt: skip
+                                 seed=seed, device=device, overwrite=overwrite)  # fmt: skip
     typer.echo(table.markdown())
+
+
+@app.command()
+def sweep(
+    name: Annotated[str, typer.Argument(help="budgeted attack (pgd, pgd0, sparse_rs: crafted per budget) or minimum-norm "
+                                             "attack (sigma_zero, fmn: one run, read at every budget)")],
+    model: Model,
+    out: Annotated[Path, typer.Option(help="output folder (curves.csv, curves.png, curves.json, one set per budget)")],
+    k_percent: Annotated[list[float], typer.Option("--k-percent", help="sample budget in % of the clip; repeat for each")],
+    victim: Annotated[list[Path], typer.Option(help="victim checkpoint folder; repeat (the threat model is always one)")] = [],
+    corpus: Corpus = "synthetic",
+    root: Root = None,
+    cache: Cache = DEFAULT_CACHE,
+    seconds: Seconds = None,
+    split: SplitName = "test",
+    limit: Limit = None,
+    eps: Annotated[float, typer.Option(help="L∞ budget in waveform units")] = DEFAULT_EPS,
+    steps: Annotated[int | None, typer.Option(help="pgd / pgd0 / sigma_zero / fmn: iterations")] = None,
+    queries: Annotated[int | None, typer.Option(help="sparse_rs: model queries per clip")] = None,
+    batch_size: BatchSize = 8,
+    seed: Seed = 0,
+    device: Device = "cpu",
+    quiet: Quiet = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """ASR versus measured sparsity over sample budgets, on the threat model and every victim.
+
+    A killed sweep resumes at its first unfinished budget; other settings are refused (--overwrite starts over).
+    """
+    from staa.attacks.registry import attack_options, build_attack
+    from staa.evaluation.curves import MINIMUM_NORM_ATTACKS, sweepable
+    from staa.evaluation.runs import sweep_run
+    from staa.reproducibility import seed_everything
+
+    minimum_norm = name in MINIMUM_NORM_ATTACKS
+    if name == "universal" or not (minimum_norm or sweepable(name)):
+        raise ConfigError(f"attack '{name}' cannot be swept here: use pgd, pgd0 or sparse_rs (crafted per budget) or "
+                          "sigma_zero, fmn (minimum-norm); a universal perturbation is swept in an experiment file")  # fmt: skip
+    if any(not 0 < k <= 100 for k in k_percent) or len(set(k_percent)) < len(k_percent):
+        raise ConfigError(f"--k-percent: distinct budgets in (0, 100] expected, got {k_percent}")
+    kwargs = attack_options(name, steps=steps, queries=queries)
+    checked_places(out, cache)
+    seed_everything(seed)
+    paths = list(dict.fromkeys([model, *victim]))
+    victims = _checkpoints(paths, device)
+    pc = corpus_for_models([(p, m) for p, (m, _) in zip(paths, victims.values())], corpus, root, cache, seconds, quiet)
+    net = next(iter(victims.values()))[0]
+    common = {"eps": eps, "batch_size": batch_size, **kwargs}
+
+    def make_attack(k: float | None) -> Any:
+        return build_attack(name, net, **common, **({} if k is None else {"k_percent": k}))
+
+    points = sweep_run(make_attack, k_percent, victims, pc, split, out, attacker=name, minimum_norm=minimum_norm,
+                       limit=limit, seed=seed, config={"attack": name, "model": str(model), **common},
+                       device=device, show_progress=not quiet, overwrite=overwrite)  # fmt: skip
+    for p in points:
+        typer.echo(f"{name} k {p.budget:g} %: sparsity {p.sparsity_pct:.2f} %, ASR on {p.victim} {p.asr:.3f} ({p.n_clips} clips)")
+    typer.echo(f"-> {out / 'curves.csv'}, {out / 'curves.png'}, {out / 'curves.json'}")
+
+
+def _checkpoints(paths: list[Path], device: str) -> dict[str, tuple[Any, str]]:
+    """Models by name (a ``best``/``last`` folder is named after its parent) with a key for their weights."""
+    from staa.evaluation.adversarial_set import file_fingerprint
+    from staa.models import load_model
+    from staa.models.base import WEIGHTS_NAME
+
+    out: dict[str, tuple[Any, str]] = {}
+    for path in dict.fromkeys(paths):
+        name = path.parent.name if path.name in ("best", "last") else path.name
+        if name in out:
+            raise ConfigError(f"two checkpoints are both named '{name}'", path)
+        weights = path / WEIGHTS_NAME
+        out[name] = (load_model(path).to(device), file_fingerprint(weights) if weights.exists() else str(path.resolve()))
+    return out
 
 
 def _print_summary(name: str, s: dict[str, Any], out: Path) -> None:
     snr = "n/a" if s["snr_db"] is None else f"{s['snr_db']:.1f} dB"
     typer.echo(f"{name}: ASR {s['asr_threat']:.3f} on {s['n']} clips, SNR {snr}, "
                f"{s['seconds_per_example']:.2f} s/clip -> {out / 'records.json'}")  # fmt: skip
-
-
-def _target(targeted: bool, target_class: str | None, classes: list[str]) -> int | None:
-    """The target index of a targeted run (by name or index, checked against the corpus), else None."""
-    if not targeted:
-        return None
-    if target_class is None:
-        raise ConfigError("--targeted needs --target-class")
-    if target_class in classes:
-        return classes.index(target_class)
-    if target_class.isdigit() and int(target_class) < len(classes):
-        return int(target_class)
-    raise ConfigError(f"unknown target class '{target_class}' (classes: {', '.join(classes)})")

@@ -1,33 +1,115 @@
-"""What the command groups share: the default cache folder, corpus preparation and printing helpers.
+"""What the command groups share: option help, output and cache checks, corpora prepared for a model.
 
 Like every CLI module it imports the library inside functions, so that ``staa --help`` loads no torch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from staa.defaults import MAX_CLIP_SECONDS
+
 DEFAULT_CACHE = Path("runs/cache")
 
+CACHE_HELP = "folder of prepared corpora (decoded once, memory-mapped, reused by every command)"
+ROOT_HELP = "the corpus's folder (not needed for synthetic or a CSV manifest)"
+SECONDS_HELP = f"unified clip length in seconds, at most {MAX_CLIP_SECONDS:g} (default: the corpus's)"
+OVERWRITE_HELP = "start over: delete this command's earlier outputs in --out (otherwise a rerun resumes, and refuses other settings)"
+TARGET_HELP = "target class of a targeted attack, by name or index"
+DEVICE_HELP = "cpu, cuda or cuda:N"
 
-def prepared_corpus(corpus: str, root: Path | None, cache: Path, seconds: float | None, quiet: bool = False) -> Any:
-    """Build the named corpus and return its prepared (cached) arrays, preparing them if needed."""
+
+def checked_places(out: Path | None, cache: Path | None = None) -> None:
+    """Refuse, before any work, an output folder or cache that cannot be written (one line each)."""
+    from staa.outputs import writable_folder
+
+    for path in (out, cache):
+        if path is not None:
+            writable_folder(path)
+
+
+def prepared_corpus(
+    corpus: str, root: Path | None, cache: Path, seconds: float | None, quiet: bool = False,
+    classes: Sequence[str] | None = None,
+) -> Any:  # fmt: skip
+    """Build the named corpus and return its prepared (cached) arrays, preparing them if needed.
+
+    ``classes`` fixes the class names and their order of a CSV manifest (a model's; see :func:`corpus_for_models`).
+    """
     from staa.data.cache import prepare
     from staa.data.registry import build_corpus
 
-    return prepare(build_corpus(corpus, root), cache, seconds=seconds, show_progress=not quiet)
+    checked_places(None, cache)
+    options = {"classes": list(classes)} if classes and corpus.endswith(".csv") else {}
+    return prepare(build_corpus(corpus, root, **options), cache, seconds=seconds, show_progress=not quiet)
+
+
+def corpus_for_models(models: Sequence[tuple[Path, Any]], corpus: str, root: Path | None, cache: Path,
+                      seconds: float | None, quiet: bool = False, device: str | None = None) -> Any:  # fmt: skip
+    """The corpus prepared for these (checkpoint path, model) pairs, which must know its data.
+
+    A CSV manifest takes the first model's class names in their order (documented repair: its labels
+    may be any subset of the model's classes; a label outside them is refused by row). Then every model
+    must fit the prepared corpus: same class names in the same order and the same sample rate, or one
+    line names the checkpoint and what differs. With ``device`` the corpus is prepared for torchrun ranks.
+    """
+    classes = next((m.config.class_names for _, m in models if m.config.class_names), None)
+    if device is not None:
+        pc = prepared_corpus_for_ranks(device, corpus, root, cache, seconds, quiet, classes)
+    else:
+        pc = prepared_corpus(corpus, root, cache, seconds, quiet, classes)
+    for path, model in models:
+        model.check_fits(pc.classes, pc.sample_rate, path, length=pc.length)
+    return pc
 
 
 def prepared_corpus_for_ranks(
-    device: str, corpus: str, root: Path | None, cache: Path, seconds: float | None, quiet: bool = False
-) -> Any:
+    device: str, corpus: str, root: Path | None, cache: Path, seconds: float | None, quiet: bool = False,
+    classes: Sequence[str] | None = None,
+) -> Any:  # fmt: skip
     """:func:`prepared_corpus` under torchrun: join the process group, rank 0 prepares, the others reuse."""
     from staa import distributed as ddp
 
     ddp.setup(device)
     with ddp.main_first():
-        return prepared_corpus(corpus, root, cache, seconds, quiet or not ddp.is_main())
+        return prepared_corpus(corpus, root, cache, seconds, quiet or not ddp.is_main(), classes)
+
+
+def choice(option: str, value: str, choices: Sequence[str]) -> None:
+    """Refuse a value that is not one of ``choices`` in one line naming the option."""
+    from staa.errors import ConfigError
+
+    if value not in choices:
+        raise ConfigError(f"{option}: unknown choice '{value}' (expected {', '.join(choices)})")
+
+
+def targeted_pair(targeted: bool, target_class: str | None) -> None:
+    """--targeted and --target-class come both or neither (checked before any work)."""
+    from staa.errors import ConfigError
+
+    if targeted != (target_class is not None):
+        raise ConfigError("--target-class: goes together with --targeted (a targeted attack needs its class)")
+
+
+def checked_target(targeted: bool, target_class: str | None, classes: Sequence[str]) -> int | None:
+    """The target of a command with --targeted and --target-class: both or neither, the class by name or index."""
+    targeted_pair(targeted, target_class)
+    return target_index(target_class, classes)
+
+
+def target_index(target_class: str | None, classes: Sequence[str]) -> int | None:
+    """The index of a target class given by name or index (checked against ``classes``), or None."""
+    from staa.errors import ConfigError
+
+    if target_class is None:
+        return None
+    if target_class in classes:
+        return list(classes).index(target_class)
+    if target_class.isdigit() and int(target_class) < len(classes):
+        return int(target_class)
+    raise ConfigError(f"--target-class: unknown class '{target_class}' (classes: {', '.join(classes) or 'none recorded'})")
 
 
 def is_main_rank() -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from staa.cli.common import DEFAULT_CACHE, prepared_corpus
+from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, ROOT_HELP, SECONDS_HELP, prepared_corpus
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -14,9 +14,9 @@ app = typer.Typer(no_args_is_help=True)
 @app.command()
 def prepare(
     corpus: str = typer.Argument(..., help="synthetic, emodb, ravdess, demos, iemocap, or a CSV manifest path"),
-    root: Path = typer.Option(None, help="corpus root folder (not needed for synthetic or a manifest)"),
-    cache: Path = typer.Option(DEFAULT_CACHE, help="cache folder"),
-    seconds: float = typer.Option(None, help="unified clip length (default: the corpus's)"),
+    root: Path = typer.Option(None, help=ROOT_HELP),
+    cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
+    seconds: float = typer.Option(None, help=SECONDS_HELP),
 ) -> None:
     """Decode, resample to 16 kHz, unify length and cache a corpus as memory-mapped arrays."""
     pc = prepared_corpus(corpus, root, cache, seconds)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from staa.cli.common import DEFAULT_CACHE, fmt, is_main_rank, prepared_corpus, prepared_corpus_for_ranks
-from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
+from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
+from staa.cli.common import checked_places, choice, corpus_for_models, fmt, is_main_rank, target_index, targeted_pair  # fmt: skip
+from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, MAX_CLIP_SECONDS, TRAINING_PRESET
 from staa.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
@@ -18,10 +20,10 @@ app = typer.Typer(no_args_is_help=True)
 def train(
     threat: list[Path] = typer.Option(..., help="threat SER checkpoint folder; repeat for an ensemble"),
     corpus: str = typer.Option("synthetic", help="corpus name or CSV manifest"),
-    root: Path = typer.Option(None, help="corpus root folder"),
+    root: Path = typer.Option(None, help=ROOT_HELP),
     out: Path = typer.Option(..., help="output folder (best/, last/, state.pt, train.json)"),
-    cache: Path = typer.Option(DEFAULT_CACHE),
-    seconds: float = typer.Option(None, help="unified clip length (default: the corpus's)"),
+    cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
+    seconds: float = typer.Option(None, help=SECONDS_HELP),
     preset: str = typer.Option(
         TRAINING_PRESET, help="loss weights, optimiser and schedule: topk (for top-k generators), paper or authors"
     ),
@@ -50,11 +52,11 @@ def train(
     ),
     anneal_steps: int = typer.Option(None, help="steps from the dense start to the budget (default: the preset's)"),
     targeted: bool = typer.Option(False, help="push every clip to --target-class"),
-    target_class: int = typer.Option(None, help="class index of a targeted attack"),
-    no_factorisation: bool = typer.Option(False, help="ablation: no position decoder, δ = v, ‖v‖₁ sparsity"),
-    no_magnitude: bool = typer.Option(False, help="ablation: λ_m = 0"),
-    no_sparsity: bool = typer.Option(False, help="ablation: λ_s = 0"),
-    no_quantisation: bool = typer.Option(False, help="ablation: λ_q = 0"),
+    target_class: str = typer.Option(None, help=TARGET_HELP),
+    no_factorisation: bool = typer.Option(False, "--no-factorisation", help="ablation: δ = v, ‖v‖₁ sparsity"),
+    no_magnitude: bool = typer.Option(False, "--no-magnitude", help="ablation: λ_m = 0"),
+    no_sparsity: bool = typer.Option(False, "--no-sparsity", help="ablation: λ_s = 0"),
+    no_quantisation: bool = typer.Option(False, "--no-quantisation", help="ablation: λ_q = 0"),
     budget_sparsity: float = typer.Option(
         None, help="threshold mask: adapt λ_s after every validation until the sparsity reaches this % of samples"
     ),
@@ -67,9 +69,10 @@ def train(
         False, help="recompute activations in the backward pass (the authors' network at batch 8: 7.1 → 3.0 GiB)"
     ),
     micro_batch: int = typer.Option(None, help="accumulate each batch's gradient over parts of this many clips"),
-    seed: int = typer.Option(0),
-    device: str = typer.Option("cpu"),
-    quiet: bool = typer.Option(False, help="no progress bars"),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
+    overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
+    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Train a generator (resumes from OUT/state.pt); data-parallel under torchrun.
 
@@ -80,24 +83,29 @@ def train(
     """
     from staa.attacks.staa import GeneratorConfig, STAATrainConfig
     from staa.models import load_model
-    from staa.training.generator import budget_controllers, train_staa_generator
+    from staa.training.generator import budget_controllers, check_train_config, train_staa_generator
 
+    checked_places(out, cache)
+    for option, value, cls in (("--arch", arch, GeneratorConfig), ("--preset", preset, STAATrainConfig)):
+        choice(option, value, cls.PRESETS)
+    targeted_pair(targeted, target_class)
     given = {"epochs": epochs, "steps": steps, "lr": lr, "batch_size": batch_size, "lambda_s": lambda_s, "kappa": kappa,
-             "target_class": target_class, "micro_batch": micro_batch, "dense_steps": dense_steps,
+             "micro_batch": micro_batch, "target_class": 0 if targeted else None, "dense_steps": dense_steps,
              "anneal_steps": anneal_steps}  # fmt: skip
-    config = STAATrainConfig.preset(
-        preset, **{k: v for k, v in given.items() if v is not None}, seed=seed, targeted=targeted,
-        no_factorisation=no_factorisation, no_magnitude=no_magnitude, no_sparsity=no_sparsity,
-        no_quantisation=no_quantisation, checkpointing=checkpointing,
-    )  # fmt: skip
+    options = {**{k: v for k, v in given.items() if v is not None}, "seed": seed, "targeted": targeted,
+               "no_factorisation": no_factorisation, "no_magnitude": no_magnitude, "no_sparsity": no_sparsity,
+               "no_quantisation": no_quantisation, "checkpointing": checkpointing}  # fmt: skip
+    config = check_train_config(STAATrainConfig.preset(preset, **options))  # every option checked before any work
+    budgets = budget_controllers(config, budget_sparsity, budget_snr, update=budget_update, lr=budget_lr)
     shape = {"bound": bound, "mask": mask, "sparsity_pct": sparsity_pct}
     arch_config = GeneratorConfig.preset(arch, eps=eps, alignment=alignment, factorised=not no_factorisation,
                                          **{k: v for k, v in shape.items() if v is not None})  # fmt: skip
-    budgets = budget_controllers(config, budget_sparsity, budget_snr, update=budget_update, lr=budget_lr)
-    pc = prepared_corpus_for_ranks(device, corpus, root, cache, seconds, quiet)
-    threat_models = [load_model(path) for path in threat]
-    result = train_staa_generator(arch_config, config, threat_models, pc, out, budgets=budgets, device=device,
-                                  show_progress=not quiet)  # fmt: skip
+    threat_models = [(path, load_model(path)) for path in threat]
+    pc = corpus_for_models(threat_models, corpus, root, cache, seconds, quiet, device=device)
+    if targeted:
+        config = replace(config, target_class=target_index(target_class, pc.classes))
+    result = train_staa_generator(arch_config, config, [m for _, m in threat_models], pc, out, budgets=budgets,
+                                  device=device, show_progress=not quiet, overwrite=overwrite)  # fmt: skip
     if is_main_rank():
         last = result["history"][-1] if result["history"] else {}
         typer.echo(
@@ -112,44 +120,67 @@ def train(
 def apply(
     generator: Path = typer.Argument(..., help="generator folder (config.json + model.safetensors)"),
     model: Path = typer.Option(..., help="SER checkpoint folder to attack"),
-    out: Path = typer.Option(..., help="folder for the adversarial WAVs and result.json"),
+    out: Path = typer.Option(..., help="folder for wav/ (the adversarial clips: 16 kHz mono 32-bit float) and result.json"),
     corpus: str = typer.Option(None, help="corpus name or CSV manifest (or use --input-dir)"),
-    root: Path = typer.Option(None),
-    cache: Path = typer.Option(DEFAULT_CACHE),
-    seconds: float = typer.Option(None),
+    root: Path = typer.Option(None, help=ROOT_HELP),
+    cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
+    seconds: float = typer.Option(None, help=SECONDS_HELP),
     split: str = typer.Option("test", help="split of --corpus"),
-    input_dir: Path = typer.Option(None, help="folder of audio files of any length (instead of --corpus)"),
+    input_dir: Path = typer.Option(
+        None, help="folder of .wav/.flac/.ogg files of any rate and length, searched recursively (instead of --corpus); "
+        "the outputs keep its tree"
+    ),
+    max_seconds: float = typer.Option(
+        MAX_CLIP_SECONDS, help="--input-dir: refuse longer files before any work (a clip is attacked whole; memory grows with length)"
+    ),
     eps: float = typer.Option(None, help="default: the generator's training ε"),
-    target_class: int = typer.Option(None, help="evaluate as a targeted attack towards this class"),
-    batch_size: int = typer.Option(8),
-    device: str = typer.Option("cpu"),
-    quiet: bool = typer.Option(False),
+    target_class: str = typer.Option(None, help="evaluate as a targeted attack towards this class (name or index)"),
+    batch_size: int = typer.Option(8, min=1, help="--corpus: clips attacked together"),
+    overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
+    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Write adversarial WAVs for a corpus split or a folder, and OUT/result.json (per-example and summary).
 
-    The summary has the names of every crafted set's (docs/results-schema.md): ``n``, ``n_success``,
-    ``asr_threat``, ``snr_db``, ``sparsity_pct``, ``seconds_per_example``.
+    Every clip comes back as a 16 kHz mono 32-bit float WAV under OUT/wav/, whatever its rate and channels
+    (a 48 kHz stereo file is down-mixed and resampled first). A folder is checked whole before anything is
+    written. The summary has the names of every crafted set's (docs/results-schema.md): ``n``,
+    ``n_success``, ``asr_threat``, ``snr_db``, ``sparsity_pct``, ``seconds_per_example``.
     """
     from staa.attacks.staa import STAANet
-    from staa.attacks.staa.export import folder_batches, split_batches
+    from staa.attacks.staa.export import clip_batches, folder_clips, split_batches
+    from staa.audio import SAMPLE_RATE
     from staa.evaluation.runs import apply_generator
     from staa.models import load_model
+    from staa.validation import number
 
     if (corpus is None) == (input_dir is None):
         raise ConfigError("give exactly one of --corpus or --input-dir")
-    victim = load_model(model).to(device)
-    attack = STAANet.from_pretrained(victim, generator, eps=eps, targeted=target_class is not None)
+    number("--max-seconds", max_seconds, low=0, low_open=True)
+    checked_places(out, cache if corpus is not None else None)
+    victim = load_model(model)
     if input_dir is not None:
-        batches, total, source = folder_batches(input_dir), None, str(input_dir)
+        victim.check_fits(None, SAMPLE_RATE, model)
+        classes = victim.config.class_names or [str(i) for i in range(victim.num_classes)]
     else:
-        data = prepared_corpus(corpus, root, cache, seconds, quiet).split(split)
+        pc = corpus_for_models([(model, victim)], corpus, root, cache, seconds, quiet)
+        classes = pc.classes
+    target = target_index(target_class, classes)
+    attack = STAANet.from_pretrained(victim.to(device), generator, eps=eps, targeted=target is not None)
+    if input_dir is not None:
+        clips = folder_clips(input_dir, out, max_seconds=max_seconds, min_samples=victim.min_samples)
+        batches, total, source, names = clip_batches(clips), len(clips), str(input_dir), [n for n, _ in clips]
+    else:
+        data = pc.split(split)
         batches, total, source = split_batches(data, batch_size), -(-len(data) // batch_size), f"{corpus}/{split}"
-    record = apply_generator(attack, batches, out, target=target_class, total=total, show_progress=not quiet,
-                             source={"generator": str(generator), "model": str(model), "source": source})  # fmt: skip
+        names = [item["path"] for item in data.items]
+    record = apply_generator(attack, batches, out, target=target, total=total, show_progress=not quiet, inputs=names,
+                             source={"generator": str(generator), "model": str(model), "source": source},
+                             overwrite=overwrite)  # fmt: skip
     s = record["summary"]
     typer.echo(
         f"{s['n']} clips: ASR {s['asr_threat']:.4f}, sparsity {fmt(s['sparsity_pct'])} %, SNR {fmt(s['snr_db'])} dB, "
-        f"{1000 * s['seconds_per_example']:.1f} ms/clip -> {out}"
+        f"{1000 * s['seconds_per_example']:.1f} ms/clip -> {out / 'wav'}"
     )
 
 

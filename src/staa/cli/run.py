@@ -16,11 +16,15 @@ def run(
     out: Path = typer.Option(..., help="output folder; rerunning into it skips finished steps and resumes"),
     set_: list[str] = typer.Option([], "--set", help="override a config key, e.g. --set attackers.pgd.settings.steps=5"),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 (default: the experiment's)"),
-    quiet: bool = typer.Option(False, help="no progress bars or step messages"),
+    overwrite: bool = typer.Option(False, help="start every step over instead of resuming (or refusing other settings)"),
+    quiet: bool = typer.Option(False, help="no progress bars, progress lines or step messages"),
 ) -> None:
     """Prepare the corpus, train or reuse SER models and generators, attack, evaluate transfer, write the report."""
     from staa.experiment import load_config, run_experiment
+    from staa.outputs import writable_folder
 
+    writable_folder(out)
     config = load_config(experiment, set_)
-    report = run_experiment(config, out, device=device, show_progress=not quiet, log=(lambda _: None) if quiet else typer.echo)
+    log = (lambda _: None) if quiet else typer.echo
+    report = run_experiment(config, out, device=device, show_progress=not quiet, log=log, overwrite=overwrite)
     typer.echo(f"report: {report.resolve()}")

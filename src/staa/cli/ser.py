@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from staa.cli.common import DEFAULT_CACHE, is_main_rank, prepared_corpus_for_ranks
+from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP  # fmt: skip
+from staa.cli.common import checked_places, corpus_for_models, is_main_rank, prepared_corpus_for_ranks  # fmt: skip
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -15,31 +16,34 @@ app = typer.Typer(no_args_is_help=True)
 def train(
     model: str = typer.Argument(..., help="emo18, zhao19, wav2vec2, wavlm or hubert"),
     corpus: str = typer.Option("synthetic", help="corpus name or CSV manifest"),
-    root: Path = typer.Option(None, help="corpus root folder"),
+    root: Path = typer.Option(None, help=ROOT_HELP),
     out: Path = typer.Option(..., help="output folder (checkpoint in OUT/best)"),
-    cache: Path = typer.Option(DEFAULT_CACHE),
-    seconds: float = typer.Option(None),
+    cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
+    seconds: float = typer.Option(None, help=SECONDS_HELP),
     epochs: int = typer.Option(None, help="default: 30 for scratch models, 20 for foundation models (the paper)"),
     lr: float = typer.Option(None, help="default: 1e-3 for scratch models, 3e-5 for foundation models (the paper)"),
-    batch_size: int = typer.Option(8),
-    seed: int = typer.Option(0),
+    batch_size: int = typer.Option(8, min=1, help="clips per training step"),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
     pretrained: str = typer.Option(None, help="foundation models: local folder or hub id of the encoder"),
-    device: str = typer.Option("cpu"),
-    quiet: bool = typer.Option(False, help="no progress bars"),
+    overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
+    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Train an SER model (resumes from OUT/last.pt when present); data-parallel under torchrun."""
     from staa.models import build_model
+    from staa.models.registry import model_class
     from staa.reproducibility import seed_everything
     from staa.training.ser import TrainConfig, train_ser
 
+    checked_places(out, cache)
+    config = TrainConfig.paper(model_class(model), epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
     pc = prepared_corpus_for_ranks(device, corpus, root, cache, seconds, quiet)
     kwargs = {"num_classes": len(pc.classes), "class_names": pc.classes}
     if pretrained:
         kwargs["pretrained"] = pretrained
     seed_everything(seed)  # the initial weights too are fixed by --seed
     net = build_model(model, **kwargs)
-    config = TrainConfig.paper(type(net), epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
-    result = train_ser(net, pc, out, config, device=device, show_progress=not quiet)
+    result = train_ser(net, pc, out, config, device=device, show_progress=not quiet, overwrite=overwrite)
     if is_main_rank():
         typer.echo(f"best validation UAR {result['best_val_uar']:.4f}; checkpoint {out / 'best'}")
 
@@ -47,13 +51,13 @@ def train(
 @app.command()
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="checkpoint folder (config.json + model.safetensors)"),
-    corpus: str = typer.Option("synthetic"),
-    root: Path = typer.Option(None),
-    cache: Path = typer.Option(DEFAULT_CACHE),
-    seconds: float = typer.Option(None),
+    corpus: str = typer.Option("synthetic", help="corpus name or CSV manifest (its classes must be the model's)"),
+    root: Path = typer.Option(None, help=ROOT_HELP),
+    cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
+    seconds: float = typer.Option(None, help=SECONDS_HELP),
     split: list[str] = typer.Option(["val", "test"], help="splits to evaluate"),
-    device: str = typer.Option("cpu"),
-    quiet: bool = typer.Option(False),
+    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Accuracy, UAR and confusion matrix per split; writes CHECKPOINT/eval.json; sharded under torchrun."""
     from staa import distributed as ddp
@@ -62,8 +66,10 @@ def evaluate(
     from staa.reproducibility import provenance
     from staa.training.ser import evaluate_ser
 
-    pc = prepared_corpus_for_ranks(device, corpus, root, cache, seconds, quiet)
-    net = load_model(checkpoint).to(ddp.local_device(device))
+    net = load_model(checkpoint)
+    checked_places(checkpoint, cache)
+    pc = corpus_for_models([(checkpoint, net)], corpus, root, cache, seconds, quiet, device=device)
+    net.to(ddp.local_device(device))
     results = {s: evaluate_ser(net, pc.split(s), device=device) for s in split}
     if not is_main_rank():
         return

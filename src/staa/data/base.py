@@ -68,8 +68,9 @@ class Corpus:
         return self.classes.index(label)
 
     def fingerprint(self) -> str:
-        """Hash of the item list (paths, labels, speakers, splits, file sizes): the cache key's corpus part."""
+        """Hash of the classes and item list (paths, labels, speakers, splits, file sizes): the cache key's corpus part."""
         h = hashlib.sha256(self.name.encode())
+        h.update(json.dumps(list(self.classes)).encode())  # the label indices stored depend on the order
         for it in self.items():
             h.update(json.dumps(asdict(it), sort_keys=True).encode())
             p = Path(it.path)

@@ -22,8 +22,10 @@ import torch
 from numpy.lib.format import open_memmap
 from torch.utils.data import Dataset
 
+from staa import validation
 from staa.audio import SAMPLE_RATE, unify_length
 from staa.data.base import SPLITS, Corpus
+from staa.defaults import MAX_CLIP_SECONDS
 from staa.errors import DataError
 from staa.outputs import atomic_path, write_json
 from staa.progress import progress
@@ -100,7 +102,14 @@ def prepare(
     sample_rate: int = SAMPLE_RATE,
     show_progress: bool = True,
 ) -> PreparedCorpus:
-    """Decode, resample and unify every item of ``corpus`` once; reuse the cache when it exists."""
+    """Decode, resample and unify every item of ``corpus`` once; reuse the cache when it exists.
+
+    The unified length (``seconds``, else the corpus's) must be in (0, :data:`MAX_CLIP_SECONDS`] s.
+    """
+    validation.seconds("seconds", seconds)
+    if seconds is None and not 0 < corpus.seconds <= MAX_CLIP_SECONDS:
+        raise DataError(f"its clips would be unified to {corpus.seconds:g} s, beyond the {MAX_CLIP_SECONDS:g} s "
+                        "staa takes in one piece: give a shorter length (--seconds)", corpus.root)  # fmt: skip
     length = int(round((seconds if seconds is not None else corpus.seconds) * sample_rate))
     key = cache_key(corpus, sample_rate, length)
     out = Path(root) / f"{corpus.name}-{key}"

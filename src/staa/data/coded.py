@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from staa import validation
 from staa.data.base import Item, speaker_split
 from staa.data.files import AudioFileCorpus
 from staa.errors import DataError
@@ -62,7 +63,7 @@ class CodedCorpus(AudioFileCorpus):
 
     def __init__(self, root: str | Path, *, seed: int = 0, seconds: float | None = None) -> None:
         super().__init__(root, seconds=seconds)
-        self.seed = seed
+        self.seed = validation.seed("seed", seed)
 
     def audio_folder(self) -> Path:
         """Where the wavs are (the root unless a corpus keeps them in a sub-folder)."""

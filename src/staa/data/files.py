@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from staa import validation
+from staa.audio import check_audio_file
 from staa.data.base import SPLITS, Corpus
 from staa.errors import AudioError
 
@@ -23,6 +25,7 @@ LENGTH_PERCENTILE = 90.0
 
 def clip_seconds(path: str | Path) -> float:
     """Duration of an audio file from its header (no decoding)."""
+    check_audio_file(path)
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
@@ -50,8 +53,7 @@ class AudioFileCorpus(Corpus):
 
     def __init__(self, root: str | Path | None, *, seconds: float | None = None) -> None:
         super().__init__(root)
-        if seconds is not None and seconds <= 0:
-            raise ValueError(f"seconds must be positive, got {seconds}")
+        validation.seconds("seconds", seconds)
         self._seconds = seconds if seconds is not None else self.default_seconds
 
     @property  # type: ignore[override]

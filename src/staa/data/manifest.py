@@ -17,9 +17,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from staa import validation
 from staa.data.base import SPLITS, Item, speaker_split
 from staa.data.files import AudioFileCorpus
-from staa.errors import DataError
+from staa.errors import ConfigError, DataError
 
 PROPORTIONS = (0.6, 0.2, 0.2)
 REQUIRED = ("path", "label")
@@ -38,7 +39,9 @@ class ManifestCorpus(AudioFileCorpus):
     ) -> None:
         self.csv_path = Path(csv_path).resolve()
         super().__init__(self.csv_path.parent, seconds=seconds)
-        self.seed = seed
+        self.seed = validation.seed("seed", seed)
+        if classes is not None and (isinstance(classes, str) or not all(isinstance(c, str) and c for c in classes)):
+            raise ConfigError(f"manifest classes must be a list of names, got {classes!r}")
         self.name = "manifest-" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", self.csv_path.stem) or "csv")
         self._given_classes = tuple(classes) if classes is not None else None
         self.classes = self._given_classes or tuple(sorted({row["label"] for _, row in self._rows()}))

@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import lfilter
 
+from staa import validation
 from staa.audio import SAMPLE_RATE
 from staa.data.base import Corpus, Item, speaker_split
+from staa.validation import number
 
 EMOTIONS = ("anger", "disgust", "fear", "guilt", "happiness", "sadness", "surprise")
 
@@ -73,6 +75,10 @@ class SyntheticCorpus(Corpus):
         seed: int = 0,
     ) -> None:
         super().__init__(None)
+        number("n_speakers", n_speakers, integer=True, low=3, high=1000)
+        number("per_emotion", per_emotion, integer=True, low=1, high=1000)
+        validation.seconds("seconds", seconds)
+        validation.seed("seed", seed)
         self.n_speakers = n_speakers
         self.per_emotion = per_emotion
         self.seconds = seconds

@@ -25,10 +25,11 @@ from torch import Tensor, nn
 
 from staa.defenses.base import Defense
 from staa.defenses.registry import build_defenses
-from staa.errors import CheckpointError, ConfigError
+from staa.errors import CheckpointError, ConfigError, first_line
 from staa.models.base import CONFIG_NAME, SERConfig, SERModel, read_config
 from staa.models.registry import load_model
 from staa.outputs import write_json
+from staa.validation import check_fields, number
 
 VICTIM_DIR = "victim"
 
@@ -39,6 +40,10 @@ class DefendedConfig(SERConfig):
     defences: list[dict[str, Any]] = field(default_factory=list)  # spelled as in stored config.json files
     adaptive: bool = True
     eot_samples: int = 1
+
+    def check_recorded(self) -> None:
+        super().check_recorded()
+        number("eot_samples", self.eot_samples, integer=True, low=1, high=1000)
 
 
 class Defended(SERModel):
@@ -86,13 +91,17 @@ class Defended(SERModel):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, **overrides: Any) -> Defended:
-        config = {**read_config(directory), **overrides}
-        if config.get("model_type") != DefendedConfig.model_type:
-            raise CheckpointError(f"checkpoint is a '{config.get('model_type')}' model, not 'defended'", directory)
+        raw = {**read_config(directory), **overrides}
+        if raw.get("model_type") != DefendedConfig.model_type:
+            raise CheckpointError(f"checkpoint is a '{raw.get('model_type')}' model, not 'defended'", directory)
+        try:
+            check_fields(DefendedConfig, raw)
+            config = DefendedConfig.from_dict(raw)
+            config.check_recorded()
+            defenses = build_defenses(config.defences)
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise CheckpointError(first_line(exc), Path(directory) / CONFIG_NAME) from None
         victim = load_model(Path(directory) / VICTIM_DIR)
-        return cls(
-            victim,
-            build_defenses(config.get("defences", [])),
-            adaptive=bool(config.get("adaptive", True)),
-            eot_samples=int(config.get("eot_samples", 1)),
-        )
+        if victim.config.class_names != config.class_names or victim.num_classes != config.num_classes:
+            raise CheckpointError("config.json names other classes than its victim/ checkpoint", directory)
+        return cls(victim, defenses, adaptive=config.adaptive, eot_samples=config.eot_samples)

@@ -15,11 +15,15 @@ from torch import Tensor
 from staa.audio import SAMPLE_RATE
 from staa.defenses.base import Defense, check_waveform_batch
 from staa.errors import ConfigError
+from staa.validation import number
 
 
 def lowpass_kernel(cutoff_hz: float, sample_rate: int, taps: int) -> Tensor:
     """Hamming-windowed sinc with unit DC gain, shape (taps,)."""
-    if taps < 3 or taps % 2 == 0:
+    number("lowpass: sample_rate", sample_rate, integer=True, low=1, high=768_000)
+    number("lowpass: taps", taps, integer=True, low=3, high=4095)
+    number("lowpass: cutoff_hz", cutoff_hz)
+    if taps % 2 == 0:
         raise ConfigError(f"lowpass: taps must be an odd integer >= 3, got {taps}")
     if not 0 < cutoff_hz < sample_rate / 2:
         raise ConfigError(f"lowpass: cutoff must be in (0, {sample_rate / 2:g}) Hz, got {cutoff_hz}")
@@ -57,6 +61,8 @@ class DownUpSample(Defense):
     name = "resample"
 
     def __init__(self, rate: int = 8000, taps: int = 101, sample_rate: int = SAMPLE_RATE) -> None:
+        number("resample: sample_rate", sample_rate, integer=True, low=1, high=768_000)
+        number("resample: rate", rate, integer=True)
         if not 0 < rate < sample_rate:
             raise ConfigError(f"resample: rate must be in (0, {sample_rate}) Hz, got {rate}")
         super().__init__(rate=rate, taps=taps, sample_rate=sample_rate)

@@ -14,14 +14,16 @@ from torch import Tensor
 
 from staa.defenses.base import Defense, check_waveform_batch, straight_through
 from staa.errors import ConfigError
+from staa.validation import number
 
 
 class MedianFilter(Defense):
     name = "median"
 
     def __init__(self, kernel: int = 5, bpda: bool = False) -> None:
-        if kernel < 3 or kernel % 2 == 0:
-            raise ConfigError(f"median: kernel must be an odd integer >= 3, got {kernel}")
+        number("median: kernel", kernel, integer=True, low=3, high=4095)
+        if kernel % 2 == 0 or not isinstance(bpda, bool):
+            raise ConfigError(f"median: kernel must be an odd integer and bpda true or false, got {kernel}, {bpda!r}")
         super().__init__(kernel=kernel, bpda=bpda)
         self.kernel = kernel
         self.bpda = bpda

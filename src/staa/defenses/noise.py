@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from staa.defenses.base import Defense, check_waveform_batch
-from staa.errors import ConfigError
+from staa.validation import number
 
 
 class GaussianNoise(Defense):
@@ -19,8 +19,7 @@ class GaussianNoise(Defense):
     randomised = True
 
     def __init__(self, sigma: float = 0.005) -> None:
-        if sigma <= 0:
-            raise ConfigError(f"noise: sigma must be positive, got {sigma}")
+        number("noise: sigma", sigma, low=0, high=1, low_open=True)
         super().__init__(sigma=sigma)
         self.sigma = sigma
 

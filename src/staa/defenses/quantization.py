@@ -10,15 +10,14 @@ import torch
 from torch import Tensor
 
 from staa.defenses.base import Defense, check_waveform_batch, straight_through
-from staa.errors import ConfigError
+from staa.validation import number
 
 
 class Quantization(Defense):
     name = "quantize"
 
     def __init__(self, bits: int = 8) -> None:
-        if not 1 <= bits <= 24:
-            raise ConfigError(f"quantize: bits must be in [1, 24], got {bits}")
+        number("quantize: bits", bits, integer=True, low=1, high=24)
         super().__init__(bits=bits)
         self.levels = 2 ** (bits - 1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,9 +20,11 @@ DEFENSES: dict[str, type[Defense]] = {
 
 def build_defense(spec: Mapping[str, Any] | str) -> Defense:
     """A defense from ``{"name": "median", "kernel": 7}`` (its ``to_dict``) or the string ``"median:kernel=7"``."""
+    if not isinstance(spec, (str, Mapping)):
+        raise ConfigError(f"a defense must be a 'name:key=value' string or an object, got {spec!r}")
     spec = parse_spec(spec) if isinstance(spec, str) else dict(spec)
     name = spec.pop("name", None)
-    if name not in DEFENSES:
+    if not isinstance(name, str) or name not in DEFENSES:
         raise ConfigError(f"unknown defense '{name}' (available: {', '.join(sorted(DEFENSES))})")
     try:
         return DEFENSES[name](**spec)
@@ -33,6 +36,8 @@ def build_defenses(specs: str | list[Mapping[str, Any] | str]) -> list[Defense]:
     """A pipeline from a list of specs, or from one string with stages joined by ``+`` (``median+quantize``)."""
     if isinstance(specs, str):
         specs = [s for s in specs.split("+") if s and s != "none"]
+    if not isinstance(specs, list):
+        raise ConfigError(f"a defense pipeline must be a list of defenses, got {type(specs).__name__}")
     return [build_defense(s) for s in specs]
 
 
@@ -48,6 +53,8 @@ def parse_spec(text: str) -> dict[str, Any]:
         if not sep:
             raise ConfigError(f"'{text}': expected name:key=value,..., got '{pair}'")
         spec[key.strip()] = _value(value.strip())
+        if isinstance(spec[key.strip()], float) and not math.isfinite(spec[key.strip()]):
+            raise ConfigError(f"'{text}': {key.strip()} must be a finite number, got '{value.strip()}'")
     return spec
 
 

@@ -11,6 +11,14 @@ A minimum-norm attack (σ-zero, FMN) gives the whole curve from one run: a clip 
 sparsity s when its minimum L0 is at most s (:func:`minimum_norm_curve`). Robust accuracy (accuracy on
 the adversarial clips against the true labels) is recorded whenever the labels are given.
 
+Crafted sets stored on disk (:mod:`staa.evaluation.adversarial_set`, replayed on victims by
+:mod:`staa.evaluation.transfer`) give the same points without crafting again: :func:`set_points` (one
+set: one budget of a sweep, or a generator's point) and :func:`minimum_norm_set_curve` (a minimum-norm
+set read at every budget, on every victim: at budget s a clip carries its perturbation when that fooled
+the threat model with at most s % of the samples, and a victim counts it when its prediction flips).
+This is how ``staa run`` and ``staa attack sweep`` draw their curves, so a resumed run reuses every
+finished budget.
+
 :func:`write_csv` and :func:`plot` (Matplotlib PNG, one panel per victim, one line per attacker) write
 the results; both write atomically.
 """
@@ -21,15 +29,29 @@ import csv
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from staa.attacks.base import Attack, AttackResult
+from staa.attacks.registry import accepts
+from staa.evaluation.adversarial_set import AdversarialSet
 from staa.evaluation.figures import save_png
 from staa.metrics import accuracy, attack_success_rate
 from staa.models.base import SERModel
 from staa.outputs import atomic_path
+
+MINIMUM_NORM_ATTACKS = ("sigma_zero", "fmn")  # one run answers every budget: their curve needs no sweep
+
+
+def sweepable(name: str) -> bool:
+    """Whether attack ``name`` is built at a sample budget ``k_percent`` that a sweep can vary.
+
+    STAA-Net is trained at one budget per generator, so it is measured as points instead.
+    """
+    return name != "staa" and accepts(name, "k_percent")
 
 
 @dataclass(frozen=True)
@@ -89,12 +111,74 @@ def minimum_norm_curve(
     result: AttackResult, budgets: Sequence[float], *, attacker: str, victim: str
 ) -> list[CurvePoint]:
     """ASR at each sparsity budget (%) on the attacked model, read off one minimum-norm run."""
-    needed = torch.where(result.success, result.sparsity, torch.full_like(result.sparsity, float("inf")))
+    return minimum_norm_points(result.sparsity, result.success, budgets, attacker=attacker, victim=victim)
+
+
+def minimum_norm_points(
+    sparsity_pct: Tensor,
+    fooled: Tensor,
+    budgets: Sequence[float],
+    *,
+    attacker: str,
+    victim: str,
+    flipped: Tensor | None = None,
+    predictions: tuple[Tensor, Tensor, Tensor] | None = None,
+) -> list[CurvePoint]:
+    """The curve of per-clip minimum sparsities: at budget s a clip carries its perturbation when it
+    ``fooled`` the threat model with at most s % of the samples.
+
+    ``flipped`` says on which clips that perturbation flips ``victim`` (default: ``fooled``, the
+    threat model itself); ``predictions`` (the victim's clean and adversarial predictions and the
+    true labels) add robust accuracy: a clip outside the budget keeps its clean prediction.
+    """
+    needed = torch.where(fooled, sparsity_pct.double(), torch.full_like(sparsity_pct.double(), float("inf")))
+    flipped = fooled if flipped is None else flipped
     points = []
     for budget in sorted(budgets):
         within = needed <= budget
         sparsity = float(needed[within].mean()) if within.any() else 0.0
-        points.append(CurvePoint(attacker, victim, budget, sparsity, float(within.double().mean()), len(needed)))
+        robust = None
+        if predictions is not None:
+            clean, adv, labels = predictions
+            robust = float((torch.where(within, adv, clean) == labels).double().mean())
+        asr = float((within & flipped).double().mean())
+        points.append(CurvePoint(attacker, victim, budget, sparsity, asr, len(needed), robust))
+    return points
+
+
+def set_points(
+    adv: AdversarialSet,
+    victims: Mapping[str, Mapping[str, Any]],
+    *,
+    attacker: str,
+    budget: float | None = None,
+    point: bool = False,
+) -> list[CurvePoint]:
+    """One crafted set on every victim (``victims``: :func:`~staa.evaluation.transfer.evaluate_victim`'s results).
+
+    x is the set's measured sparsity over the clips that fooled the threat model (over all clips when
+    none did), as in :func:`measure`.
+    """
+    sparsity = adv.records["summary"]["sparsity_pct"]
+    if sparsity is None:
+        sparsity = float(np.mean([e["sparsity_pct"] for e in adv.records["examples"]]))
+    return [
+        CurvePoint(attacker, name, budget, sparsity, r["asr"], r["n"], r["adv_accuracy"], point)
+        for name, r in victims.items()
+    ]
+
+
+def minimum_norm_set_curve(
+    adv: AdversarialSet, victims: Mapping[str, Mapping[str, Any]], budgets: Sequence[float], *, attacker: str
+) -> list[CurvePoint]:
+    """A crafted minimum-norm set read at every budget on every victim, with robust accuracy."""
+    sparsity = torch.tensor([e["sparsity_pct"] for e in adv.records["examples"]], dtype=torch.float64)
+    fooled, labels = torch.from_numpy(adv.success), torch.from_numpy(adv.labels)
+    points = []
+    for name, r in victims.items():
+        clean, changed = torch.tensor(r["clean_pred"]), torch.tensor(r["adv_pred"])
+        points += minimum_norm_points(sparsity, fooled, budgets, attacker=attacker, victim=name,
+                                      flipped=changed != clean, predictions=(clean, changed, labels))  # fmt: skip
     return points
 
 
@@ -108,8 +192,15 @@ def write_csv(points: Sequence[CurvePoint], path: str | Path) -> Path:
     return path
 
 
+SPARSITY_TICKS = (0, 0.1, 1, 2, 5, 10, 20, 50, 100)
+
+
 def plot(points: Sequence[CurvePoint], path: str | Path, *, title: str = "") -> Path:
-    """ASR (%) against measured sparsity (%), one panel per victim, one line (or marker) per attacker."""
+    """ASR (%) against measured sparsity (%), one panel per victim, one line (or marker) per attacker.
+
+    Sparsity is drawn on a symmetric-log axis (linear below 0.1 %, logarithmic above), so a one-sample
+    attack, budgets of 1–20 % and a dense one read apart; the legend sits to the right of the panels.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,8 +219,11 @@ def plot(points: Sequence[CurvePoint], path: str | Path, *, title: str = "") -> 
             style = {"linestyle": "none", "marker": "*", "markersize": 11} if mine[0].point else {"marker": "o"}
             ax.plot(xs, ys, color=colours[attacker], label=attacker, **style)
         ax.set(title=f"victim: {victim}", xlabel="sparsity (% of samples changed)", ylabel="ASR (%)", ylim=(-2, 102))
+        ax.set_xscale("symlog", linthresh=0.1, linscale=0.5)
+        ax.set_xlim(-0.01, 110)
+        ax.set_xticks(SPARSITY_TICKS, [f"{t:g}" for t in SPARSITY_TICKS])
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8, loc="lower right")
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     if title:
         fig.suptitle(title)
     return save_png(fig, path)

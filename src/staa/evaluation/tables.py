@@ -7,7 +7,8 @@
 * the same layout restricted to the ablation rows is Table 6.
 * beyond the paper (the experiment's robustness lab): :func:`robustness_table` (defended victims:
   clean accuracy, its cost, robust accuracy and ASR), :func:`budget_table` (budgeted STAA-Net
-  generators: target, achieved, λ) and :func:`targeted_table` (success per target class).
+  generators: target, achieved, λ), :func:`targeted_table` (success per target class) and
+  :func:`curves_table` (ASR and robust accuracy against measured sparsity, the figures' numbers).
 
 A value that does not exist (no successful example, so no SNR; a metric not computed) prints as "–",
 never as 0. A :class:`Table` keeps two-level column headers (group, sub-column) so that each format
@@ -291,9 +292,29 @@ def targeted_table(results: dict[str, Any]) -> Table:
     return table
 
 
+CURVE_KINDS = {"sweep": "budget sweep", "minimum_norm": "minimum-norm", "point": "one set"}
+
+
+def curves_table(results: dict[str, Any]) -> Table:
+    """The curves section, one row per point and victim: budget, measured sparsity, ASR, robust accuracy."""
+    section, models = results["curves"], results["models"]
+    columns = [("", c) for c in ("Threat model", "Attacker", "Kind", "Victim", "Budget k (%)", "Sparsity (%)", "ASR (%)",
+                                 "Robust accuracy (%)", "n")]  # fmt: skip
+    split = SPLIT_NAMES.get(section["split"], section["split"])
+    title = (f"ASR and robust accuracy (%) versus sparsity on {results['corpus']['name']} ({split}); sparsity measured "
+             "on the clips that fooled the threat model")  # fmt: skip
+    table = Table("curves", title, columns)
+    for p in section["points"]:
+        budget = MISSING if p["budget"] is None else f"{p['budget']:g}"
+        table.rows.append([models[p["threat"]]["label"], p["label"], CURVE_KINDS[p["kind"]], models[p["victim"]]["label"],
+                           budget, decimals(p["sparsity_pct"]), percent(p["asr"]), percent(p["robust_accuracy"]),
+                           str(p["n_clips"])])  # fmt: skip
+    return table
+
+
 def paper_tables(results: dict[str, Any]) -> list[Table]:
     """Every table this experiment has data for: SER, attacks (ASR and correct→wrong), ablations, and the
-    robustness lab's sections (robustness, budgets, targeted) when the experiment configured them.
+    robustness lab's sections (robustness, budgets, targeted, curves) when the experiment configured them.
 
     The ablation table (Table 6) holds the ablation variants next to the full STAA-Net rows.
     """
@@ -317,6 +338,8 @@ def paper_tables(results: dict[str, Any]) -> list[Table]:
         tables.append(budget_table(results))
     if results.get("targeted"):
         tables.append(targeted_table(results))
+    if results.get("curves"):
+        tables.append(curves_table(results))
     return tables
 
 

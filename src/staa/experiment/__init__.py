@@ -9,6 +9,7 @@ step of the paper's evaluation and writes, under the output folder::
     generators/<threat>/<attacker>/      trained STAA-Net generators (best/, train.json) and fitted
                                          universal perturbations (perturbation.safetensors, fit.json)
     adversarial/<threat>/<attacker>/<split>/   crafted audio, per-example records, per-victim results
+    adversarial/<threat>/<attacker>/sweep/k<budget>/<split>/   the same, per budget of a swept attacker
     robustness/<victim>/<defense>/<attacker>/<split>/   adaptive attacks crafted through a defense
     targeted/<threat>/<attacker>/<split>/<class>/       targeted attacks, one set per target class
     results.json  tables/  figures/  audio/  report.html
@@ -33,6 +34,10 @@ Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overrid
                      default paper); train.budget: {sparsity_pct | snr_db, update, lr, damping}
                      (λ adapted during training, sections/budgets.py)
         fit: the universal perturbation's optimisation (staa.attacks.universal.UniversalConfig)
+        sweep: {k_percent: [1, 2, 5, 10, 20]}   craft a budgeted attacker (pgd, pgd0, sparse_rs, universal)
+                     again at each budget on the last split: the ``curves`` section, tables/curves.*,
+                     figures/curves-<threat>.png (sections/curves.py); σ-zero / FMN give their curve from
+                     the attack table's run, every other attacker (STAA-Net's generators) is a point
     ablations: {<id>: {of: <attacker id>, label, generator, train}}          (Table 6 variants)
     threat_overrides: {<threat>: {<attacker or ablation id>: {settings, generator, train}}}
     controls: {authors_shift: auto | true | false, random_mask: true | false, comb_mask: true | false}
@@ -46,8 +51,9 @@ The package, read top down (each module imports only those below it; none import
 
     config.py     load_config: YAML + --set overrides, validated up front
     runner.py     run_experiment: the order of the steps
+    sections/     budgets.py, curves.py, robustness.py, targeted.py: the parts of results.json beyond the
+                  paper's tables (curves.py builds its swept attacks with steps.build_attack_for)
     steps.py      corpus → SER models → per attacker: generator / universal fit / attack → craft → replay
-    sections/     budgets.py, robustness.py, targeted.py: the robustness lab's parts of results.json
     results.py    results.json, tables, figures, listening files, report.html
     context.py    ExperimentContext: config, output folder, corpus, models; claimed folders; craft_or_reuse
     plans.py      AttackerPlan (ε included) and the settings every attack and model is built from

@@ -2,8 +2,15 @@
 
 Validation happens up front, before any work, one line per problem naming the file: the structure,
 the references between sections (victims that are models, ablations of attackers, ``adversarial.from``
-chains without cycles), known attacks and presets, ε in (0, 1]; each section of
-:mod:`staa.experiment.sections` checks its own keys. The keys are listed in :mod:`staa.experiment`.
+chains without cycles), known attacks and presets, ε in (0, 1], the seed, ``max_examples`` and the
+corpus's length; every model's and attacker's settings are built once without data
+(:func:`~staa.experiment.plans.check_buildable`), so a value they cannot use stops the run before any
+training; each section of :mod:`staa.experiment.sections` checks its own keys. The keys are listed in
+:mod:`staa.experiment`.
+
+A configuration is data from anywhere, so reading it is bounded: files over :data:`MAX_FILE_BYTES`, and
+documents that expand (YAML aliases) to more than :data:`MAX_NODES` values or nest deeper than
+:data:`MAX_DEPTH`, are refused before anything walks them.
 """
 
 from __future__ import annotations
@@ -18,15 +25,23 @@ import yaml
 from staa.attacks.registry import ATTACKS
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.data.base import SPLITS
+from staa.data.registry import check_corpus_options
+from staa.data.synthetic import SyntheticCorpus
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
-from staa.experiment.plans import ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID
+from staa import validation
+from staa.experiment.plans import ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID, check_buildable
 from staa.experiment.sections.budgets import validate_budget
+from staa.experiment.sections.curves import validate_sweeps
 from staa.experiment.sections.robustness import validate_defenses
 from staa.experiment.sections.targeted import validate_targeted
 
 BUILTIN = ("demo", "emodb", "demos", "iemocap")
 ADVERSARIAL_KEYS = {"from", "attack", "eps", "settings", "adv_fraction"}
+CORPUS_KEYS = {"name", "root", "seconds", "cache", "options"}
+MAX_FILE_BYTES = 1 << 20  # an experiment file is a page of YAML; a megabyte is no experiment
+MAX_NODES = 100_000  # values after aliases are expanded (the shipped files have a few hundred)
+MAX_DEPTH = 64
 
 
 def builtin_path(name: str) -> Path:
@@ -38,16 +53,43 @@ def load_config(spec: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
     path = builtin_path(str(spec)) if str(spec) in BUILTIN else Path(spec)
     if not path.exists():
         raise ConfigError(f"no such experiment file (built-in experiments: {', '.join(BUILTIN)})", path)
+    if not path.is_file():
+        raise ConfigError("not a file (give a YAML experiment file)", path)
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ConfigError(f"{path.stat().st_size} bytes: larger than the {MAX_FILE_BYTES} an experiment file may have", path)
     try:
-        config = yaml.safe_load(path.read_text())
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML ({' '.join(str(exc).split())[:160]})", path) from None
+    except RecursionError:
+        raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the file ({getattr(exc, 'strerror', None) or exc})", path) from None
     if not isinstance(config, dict):
         raise ConfigError("an experiment file must be a YAML mapping", path)
+    check_size(config, path)
     for item in overrides:
         apply_override(config, item)
+    check_size(config, path)
     validate(config, path)
     return config
+
+
+def check_size(config: Any, path: Path | str) -> None:
+    """Refuse a document that expands to more than :data:`MAX_NODES` values or :data:`MAX_DEPTH` levels.
+
+    Aliases are shared, not copied, by the YAML loader; this walk counts them as the copies that any
+    later serialisation (experiment.yaml, spec.json) would make, and stops as soon as a bound is passed.
+    """
+    stack, count = [(config, 0)], 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES or depth > MAX_DEPTH:
+            what = f"more than {MAX_NODES} values" if count > MAX_NODES else f"deeper than {MAX_DEPTH} levels"
+            raise ConfigError(f"the experiment expands to {what} (YAML aliases?)", path)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
 
 
 def apply_override(config: dict[str, Any], item: str) -> None:
@@ -84,11 +126,12 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     if not isinstance(config["corpus"], dict) or not config["corpus"].get("name"):
         raise ConfigError("corpus.name is missing", path)
     eps = config.get("eps", DEFAULT_EPS)
-    if not isinstance(eps, (int, float)) or not 0 < eps <= 1:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
         raise ConfigError(f"eps must be a number in (0, 1], got {eps!r}", path)
-    bad = [s for s in config.get("splits", ["val", "test"]) if s not in SPLITS]
-    if bad:
-        raise ConfigError(f"unknown splits {bad} (expected train, val, test)", path)
+    _validate_values(config, path)
+    splits = config.get("splits", ["val", "test"])
+    if not isinstance(splits, list) or not splits or any(s not in SPLITS for s in splits):
+        raise ConfigError(f"splits: must list some of train, val, test, got {splits!r}", path)
     models = config["models"]
     for section in ("models", "attackers", "ablations"):
         for name in config.get(section) or {}:
@@ -127,6 +170,46 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
             raise ConfigError(f"controls.{key} must be true or false, got {controls[key]!r}", path)
     validate_defenses(config, path)
     validate_targeted(config, path)
+    validate_sweeps(config, path)
+    try:
+        check_buildable(config)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), path) from None
+
+
+def _validate_values(config: dict[str, Any], path: Path | str) -> None:
+    """The top-level numbers and the corpus section, each in its range (one line naming the key)."""
+    corpus = config["corpus"]
+    try:
+        validation.seed("seed", config.get("seed", 0))
+        if config.get("max_examples") is not None:
+            validation.number("max_examples", config["max_examples"], integer=True, low=1)
+        unknown = set(corpus) - CORPUS_KEYS
+        if unknown:
+            raise ConfigError(f"corpus: unknown keys {sorted(unknown)} (allowed: {', '.join(sorted(CORPUS_KEYS))})")
+        validation.seconds("corpus.seconds", corpus.get("seconds"))
+        options = corpus.get("options") or {}
+        if not isinstance(options, dict):
+            raise ConfigError(f"corpus.options must be a mapping, got {corpus['options']!r}")
+        if check_corpus_options(corpus["name"], options) is SyntheticCorpus:
+            SyntheticCorpus(**options)  # checks the values; nothing is generated yet
+        for key in ("models", "attackers"):
+            section = config[key]
+            bad = [k for k, v in section.items() if not isinstance(v, dict) and v is not None] if isinstance(section, dict) else [key]
+            if bad:
+                raise ConfigError(f"{key} must map ids to mappings (see '{bad[0]}')")
+        report = config.get("report") or {}
+        if not isinstance(report, dict) or set(report) - {"examples", "perceptual", "chunk_size"}:
+            raise ConfigError(f"report must be a mapping with keys among examples, perceptual, chunk_size, got {report!r}")
+        validation.number("report.chunk_size", report.get("chunk_size", 8), integer=True, low=1, high=100_000)
+        validation.number("report.examples", report.get("examples", 0), integer=True, low=0, high=10_000)
+        if not isinstance(report.get("perceptual", True), bool) or not isinstance(config.get("device", "cpu"), str):
+            raise ConfigError("report.perceptual must be true or false and device a name such as cpu or cuda")
+        for key in ("threat_models", "victims"):
+            if not isinstance(config[key], list):
+                raise ConfigError(f"{key} must be a list of model ids, got {config[key]!r}")
+    except ConfigError as exc:
+        raise ConfigError(str(exc), path) from None
 
 
 def _validate_adversarial(name: str, spec: Any, models: dict[str, Any], path: Path | str) -> None:

@@ -1,15 +1,14 @@
 """What every step and section of an experiment shares: :class:`ExperimentContext`.
 
 The context holds the configuration, the output folder, the prepared corpus and the trained models
-(with a fingerprint of each model's weights, the identity its cached results are stored under). It
-also owns the two rules every output follows: a step's folder is *claimed* for the settings that made
-it (:func:`claim_folder`: ``spec.json``; other settings into the same folder are refused rather than
-mixed), and an adversarial set is crafted once and then reused (:meth:`ExperimentContext.craft_or_reuse`).
+(with a fingerprint of each model's weights, the identity its cached results are stored under). Every
+step's folder is *claimed* for the settings that made it (:func:`staa.outputs.claim_folder`: ``spec.json``;
+other settings into the same folder are refused rather than mixed, or start over with ``overwrite``),
+and an adversarial set is crafted once and then reused (:meth:`ExperimentContext.craft_or_reuse`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,29 +19,11 @@ import numpy as np
 from staa.attacks.base import Attack
 from staa.data.base import SPLITS
 from staa.data.cache import PreparedCorpus
-from staa.errors import ConfigError
-from staa.evaluation.adversarial_set import AdversarialSet, craft_adversarial_set
+from staa.evaluation.adversarial_set import ADV_FILE, RECORDS_FILE, AdversarialSet, craft_adversarial_set
 from staa.models.base import SERModel
-from staa.outputs import write_json
+from staa.outputs import claim_folder
 
-SPEC_FILE = "spec.json"
-
-
-def claim_folder(directory: Path, spec: dict[str, Any]) -> None:
-    """Record the settings behind a step's outputs; refuse to reuse outputs made with other settings."""
-    spec = json.loads(json.dumps(spec, default=str))
-    path = directory / SPEC_FILE
-    if path.exists():
-        old = json.loads(path.read_text())
-        if old != spec:
-            changed = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
-            raise ConfigError(
-                f"outputs here were made with other settings ({', '.join(changed)}); "
-                "delete this folder or use another --out",
-                directory,
-            )
-    else:
-        write_json(path, spec)
+SET_OUTPUTS = (RECORDS_FILE, ADV_FILE, "parts", "victims")  # what an adversarial set's folder holds
 
 
 @dataclass
@@ -54,6 +35,7 @@ class ExperimentContext:
     device: str
     show_progress: bool
     log: Callable[[str], None]
+    overwrite: bool = False  # every step starts over (its outputs deleted) instead of resuming
     corpus: PreparedCorpus = field(default=None)  # type: ignore[assignment]  # set by the corpus step
     models: dict[str, SERModel] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
@@ -101,7 +83,7 @@ class ExperimentContext:
         chunk = int((self.config.get("report") or {}).get("chunk_size", 8))
         claim_folder(directory, {"attack": attack.name, "settings": identity, "eps": attack.eps, "target": target,
                                  "threat": threat_key, "indices": indices.tolist(), "seed": self.seed,
-                                 "chunk_size": chunk})  # fmt: skip
+                                 "chunk_size": chunk}, outputs=SET_OUTPUTS, overwrite=self.overwrite)  # fmt: skip
         return craft_adversarial_set(
             attack, data.waves, data.labels, indices, directory, items=data.items, target=target, chunk_size=chunk,
             seed=self.seed, perceptual=perceptual, sample_rate=self.corpus.sample_rate, meta={**meta, "split": split},

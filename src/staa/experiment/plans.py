@@ -22,10 +22,12 @@ from staa.attacks.registry import build_attack
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.attacks.universal import UniversalConfig
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
-from staa.errors import ConfigError
+from staa.errors import ConfigError, first_line
 from staa.models.registry import model_class
 from staa.training.adversarial import AdvTrainConfig
+from staa.training.generator import check_train_config
 from staa.training.ser import TrainConfig
+from staa.validation import check_fields
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # ids of models and attackers name output folders
 ZERO_ID = "zero"
@@ -149,7 +151,8 @@ def train_config(plan: AttackerPlan, seed: int, target: int | None) -> tuple[STA
     extra: dict[str, Any] = {"seed": seed}
     if target is not None:
         extra.update(targeted=True, target_class=target)
-    return STAATrainConfig.preset(preset, **{**extra, **_checked(STAATrainConfig, spec, "generator training")}), budget
+    config = STAATrainConfig.preset(preset, **{**extra, **_checked(STAATrainConfig, spec, "generator training")})
+    return check_train_config(config), budget
 
 
 def universal_config(plan: AttackerPlan, seed: int) -> UniversalConfig:
@@ -176,6 +179,50 @@ def model_train_config(config: dict[str, Any], name: str, seed: int) -> TrainCon
         eps=float(adversarial.get("eps", experiment_eps(config))),
         adv_fraction=float(adversarial.get("adv_fraction", 0.5)),
     )  # fmt: skip
+
+
+def check_buildable(config: dict[str, Any]) -> None:
+    """Build, without weights or data, every model's training config and options and every attacker's
+    attack and configs, so that a value they cannot use is refused before the first step, not after
+    minutes of training (raises :class:`ConfigError` naming the model or attacker)."""
+    seed = config.get("seed", 0)
+    for name in needed_models(config):
+        spec = config["models"][name]
+        try:
+            for key in ("epochs", "batch_size"):
+                if spec.get(key) is not None and (isinstance(spec[key], bool) or not isinstance(spec[key], int)):
+                    raise ConfigError(f"{key}: must be an integer, got {spec[key]!r}")
+            options = spec.get("options") or {}
+            if not isinstance(options, dict):
+                raise ConfigError(f"options must be a mapping, got {options!r}")
+            cls = model_class(spec.get("arch"))
+            check_fields(cls.config_class, options)
+            _checked(cls.config_class, options, "options")
+            model_train_config(config, name, seed)
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise ConfigError(f"models.{name}: {first_line(exc)}") from None
+    for threat in config["threat_models"]:
+        for plan in attacker_plans(config, threat):
+            try:
+                _build_plan(plan, seed)
+            except (ConfigError, TypeError, ValueError) as exc:
+                raise ConfigError(f"attacker '{plan.id}': {first_line(exc)}") from None
+
+
+def _build_plan(plan: AttackerPlan, seed: int) -> None:
+    """The configs of ``plan`` and, for the per-clip baselines, its attack on a stand-in model."""
+    for key in ("settings", "generator", "train", "fit"):
+        if not isinstance(getattr(plan, key) or {}, dict):
+            raise ConfigError(f"{key} must be a mapping, got {getattr(plan, key)!r}")
+    if plan.attack == "staa" or plan.generator is not None:
+        generator_config(plan)
+    if plan.attack == "staa":
+        train_config(plan, seed, None)
+    elif plan.attack == "universal":
+        universal_config(plan, seed)
+        build_attack("universal", nn.Module(), eps=plan.eps, **plan.settings)
+    elif plan.attack != "zero":
+        per_clip_attack(plan, nn.Module())
 
 
 def needed_models(config: dict[str, Any]) -> list[str]:

@@ -1,14 +1,16 @@
-"""The experiment's outputs: ``results.json`` (docs/results-schema.md), the tables, Fig. 3 and report.html.
+"""The experiment's outputs: ``results.json`` (docs/results-schema.md), the tables, the figures and report.html.
 
 :func:`write_results_and_report` is the last step of :func:`~staa.experiment.runner.run_experiment`: it
 assembles the record of the trained models and the attack rows (:func:`results_record`) with the
-sections (robustness, targeted, budgets), picks the first successful clips of each comparison attacker
-for figures and listening files (:func:`listening_examples`), and renders the tables and the report.
+sections (robustness, targeted, budgets, curves), picks the first successful clips of each comparison
+attacker for figures and listening files (:func:`listening_examples`), draws the success-versus-sparsity
+figures of the curves section (:func:`curve_figures`), and renders the tables and the report.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import numpy as np
 
 from staa.data.base import SPLITS
 from staa.evaluation.adversarial_set import AdversarialSet
+from staa.evaluation.curves import CurvePoint, plot
 from staa.evaluation.figures import plot_example, write_listening_files
 from staa.evaluation.report import write_report
 from staa.evaluation.tables import write_tables
@@ -91,11 +94,31 @@ def listening_examples(ctx: ExperimentContext, results: dict[str, Any]) -> list[
     return out
 
 
+def curve_figures(ctx: ExperimentContext, results: dict[str, Any]) -> dict[str, str]:
+    """``figures/curves-<threat>.png`` per threat model: ASR against sparsity, a panel per victim, by label."""
+    section, models = results["curves"], results["models"]
+    names = [f.name for f in fields(CurvePoint)]
+    out = {}
+    for threat in results["threat_models"]:
+        rows = [r for r in section["points"] if r["threat"] == threat]
+        if not rows:
+            continue
+        points = [CurvePoint(**{**{k: r[k] for k in names}, "attacker": r["label"], "victim": models[r["victim"]]["label"]})
+                  for r in rows]  # fmt: skip
+        path = ctx.out / "figures" / f"curves-{threat}.png"
+        title = f"Crafted on {models[threat]['label']}, {section['split']} split ({rows[0]['n_clips']} clips)"
+        plot(points, path, title=title)
+        out[threat] = ctx.rel(path)
+    return out
+
+
 def write_results_and_report(ctx: ExperimentContext, rows: list[dict[str, Any]], sections: dict[str, Any]) -> Path:
     """Write ``results.json``, the tables, the examples' figures and audio, and ``report.html`` (its path)."""
     ctx.log("report: writing results.json, tables, figures and the report")
     results = {**results_record(ctx, rows), **sections}
     results["examples"] = listening_examples(ctx, results)
+    if results.get("curves"):
+        results["curves"]["figures"] = curve_figures(ctx, results)
     write_json(ctx.out / "results.json", results)
     tables = write_tables(results, ctx.out / "tables")
     return write_report(ctx.out, results, tables)

@@ -20,6 +20,7 @@ from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import attacker_plans, needed_models
 from staa.experiment.results import write_results_and_report
 from staa.experiment.sections.budgets import budgets
+from staa.experiment.sections.curves import curves
 from staa.experiment.sections.robustness import robustness
 from staa.experiment.sections.targeted import targeted
 from staa.experiment.steps import attack_and_replay, prepare_corpus, train_ser_model
@@ -38,14 +39,16 @@ def run_experiment(
     device: str | None = None,
     show_progress: bool = True,
     log: Callable[[str], None] = _stderr,
+    overwrite: bool = False,
 ) -> Path:
     """Run (or finish) the experiment ``config`` (from :func:`~staa.experiment.config.load_config`) into
-    ``out_dir``; return the path of ``report.html``."""
+    ``out_dir``; return the path of ``report.html``. ``overwrite`` starts every step over instead of
+    resuming or refusing outputs made with other settings."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ctx = ExperimentContext(config, out, device or config.get("device", "cpu"), show_progress, log)
+    ctx = ExperimentContext(config, out, device or config.get("device", "cpu"), show_progress, log, overwrite)
     if ctx.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device '{ctx.device}' requested but CUDA is not available")
+    out.mkdir(parents=True, exist_ok=True)
     write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
     seed_everything(ctx.seed)
     prepare_corpus(ctx)
@@ -55,5 +58,5 @@ def run_experiment(
     for threat in config["threat_models"]:
         for plan in attacker_plans(config, threat):
             rows += attack_and_replay(ctx, threat, plan)
-    sections = {"robustness": robustness(ctx), "targeted": targeted(ctx), "budgets": budgets(ctx)}
+    sections = {"robustness": robustness(ctx), "targeted": targeted(ctx), "budgets": budgets(ctx), "curves": curves(ctx)}
     return write_results_and_report(ctx, rows, sections)

@@ -1,7 +1,8 @@
 """The steps of an experiment, in the order the runner takes them: corpus → SER models → attacks.
 
 Every step first looks for its outputs and reuses them (long steps resume from their last finished
-epoch or chunk), and claims its folder for the settings that made it (:func:`~staa.experiment.context.claim_folder`):
+epoch or chunk), and claims its folder for the settings that made it (:func:`~staa.outputs.claim_folder`;
+SER models and generators are claimed by their training functions, which also reuse a finished folder):
 
 * :func:`prepare_corpus` — decode, resample and cache the corpus.
 * :func:`train_ser_model` — train (or fine-tune adversarially) one SER model and evaluate it per split.
@@ -29,7 +30,8 @@ from staa.data.registry import build_corpus
 from staa.errors import ConfigError
 from staa.evaluation.adversarial_set import file_fingerprint
 from staa.evaluation.transfer import evaluate_victim, transfer_row
-from staa.experiment.context import ExperimentContext, claim_folder
+from staa.attacks.universal import FIT_FILE, PERTURBATION_FILE
+from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import (
     AttackerPlan,
     generator_config,
@@ -41,7 +43,7 @@ from staa.experiment.plans import (
 )
 from staa.models.base import WEIGHTS_NAME
 from staa.models.registry import build_model, load_model
-from staa.outputs import write_json
+from staa.outputs import claim_folder, write_json
 from staa.paths import resolve_inside
 from staa.reproducibility import provenance, seed_everything
 from staa.training.adversarial import adversarial_train
@@ -67,23 +69,23 @@ def train_ser_model(ctx: ExperimentContext, name: str) -> None:
     directory = ctx.out / "models" / name
     train_cfg = model_train_config(ctx.config, name, ctx.seed)
     source = (spec.get("adversarial") or {}).get("from")
-    claim = {"arch": spec["arch"], "options": spec.get("options") or {}, "train": asdict(train_cfg), "corpus": ctx.corpus.path.name}
-    claim_folder(directory, {**claim, **({"from": ctx.fingerprints[source]} if source else {})})
-    if (directory / "train.json").exists():
-        ctx.log(f"SER model {name}: reusing {directory / 'best'}")
+    adversarial = spec.get("adversarial") is not None
+    if (directory / "train.json").exists() and not ctx.overwrite:
+        ctx.log(f"SER model {name}: reusing {directory / 'best'} if its settings are these")
     else:
-        adversarial = spec.get("adversarial") is not None
         ctx.log(f"SER model {name}: {'adversarially ' if adversarial else ''}training {spec['arch']} for "
                 f"{train_cfg.epochs} epochs" + (f", starting from {source}" if source else ""))
-        if source:
-            model = load_model(ctx.out / "models" / source / "best")
-        else:
-            seed_everything(ctx.seed)  # initial weights fixed by the seed alone, not by which steps ran before
-            model = build_model(spec["arch"], num_classes=len(ctx.corpus.classes), class_names=ctx.corpus.classes,
-                                **(spec.get("options") or {}))
-        train = adversarial_train if adversarial else train_ser
-        train(model, ctx.corpus, directory, train_cfg, device=ctx.device, show_progress=ctx.show_progress)
+    if source:
+        model = load_model(ctx.out / "models" / source / "best")
+    else:
+        seed_everything(ctx.seed)  # initial weights fixed by the seed alone, not by which steps ran before
+        model = build_model(spec["arch"], num_classes=len(ctx.corpus.classes), class_names=ctx.corpus.classes,
+                            **(spec.get("options") or {}))
+    train = adversarial_train if adversarial else train_ser
+    train(model, ctx.corpus, directory, train_cfg, device=ctx.device, show_progress=ctx.show_progress,  # type: ignore[arg-type]
+          overwrite=ctx.overwrite)
     model = load_model(directory / "best").to(ctx.device).eval()
+    model.check_fits(ctx.corpus.classes, ctx.corpus.sample_rate, directory / "best")
     ctx.models[name] = model
     ctx.fingerprints[name] = file_fingerprint(directory / "best" / WEIGHTS_NAME)
     eval_path = directory / "eval.json"
@@ -98,16 +100,14 @@ def train_generator_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan,
     gen_cfg = generator_config(plan)
     train_cfg, budget = train_config(plan, ctx.seed, target)
     directory = ctx.out / "generators" / threat / plan.id
-    claim_folder(directory, {"generator": gen_cfg.to_dict(), "train": asdict(train_cfg), "threat": ctx.fingerprints[threat],
-                             **({"budget": budget} if budget else {})})  # fmt: skip
-    if (directory / "train.json").exists():
-        ctx.log(f"generator {threat}/{plan.id}: reusing {directory / 'best'}")
+    if (directory / "train.json").exists() and not ctx.overwrite:
+        ctx.log(f"generator {threat}/{plan.id}: reusing {directory / 'best'} if its settings are these")
     else:
         length = f"{train_cfg.steps} steps" if train_cfg.steps else f"{train_cfg.epochs} epochs"
         ctx.log(f"generator {threat}/{plan.id}: training for {length}")
-        train_staa_generator(gen_cfg, train_cfg, [ctx.models[threat]], ctx.corpus, directory,
-                             budgets=budget_controllers(train_cfg, **(budget or {})), device=ctx.device,
-                             show_progress=ctx.show_progress)  # fmt: skip
+    train_staa_generator(gen_cfg, train_cfg, [ctx.models[threat]], ctx.corpus, directory,
+                         budgets=budget_controllers(train_cfg, **(budget or {})), device=ctx.device,
+                         show_progress=ctx.show_progress, overwrite=ctx.overwrite)  # fmt: skip
     return Generator.from_pretrained(directory / "best")
 
 
@@ -116,7 +116,8 @@ def fit_universal_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, t
     fit_cfg = universal_config(plan, ctx.seed)
     directory = ctx.out / "generators" / threat / plan.id
     claim_folder(directory, {"settings": plan.settings, "fit": asdict(fit_cfg), "eps": plan.eps, "target": target,
-                             "threat": ctx.fingerprints[threat], "corpus": ctx.corpus.path.name})  # fmt: skip
+                             "threat": ctx.fingerprints[threat], "corpus": ctx.corpus.path.name},
+                 outputs=(PERTURBATION_FILE, FIT_FILE), overwrite=ctx.overwrite)  # fmt: skip
     train = ctx.corpus.split("train")
     ctx.log(f"universal perturbation {threat}/{plan.id}: fitted on {len(train)} training clips for {fit_cfg.epochs} "
             f"epochs, or reused from {directory}")  # fmt: skip

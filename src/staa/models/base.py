@@ -10,6 +10,8 @@ evaluated). Checkpoints follow ``transformers``: a folder with ``config.json`` a
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,8 +19,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from staa.errors import AudioError, CheckpointError
-from staa.weights import CONFIG_NAME, WEIGHTS_NAME, load_weights, read_config, save_folder
+from staa.errors import AudioError, CheckpointError, ConfigError, DataError
+from staa.validation import number
+from staa.weights import CONFIG_NAME, WEIGHTS_NAME, check_checkpoint, load_weights, read_config, save_folder
 
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "SERConfig", "SERModel", "read_config", "standardize"]
 
@@ -31,6 +34,16 @@ class SERConfig:
     num_classes: int = 7
     class_names: list[str] = field(default_factory=list)
     sample_rate: int = 16_000
+
+    def check_recorded(self) -> None:
+        """Ranges a checkpoint's ``config.json`` could get wrong (its types are checked before)."""
+        number("num_classes", self.num_classes, integer=True, low=2, high=10_000)
+        number("sample_rate", self.sample_rate, integer=True, low=1, high=768_000)
+        names = self.class_names
+        if names and len(names) != self.num_classes:
+            raise ConfigError(f"class_names lists {len(names)} classes, num_classes is {self.num_classes}")
+        if len(set(names)) != len(names) or not all(n.strip() for n in names):
+            raise ConfigError(f"class_names must be distinct non-empty names, got {names}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"model_type": self.model_type, **asdict(self)}
@@ -88,6 +101,41 @@ class SERModel(nn.Module):
         self.train(was_training)
         return out
 
+    def check_fits(self, classes: Sequence[str] | None, sample_rate: int, where: str | Path | None = None,
+                   length: int | None = None) -> None:  # fmt: skip
+        """Refuse data this model does not know: its recorded class names, their order and its sample rate
+        must be the data's, or one :class:`DataError` line (naming ``where``, the checkpoint) says what differs.
+        ``classes = None`` (audio files without labels) checks the rate alone; ``length`` (the data's
+        clip length in samples) must reach :attr:`min_samples`.
+
+        A model that records no class names (built without them) is checked by count only; for a checkpoint
+        (``where`` given) a warning says that its order cannot be verified.
+        """
+        rate = self.config.sample_rate
+        if rate != sample_rate:
+            raise DataError(f"the model expects {rate} Hz audio, the data is {sample_rate} Hz", where)
+        if length is not None and length < self.min_samples:
+            raise DataError(f"clips of {length} samples are shorter than the {self.min_samples} that "
+                            f"{type(self).__name__} needs: unify them to a longer length (--seconds)", where)  # fmt: skip
+        if classes is None:
+            return
+        names, classes = list(self.config.class_names), list(classes)
+        if not names:
+            if self.num_classes != len(classes):
+                raise DataError(f"the model has {self.num_classes} classes, the data {len(classes)} "
+                                f"({', '.join(classes)})", where)  # fmt: skip
+            if where is not None:
+                warnings.warn(f"{where}: the checkpoint records no class names; assuming the data's order "
+                              f"({', '.join(classes)})", stacklevel=2)  # fmt: skip
+        elif names != classes:
+            if sorted(names) == sorted(classes):
+                raise DataError(f"class order differs: the model has {', '.join(names)}; the data "
+                                f"{', '.join(classes)}", where)  # fmt: skip
+            only_model = [n for n in names if n not in classes] or ["none"]
+            only_data = [c for c in classes if c not in names] or ["none"]
+            raise DataError(f"classes differ: only the model has {', '.join(only_model)}; only the data has "
+                            f"{', '.join(only_data)}", where)  # fmt: skip
+
     def trainable_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
@@ -105,8 +153,7 @@ class SERModel(nn.Module):
                 f"checkpoint is a '{config_dict.get('model_type')}' model, not '{cls.config_class.model_type}'",
                 directory,
             )
-        config = cls.config_class.from_dict({**config_dict, **overrides})
-        model = cls(config)
+        model = cls(check_checkpoint(directory, cls.config_class, cls, overrides))
         model.load_weights(Path(directory) / WEIGHTS_NAME)
         return model
 

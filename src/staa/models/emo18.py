@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from staa.models.base import SERConfig, SERModel
+from staa.validation import number
 from staa.models.recurrent import RecurrentHead, init_conv
 
 
@@ -18,6 +19,10 @@ from staa.models.recurrent import RecurrentHead, init_conv
 class Emo18Config(SERConfig):
     model_type = "emo18"
     hidden: int = 256
+
+    def check_recorded(self) -> None:
+        super().check_recorded()
+        number("hidden", self.hidden, integer=True, low=1, high=4096)
 
 
 class Emo18(SERModel):

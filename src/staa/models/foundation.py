@@ -43,6 +43,7 @@ from transformers.utils import cached_file
 
 from staa.errors import CheckpointError, ConfigError
 from staa.models.base import SERConfig, SERModel
+from staa.validation import number
 
 PREPROCESSOR_NAME = "preprocessor_config.json"
 # Weights a pre-trained encoder may lack without harm: the SpecAugment mask embedding is only used in
@@ -64,6 +65,16 @@ class FoundationConfig(SERConfig):
     proj_size: int = 256
     freeze_feature_encoder: bool = True
     normalize: bool | None = None
+
+    def check_recorded(self) -> None:
+        """A saved model rebuilds its encoder from ``encoder`` alone: never from the hub, never absurdly large."""
+        super().check_recorded()
+        number("proj_size", self.proj_size, integer=True, low=1, high=65_536)
+        if not self.encoder:
+            raise ConfigError("'encoder' is empty: a saved model must record its encoder's config")
+        for key, high in (("num_hidden_layers", 256), ("hidden_size", 65_536), ("intermediate_size", 262_144)):
+            if key in self.encoder:
+                number(f"encoder.{key}", self.encoder[key], integer=True, low=1, high=high)
 
 
 class FoundationSER(SERModel):

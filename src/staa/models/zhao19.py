@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from staa.models.base import SERConfig, SERModel
+from staa.validation import number
 from staa.models.recurrent import RecurrentHead, init_conv
 
 
@@ -17,6 +18,10 @@ from staa.models.recurrent import RecurrentHead, init_conv
 class Zhao19Config(SERConfig):
     model_type = "zhao19"
     hidden: int = 256
+
+    def check_recorded(self) -> None:
+        super().check_recorded()
+        number("hidden", self.hidden, integer=True, low=1, high=4096)
 
 
 class Zhao19(SERModel):

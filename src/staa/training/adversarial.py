@@ -32,6 +32,7 @@ from staa.models.base import SERModel
 from staa.progress import progress
 from staa.training.loop import fit
 from staa.training.ser import TrainConfig, evaluate_ser
+from staa.validation import number
 
 
 def _pgd_defaults() -> dict[str, Any]:
@@ -54,10 +55,10 @@ class AdvTrainConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0 <= self.adv_fraction <= 1:
-            raise ConfigError(f"adv_fraction must be in [0, 1], got {self.adv_fraction}")
-        if not 0 < self.eps <= 1:
-            raise ConfigError(f"eps must be in (0, 1], got {self.eps}")
+        number("adv_fraction", self.adv_fraction, low=0, high=1)
+        number("eps", self.eps, low=0, high=1, low_open=True)
+        if not isinstance(self.attack_options, dict):
+            raise ConfigError(f"attack options must be a mapping, got {self.attack_options!r}")
 
     @classmethod
     def with_attack(cls, attack: str, options: dict[str, Any] | None = None, **fields: Any) -> AdvTrainConfig:
@@ -87,11 +88,16 @@ def adversarial_train(
     *,
     device: str | torch.device = "cpu",
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Train ``model`` on clean + adversarial batches; select on val UAR; resume from ``out_dir/last.pt``."""
+    """Train ``model`` on clean + adversarial batches; select on val UAR; resume from ``out_dir/last.pt``.
+
+    The training attack is built once before anything else, so a bad attack option is refused up front.
+    """
     cfg = config or AdvTrainConfig()
+    build_training_attack(model, cfg, 0)
     return fit(model, corpus, out_dir, cfg, functools.partial(_adversarial_epoch, cfg), evaluate_ser, device=device,
-               show_progress=show_progress, data_parallel=False)  # fmt: skip
+               show_progress=show_progress, data_parallel=False, overwrite=overwrite)  # fmt: skip
 
 
 def _adversarial_epoch(

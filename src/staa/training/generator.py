@@ -5,12 +5,18 @@
 generator whose initial weights are fixed by the training seed, turn a budget (a sparsity ceiling in %
 of the samples, an SNR floor in dB, and the controller's options) into the dual-ascent callbacks of
 :mod:`staa.attacks.staa.budget`, and record in ``train.json`` what each budget asked for next to the
-per-epoch weights the trainer wrote.
+per-epoch weights the trainer wrote. It also claims the output folder (``spec.json``: the generator and
+training configs, the budgets, the threat models' weights and the corpus), so that a resumed or repeated
+run with other settings is refused instead of continuing another training, and a finished one is reused.
+Unlike SER training, a generator's run cannot be continued to more steps: its learning-rate schedule,
+density annealing and validation points are laid out over the whole run.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +28,12 @@ from staa.attacks.staa.budget import DualController, SNRBudget, SparsityBudget
 from staa.data.cache import PreparedCorpus
 from staa.errors import ConfigError
 from staa.models.base import SERModel
-from staa.outputs import write_json
+from staa.outputs import claimed, write_json
 from staa.reproducibility import seed_everything
+from staa.validation import check_fields
+from staa.weights import fingerprint
+
+OUTPUTS = ("best", "last", "state.pt", "train.json")  # what the trainer writes into its folder
 
 BUDGETS = ("sparsity_pct", "snr_db")  # an upper bound on sparsity (λ_s adapts), a lower bound on SNR (λ_m)
 BUDGET_OPTIONS = ("update", "lr", "damping", "max_factor")  # the controllers' settings
@@ -50,6 +60,12 @@ def budget_controllers(
     return controllers
 
 
+def check_train_config(config: STAATrainConfig) -> STAATrainConfig:
+    """``config`` if every field has its type and every number is finite (a NaN κ or λ trained silently)."""
+    check_fields(STAATrainConfig, asdict(config), "generator training")
+    return config
+
+
 def budget_record(budget: DualController) -> dict[str, Any]:
     """What a budget asked for: the weight it adapts, the measurement, the target and the update rule."""
     target = budget.target_pct if isinstance(budget, SparsityBudget) else budget.target_db  # type: ignore[attr-defined]
@@ -66,14 +82,28 @@ def train_staa_generator(
     budgets: Sequence[DualController] = (),
     device: str | torch.device = "cpu",
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train a fresh generator of ``generator_config`` under ``budgets`` (:func:`budget_controllers`) against
-    ``threat_models``; resumes from ``out_dir``; returns the training record (``train.json``)."""
-    seed_everything(train_config.seed)  # the same initial weights whatever ran before (a resumed run, other steps)
-    result = train_generator(Generator(generator_config), threat_models, corpus, out_dir, train_config,
-                             device=device, show_progress=show_progress, callbacks=budgets)  # fmt: skip
-    if budgets:  # the trainer's train.json has the per-epoch weights; add what was asked for
-        result = {**result, "budgets": [budget_record(b) for b in budgets]}
-        if ddp.is_main():
-            write_json(Path(out_dir) / "train.json", result)
-    return result
+    ``threat_models``; resumes from ``out_dir``; returns the training record (``train.json``).
+
+    ``overwrite`` starts the folder over; a finished folder with the same settings is returned as it is.
+    """
+    out = Path(out_dir)
+    check_train_config(train_config)
+    for model in threat_models:
+        model.check_fits(corpus.classes, corpus.sample_rate, length=corpus.length)
+    spec = {"generator": generator_config.to_dict(), "train": asdict(train_config),
+            "budgets": [budget_record(b) for b in budgets], "corpus": corpus.path.name,
+            "threat_models": [fingerprint(m) for m in threat_models]}  # fmt: skip
+    with claimed(out, spec, outputs=OUTPUTS, overwrite=overwrite, write=ddp.is_main()):
+        if (out / "train.json").exists():  # written last: finished with these very settings
+            return json.loads((out / "train.json").read_text())
+        seed_everything(train_config.seed)  # the same initial weights whatever ran before (a resumed run, other steps)
+        result = train_generator(Generator(generator_config), threat_models, corpus, out, train_config,
+                                 device=device, show_progress=show_progress, callbacks=budgets)  # fmt: skip
+        if budgets:  # the trainer's train.json has the per-epoch weights; add what was asked for
+            result = {**result, "budgets": [budget_record(b) for b in budgets]}
+            if ddp.is_main():
+                write_json(out / "train.json", result)
+        return result

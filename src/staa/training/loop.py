@@ -4,7 +4,12 @@
 files of a killed run removed), the seed, the Adam optimiser, resuming from ``last.pt`` (weights,
 optimiser, history and RNG states), the data-parallel wrapper and global-batch batch norm under
 ``torchrun`` (see :mod:`staa.distributed`), the validation UAR after every epoch, ``best/`` (the best
-validation UAR so far, safetensors), ``last.pt`` and the final ``train.json``. What differs — how one
+validation UAR so far, safetensors), ``last.pt`` and the final ``train.json``; the claim on the folder
+(``spec.json``: the model's config and initial weights, the training config and the corpus), so that a
+resumed or repeated run with other settings is refused instead of continuing a different training, and a
+finished run with the same settings is reused as it is. The number of epochs alone may grow: the data
+order and the optimiser depend on the epoch index only, so a run continued to more epochs ends exactly
+as one that ran them all (fewer epochs than already trained are refused). What differs — how one
 epoch turns batches into gradient steps — is the caller's ``run_epoch``: plain cross-entropy
 (:mod:`staa.training.ser`) or batches half replaced by adversarial clips (:mod:`staa.training.adversarial`).
 Only rank 0 writes files and shows progress.
@@ -26,10 +31,12 @@ from staa.checkpoint import load_state, save_state
 from staa.data.cache import PreparedCorpus, Split
 from staa.errors import CheckpointError, ConfigError, DataError, first_line
 from staa.models.base import SERModel
-from staa.outputs import remove_partial_outputs, write_json
+from staa.outputs import claimed, remove_partial_outputs, write_json
 from staa.reproducibility import provenance, seed_everything
+from staa.weights import fingerprint
 
 RESUME_FILE = "last.pt"
+OUTPUTS = ("best", RESUME_FILE, "train.json")
 
 #: One pass over the training split: (network, optimiser, split, epoch, device, show progress) → its statistics.
 EpochFn = Callable[[nn.Module, torch.optim.Optimizer, Split, int, torch.device, bool], dict[str, Any]]
@@ -57,29 +64,57 @@ def fit(
     device: str | torch.device = "cpu",
     show_progress: bool = True,
     data_parallel: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train ``model`` for ``cfg.epochs`` epochs of ``run_epoch``, selecting on validation UAR; resumable.
 
     ``data_parallel = False`` marks an epoch function that does not split its batches over ranks: it is
-    refused under torchrun rather than run once per rank.
+    refused under torchrun rather than run once per rank. ``overwrite`` starts the folder over.
     """
     ddp.setup(device)
     if not data_parallel and ddp.world_size() > 1:
         raise ConfigError("this training runs in a single process: start it without torchrun")
     device = ddp.local_device(device)
     out = Path(out_dir)
-    if ddp.is_main():
-        out.mkdir(parents=True, exist_ok=True)
-        remove_partial_outputs(out)
-    seed_everything(cfg.seed)
-    model.to(device)
-    train, val = corpus.split("train"), corpus.split("val")
+    train = corpus.split("train")
     if len(train) == 0:
         raise DataError("the training split is empty", corpus.path)
     if int(train.labels.max()) >= model.num_classes:
         raise DataError(f"corpus has more classes than the model's {model.num_classes}", corpus.path)
+    model.check_fits(corpus.classes, corpus.sample_rate, length=corpus.length)
+    train_spec = {k: v for k, v in asdict(cfg).items() if k != "epochs"}  # type: ignore[call-overload]
+    spec = {"model": model.config.to_dict(), "initial_weights": fingerprint(model), "train": train_spec,
+            "corpus": corpus.path.name}  # fmt: skip
+    with claimed(out, spec, outputs=OUTPUTS, overwrite=overwrite, write=ddp.is_main()):
+        return _epochs(model, corpus, out, cfg, run_epoch, evaluate, device, show_progress)
+
+
+def more_epochs_than_asked(done: int, epochs: int, out: Path) -> ConfigError:
+    """The refusal of a run that already trained more epochs than asked: it cannot give what was asked."""
+    return ConfigError(f"trained for {done} epochs already, more than the {epochs} asked; rerun with --overwrite "
+                       "to start over, or ask for at least as many", out)  # fmt: skip
+
+
+def _epochs(
+    model: SERModel,
+    corpus: PreparedCorpus,
+    out: Path,
+    cfg: LoopConfig,
+    run_epoch: EpochFn,
+    evaluate: EvaluateFn,
+    device: torch.device,
+    show_progress: bool,
+) -> dict[str, Any]:
+    """The epochs still to run (all, or those after the resume state's), then ``train.json``."""
+    if ddp.is_main():
+        remove_partial_outputs(out)
+    train, val = corpus.split("train"), corpus.split("val")
+    seed_everything(cfg.seed)
+    model.to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     history, best_uar, start_epoch = _resume(model, optimizer, out / RESUME_FILE)
+    if start_epoch > cfg.epochs:
+        raise more_epochs_than_asked(start_epoch, cfg.epochs, out)
     net = ddp.data_parallel(model)
     show = show_progress and ddp.is_main()
     for epoch in range(start_epoch, cfg.epochs):

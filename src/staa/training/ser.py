@@ -22,12 +22,14 @@ import torch
 from torch import nn
 
 from staa import distributed as ddp
+from staa import validation
 from staa.data.cache import PreparedCorpus, Split
-from staa.errors import ConfigError, DataError
+from staa.errors import DataError
 from staa.metrics import accuracy, confusion_matrix, uar
 from staa.models.base import SERModel
 from staa.progress import progress
 from staa.training.loop import fit
+from staa.validation import number
 
 
 @dataclass
@@ -41,13 +43,10 @@ class TrainConfig:
     eval_batch_size: int = 32
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
-            raise ConfigError(
-                f"epochs, batch_size and eval_batch_size must be ≥ 1, got {self.epochs}, "
-                f"{self.batch_size}, {self.eval_batch_size}"
-            )
-        if not self.lr > 0:
-            raise ConfigError(f"learning rate must be positive, got {self.lr}")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            number(name, getattr(self, name), integer=True, low=1, high=1_000_000)
+        number("learning rate", self.lr, low=0, high=10, low_open=True)
+        validation.seed("seed", self.seed)
 
     @classmethod
     def paper(cls, model: type[SERModel], **overrides: Any) -> TrainConfig:
@@ -110,11 +109,12 @@ def train_ser(
     *,
     device: str | torch.device = "cpu",
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train ``model`` on ``corpus``'s train split, select on val UAR; resume from ``out_dir/last.pt``."""
     cfg = config or TrainConfig()
     return fit(model, corpus, out_dir, cfg, functools.partial(_train_epoch, cfg), evaluate_ser, device=device,
-               show_progress=show_progress)  # fmt: skip
+               show_progress=show_progress, overwrite=overwrite)  # fmt: skip
 
 
 def _train_epoch(

@@ -22,7 +22,9 @@ from torch import Tensor, nn
 
 from staa.attacks.base import Attack
 from staa.attacks.staa.fused import fuse
+from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.generator import Generator
+from staa.weights import check_checkpoint, read_config
 
 
 class STAANet(Attack):
@@ -39,7 +41,13 @@ class STAANet(Attack):
 
     @classmethod
     def from_pretrained(cls, model: nn.Module, directory: str | Path, **kwargs: Any) -> STAANet:
-        """Load the generator saved in ``directory`` (``save_pretrained``) and attack ``model`` with it."""
+        """Load the generator saved in ``directory`` (``save_pretrained``) and attack ``model`` with it.
+
+        The folder's config is checked first (types, ranges, weights that fit it; :func:`check_checkpoint`),
+        so a damaged or hostile ``config.json`` is one line, not a network of absurd size.
+        """
+        if read_config(directory).get("model_type") == GeneratorConfig.model_type:
+            check_checkpoint(directory, GeneratorConfig, Generator)
         return cls(model, Generator.from_pretrained(directory), **kwargs)
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:

@@ -64,13 +64,13 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.levels >= 2, f"levels must be at least 2, got {self.levels}"),
-            (self.features >= 1, f"features must be positive, got {self.features}"),
-            (self.kernel_size >= 2, f"kernel_size must be at least 2, got {self.kernel_size}"),
-            (self.stride >= 2, f"stride must be at least 2, got {self.stride}"),
-            (self.depth >= 1, f"depth must be at least 1, got {self.depth}"),
-            (self.fold >= 1, f"fold must be at least 1, got {self.fold}"),
-            (self.noise_channels >= 0, f"noise_channels must be ≥ 0, got {self.noise_channels}"),
+            (2 <= self.levels <= 12, f"levels must be in [2, 12], got {self.levels}"),
+            (1 <= self.features <= 1024, f"features must be in [1, 1024], got {self.features}"),
+            (2 <= self.kernel_size <= 255, f"kernel_size must be in [2, 255], got {self.kernel_size}"),
+            (2 <= self.stride <= 64, f"stride must be in [2, 64], got {self.stride}"),
+            (1 <= self.depth <= 16, f"depth must be in [1, 16], got {self.depth}"),
+            (1 <= self.fold <= 64, f"fold must be in [1, 64], got {self.fold}"),
+            (0 <= self.noise_channels <= 64, f"noise_channels must be in [0, 64], got {self.noise_channels}"),
             (0 < self.eps <= 1, f"eps must be in (0, 1], got {self.eps}"),
             (0 < self.gamma < 1, f"gamma must be in (0, 1), got {self.gamma}"),
             (0 <= self.quant_prob <= 1, f"quant_prob must be in [0, 1], got {self.quant_prob}"),
