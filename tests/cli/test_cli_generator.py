@@ -53,7 +53,8 @@ def test_train_then_apply_to_a_split_and_to_a_folder(workspace: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "validation ASR" in result.output
     train = json.loads((w / "gen" / "train.json").read_text())
-    assert train["train_config"]["lambda_s"] == 1e-4 and len(train["history"]) == 1
+    assert train["train_config"]["lr"] == 1e-3 and train["train_config"]["lambda_s"] == 0  # the topk preset's
+    assert len(train["history"]) == 1 and train["history"][0]["val_sparsity_all"] == pytest.approx(10, abs=0.5)
 
     result = invoke(
         "generator", "apply", w / "gen" / "best", "--model", w / "emo18", "--corpus", w / "manifest.csv",
@@ -103,12 +104,13 @@ def test_realtime_architecture_trains_and_is_saved_folded(workspace: Path) -> No
     w = workspace
     result = invoke(
         "generator", "train", "--threat", w / "emo18", "--corpus", w / "manifest.csv", "--cache", w / "cache",
-        "--seconds", "0.25", "--out", w / "gen-rt", "--arch", "realtime", "--epochs", "2", "--warmup-epochs", "1",
-        "--quiet",
+        "--seconds", "0.25", "--out", w / "gen-rt", "--arch", "realtime", "--steps", "4", "--dense-steps", "1",
+        "--anneal-steps", "1", "--sparsity-pct", "5", "--quiet",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    history = json.loads((w / "gen-rt" / "train.json").read_text())["history"]
-    assert [h["lambda_s"] for h in history] == [0.0, 1e-4]  # the warm-up epoch trains without the sparsity term
+    (last,) = json.loads((w / "gen-rt" / "train.json").read_text())["history"]  # one validation, at the end
+    assert last["step"] == 4 and last["sparsity_budget_pct"] == 5 and last["budget_met"]
+    assert last["val_sparsity_all"] == pytest.approx(5, abs=0.3)  # a top-k mask: the budget by construction
     config = json.loads((w / "gen-rt" / "best" / "config.json").read_text())
     assert (config["fold"], config["norm"], config["features"], config["levels"]) == (2, "gn", 8, 4)
 

@@ -20,10 +20,11 @@ TINY = [
     "corpus.options.n_speakers=3", "corpus.options.per_emotion=1", "corpus.options.seconds=0.3", "corpus.seconds=0.3",
     "models.emo18.epochs=1", "models.zhao19.epochs=1", "max_examples=3", "report.chunk_size=2",
     "attackers.pgd.settings.steps=2", "attackers.sparsefool.settings.steps=1", "attackers.sparsefool.settings.deepfool_steps=2",
-    "attackers.onepixel.settings.popsize=4", "attackers.onepixel.settings.iterations=1", "attackers.staa.train.epochs=1",
-    "attackers.staa.train.warmup_epochs=0",
+    "attackers.onepixel.settings.popsize=4", "attackers.onepixel.settings.iterations=1", "attackers.staa.train.steps=2",
+    "attackers.staa_5.train.steps=2",
     "models.emo18_at.epochs=1", "models.emo18_at.adversarial.settings.steps=1",
-    "attackers.staa_budget={attack: staa, generator: {preset: fast}, train: {epochs: 1, budget: {sparsity_pct: 10}}}",
+    "attackers.staa_budget={attack: staa, generator: {preset: fast, mask: threshold}, train: {preset: paper, epochs: 1, "
+    "budget: {sparsity_pct: 10}}}",
     "attackers.universal.fit.epochs=1",
     "attackers.pgd0.settings.steps=2", "attackers.sigma_zero.settings.steps=3", "attackers.sparse_rs.settings.queries=4",
 ]
@@ -76,8 +77,10 @@ def test_demo_writes_results_tables_figures_and_report(demo_run):
         assert set(example) == docs["`examples[]`"]
         assert (out / example["figure"]).exists() and all((out / p).exists() for p in example["audio"].values())
     labels = {(r["attacker"], r["split"]) for r in results["attacks"]}
-    attackers = ["pgd", "pgd0", "sigma_zero", "sparsefool", "sparse_rs", "onepixel", "staa", "staa_budget", "universal",
-                 "zero", "authors_shift"]
+    generators = ["staa", "staa_5", "staa_budget"]
+    controls = [f"{g}-{c}" for g in generators for c in ("random_mask", "comb_mask")]
+    attackers = ["pgd", "pgd0", "sigma_zero", "sparsefool", "sparse_rs", "onepixel", *generators, "universal", "zero",
+                 "authors_shift", *controls]  # fmt: skip
     assert labels == {(a, s) for a in attackers for s in ("val", "test")}
     assert results["provenance"]["config"]["max_examples"] == 3 and results["provenance"]["seed"] == 0
     robustness, targeted = results["robustness"], results["targeted"]
@@ -91,7 +94,7 @@ def test_demo_writes_results_tables_figures_and_report(demo_run):
     assert all(set(p) == docs["`curves.points[]`"] for p in curves["points"])
     drawn = {p["attacker"]: p["kind"] for p in curves["points"]}
     assert drawn == {"pgd": "sweep", "pgd0": "sweep", "sigma_zero": "minimum_norm", "sparsefool": "point",
-                     "sparse_rs": "point", "onepixel": "point", "staa": "point", "staa_budget": "point", "universal": "point"}
+                     "sparse_rs": "point", "onepixel": "point", "staa": "point", "staa_5": "point", "staa_budget": "point", "universal": "point"}
     assert (out / curves["figures"]["emo18"]).exists()
     for name in ("ser", "attacks", "attacks_correct_to_wrong", "robustness", "budgets", "targeted", "curves"):
         for ext in ("md", "csv", "tex"):

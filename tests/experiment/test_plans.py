@@ -27,7 +27,8 @@ def test_ablations_inherit_their_attacker_and_controls_follow_alignment():
     config = load_config("demo", ["ablations.no_mag={of: staa, label: w/o magnitude, train: {no_magnitude: true}}"])
     plans = {p.id: p for p in attacker_plans(config, "emo18")}
     assert plans["no_mag"].group == "ablation" and plans["no_mag"].attack == "staa"
-    assert plans["no_mag"].train == {"preset": "paper", "epochs": 4, "lr": 1e-3, "warmup_epochs": 1, "no_magnitude": True}
+    assert plans["no_mag"].train == {"preset": "topk", "steps": 300, "dense_steps": 60, "anneal_steps": 120,
+                                     "eval_every": 50, "no_magnitude": True}  # fmt: skip
     assert plans["zero"].group == plans["authors_shift"].group == "control"
     assert plans["authors_shift"].generator == {"preset": "fast", "alignment": "authors"}
     auto = {p.id for p in attacker_plans(load_config("demo", ["controls.authors_shift=auto"]), "emo18")}
@@ -56,11 +57,12 @@ def test_eps_goes_straight_from_the_file_into_every_attack_and_adversarial_train
 
 
 def test_presets_and_their_defaults_are_the_config_classes_and_the_clis():
+    budgeted = "{attack: staa, generator: {mask: threshold}, train: {preset: paper, budget: {sparsity_pct: 20, lr: 0.5}}}"
     config = load_config("demo", ["attackers.staa.generator={}", "attackers.staa.train={epochs: 2}",
-                                  "attackers.staa_budget.generator.preset=realtime"])  # fmt: skip
+                                  "attackers.staa_5.generator.preset=realtime", f"attackers.staa_budget={budgeted}"])  # fmt: skip
     plans = {p.id: p for p in attacker_plans(config, "emo18")}
     assert generator_config(plans["staa"]) == GeneratorConfig.preset(GENERATOR_PRESET, eps=0.05)
-    assert generator_config(plans["staa_budget"]) == GeneratorConfig.preset("realtime", eps=0.05)
+    assert generator_config(plans["staa_5"]) == GeneratorConfig.preset("realtime", eps=0.05, sparsity_pct=5)
     trainer, budget = train_config(plans["staa"], seed=3, target=None)
     assert trainer == STAATrainConfig.preset(TRAINING_PRESET, epochs=2, seed=3) and budget is None
     assert train_config(plans["staa_budget"], seed=0, target=None)[1] == {"sparsity_pct": 20, "lr": 0.5}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +15,25 @@ from staa.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 
+# The train command's options whose help takes more than a line.
+PresetOption = Annotated[str, typer.Option(
+    help="loss weights, optimiser and schedule: topk (for top-k generators), paper or authors")]
+ArchOption = Annotated[str, typer.Option(
+    help="generator architecture: authors (≈50.7 M parameters), fast (≈0.2 M), or realtime (fast on 2-sample frames)")]
+BoundOption = Annotated[str | None, typer.Option(
+    help="tanh (ε·tanh, the authors), clip (hard clip, the paper) or sign; default: the architecture's")]
+MaskOption = Annotated[str | None, typer.Option(
+    help="topk (the k highest position scores of each clip) or threshold (the paper's [∂ ≥ γ] with ‖m‖₁); "
+    "default: the architecture's (topk for fast and realtime)")]
+DenseStepsOption = Annotated[int | None, typer.Option(
+    help="first steps with every sample perturbed (top-k) or without the sparsity terms (threshold)")]
+BudgetSparsityOption = Annotated[float | None, typer.Option(
+    help="threshold mask: adapt λ_s after every validation until the sparsity reaches this % of samples")]
+BudgetUpdateOption = Annotated[str, typer.Option(
+    help="multiplicative (the budget is an upper bound) or additive (met from both sides)")]
+CheckpointingOption = Annotated[bool, typer.Option(
+    help="recompute activations in the backward pass (the authors' network at batch 8: 7.1 → 3.0 GiB)")]  # fmt: skip
+
 
 @app.command()
 def train(
@@ -24,21 +43,11 @@ def train(
     out: Path = typer.Option(..., help="output folder (best/, last/, state.pt, train.json)"),
     cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
     seconds: float = typer.Option(None, help=SECONDS_HELP),
-    preset: str = typer.Option(
-        TRAINING_PRESET, help="loss weights, optimiser and schedule: topk (for top-k generators), paper or authors"
-    ),
-    arch: str = typer.Option(
-        GENERATOR_PRESET,
-        help="generator architecture: authors (≈50.7 M parameters), fast (≈0.2 M), or realtime (fast on 2-sample frames)",
-    ),
+    preset: PresetOption = TRAINING_PRESET,
+    arch: ArchOption = GENERATOR_PRESET,
     eps: float = typer.Option(DEFAULT_EPS, help="L∞ bound ε of the perturbation"),
-    bound: str = typer.Option(
-        None, help="tanh (ε·tanh, the authors), clip (hard clip, the paper) or sign; default: the architecture's"
-    ),
-    mask: str = typer.Option(
-        None, help="topk (the k highest position scores of each clip) or threshold (the paper's [∂ ≥ γ] with ‖m‖₁); "
-        "default: the architecture's (topk for fast and realtime)",
-    ),
+    bound: BoundOption = None,
+    mask: MaskOption = None,
     sparsity_pct: float = typer.Option(None, help="top-k mask: % of each clip's samples perturbed (default 10)"),
     alignment: str = typer.Option("exact", help="exact, or authors (reproduce the shifted-clip bug)"),
     steps: int = typer.Option(None, help="optimisation steps (default: the preset's; paper: --epochs passes)"),
@@ -47,9 +56,7 @@ def train(
     batch_size: int = typer.Option(None, help="default: the preset's (8)"),
     lambda_s: float = typer.Option(None, help="sparsity weight (default: the preset's)"),
     kappa: float = typer.Option(None, help="C&W confidence φ: the margin floor (default: the preset's, 0)"),
-    dense_steps: int = typer.Option(
-        None, help="first steps with every sample perturbed (top-k) or without the sparsity terms (threshold)"
-    ),
+    dense_steps: DenseStepsOption = None,
     anneal_steps: int = typer.Option(None, help="steps from the dense start to the budget (default: the preset's)"),
     targeted: bool = typer.Option(False, help="push every clip to --target-class"),
     target_class: str = typer.Option(None, help=TARGET_HELP),
@@ -57,17 +64,11 @@ def train(
     no_magnitude: bool = typer.Option(False, "--no-magnitude", help="ablation: λ_m = 0"),
     no_sparsity: bool = typer.Option(False, "--no-sparsity", help="ablation: λ_s = 0"),
     no_quantisation: bool = typer.Option(False, "--no-quantisation", help="ablation: λ_q = 0"),
-    budget_sparsity: float = typer.Option(
-        None, help="threshold mask: adapt λ_s after every validation until the sparsity reaches this % of samples"
-    ),
+    budget_sparsity: BudgetSparsityOption = None,
     budget_snr: float = typer.Option(None, help="adapt λ_m after every validation until the SNR reaches this dB"),
-    budget_update: str = typer.Option(
-        "multiplicative", help="multiplicative (the budget is an upper bound) or additive (met from both sides)"
-    ),
+    budget_update: BudgetUpdateOption = "multiplicative",
     budget_lr: float = typer.Option(1.0, help="dual step size of the budget controllers (per validation)"),
-    checkpointing: bool = typer.Option(
-        False, help="recompute activations in the backward pass (the authors' network at batch 8: 7.1 → 3.0 GiB)"
-    ),
+    checkpointing: CheckpointingOption = False,
     micro_batch: int = typer.Option(None, help="accumulate each batch's gradient over parts of this many clips"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),

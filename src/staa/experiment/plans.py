@@ -221,7 +221,7 @@ def _build_plan(plan: AttackerPlan, seed: int) -> None:
     elif plan.attack == "universal":
         universal_config(plan, seed)
         build_attack("universal", nn.Module(), eps=plan.eps, **plan.settings)
-    elif plan.attack != "zero":
+    elif plan.attack not in ("zero", "staa_mask_control"):  # a mask control is built from its trained generator
         per_clip_attack(plan, nn.Module())
 
 

@@ -1,9 +1,9 @@
 """Short real training runs: the adversarial loss works on the clips, the sparsity loss on the mask,
-and the real-time generator learns a sparse attack on a trained Emo18.
+and the default top-k generator learns, on a trained Emo18, positions of its own for each clip.
 
 The first runs are a few Adam steps of a small generator on the micro corpus against an untrained
 Emo18, compared with the same generator before training (same initial weights), in eval mode (binary
-mask). The last trains an Emo18 for a few epochs, then the real-time generator against it.
+mask). The last trains an Emo18 for a few epochs, then the default generator against it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import torch
 
 from staa.attacks.base import margin_loss
 from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train_generator
+from staa.attacks.staa.controls import MaskControl
 from staa.data.cache import prepare
 from staa.data.synthetic import SyntheticCorpus
+from staa.metrics import mask_jaccard, mask_periodicity
 from staa.models import build_model
 from staa.training.ser import TrainConfig, train_ser
 
@@ -60,15 +62,16 @@ def test_sparsity_loss_empties_the_mask_and_its_ablation_does_not(threat, micro_
     assert ablated > sparse
 
 
-@pytest.mark.slow  # trains Emo18, then the generator for 6 epochs
-def test_realtime_generator_learns_a_sparse_attack_on_a_trained_emo18(tmp_path) -> None:
-    """Issue 6: white-box ASR well above the threat model's clean error rate, sparsity below 50 %.
+@pytest.mark.slow  # trains Emo18, then a top-k generator for 200 steps
+def test_topk_generator_learns_positions_that_follow_each_clip(tmp_path) -> None:
+    """Issue 12: the default generator's mask neither collapses nor saturates nor repeats one lattice.
 
-    ASR is the share of test clips whose prediction the attack changes (the paper's untargeted
-    protocol); a generator that does not learn leaves it near the share its random initial mask flips
-    by chance, and a silent one (all-zero mask) at 0. The sparsity loss is weighted 3e-5 (the paper's
-    1e-4 is tuned for 6 s clips and hundreds of epochs; here it empties the mask before the attack
-    forms). Measured: clean error 48 %, ASR 81 %, error on x_adv 76 %, sparsity 27 %; ~30–50 s.
+    On held-out clips of a trained Emo18: exactly the budget of samples is perturbed, nearly all of them
+    by a non-zero amount (a collapsed v would leave the positions silent); the masks of different clips
+    overlap little (an architectural comb gives a Jaccard overlap ≈ 1) and are not periodic; and the
+    learned positions beat the same magnitudes on random positions of the same count (the random_mask
+    control) in C&W margin, so the positions carry information. Margins rather than ASR: 21 test clips
+    move an ASR by ±20 points.
     """
     synthetic = SyntheticCorpus(n_speakers=5, per_emotion=3, seconds=1.0, seed=0)
     corpus = prepare(synthetic, tmp_path / "cache", show_progress=False)
@@ -77,19 +80,20 @@ def test_realtime_generator_learns_a_sparse_attack_on_a_trained_emo18(tmp_path) 
     train_ser(threat, corpus, tmp_path / "emo18", TrainConfig(epochs=10, lr=3e-3, batch_size=8), show_progress=False)
     threat.eval()
     torch.manual_seed(0)
-    g = Generator(GeneratorConfig.realtime())
-    config = STAATrainConfig.paper(epochs=6, lr=1e-2, batch_size=8, lambda_s=3e-5)
+    g = Generator(GeneratorConfig.fast())  # top-k, 10 %
+    config = STAATrainConfig.topk(steps=200, dense_steps=40, anneal_steps=80, eval_every=50)
     train_generator(g, [threat], corpus, tmp_path / "generator", config, show_progress=False)
 
-    test = corpus.split("test")
-    x, y = torch.from_numpy(np.array(test.waves)), torch.from_numpy(np.array(test.labels))
+    x = torch.from_numpy(np.array(corpus.split("test").waves))
     g.eval()
     with torch.no_grad():
-        x_adv = g(x).x_adv
-        clean, adversarial = threat(x).argmax(-1), threat(x_adv).argmax(-1)
-    clean_error = float((clean != y).float().mean())
-    asr = float((adversarial != clean).float().mean())
-    assert clean_error < 0.6  # the threat model learned something (chance: 6/7 wrong)
-    assert asr > clean_error + 0.15
-    assert float((adversarial != y).float().mean()) > clean_error + 0.15  # it flips correct predictions too
-    assert float((x_adv != x).float().mean()) < 0.5
+        labels = threat(x).argmax(-1)
+        delta = g(x).delta
+        control = MaskControl(threat, g, "random")(x, labels).delta
+        margin = margin_loss(threat(x + delta), labels, kappa=100.0)
+        margin_random = margin_loss(threat(x + control), labels, kappa=100.0)
+    kept = (delta != 0).double().mean(dim=-1)
+    assert torch.all((kept > 0.085) & (kept <= 0.1)), kept  # the budget: neither collapsed nor saturated
+    assert mask_jaccard(delta) < 0.3  # independent masks at 10 % overlap ≈ 0.05; one comb ≈ 1
+    assert float(mask_periodicity(delta).mean()) < 0.9
+    assert float(margin.mean()) < float(margin_random.mean()) - 0.05, (margin.mean(), margin_random.mean())

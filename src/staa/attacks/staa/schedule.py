@@ -35,6 +35,17 @@ class DensitySchedule:
         if self.dense_steps < 0 or self.anneal_steps < 0:
             raise ConfigError("mask schedule: dense_steps and anneal_steps must be ≥ 0")
 
+    def fitted(self, steps: int) -> DensitySchedule:
+        """This schedule shrunk, proportionally, to settle by half of a run of ``steps``.
+
+        A preset's schedule is sized for its own length; a shorter run (a few passes over a small corpus,
+        a test) would otherwise end dense and never be measured within its budget.
+        """
+        if 2 * self.settled <= steps:
+            return self
+        scale = steps / (2 * self.settled)
+        return DensitySchedule(self.target_pct, int(self.dense_steps * scale), max(1, round(self.anneal_steps * scale)))
+
     @property
     def settled(self) -> int:
         """Steps after which the budget is in force (a checkpoint saved earlier is not within the budget)."""

@@ -144,10 +144,13 @@ class STAATrainConfig:
     def preset(cls, name: str, **overrides: Any) -> STAATrainConfig:
         """The training preset ``name`` (one of :attr:`PRESETS`) with ``overrides``.
 
-        The one lookup by name that experiment files and the CLI share.
+        The one lookup by name that experiment files and the CLI share. Asking for ``epochs`` without
+        ``steps`` means a length in passes, so it replaces a preset's step count.
         """
         if name not in cls.PRESETS:
             raise ConfigError(f"unknown training preset '{name}' (expected {', '.join(cls.PRESETS)})")
+        if overrides.get("epochs") is not None and "steps" not in overrides:
+            overrides = {**overrides, "steps": None}
         return getattr(cls, name)(**overrides)
 
 

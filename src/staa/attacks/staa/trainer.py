@@ -125,7 +125,7 @@ def _plan(generator: Generator, cfg: STAATrainConfig, n_train: int) -> _Run:
     steps = cfg.steps or cfg.epochs * per_pass
     g = generator.config
     target = g.sparsity_pct if g.factorised and g.mask == "topk" else 100.0
-    return _Run(steps, per_pass, cfg.eval_every or per_pass, DensitySchedule(target, cfg.dense_steps, cfg.anneal_steps))
+    return _Run(steps, per_pass, cfg.eval_every or per_pass, DensitySchedule(target, cfg.dense_steps, cfg.anneal_steps).fitted(steps))
 
 
 def _lr_scheduler(optimizer: torch.optim.Optimizer, cfg: STAATrainConfig, run: _Run) -> torch.optim.lr_scheduler.LRScheduler:
