@@ -33,9 +33,9 @@ def test_invalid_schedules_are_refused() -> None:
         DensitySchedule(10.0, dense_steps=-1)
 
 
-def test_a_schedule_too_long_for_the_run_is_shrunk_to_settle_by_its_middle():
+def test_a_schedule_longer_than_the_run_is_shrunk_to_settle_by_its_middle():
     schedule = DensitySchedule(10.0, dense_steps=300, anneal_steps=600)
-    assert schedule.fitted(2000) is schedule
+    assert schedule.fitted(2000) is schedule and schedule.fitted(901) is schedule
     short = schedule.fitted(90)
     assert (short.dense_steps, short.anneal_steps) == (15, 30) and short.settled <= 45
     assert short.pct(0) == 100.0 and short.pct(44) == 10.0

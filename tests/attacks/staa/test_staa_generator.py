@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from staa.attacks.staa import Generator, GeneratorConfig
-from staa.attacks.staa.layers import depth_to_space, reflect_indices, space_to_depth
+from staa.attacks.staa.layers import clip_seeds, depth_to_space, hashed_noise, reflect_indices, space_to_depth
 from staa.attacks.staa.sizes import input_size, output_size, plan
 from staa.errors import CheckpointError, ConfigError
 from staa.models import build_model
@@ -352,3 +352,22 @@ def test_fresh_top_k_positions_depend_on_the_clip_not_on_a_lattice() -> None:
     delta = g(x).delta
     assert mask_jaccard(delta) < 0.3  # independent positions at 10 %: ≈ 0.05; a shared comb: ≈ 1
     assert float(mask_periodicity(delta).nanmean()) < 0.9
+
+
+def test_carrier_channels_are_per_clip_unless_fixed_and_never_depend_on_the_batch() -> None:
+    x = 0.1 * torch.randn(3, 4000, generator=torch.Generator().manual_seed(1))
+    seeds = clip_seeds(x, 0)
+    assert torch.equal(seeds, clip_seeds(x.flip(0), 0).flip(0)) and len(set(seeds.tolist())) == 3
+    assert torch.equal(clip_seeds(x + 1e-3, 0) == seeds, torch.zeros(3, dtype=torch.bool))
+    carriers = hashed_noise(2, 100, seeds)
+    assert carriers.shape == (3, 2, 100) and set(carriers.unique().tolist()) == {-1.0, 1.0}
+    assert torch.equal(carriers[1], hashed_noise(2, 100, int(seeds[1])))  # one seed, one carrier, batched or not
+    assert (carriers[0] != carriers[1]).float().mean() > 0.3  # clips get different carriers
+    for noise in ("clip", "fixed"):
+        torch.manual_seed(0)
+        g = Generator(GeneratorConfig.fast(noise_channels=2, noise=noise)).eval()
+        with torch.no_grad():
+            together, alone = g(x).delta, g(x[1:2]).delta
+        assert torch.allclose(together[1], alone[0], atol=1e-6)
+    with pytest.raises(ConfigError, match="noise must be one of"):
+        GeneratorConfig.fast(noise_channels=1, noise="white")

@@ -17,6 +17,7 @@ BOUNDS = ("tanh", "clip", "sign")
 ALIGNMENTS = ("exact", "authors")
 MASKS = ("topk", "threshold")
 UPSAMPLINGS = ("linear", "transposed")
+NOISES = ("clip", "fixed")  # where the carrier channels come from
 # What the fast generators use instead of the authors' choices (issue: the authors' positions were a
 # comb set by the architecture): a per-clip top-k mask at a 10 % budget, linear up-sampling, the
 # paper's hard clip of the magnitudes.
@@ -39,6 +40,14 @@ class GeneratorConfig:
     shifted clip (official-code.md §3.5), so that its effect can be measured; ``exact`` adds δ to x.
     ``fold`` > 1 is space-to-depth: frames of ``fold`` samples enter as channels and the U-Net runs at
     1/``fold`` of the sample rate (1, the authors' network, keeps every existing checkpoint valid).
+    ``mask`` is ``threshold`` (the paper's [∂ ≥ γ], sparsity from the ‖m‖₁ penalty) or ``topk`` (exactly
+    ``sparsity_pct`` % of each clip's samples, the highest scores; :mod:`~staa.attacks.staa.masks`).
+    ``upsample``: ``transposed`` convolutions (the authors; their phases make a comb) or ``linear``
+    interpolation then a convolution. ``noise_channels`` ±1 carriers enter beside the clip, because a
+    U-Net that up-samples smoothly cannot make the high frequencies the SER models are most sensitive
+    to from the clip alone: ``noise = "clip"`` draws them from a hash of each clip (its own carrier, so
+    that no sample index is favoured for every clip), ``fixed`` from the sample index alone (the same
+    carrier for every clip, which lets the network learn one universal set of positions).
     """
 
     model_type: ClassVar[str] = "staa-generator"
@@ -60,6 +69,7 @@ class GeneratorConfig:
     sparsity_pct: float = 10.0
     upsample: str = "transposed"
     noise_channels: int = 0
+    noise: str = "clip"
     noise_seed: int = 0
 
     def __post_init__(self) -> None:
@@ -81,6 +91,7 @@ class GeneratorConfig:
             (self.mask in MASKS, f"mask must be one of {MASKS}, got '{self.mask}'"),
             (self.upsample in UPSAMPLINGS, f"upsample must be one of {UPSAMPLINGS}, got '{self.upsample}'"),
             (0 < self.sparsity_pct <= 100, f"sparsity_pct must be in (0, 100], got {self.sparsity_pct}"),
+            (self.noise in NOISES, f"noise must be one of {NOISES}, got '{self.noise}'"),
         ]
         for ok, message in checks:
             if not ok:

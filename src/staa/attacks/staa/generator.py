@@ -33,6 +33,7 @@ from staa.attacks.staa.layers import (
     Decoder,
     DownBlock,
     depth_to_space,
+    clip_seeds,
     hashed_noise,
     reflect_indices,
     space_to_depth,
@@ -121,8 +122,9 @@ class Generator(nn.Module):
         """
         cfg = self.config
         inputs = padded
-        if cfg.noise_channels:  # a fixed pseudo-random carrier beside the clip, the same for every clip
-            noise = hashed_noise(cfg.noise_channels, padded.shape[-1], cfg.noise_seed, padded.device).to(padded.dtype)
+        if cfg.noise_channels:  # a pseudo-random ±1 carrier beside the clip: high frequencies to shape
+            seed = cfg.noise_seed if cfg.noise == "fixed" else clip_seeds(padded, cfg.noise_seed)
+            noise = hashed_noise(cfg.noise_channels, padded.shape[-1], seed, padded.device).to(padded.dtype)
             inputs = torch.cat([padded[:, None], noise.expand(len(padded), -1, -1)], dim=1)
         h, skips = space_to_depth(inputs, cfg.fold), []
         for block in self.encoder:

@@ -189,17 +189,27 @@ def space_to_depth(x: Tensor, fold: int) -> Tensor:
     return x.reshape(b, c, n // fold, fold).transpose(2, 3).reshape(b, c * fold, n // fold)
 
 
-def hashed_noise(channels: int, length: int, seed: int, device: torch.device | str = "cpu") -> Tensor:
-    """(channels, length) of ±1, a fixed function of (seed, channel, sample index): the same values for a
-    sample whatever the clip, batch or call (an integer hash, so any length is consistent with any other)."""
+def hashed_noise(channels: int, length: int, seed: int | Tensor, device: torch.device | str = "cpu") -> Tensor:
+    """±1 values, a fixed function of (seed, channel, sample index): (channels, length) for an integer
+    ``seed``, (B, channels, length) for a tensor of B seeds. The same values for a sample whatever the
+    batch or call (an integer hash, so any length is consistent with any other)."""
     mask = 0xFFFFFFFF
     t = torch.arange(length, device=device, dtype=torch.int64)[None, :]
     c = torch.arange(channels, device=device, dtype=torch.int64)[:, None]
-    h = (t + c * 0x9E3779B1 + seed * 0x85EBCA6B) & mask
+    seeds = torch.as_tensor(seed, dtype=torch.int64, device=device)
+    h = (t + c * 0x9E3779B1 + seeds.reshape(*seeds.shape, 1, 1) * 0x85EBCA6B) & mask
     for _ in range(2):
         h = (((h >> 16) ^ h) * 0x45D9F3B) & mask
     h = (h >> 16) ^ h
     return (h & 1).to(torch.float32) * 2 - 1
+
+
+def clip_seeds(x: Tensor, seed: int) -> Tensor:
+    """One integer per clip of ``x`` (B, N), a hash of its samples at 16-bit resolution: exact integer
+    arithmetic, so the same clip gives the same seed on any machine, and different clips differ."""
+    q = torch.round(x.detach() * 32768).to(torch.int64)
+    w = hashed_noise(1, x.shape[-1], seed, x.device)[0].to(torch.int64) * (1 + torch.arange(x.shape[-1], device=x.device) % 7919)
+    return (q * w).sum(dim=-1) & 0x7FFFFFFF
 
 
 def depth_to_space(x: Tensor) -> Tensor:

@@ -36,12 +36,13 @@ class DensitySchedule:
             raise ConfigError("mask schedule: dense_steps and anneal_steps must be ≥ 0")
 
     def fitted(self, steps: int) -> DensitySchedule:
-        """This schedule shrunk, proportionally, to settle by half of a run of ``steps``.
+        """This schedule, or, if it would not settle within a run of ``steps``, shrunk proportionally to
+        settle by the middle of the run.
 
         A preset's schedule is sized for its own length; a shorter run (a few passes over a small corpus,
         a test) would otherwise end dense and never be measured within its budget.
         """
-        if 2 * self.settled <= steps:
+        if self.settled < steps:
             return self
         scale = steps / (2 * self.settled)
         return DensitySchedule(self.target_pct, int(self.dense_steps * scale), max(1, round(self.anneal_steps * scale)))
