@@ -137,8 +137,8 @@ def test_sparsity_budget_moves_lambda_s_towards_the_budget(workspace: Path) -> N
     """A budget below the measured sparsity raises λ_s (multiplicative rule); one above it lowers λ_s (additive)."""
     w = workspace
     common = ["generator", "train", "--threat", w / "emo18", "--corpus", w / "manifest.csv", "--cache", w / "cache",
-              "--seconds", "0.25", "--arch", "fast", "--mask", "threshold", "--preset", "paper", "--lr", "1e-3",
-              "--quiet"]  # fmt: skip
+              "--seconds", "0.25", "--arch", "fast", "--mask", "threshold", "--noise-channels", "0", "--preset",
+              "paper", "--lr", "1e-3", "--quiet"]  # fmt: skip
     result = invoke(*common, "--out", w / "tight", "--epochs", "2", "--budget-sparsity", "1")
     assert result.exit_code == 0, result.output
     train = json.loads((w / "tight" / "train.json").read_text())

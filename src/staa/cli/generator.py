@@ -49,6 +49,7 @@ def train(
     bound: BoundOption = None,
     mask: MaskOption = None,
     sparsity_pct: float = typer.Option(None, help="top-k mask: % of each clip's samples perturbed (default 10)"),
+    noise_channels: int = typer.Option(None, help="±1 carrier channels drawn from each clip (default: the architecture's)"),
     alignment: str = typer.Option("exact", help="exact, or authors (reproduce the shifted-clip bug)"),
     steps: int = typer.Option(None, help="optimisation steps (default: the preset's; paper: --epochs passes)"),
     epochs: int = typer.Option(None, help="passes over the training split when no --steps (paper: 20)"),
@@ -98,7 +99,7 @@ def train(
                "no_quantisation": no_quantisation, "checkpointing": checkpointing}  # fmt: skip
     config = check_train_config(STAATrainConfig.preset(preset, **options))  # every option checked before any work
     budgets = budget_controllers(config, budget_sparsity, budget_snr, update=budget_update, lr=budget_lr)
-    shape = {"bound": bound, "mask": mask, "sparsity_pct": sparsity_pct}
+    shape = {"bound": bound, "mask": mask, "sparsity_pct": sparsity_pct, "noise_channels": noise_channels}
     arch_config = GeneratorConfig.preset(arch, eps=eps, alignment=alignment, factorised=not no_factorisation,
                                          **{k: v for k, v in shape.items() if v is not None})  # fmt: skip
     threat_models = [(path, load_model(path)) for path in threat]

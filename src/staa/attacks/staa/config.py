@@ -20,8 +20,10 @@ UPSAMPLINGS = ("linear", "transposed")
 NOISES = ("clip", "fixed")  # where the carrier channels come from
 # What the fast generators use instead of the authors' choices (issue: the authors' positions were a
 # comb set by the architecture): a per-clip top-k mask at a 10 % budget, linear up-sampling, the
-# paper's hard clip of the magnitudes.
-TOPK = {"mask": "topk", "sparsity_pct": 10.0, "upsample": "linear", "bound": "clip"}
+# paper's hard clip of the magnitudes, and one carrier channel drawn from each clip. Measured on the
+# demo's synthetic test split (84 clips, Emo18 threat, 300 steps, seed 0): 8 % ASR without the carrier,
+# 30 % with one per-clip carrier, 18 % with four (README, "What differs from the authors' code").
+TOPK = {"mask": "topk", "sparsity_pct": 10.0, "upsample": "linear", "bound": "clip", "noise_channels": 1}
 
 
 @dataclass
