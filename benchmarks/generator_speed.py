@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ]
     result: dict[str, Any] = {"pgd20_seconds_per_example": pgd_s, "generators": rows}
     if "realtime" in generators:  # a stream has neither the whole clip's statistics nor its ranking: the
-        # streaming variant has batch norm and the per-sample threshold mask
-        streamable = Generator(GeneratorConfig.realtime(norm="bn", mask="threshold")).eval().to(args.device)
+        # streaming variant has batch norm, the per-sample threshold mask and no carrier
+        streamable = Generator(GeneratorConfig.realtime(norm="bn", mask="threshold", noise_channels=0)).eval().to(args.device)
         result["streaming"] = stream(fuse(streamable), x, args.chunk)
     return result
 
