@@ -202,3 +202,11 @@ def test_best_is_chosen_among_checkpoints_that_meet_the_budget(threat, micro_cor
                              show_progress=False, callbacks=[second_only])  # fmt: skip
     second = result["history"][1]
     assert result["best"] == {"val_asr": second["val_asr"], "val_sparsity_all": second["val_sparsity_all"], "budget_met": True}
+
+
+def test_a_checkpoint_at_the_end_of_the_dense_start_is_not_within_the_budget(threat, micro_corpus, tmp_path) -> None:
+    """Without annealing the budget starts right after the dense steps; the dense checkpoint never counts."""
+    cfg = short(steps=4, eval_every=2, dense_steps=2, anneal_steps=0)
+    result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, cfg, show_progress=False)
+    assert [h["budget_met"] for h in result["history"]] == [False, True]
+    assert result["best"]["budget_met"] and result["best"]["val_sparsity_all"] == result["history"][1]["val_sparsity_all"]

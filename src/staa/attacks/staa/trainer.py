@@ -283,7 +283,8 @@ def _checkpoint(
         **{k: getattr(_annealed(cfg, generator, run.schedule, step), k) for k in LAMBDAS},  # the weights in effect
         **validate(generator, threat_models, val, cfg, device),
     }
-    record["budget_met"] = step + 1 >= run.schedule.settled and all(c.met(record) for c in callbacks)
+    settled = step + 1 >= run.schedule.settled and step + 1 > run.schedule.dense_steps  # trained under the budget
+    record["budget_met"] = settled and all(c.met(record) for c in callbacks)
     record["validation_seconds"] = time.perf_counter() - t0
     for controller in callbacks if step + 1 > run.schedule.dense_steps else ():  # not in the dense start
         controller(step, record, cfg)
