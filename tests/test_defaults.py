@@ -9,7 +9,7 @@ from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
 
 
-@pytest.mark.parametrize(("cls", "override"), [(GeneratorConfig, {"eps": 0.01}), (STAATrainConfig, {"epochs": 3})])
+@pytest.mark.parametrize(("cls", "override"), [(GeneratorConfig, {"eps": 0.01}), (STAATrainConfig, {"lr": 3e-3})])
 def test_every_preset_is_its_named_classmethod_with_overrides(cls, override):
     for name in cls.PRESETS:
         assert cls.preset(name) == getattr(cls, name)()
