@@ -24,6 +24,7 @@ measured under several seeds (training or attack), for ``mean ± sd`` in tables.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -54,8 +55,10 @@ class Interval:
     def half_width(self) -> float:
         return (self.high - self.low) / 2
 
-    def to_dict(self) -> dict[str, float | int]:
-        return {**asdict(self), "half_width": self.half_width}
+    def to_dict(self) -> dict[str, float | int | None]:
+        """For JSON: an undefined bound or value (a rate over no clip) becomes ``None``."""
+        d = {**asdict(self), "half_width": self.half_width}
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in d.items()}
 
 
 class Bootstrap:

@@ -9,7 +9,8 @@ per-epoch weights the trainer wrote. It also claims the output folder (``spec.js
 training configs, the budgets, the threat models' weights and the corpus), so that a resumed or repeated
 run with other settings is refused instead of continuing another training, and a finished one is reused;
 as for SER training, only the number of epochs may grow (the learning-rate steps and the budget updates
-depend on the epoch index alone).
+depend on the epoch index alone). ``train.json`` gains the training speed in clips per second, per epoch
+and on average, as SER training reports it.
 """
 
 from __future__ import annotations
@@ -107,8 +108,17 @@ def train_staa_generator(
         seed_everything(train_config.seed)  # the same initial weights whatever ran before (a resumed run, other steps)
         result = train_generator(Generator(generator_config), threat_models, corpus, out, train_config,
                                  device=device, show_progress=show_progress, callbacks=budgets)  # fmt: skip
+        result = with_clips_per_second(result, len(corpus.split("train")))
         if budgets:  # the trainer's train.json has the per-epoch weights; add what was asked for
             result = {**result, "budgets": [budget_record(b) for b in budgets]}
-            if ddp.is_main():
-                write_json(out / "train.json", result)
+        if ddp.is_main():
+            write_json(out / "train.json", result)
         return result
+
+
+def with_clips_per_second(result: dict[str, Any], clips: int) -> dict[str, Any]:
+    """The trainer's record with each epoch's training speed (``clips`` per epoch over its ``seconds``, which
+    leave validation out) and their mean, as SER training reports it (:mod:`staa.training.loop`)."""
+    history = [{**h, "clips_per_second": clips / h["seconds"]} if h.get("seconds") else h for h in result["history"]]
+    rates = [h["clips_per_second"] for h in history if "clips_per_second" in h]
+    return {**result, "history": history, "clips_per_second": sum(rates) / len(rates) if rates else None}
