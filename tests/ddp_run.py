@@ -3,6 +3,8 @@
 ``python tests/ddp_run.py CORPUS OUT [CHECKPOINT]`` writes, from rank 0 only:
 
 * ``OUT/grads.safetensors`` — the gradient of one global batch of 7 clips (uneven over 2 ranks),
+* ``OUT/recipe_grads.safetensors`` — the same under the small-corpus recipe (augmentation drawn for the
+  global batch, same-class mixing on every clip, class-weighted loss), each rank slicing the one draw,
 * ``OUT/generator_grads.safetensors`` — the gradient of one STAA-Net generator training step on the
   whole training split (42 clips, 21 per rank), taken through the trainer's epoch loop with a zero
   learning rate. The generator uses batch norm, so cross-rank batch norm is exercised, and
@@ -30,6 +32,7 @@ from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.generator import Generator
 from staa.data.cache import PreparedCorpus, Split
 from staa.models import build_model, load_model
+from staa.models.emo18 import Emo18
 from staa.outputs import write_json
 from staa.training.ser import TrainConfig, backward_global_batch, evaluate_ser, predict_split, train_ser
 
@@ -49,7 +52,7 @@ def global_batch_gradient(corpus: PreparedCorpus, config: TrainConfig | None = N
 
 # every per-clip random choice and weight of the small-corpus recipe in one batch: augmentation with
 # same-class mixing on every clip, and class-weighted cross-entropy
-RECIPE = TrainConfig.small_corpus(balance="loss", augment={"mix_prob": 1.0, "noise_prob": 0.5, "crop_seconds": 0.3})
+RECIPE = TrainConfig.small_corpus(Emo18, balance="loss", augment={"mix_prob": 1.0, "noise_prob": 0.5, "crop_seconds": 0.3})
 
 
 def generator_step_gradient(corpus: PreparedCorpus) -> dict[str, torch.Tensor]:
