@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from staa.metrics import uar
+
 ArrayLike = np.ndarray | torch.Tensor | Sequence[int] | Sequence[bool]
 LEVEL = 0.95
 RESAMPLES = 2000
@@ -128,8 +130,6 @@ def accuracy_interval(pred: ArrayLike, target: ArrayLike, **bootstrap: Any) -> I
 
 def uar_interval(pred: ArrayLike, target: ArrayLike, num_classes: int | None = None, **bootstrap: Any) -> Interval:
     """Interval of the UAR (:func:`staa.metrics.uar`) over the clips' redraws."""
-    from staa.metrics import uar
-
     p, t = _np(pred), _np(target)
     if t.size == 0:
         raise ValueError("UAR of an empty set is undefined")
