@@ -1,8 +1,8 @@
 """CPU threads of SER training: one Emo18 epoch on the EmoDB subset with 1 or 2 threads, alone or beside
 another training of the same kind.
 
-Each measurement is a separate process running ``train_ser`` for one epoch with ``TrainConfig(threads=T)``
-(the trainer applies the setting); "pair" starts two such processes at the same moment, as two users of
+Each measurement is a separate process running ``train_ser`` for one epoch on T threads
+(:func:`staa.threads.torch_threads`, what ``staa --threads T`` applies); "pair" starts two such processes at the same moment, as two users of
 a shared machine would. Scenarios are interleaved repeat by repeat so that the machine's other load hits
 them alike, and the median over repeats is printed: seconds per epoch and clips per second per process,
 and the machine's total (clips per second summed over the processes running together).
@@ -25,7 +25,8 @@ from staa.data.cache import PreparedCorpus, prepare
 from staa.data.registry import build_corpus
 from staa.models import build_model
 from staa.reproducibility import seed_everything
-from staa.train import TrainConfig, train_ser
+from staa.threads import torch_threads
+from staa.training.ser import TrainConfig, train_ser
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb-subset"
 SCENARIOS = (("alone", 1, 1), ("alone", 2, 1), ("pair", 1, 2), ("pair", 2, 2))  # (name, threads, processes)
@@ -36,8 +37,8 @@ def worker(corpus: str, threads: int) -> None:
     pc = PreparedCorpus.load(corpus)
     seed_everything(0)
     model = build_model("emo18", num_classes=len(pc.classes))
-    with tempfile.TemporaryDirectory() as out:
-        h = train_ser(model, pc, out, TrainConfig(epochs=1, threads=threads), show_progress=False)["history"][0]
+    with tempfile.TemporaryDirectory() as out, torch_threads(threads):
+        h = train_ser(model, pc, out, TrainConfig(epochs=1), show_progress=False)["history"][0]
     print(json.dumps({"seconds": h["seconds"], "clips_per_second": h["clips_per_second"]}))
 
 
