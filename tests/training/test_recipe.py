@@ -117,3 +117,12 @@ def test_presets_by_name() -> None:
 def test_bad_recipe_settings_are_refused(settings: dict) -> None:
     with pytest.raises(ConfigError):
         TrainConfig(**settings)
+
+
+def test_recipe_fields_at_their_defaults_are_recognised() -> None:
+    """They are left out of a training folder's claim, so folders trained before the recipe keep theirs."""
+    paper = TrainConfig()
+    assert all(recipe.left_at_default(paper, name) for name in recipe.FIELDS)
+    assert not recipe.left_at_default(paper, "lr")  # not a recipe field: always claimed
+    small = TrainConfig.small_corpus(Emo18)
+    assert not any(recipe.left_at_default(small, name) for name in recipe.FIELDS)

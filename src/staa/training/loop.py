@@ -9,11 +9,12 @@ batch norm under ``torchrun`` (see :mod:`staa.distributed`), the validation UAR 
 epoch's seconds and clips per second); the claim on the folder (``spec.json``: the model's config and
 initial weights, the training config and the corpus), so that a resumed or repeated run with other
 settings is refused instead of continuing a different training, and a finished run with the same
-settings is reused as it is. Under a constant learning rate the number of epochs alone may grow: the
-data order and the optimiser depend on the epoch index only, so a run continued to more epochs ends
-exactly as one that ran them all (fewer epochs than already trained are refused); a cosine schedule
-decays towards the planned last epoch, so there the number of epochs is part of the claim. What differs — how one
-epoch turns batches into gradient steps — is the caller's ``run_epoch``: plain cross-entropy
+settings is reused as it is (recipe settings left at their defaults are left out of the claim, so folders
+trained before the recipe existed keep theirs). Under a constant learning rate the number of epochs
+alone may grow: the data order and the optimiser depend on the epoch index only, so a run continued to
+more epochs ends exactly as one that ran them all (fewer epochs than already trained are refused); a
+cosine schedule decays towards the planned last epoch, so there the number of epochs is part of the
+claim. What differs — how one epoch turns batches into gradient steps — is the caller's ``run_epoch``: plain cross-entropy
 (:mod:`staa.training.ser`) or batches half replaced by adversarial clips (:mod:`staa.training.adversarial`).
 Only rank 0 writes files and shows progress.
 """
@@ -91,7 +92,8 @@ def fit(
         raise DataError(f"corpus has more classes than the model's {model.num_classes}", corpus.path)
     model.check_fits(corpus.classes, corpus.sample_rate, length=corpus.length)
     grows = cfg.schedule == "constant"  # a decaying lr depends on the planned number of epochs
-    train_spec = {k: v for k, v in asdict(cfg).items() if k != "epochs" or not grows}  # type: ignore[call-overload]
+    train_spec = {k: v for k, v in asdict(cfg).items()  # type: ignore[call-overload]
+                  if (k != "epochs" or not grows) and not recipe.left_at_default(cfg, k)}  # fmt: skip
     spec = {"model": model.config.to_dict(), "initial_weights": fingerprint(model), "train": train_spec,
             "corpus": corpus.path.name}  # fmt: skip
     with claimed(out, spec, outputs=OUTPUTS, overwrite=overwrite, write=ddp.is_main()):

@@ -22,6 +22,7 @@ what the uninterrupted one would have, and every torchrun rank draws the same gl
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Protocol
 
@@ -35,6 +36,8 @@ from staa.data.cache import Split
 
 BALANCES = ("none", "sampler", "loss")
 SCHEDULES = ("constant", "cosine")
+#: The recipe's fields of a training config; at their defaults they switch their part off.
+FIELDS = ("warmup_epochs", "schedule", "weight_decay", "patience", "balance", "augment")
 
 
 class Recipe(Protocol):
@@ -50,6 +53,14 @@ class Recipe(Protocol):
     patience: int | None
     balance: str
     augment: Augmentation | None
+
+
+def left_at_default(cfg: Recipe, name: str) -> bool:
+    """Whether ``name`` is a recipe field that ``cfg`` leaves at its default (that part switched off)."""
+    if name not in FIELDS:
+        return False
+    default = next(f.default for f in dataclasses.fields(cfg) if f.name == name)  # type: ignore[arg-type]
+    return getattr(cfg, name) == default
 
 
 def generator(seed: int, *keys: int) -> torch.Generator:
