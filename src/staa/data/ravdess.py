@@ -13,9 +13,9 @@ intensity, so it has half as many clips as each other class (4 instead of 8 per 
 
 Split: a fixed actor table, not a seeded draw. The corpus's authors publish no split, and the one
 common in public code (actors 1-20 / 21-22 / 23-24) puts the first four actors, the shared subset,
-all into training. This table is 60/20/20 per gender, 8/2/2 actors of each (16/4/4 actors, 960/240/240
-clips), and it is laid out so that the first four actors (the shared subset) still split 2/1/1 with
-both genders in training: in each of the first four groups of four actors the first two train and the
+all into training. This table splits 60/20/20 per gender, rounded to whole actors: 8/2/2 of each
+gender's 12 (16/4/4 actors, 960/240/240 clips), and it is laid out so that the first four actors (the
+shared subset) still split 2/1/1 with both genders in training: in each of the first four groups of four actors the first two train and the
 other two go to val and test, the gender sent to val alternating; actors 17-24 all train.
 
     train  01 02 05 06 09 10 13 14 17 18 19 20 21 22 23 24     val  03 08 11 16     test  04 07 12 15
