@@ -103,8 +103,8 @@ def test_only_rank_zero_writes(runs):
     _, double = runs
     written = sorted(p.name for p in double.iterdir())
     assert written == [
-        "best", "final", "generator_grads.safetensors", "grads.safetensors", "last.pt", "result.json", "spec.json",
-        "train.json"
+        "best", "final", "generator_grads.safetensors", "grads.safetensors", "last.pt", "recipe_grads.safetensors",
+        "result.json", "spec.json", "train.json"
     ]
 
 
