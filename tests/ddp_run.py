@@ -3,6 +3,8 @@
 ``python tests/ddp_run.py CORPUS OUT [CHECKPOINT]`` writes, from rank 0 only:
 
 * ``OUT/grads.safetensors`` — the gradient of one global batch of 7 clips (uneven over 2 ranks),
+* ``OUT/recipe_grads.safetensors`` — the same under the small-corpus recipe (augmentation drawn for the
+  global batch, same-class mixing on every clip, class-weighted loss), each rank slicing the one draw,
 * ``OUT/generator_grads.safetensors`` — the gradient of one STAA-Net generator training step on the
   whole training split (42 clips, 21 per rank), taken through the trainer's epoch loop with a zero
   learning rate. The generator uses batch norm, so cross-rank batch norm is exercised, and
@@ -30,6 +32,7 @@ from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.generator import Generator
 from staa.data.cache import PreparedCorpus, Split
 from staa.models import build_model, load_model
+from staa.models.emo18 import Emo18
 from staa.outputs import write_json
 from staa.training.ser import TrainConfig, backward_global_batch, evaluate_ser, predict_split, train_ser
 
@@ -39,12 +42,17 @@ def fresh_model(n_classes: int):
     return build_model("emo18", num_classes=n_classes, hidden=32)
 
 
-def global_batch_gradient(corpus: PreparedCorpus) -> dict[str, torch.Tensor]:
+def global_batch_gradient(corpus: PreparedCorpus, config: TrainConfig | None = None) -> dict[str, torch.Tensor]:
     model = fresh_model(len(corpus.classes))
     net = ddp.data_parallel(model)
     with ddp.cross_rank_batchnorm(model):
-        backward_global_batch(net, corpus.split("train"), [0, 5, 9, 13, 20, 31, 40], torch.device("cpu"))
+        backward_global_batch(net, corpus.split("train"), [0, 5, 9, 13, 20, 31, 40], torch.device("cpu"), config)
     return {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+
+
+# every per-clip random choice and weight of the small-corpus recipe in one batch: augmentation with
+# same-class mixing on every clip, and class-weighted cross-entropy
+RECIPE = TrainConfig.small_corpus(Emo18, balance="loss", augment={"mix_prob": 1.0, "noise_prob": 0.5, "crop_seconds": 0.3})
 
 
 def generator_step_gradient(corpus: PreparedCorpus) -> dict[str, torch.Tensor]:
@@ -64,6 +72,7 @@ def main(corpus_dir: str, out_dir: str, checkpoint: str | None) -> None:
     out = Path(out_dir)
     corpus = PreparedCorpus.load(corpus_dir)
     grads = global_batch_gradient(corpus)
+    recipe_grads = global_batch_gradient(corpus, RECIPE)
     generator_grads = generator_step_gradient(corpus)
     model = fresh_model(len(corpus.classes))
     config = TrainConfig(epochs=2, lr=1e-3, batch_size=5, seed=3, eval_batch_size=4)
@@ -80,6 +89,7 @@ def main(corpus_dir: str, out_dir: str, checkpoint: str | None) -> None:
     preds = predict_split(judged, test, batch_size=3)
     if ddp.is_main():
         save_file(grads, str(out / "grads.safetensors"))
+        save_file(recipe_grads, str(out / "recipe_grads.safetensors"))
         save_file(generator_grads, str(out / "generator_grads.safetensors"))
         model.save_pretrained(out / "final")
         write_json(

@@ -11,6 +11,10 @@ module imports nothing, so ``staa --help`` can show these values without loading
 DEFAULT_EPS = 0.05  # L∞ bound of δ in waveform units: the paper's DEMoS budget (§4.3)
 GENERATOR_PRESET = "fast"  # a CPU-sized generator; "authors" is the released 50.7 M-parameter network
 TRAINING_PRESET = "topk"  # the fast generators' recipe; "paper" reproduces the paper's loss weights and optimiser (§4.4)
+SER_RECIPE = "paper"  # SER training recipe of an experiment's model without ``recipe:`` (TrainConfig.preset)
+#: CPU threads per process (``staa --threads``, ``threads:``): small-batch training gains little from a second
+#: thread and collapses when processes share the cores (staa.threads).
+DEFAULT_THREADS = 1
 
 #: The longest clip staa takes in one piece, in seconds: the upper bound of ``--seconds`` (a corpus's unified
 #: length) and the default of ``staa generator apply --max-seconds``. A generator ranks the positions of the

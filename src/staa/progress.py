@@ -4,13 +4,17 @@ A bar redrawn in place means nothing in a log file (it used to leave blank lines
 when stderr is not a terminal each loop writes a line at least every :data:`LOG_INTERVAL` seconds and
 one when it ends: ``epoch 3/30: 120/120 in 41 s`` is a line per epoch, ``pgd: crafting: 4/9 in 12 s``
 a line per chunk of a long crafting run.
+
+A loop over batches passes ``sizes`` (the clips of each batch) and ``unit="clips"``: the bar and the lines
+then count clips and show the rate, ``epoch 3/30: 120/120 clips in 41 s (2.9 clips/s)``. SER training
+(plain and adversarial) does; a generator's epoch loop should do the same.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from rich.console import Console
@@ -21,34 +25,68 @@ T = TypeVar("T")
 LOG_INTERVAL = 10.0  # seconds between two log lines of one loop when stderr is not a terminal
 
 
-def progress(items: Iterable[T], description: str, enabled: bool = True, total: int | None = None) -> Iterator[T]:
-    """Iterate ``items`` showing progress on stderr when ``enabled`` (a bar on a terminal, else lines)."""
+def progress(
+    items: Iterable[T],
+    description: str,
+    enabled: bool = True,
+    total: int | None = None,
+    *,
+    sizes: Sequence[int] | None = None,
+    unit: str | None = None,
+) -> Iterator[T]:
+    """Iterate ``items`` showing progress on stderr when ``enabled`` (a bar on a terminal, else lines).
+
+    ``sizes``: how many units each item holds (e.g. the clips of each batch); progress then counts units
+    and, with ``unit`` named, shows the rate (``12.3 clips/s``).
+    """
     if not enabled:
         yield from items
         return
-    if total is None and hasattr(items, "__len__"):
+    if sizes is not None:
+        total = sum(sizes)
+    elif total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     if not sys.stderr.isatty():
-        yield from logged(items, description, total)
+        yield from logged(items, description, total, sizes=sizes, unit=unit)
         return
-    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    if unit is not None:
+        cols.append(TextColumn("{task.fields[rate]}"))
     with Progress(*cols, transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task(description, total=total)
-        for item in items:
+        task = bar.add_task(description, total=total, rate="")
+        for i, item in enumerate(items):
             yield item
-            bar.advance(task)
+            bar.advance(task, sizes[i] if sizes is not None else 1)
+            speed = bar.tasks[0].speed  # the only task of this bar
+            if unit is not None and speed:
+                bar.update(task, rate=f"{speed:.1f} {unit}/s")
 
 
-def logged(items: Iterable[T], description: str, total: int | None, interval: float = LOG_INTERVAL) -> Iterator[T]:
-    """Iterate ``items``, printing ``description: done/total in N s`` every ``interval`` seconds and at the end."""
+def logged(
+    items: Iterable[T],
+    description: str,
+    total: int | None,
+    interval: float = LOG_INTERVAL,
+    *,
+    sizes: Sequence[int] | None = None,
+    unit: str | None = None,
+) -> Iterator[T]:
+    """Iterate ``items``, printing ``description: done/total in N s`` every ``interval`` seconds and at the
+    end; with ``sizes`` and ``unit``, ``done`` counts units and the line ends with their rate."""
     start = last = time.monotonic()
     done = 0
     of = f"/{total}" if total is not None else ""
-    for item in items:
+    named = f" {unit}" if unit else ""
+
+    def line(now: float, end: str) -> str:
+        rate = f" ({done / (now - start):.1f} {unit}/s)" if unit and now > start else ""
+        return f"{description}: {done}{of}{named}{end} in {now - start:.0f} s{rate}"
+
+    for i, item in enumerate(items):
         yield item
-        done += 1
+        done += sizes[i] if sizes is not None else 1
         now = time.monotonic()
         if now - last >= interval:
-            print(f"{description}: {done}{of} in {now - start:.0f} s", file=sys.stderr, flush=True)
+            print(line(now, ""), file=sys.stderr, flush=True)
             last = now
-    print(f"{description}: {done}{of} done in {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+    print(line(time.monotonic(), " done"), file=sys.stderr, flush=True)

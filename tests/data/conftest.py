@@ -38,3 +38,12 @@ def emodb_subset() -> Path:
     if not path.is_dir():
         pytest.skip(f"real EmoDB subset not found at {path} (shared data folder absent)")
     return path
+
+
+@pytest.fixture(scope="session")
+def ravdess_subset() -> Path:
+    """The shared real-speech RAVDESS subset (actors 01-04, 48 kHz); skips the test when it is absent."""
+    path = Path(__file__).resolve().parents[3] / "shared" / "data" / "ravdess-subset"
+    if not path.is_dir():
+        pytest.skip(f"real RAVDESS subset not found at {path} (shared data folder absent)")
+    return path

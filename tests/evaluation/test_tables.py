@@ -5,7 +5,16 @@ from __future__ import annotations
 import csv
 import io
 
-from staa.evaluation.tables import MISSING, Table, attack_table, paper_tables, seconds, ser_table, write_tables
+from staa.evaluation.tables import (
+    MISSING,
+    Table,
+    attack_table,
+    paper_tables,
+    plus_minus,
+    seconds,
+    ser_table,
+    write_tables,
+)
 
 
 def _csv_rows(table: Table) -> list[dict[str, str]]:
@@ -89,3 +98,42 @@ def test_curves_table_has_one_row_per_point_and_victim(fake_results, fake_curves
         {"Threat model": "Emo18", "Attacker": "STAA-Net", "Kind": "one set", "Victim": "Emo18", "Budget k (%)": MISSING,
          "Sparsity (%)": "12.50", "ASR (%)": "82.71", "Robust accuracy (%)": MISSING, "n": "10"},
     ]  # fmt: skip
+
+
+def test_plus_minus_prints_a_rate_with_its_uncertainty():
+    assert plus_minus(0.625, 0.081) == "62.5 ± 8.1"
+    assert plus_minus(0.625, 0.0812, digits=2) == "62.50 ± 8.12"
+    assert plus_minus(0.5, None) == "50.0" and plus_minus(0.5, float("nan")) == "50.0"
+    assert plus_minus(None, 0.1) == MISSING and plus_minus(float("nan"), 0.1) == MISSING
+
+
+def _ci(value: float, half: float, n: int = 10) -> dict:
+    return {"value": value, "low": value - half, "high": value + half, "half_width": half, "n": n, "level": 0.95}
+
+
+def test_rates_with_intervals_print_as_plus_minus_and_the_title_counts_clips(fake_results):
+    model = fake_results["models"]["emo18"]["splits"]["test"]
+    model.update(uar_ci=_ci(0.788, 0.1234), accuracy_ci=_ci(0.7931, 0.05))
+    ser = ser_table(fake_results)
+    assert ser.rows[0][3:] == ["79.3 ± 5.0", "78.8 ± 12.3"] and ser.rows[1][1] == "76.40"  # Zhao19: no interval
+    assert "95 % bootstrap interval over 10 val, 10 test clips" in ser.title
+    for row in fake_results["attacks"]:
+        row["asr_ci"] = {v: _ci(a, 0.2) for v, a in row["asr"].items()}
+    rows = _csv_rows(attack_table(fake_results))
+    assert rows[1]["Emo18 ASR (%) Val"] == "82.7 ± 20.0"
+    assert "bootstrap interval over" in attack_table(fake_results).title
+    assert "bootstrap" not in attack_table(fake_results, metric="correct_to_wrong").title  # no intervals given
+
+
+def test_seeds_table_gives_mean_and_sd_per_victim(fake_results):
+    spread = {"mean": 0.5, "sd": 0.1, "low": 0.4, "high": 0.6, "n": 3}
+    fake_results["attack_seeds"] = {"seeds": [0, 1, 2], "rows": [
+        {"threat": "emo18", "attacker": "staa", "label": "STAA-Net", "split": "test", "group": "comparison", "n": 10,
+         "n_seeds": 3, "asr": {"emo18": spread, "zhao19": None}, "correct_to_wrong": {}},
+        {"threat": "emo18", "attacker": "sparsefool", "label": "SparseFool", "split": "test", "group": "comparison",
+         "n": 10, "n_seeds": 1, "asr": {"emo18": {**spread, "sd": 0.0, "n": 1}, "zhao19": None}, "correct_to_wrong": {}},
+    ]}  # fmt: skip
+    table = paper_tables(fake_results)[-1]
+    assert table.name == "attack_seeds" and "0, 1, 2" in table.title
+    assert table.rows == [["Emo18", "STAA-Net", "Test", "10", "3", "50.0 ± 10.0", MISSING],
+                          ["Emo18", "SparseFool", "Test", "10", "1", "50.0", MISSING]]  # fmt: skip

@@ -22,6 +22,10 @@ def test_victims_replay_the_same_audio(tmp_path, hand_waves, hand_made):
     row = transfer_row(adv, {"sign": white, "constant": const})
     assert row["asr"] == {"sign": pytest.approx(0.6), "constant": 0.0}
     assert row["snr_db"] == adv.records["summary"]["snr_db"]
+    ci = row["asr_ci"]["sign"]  # 3 of 5 clips flipped: the redraws range widely around 0.6
+    assert ci["value"] == pytest.approx(0.6) and ci["n"] == 5 and ci["low"] < 0.6 < ci["high"]
+    assert row["asr_ci"]["constant"]["half_width"] == 0.0  # no clip flips in any redraw
+    assert row["correct_to_wrong_ci"]["sign"]["value"] == pytest.approx(0.75)
 
 
 def test_targeted_success_means_hitting_the_target(tmp_path, hand_waves, hand_made):

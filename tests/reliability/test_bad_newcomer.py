@@ -28,7 +28,7 @@ def test_training_without_a_terminal_logs_a_line_per_epoch(staa, micro, tmp_path
     assert not sys.stderr.isatty()
     verbose = [a for a in micro if a != "--quiet"]
     ran = staa.succeeds("ser", "train", "zhao19", "--out", tmp_path / "ser", "--epochs", "2", "--batch-size", "16", *verbose)
-    epochs = [line for line in ran.lines if re.fullmatch(r"epoch \d/2: 1/1 done in \d+ s", line)]
+    epochs = [line for line in ran.lines if re.fullmatch(r"epoch \d/2: (\d+)/\1 clips done in \d+ s \([\d.]+ clips/s\)", line)]
     assert len(epochs) == 2, ran.err
     assert "\x1b[" not in ran.err and "\r" not in ran.err  # no terminal control codes in a log file
 
@@ -44,6 +44,12 @@ def test_a_long_loop_logs_every_interval(capsys):
     assert list(logged(range(3), "work", 3, interval=0.0)) == [0, 1, 2]
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" in ")[0] for line in lines] == ["work: 1/3", "work: 2/3", "work: 3/3", "work: 3/3 done"]
+
+
+def test_a_loop_over_batches_logs_clips_and_their_rate(capsys):
+    assert list(logged(["a", "b"], "epoch 1/1", 7, interval=3600, sizes=[4, 3], unit="clips")) == ["a", "b"]
+    (line,) = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(r"epoch 1/1: 7/7 clips done in \d+ s( \([\d.]+ clips/s\))?", line), line
 
 
 @pytest.mark.parametrize("mask", [0o022, 0o002, 0o077])

@@ -46,3 +46,6 @@ def test_a_budgeted_run_records_what_was_asked_next_to_the_trainers_history(micr
     written = json.loads((tmp_path / "train.json").read_text())
     assert written["budgets"] == result["budgets"] == [budget_record(budgets[0])]
     assert "lambda_s" in written["history"][0] and "budget_met" in written["history"][0] and (tmp_path / "best").exists()
+    (only,) = written["history"]  # one validation, at the end of the pass
+    assert only["clips_per_second"] == pytest.approx(len(micro_corpus.split("train")) / only["seconds"])
+    assert written["clips_per_second"] == pytest.approx(only["clips_per_second"]) == result["clips_per_second"]

@@ -19,7 +19,7 @@ import warnings
 import typer
 from typer._click import exceptions as usage  # typer's own click: its usage errors are raised from here
 
-from staa.cli import attack, data, defense, generator, run, ser
+from staa.cli import attack, common, data, defense, generator, run, ser
 from staa.errors import StaaError
 
 app = typer.Typer(help="Sparse and transferable adversarial attacks on speech emotion recognition.", no_args_is_help=True)
@@ -31,6 +31,12 @@ app.add_typer(attack.app, name="attack", help=ATTACK_HELP)
 app.add_typer(defense.app, name="defense", help="Defenses, adversarial training and robust accuracy.")
 RUN_HELP = "Run a whole experiment from a YAML file (prepare, train, attack, report)."
 app.command("run", help=RUN_HELP, no_args_is_help=True)(run.run)  # one command, not a group
+
+
+@app.callback()
+def options(threads: int = typer.Option(None, "--threads", min=1, max=1024, help=common.THREADS_HELP)) -> None:
+    """Sparse and transferable adversarial attacks on speech emotion recognition."""
+    common.use_threads(threads)
 
 
 def main() -> None:

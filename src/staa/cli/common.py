@@ -5,11 +5,13 @@ Like every CLI module it imports the library inside functions, so that ``staa --
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from staa.defaults import MAX_CLIP_SECONDS
+from staa.defaults import DEFAULT_THREADS, MAX_CLIP_SECONDS
 
 DEFAULT_CACHE = Path("runs/cache")
 
@@ -19,6 +21,24 @@ SECONDS_HELP = f"unified clip length in seconds, at most {MAX_CLIP_SECONDS:g} (d
 OVERWRITE_HELP = "start over: delete this command's earlier outputs in --out (otherwise a rerun resumes, and refuses other settings)"
 TARGET_HELP = "target class of a targeted attack, by name or index"
 DEVICE_HELP = "cpu, cuda or cuda:N"
+THREADS_HELP = (f"CPU threads of this process (default: OMP_NUM_THREADS when set, else {DEFAULT_THREADS}; "
+                "for `staa run` it replaces the experiment's threads: key)")  # fmt: skip
+
+asked_threads: int | None = None  # what --threads said (None: not given), for `staa run`
+
+
+def use_threads(threads: int | None) -> None:
+    """Apply ``staa --threads`` (else ``OMP_NUM_THREADS``, else the default) before the command loads torch.
+
+    Setting ``OMP_NUM_THREADS`` is enough while torch is not imported yet (the CLI imports it inside each
+    command); an already imported torch is told directly.
+    """
+    global asked_threads
+    asked_threads = threads
+    count = threads if threads is not None else int(os.environ.get("OMP_NUM_THREADS") or DEFAULT_THREADS)
+    os.environ["OMP_NUM_THREADS"] = str(count)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
 
 
 def checked_places(out: Path | None, cache: Path | None = None) -> None:

@@ -12,7 +12,7 @@ import typer
 
 
 def run(
-    experiment: str = typer.Argument(..., help="built-in experiment (demo, emodb, demos, iemocap) or a YAML file"),
+    experiment: str = typer.Argument(..., help="built-in experiment (demo, emodb, ravdess, demos, iemocap) or a YAML file"),
     out: Path = typer.Option(..., help="output folder; rerunning into it skips finished steps and resumes"),
     set_: list[str] = typer.Option([], "--set", help="override a config key, e.g. --set attackers.pgd.settings.steps=5"),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 (default: the experiment's)"),
@@ -20,11 +20,13 @@ def run(
     quiet: bool = typer.Option(False, help="no progress bars, progress lines or step messages"),
 ) -> None:
     """Prepare the corpus, train or reuse SER models and generators, attack, evaluate transfer, write the report."""
+    from staa.cli.common import asked_threads
     from staa.experiment import load_config, run_experiment
     from staa.outputs import writable_folder
 
     writable_folder(out)
-    config = load_config(experiment, set_)
+    threads = [] if asked_threads is None else [f"threads={asked_threads}"]  # staa --threads N run ...
+    config = load_config(experiment, [*set_, *threads])
     log = (lambda _: None) if quiet else typer.echo
     report = run_experiment(config, out, device=device, show_progress=not quiet, log=log, overwrite=overwrite)
     typer.echo(f"report: {report.resolve()}")

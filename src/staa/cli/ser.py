@@ -8,6 +8,7 @@ import typer
 
 from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP  # fmt: skip
 from staa.cli.common import checked_places, corpus_for_models, is_main_rank, prepared_corpus_for_ranks  # fmt: skip
+from staa.defaults import SER_RECIPE
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -20,8 +21,10 @@ def train(
     out: Path = typer.Option(..., help="output folder (checkpoint in OUT/best)"),
     cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
     seconds: float = typer.Option(None, help=SECONDS_HELP),
-    epochs: int = typer.Option(None, help="default: 30 for scratch models, 20 for foundation models (the paper)"),
-    lr: float = typer.Option(None, help="default: 1e-3 for scratch models, 3e-5 for foundation models (the paper)"),
+    recipe: str = typer.Option(SER_RECIPE, help="paper (the paper's schedule) or small_corpus (augmentation, balanced "
+                               "batches, warm-up + cosine lr, early stopping: for corpora of a few speakers)"),
+    epochs: int = typer.Option(None, help="default: the recipe's (paper: 30 for scratch models, 20 for foundation models)"),
+    lr: float = typer.Option(None, help="default: the recipe's (1e-3 for scratch models, 3e-5 for foundation models)"),
     batch_size: int = typer.Option(8, min=1, help="clips per training step"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
     pretrained: str = typer.Option(None, help="foundation models: local folder or hub id of the encoder"),
@@ -36,7 +39,7 @@ def train(
     from staa.training.ser import TrainConfig, train_ser
 
     checked_places(out, cache)
-    config = TrainConfig.paper(model_class(model), epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    config = TrainConfig.preset(recipe, model_class(model), epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
     pc = prepared_corpus_for_ranks(device, corpus, root, cache, seconds, quiet)
     kwargs = {"num_classes": len(pc.classes), "class_names": pc.classes}
     if pretrained:

@@ -8,131 +8,39 @@
 * beyond the paper (the experiment's robustness lab): :func:`robustness_table` (defended victims:
   clean accuracy, its cost, robust accuracy and ASR), :func:`budget_table` (budgeted STAA-Net
   generators: target, achieved, λ), :func:`targeted_table` (success per target class) and
-  :func:`curves_table` (ASR and robust accuracy against measured sparsity, the figures' numbers).
+  :func:`curves_table` (ASR and robust accuracy against measured sparsity, the figures' numbers) and
+  :func:`seeds_table` (ASR as mean ± sd over repeats of the attack step under other seeds).
 
+A rate that comes with its 95 % bootstrap interval over clips (``results.json``: ``uar_ci``, ``asr_ci``, …)
+prints as ``62.5 ± 8.1`` (the interval's half-width, one decimal: a few dozen clips do not support two),
+and the title says how many clips each split holds; one without prints with two decimals, as in the paper.
 A value that does not exist (no successful example, so no SNR; a metric not computed) prints as "–",
-never as 0. A :class:`Table` keeps two-level column headers (group, sub-column) so that each format
-can render them natively: merged cells in LaTeX and HTML, "group sub" names in Markdown and CSV.
+never as 0. :class:`~staa.evaluation.table_format.Table` and the number formats live in
+:mod:`staa.evaluation.table_format`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from staa.outputs import write_text
+from staa.evaluation.table_format import (
+    MISSING,
+    SPLIT_NAMES,
+    Table,
+    mean_of,
+    clip_counts,
+    decimals,
+    percent,
+    plus_minus,
+    rate,
+    seconds,
+)
 
-MISSING = "–"
-SPLIT_NAMES = {"train": "Train", "val": "Val", "test": "Test"}
+__all__ = ["MISSING", "Table", "attack_table", "paper_tables", "plus_minus", "seconds", "ser_table", "write_tables"]
+
 GROUPS_OF_ATTACK_TABLE = ("comparison", "control")
-
-
-@dataclass
-class Table:
-    """A rectangular table with two-level headers: ``columns`` are (group, name) pairs."""
-
-    name: str
-    title: str
-    columns: list[tuple[str, str]]
-    rows: list[list[str]] = field(default_factory=list)
-
-    def flat_columns(self) -> list[str]:
-        return [f"{g} {c}".strip() for g, c in self.columns]
-
-    def header_groups(self) -> list[tuple[str, int]]:
-        """Consecutive columns sharing a group, as (group, span) — merged header cells."""
-        spans: list[tuple[str, int]] = []
-        for group, _ in self.columns:
-            if spans and spans[-1][0] == group and group:
-                spans[-1] = (group, spans[-1][1] + 1)
-            else:
-                spans.append((group, 1))
-        return spans
-
-    def markdown(self) -> str:
-        head = self.flat_columns()
-        lines = [f"**{self.title}**", "", _md_row(head), _md_row(["---"] * len(head))]
-        lines += [_md_row(r) for r in self.rows]
-        return "\n".join(lines) + "\n"
-
-    def csv(self) -> str:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(self.flat_columns())
-        writer.writerows(self.rows)
-        return buf.getvalue()
-
-    def latex(self) -> str:
-        n = len(self.columns)
-        groups = self.header_groups()
-        top, rules, col = [], [], 1
-        for group, span in groups:
-            top.append(rf"\multicolumn{{{span}}}{{c}}{{{_tex(group)}}}" if span > 1 else _tex(group))
-            if group and span > 1:
-                rules.append(rf"\cmidrule(lr){{{col}-{col + span - 1}}}")
-            col += span
-        lines = [
-            r"\begin{table}[t]",
-            r"\centering",
-            rf"\caption{{{_tex(self.title)}}}",
-            rf"\begin{{tabular}}{{ll{'r' * (n - 2)}}}" if n > 2 else rf"\begin{{tabular}}{{{'l' * n}}}",
-            r"\toprule",
-            " & ".join(top) + r" \\",
-            *([" ".join(rules)] if rules else []),
-            " & ".join(_tex(c) for _, c in self.columns) + r" \\",
-            r"\midrule",
-            *(" & ".join(_tex(v) for v in row) + r" \\" for row in self.rows),
-            r"\bottomrule",
-            r"\end{tabular}",
-            r"\end{table}",
-        ]
-        return "\n".join(lines) + "\n"
-
-    def write(self, directory: str | Path) -> list[Path]:
-        """Write ``<name>.md``, ``<name>.csv`` and ``<name>.tex`` atomically; return their paths."""
-        paths = []
-        for ext, text in (("md", self.markdown()), ("csv", self.csv()), ("tex", self.latex())):
-            path = Path(directory) / f"{self.name}.{ext}"
-            write_text(path, text)
-            paths.append(path)
-        return paths
-
-
-def _md_row(cells: Iterable[str]) -> str:
-    return "| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |"
-
-
-_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--"}
-
-
-def _tex(text: str) -> str:
-    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in text)
-
-
-# ---- number formatting ---------------------------------------------------------------------------
-def percent(v: float | None) -> str:
-    """A rate in [0, 1] as a percentage with two decimals, as in the paper."""
-    return MISSING if v is None else f"{100 * v:.2f}"
-
-
-def decimals(v: float | None) -> str:
-    return MISSING if v is None else f"{v:.2f}"
-
-
-def seconds(v: float | None) -> str:
-    """Two decimals from 1 s up; three significant digits below, so 0.004 s does not print as 0.00."""
-    if v is None:
-        return MISSING
-    return f"{v:.2f}" if v >= 0.995 else f"{v:.3g}"
-
-
-def _mean_of(summary: dict[str, Any] | None) -> float | None:
-    return None if summary is None else summary.get("mean")
 
 
 # ---- the paper's tables ----------------------------------------------------------------------------
@@ -142,12 +50,16 @@ def ser_table(results: dict[str, Any]) -> Table:
     columns = [("", "Model")]
     for s in splits:
         columns += [(SPLIT_NAMES.get(s, s), "Accuracy"), (SPLIT_NAMES.get(s, s), "UAR")]
-    table = Table("ser", f"SER models' performance (accuracy / UAR, %) on {results['corpus']['name']}", columns)
+    counts = clip_counts({s: (results["corpus"].get("splits") or {}).get(s) for s in splits})
+    title = f"SER models' performance (accuracy / UAR, %) on {results['corpus']['name']}"
+    if any("uar_ci" in m for model in results["models"].values() for m in model["splits"].values()):
+        title += f"; ± half-width of the 95 % bootstrap interval over {counts}"
+    table = Table("ser", title, columns)
     for model in results["models"].values():
         row = [model["label"]]
         for s in splits:
             m = model["splits"].get(s, {})
-            row += [percent(m.get("accuracy")), percent(m.get("uar"))]
+            row += [rate(m.get("accuracy"), m.get("accuracy_ci")), rate(m.get("uar"), m.get("uar_ci"))]
         table.rows.append(row)
     return table
 
@@ -159,8 +71,8 @@ MEASURES: list[Measure] = [
     ("Mask Jaccard", lambda r: decimals(r.get("mask_jaccard"))),
     ("Mask periodicity", lambda r: decimals(r.get("mask_periodicity"))),
     ("Speed (s)", lambda r: seconds(r["seconds_per_example"])),
-    ("PESQ", lambda r: decimals(_mean_of(r.get("pesq")))),
-    ("STOI", lambda r: decimals(_mean_of(r.get("stoi")))),
+    ("PESQ", lambda r: decimals(mean_of(r.get("pesq")))),
+    ("STOI", lambda r: decimals(mean_of(r.get("stoi")))),
 ]
 
 
@@ -177,11 +89,15 @@ def attack_table(
     columns = [("", "Threat model"), ("", "Attacker")]
     for label, _ in MEASURES:
         columns += [(label, SPLIT_NAMES.get(s, s)) for s in splits]
-    rate = "ASR" if metric == "asr" else "correct→wrong"
+    measure = "ASR" if metric == "asr" else "correct→wrong"
     for v in victims:
-        columns += [(f"{models[v]['label']} {rate} (%)", SPLIT_NAMES.get(s, s)) for s in splits]
+        columns += [(f"{models[v]['label']} {measure} (%)", SPLIT_NAMES.get(s, s)) for s in splits]
     corpus = results["corpus"]["name"]
-    table = Table(name, title or f"Attack performance on {corpus}; victim columns: {rate} (%)", columns)
+    title = title or f"Attack performance on {corpus}; victim columns: {measure} (%)"
+    attacked = {s: next((r["n"] for r in results["attacks"] if r["split"] == s and "n" in r), None) for s in splits}
+    if any(f"{metric}_ci" in r for r in results["attacks"]):
+        title += f" ± half-width of the 95 % bootstrap interval over {clip_counts(attacked)}"
+    table = Table(name, title, columns)
     by_key: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     labels: dict[tuple[str, str], str] = {}
     for row in results["attacks"]:
@@ -196,7 +112,8 @@ def attack_table(
         for _, fmt in MEASURES:
             cells += [fmt(per_split[s]) if s in per_split else MISSING for s in splits]
         for v in victims:
-            cells += [percent(per_split[s][metric].get(v)) if s in per_split else MISSING for s in splits]
+            cells += [rate(per_split[s][metric].get(v), (per_split[s].get(f"{metric}_ci") or {}).get(v))
+                      if s in per_split else MISSING for s in splits]  # fmt: skip
         table.rows.append(cells)
     return table
 
@@ -292,6 +209,26 @@ def targeted_table(results: dict[str, Any]) -> Table:
     return table
 
 
+def seeds_table(results: dict[str, Any]) -> Table:
+    """The attack step repeated over seeds: per threat model, attacker and split, every victim's ASR (%)
+    as mean ± sample standard deviation over the seeds (one seed: a deterministic attacker or a control)."""
+    section, models = results["attack_seeds"], results["models"]
+    victims = results["victims"]
+    columns = [("", "Threat model"), ("", "Attacker"), ("", "Split"), ("", "n"), ("", "Seeds")]
+    columns += [("ASR (%) mean ± sd over seeds", models[v]["label"]) for v in victims]
+    seeds = ", ".join(str(s) for s in section["seeds"])
+    title = f"Attack success (%) on {results['corpus']['name']} repeated over the attack seeds {seeds}"
+    table = Table("attack_seeds", title, columns)
+    for row in section["rows"]:
+        cells = [models[row["threat"]]["label"], row["label"], SPLIT_NAMES.get(row["split"], row["split"]), str(row["n"]),
+                 str(row["n_seeds"])]  # fmt: skip
+        for v in victims:
+            s = row["asr"].get(v)
+            cells.append(MISSING if s is None else plus_minus(s["mean"], s["sd"] if row["n_seeds"] > 1 else None))
+        table.rows.append(cells)
+    return table
+
+
 CURVE_KINDS = {"sweep": "budget sweep", "minimum_norm": "minimum-norm", "point": "one set"}
 
 
@@ -340,6 +277,8 @@ def paper_tables(results: dict[str, Any]) -> list[Table]:
         tables.append(targeted_table(results))
     if results.get("curves"):
         tables.append(curves_table(results))
+    if results.get("attack_seeds"):
+        tables.append(seeds_table(results))
     return tables
 
 

@@ -20,6 +20,7 @@ from staa.metrics import attack_success_rate, correct_to_wrong_rate
 from staa.models.base import SERModel
 from staa.outputs import write_json
 from staa.reproducibility import provenance
+from staa.uncertainty import asr_interval, correct_to_wrong_interval
 
 
 def predict(
@@ -83,9 +84,22 @@ def evaluate_victim(
     return result
 
 
+def rate_intervals(adv: AdversarialSet, victim: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """95 % bootstrap intervals over the attacked clips of one victim's ASR and correct→wrong rate
+    (:mod:`staa.uncertainty`), from the predictions :func:`evaluate_victim` stored."""
+    clean, adv_pred = np.asarray(victim["clean_pred"]), np.asarray(victim["adv_pred"])
+    target = None if adv.target is None else np.full(len(adv_pred), adv.target)
+    return {
+        "asr": asr_interval(clean, adv_pred, target).to_dict(),
+        "correct_to_wrong": correct_to_wrong_interval(clean, adv_pred, adv.labels).to_dict(),
+    }
+
+
 def transfer_row(adv: AdversarialSet, victims: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """One row of the transfer matrix: the threat-side summary plus every victim's rates."""
+    """One row of the transfer matrix: the threat-side summary plus every victim's rates and their
+    intervals (``asr_ci``, ``correct_to_wrong_ci``: victim → :meth:`~staa.uncertainty.Interval.to_dict`)."""
     s = adv.records["summary"]
+    intervals = {v: rate_intervals(adv, r) for v, r in victims.items()}
     return {
         "n": s["n"],
         "n_success": s["n_success"],
@@ -99,6 +113,8 @@ def transfer_row(adv: AdversarialSet, victims: dict[str, dict[str, Any]]) -> dic
         "stoi": s.get("stoi"),
         "asr": {v: r["asr"] for v, r in victims.items()},
         "correct_to_wrong": {v: r["correct_to_wrong"] for v, r in victims.items()},
+        "asr_ci": {v: i["asr"] for v, i in intervals.items()},
+        "correct_to_wrong_ci": {v: i["correct_to_wrong"] for v, i in intervals.items()},
         "clean_accuracy": {v: r["clean_accuracy"] for v, r in victims.items()},
         "adv_accuracy": {v: r["adv_accuracy"] for v, r in victims.items()},
     }

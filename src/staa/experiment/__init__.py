@@ -12,6 +12,7 @@ step of the paper's evaluation and writes, under the output folder::
     adversarial/<threat>/<attacker>/sweep/k<budget>/<split>/   the same, per budget of a swept attacker
     robustness/<victim>/<defense>/<attacker>/<split>/   adaptive attacks crafted through a defense
     targeted/<threat>/<attacker>/<split>/<class>/       targeted attacks, one set per target class
+    seeds/<seed>/generators/…, seeds/<seed>/adversarial/…   the attack step repeated under attack_seeds
     results.json  tables/  figures/  audio/  report.html
 
 Every step first looks for its outputs and skips the work when they exist; every output is written
@@ -24,8 +25,14 @@ Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overrid
 ``--set dotted.key=value``, the value parsed as YAML)::
 
     name, seed, device, eps, splits, max_examples
+    threads                            CPU threads of the run (default: the process's; `staa` sets them
+                                       from --threads, OMP_NUM_THREADS or staa.defaults.DEFAULT_THREADS)
+    attack_seeds: [<seed>, ...]        repeat the randomised attackers under these seeds too: mean ± sd
+                                       per row (sections/seeds.py, outputs under seeds/<seed>/)
     corpus: {name, root, seconds, cache (a folder inside the output folder), options}
-    models: {<id>: {arch, label, epochs, lr, batch_size, options, adversarial}}
+    models: {<id>: {arch, label, recipe, recipe_settings, epochs, lr, batch_size, options, adversarial}}
+        recipe: paper (default) | small_corpus    the SER training recipe (TrainConfig.preset);
+                     recipe_settings changes some of its fields (patience, augment: {mix_prob: 0}, ...)
         adversarial: {from: <model id>, attack, eps, settings, adv_fraction}   adversarial training
                      (fine-tunes the trained model ``from``; without it, trains from scratch)
     threat_models: [<id>, ...]         victims: [<id>, ...]
@@ -51,7 +58,7 @@ The package, read top down (each module imports only those below it; none import
 
     config.py     load_config: YAML + --set overrides, validated up front
     runner.py     run_experiment: the order of the steps
-    sections/     budgets.py, curves.py, robustness.py, targeted.py: the parts of results.json beyond the
+    sections/     budgets.py, curves.py, robustness.py, seeds.py, targeted.py: the parts of results.json beyond the
                   paper's tables (curves.py builds its swept attacks with steps.build_attack_for)
     steps.py      corpus → SER models → per attacker: generator / universal fit / attack → craft → replay
     results.py    results.json, tables, figures, listening files, report.html

@@ -29,14 +29,16 @@ from staa.data.registry import check_corpus_options
 from staa.data.synthetic import SyntheticCorpus
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
+from staa.threads import check_threads
 from staa import validation
 from staa.experiment.plans import ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID, check_buildable
 from staa.experiment.sections.budgets import validate_budget
 from staa.experiment.sections.curves import validate_sweeps
 from staa.experiment.sections.robustness import validate_defenses
+from staa.experiment.sections.seeds import validate_attack_seeds
 from staa.experiment.sections.targeted import validate_targeted
 
-BUILTIN = ("demo", "emodb", "demos", "iemocap")
+BUILTIN = ("demo", "emodb", "ravdess", "demos", "iemocap")
 ADVERSARIAL_KEYS = {"from", "attack", "eps", "settings", "adv_fraction"}
 CORPUS_KEYS = {"name", "root", "seconds", "cache", "options"}
 MAX_FILE_BYTES = 1 << 20  # an experiment file is a page of YAML; a megabyte is no experiment
@@ -49,7 +51,7 @@ def builtin_path(name: str) -> Path:
 
 
 def load_config(spec: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Read a built-in experiment (``demo``, ``emodb``, ``demos``, ``iemocap``) or a YAML file; apply overrides."""
+    """Read a built-in experiment (:data:`BUILTIN`) or a YAML file; apply overrides."""
     path = builtin_path(str(spec)) if str(spec) in BUILTIN else Path(spec)
     if not path.exists():
         raise ConfigError(f"no such experiment file (built-in experiments: {', '.join(BUILTIN)})", path)
@@ -116,7 +118,8 @@ def apply_override(config: dict[str, Any], item: str) -> None:
 def validate(config: dict[str, Any], path: Path | str) -> None:
     """Check the experiment's structure and references up front, one line per problem."""
     allowed = {"name", "seed", "device", "eps", "splits", "max_examples", "corpus", "models", "threat_models",
-               "victims", "attackers", "ablations", "threat_overrides", "controls", "report", "defenses", "targeted"}
+               "victims", "attackers", "ablations", "threat_overrides", "controls", "report", "defenses", "targeted",
+               "threads", "attack_seeds"}
     unknown = set(config) - allowed
     if unknown:
         raise ConfigError(f"unknown keys {sorted(unknown)} (allowed: {', '.join(sorted(allowed))})", path)
@@ -171,6 +174,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     validate_defenses(config, path)
     validate_targeted(config, path)
     validate_sweeps(config, path)
+    validate_attack_seeds(config, path)
     try:
         check_buildable(config)
     except ConfigError as exc:
@@ -182,6 +186,7 @@ def _validate_values(config: dict[str, Any], path: Path | str) -> None:
     corpus = config["corpus"]
     try:
         validation.seed("seed", config.get("seed", 0))
+        check_threads(config.get("threads"))
         if config.get("max_examples") is not None:
             validation.number("max_examples", config["max_examples"], integer=True, low=1)
         unknown = set(corpus) - CORPUS_KEYS

@@ -5,12 +5,16 @@ The context holds the configuration, the output folder, the prepared corpus and 
 step's folder is *claimed* for the settings that made it (:func:`staa.outputs.claim_folder`: ``spec.json``;
 other settings into the same folder are refused rather than mixed, or start over with ``overwrite``),
 and an adversarial set is crafted once and then reused (:meth:`ExperimentContext.craft_or_reuse`).
+
+A context with an ``attack_seed`` (:meth:`ExperimentContext.for_attack_seed`) repeats the attack step under
+another seed: its generators, perturbations and adversarial sets live under ``seeds/<seed>/``, and the
+attacks and crafting draw from that seed (see :mod:`staa.experiment.sections.seeds`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +43,25 @@ class ExperimentContext:
     corpus: PreparedCorpus = field(default=None)  # type: ignore[assignment]  # set by the corpus step
     models: dict[str, SERModel] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
+    attack_seed: int | None = None  # a repeat of the attack step under this seed (None: the experiment's own)
 
     @property
     def seed(self) -> int:
         return int(self.config.get("seed", 0))
+
+    @property
+    def run_seed(self) -> int:
+        """The seed of the attack step: the repeat's, else the experiment's."""
+        return self.seed if self.attack_seed is None else self.attack_seed
+
+    @property
+    def attack_root(self) -> Path:
+        """Where the attack step's outputs go: the output folder, or ``seeds/<seed>/`` in a repeat."""
+        return self.out if self.attack_seed is None else self.out / "seeds" / str(self.attack_seed)
+
+    def for_attack_seed(self, seed: int) -> ExperimentContext:
+        """The same context (corpus and models shared) for a repeat of the attack step under ``seed``."""
+        return replace(self, attack_seed=seed)
 
     @property
     def splits(self) -> list[str]:
@@ -82,10 +101,10 @@ class ExperimentContext:
         data = self.corpus.split(split)
         chunk = int((self.config.get("report") or {}).get("chunk_size", 8))
         claim_folder(directory, {"attack": attack.name, "settings": identity, "eps": attack.eps, "target": target,
-                                 "threat": threat_key, "indices": indices.tolist(), "seed": self.seed,
+                                 "threat": threat_key, "indices": indices.tolist(), "seed": self.run_seed,
                                  "chunk_size": chunk}, outputs=SET_OUTPUTS, overwrite=self.overwrite)  # fmt: skip
         return craft_adversarial_set(
             attack, data.waves, data.labels, indices, directory, items=data.items, target=target, chunk_size=chunk,
-            seed=self.seed, perceptual=perceptual, sample_rate=self.corpus.sample_rate, meta={**meta, "split": split},
+            seed=self.run_seed, perceptual=perceptual, sample_rate=self.corpus.sample_rate, meta={**meta, "split": split},
             show_progress=self.show_progress,
         )  # fmt: skip

@@ -21,7 +21,7 @@ from staa.attacks.base import Attack
 from staa.attacks.registry import build_attack
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.attacks.universal import UniversalConfig
-from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
+from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, SER_RECIPE, TRAINING_PRESET
 from staa.errors import ConfigError, first_line
 from staa.models.registry import model_class
 from staa.training.adversarial import AdvTrainConfig
@@ -163,16 +163,20 @@ def universal_config(plan: AttackerPlan, seed: int) -> UniversalConfig:
 def model_train_config(config: dict[str, Any], name: str, seed: int) -> TrainConfig:
     """SER training of ``models.<name>``: :class:`TrainConfig`, or :class:`AdvTrainConfig` with ``adversarial``.
 
-    Epochs and learning rate default to the paper's schedule for the architecture
-    (:meth:`TrainConfig.paper`); adversarial training's ε defaults to the experiment's, and its
+    ``recipe`` names the SER recipe (:meth:`TrainConfig.preset`: ``paper``, the default, or ``small_corpus``)
+    and ``recipe_settings`` changes some of its fields (``patience``, ``augment``, …); epochs and learning
+    rate default to the recipe's for the architecture; adversarial training's ε defaults to the experiment's, and its
     ``settings`` extend the library's inner-attack defaults (:meth:`AdvTrainConfig.with_attack`).
     """
     spec = config["models"][name]
     given = {k: cast(spec[k]) for k, cast in (("epochs", int), ("lr", float), ("batch_size", int)) if spec.get(k) is not None}
-    base = TrainConfig.paper(model_class(spec["arch"]), seed=seed, **given)  # YAML reads 1e-3 (no dot) as text
+    recipe = spec.get("recipe", SER_RECIPE)  # YAML reads 1e-3 (no dot) as text: hence the casts
+    base = TrainConfig.preset(recipe, model_class(spec["arch"]), seed=seed, **given, **(spec.get("recipe_settings") or {}))
     adversarial = spec.get("adversarial")
     if adversarial is None:
         return base
+    if recipe != SER_RECIPE:
+        raise ConfigError(f"recipe '{recipe}' cannot be combined with adversarial training (it takes the paper's)")
     common = {f.name: getattr(base, f.name) for f in fields(TrainConfig)}
     return AdvTrainConfig.with_attack(
         adversarial.get("attack", AdvTrainConfig.attack), adversarial.get("settings"), **common,
@@ -193,8 +197,9 @@ def check_buildable(config: dict[str, Any]) -> None:
                 if spec.get(key) is not None and (isinstance(spec[key], bool) or not isinstance(spec[key], int)):
                     raise ConfigError(f"{key}: must be an integer, got {spec[key]!r}")
             options = spec.get("options") or {}
-            if not isinstance(options, dict):
-                raise ConfigError(f"options must be a mapping, got {options!r}")
+            for key, value in (("options", options), ("recipe_settings", spec.get("recipe_settings") or {})):
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{key} must be a mapping, got {value!r}")
             cls = model_class(spec.get("arch"))
             check_fields(cls.config_class, options)
             _checked(cls.config_class, options, "options")

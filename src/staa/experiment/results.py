@@ -27,6 +27,8 @@ from staa.experiment.plans import experiment_eps
 from staa.outputs import write_json
 from staa.reproducibility import provenance
 
+SER_KEYS = ("n", "accuracy", "uar", "accuracy_ci", "uar_ci")  # what results.json keeps of a model's eval.json
+
 
 def results_record(ctx: ExperimentContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """``results.json`` without the sections and examples: corpus, models (Tables 2/3), attack rows."""
@@ -41,7 +43,8 @@ def results_record(ctx: ExperimentContext, rows: list[dict[str, Any]]) -> dict[s
             "adversarial": spec.get("adversarial"),
             "checkpoint": f"models/{name}/best",
             "parameters": ctx.models[name].trainable_parameters(),
-            "splits": {s: {k: evaluation["splits"][s][k] for k in ("n", "accuracy", "uar")} for s in ctx.splits},
+            "splits": {s: {k: evaluation["splits"][s][k] for k in SER_KEYS if k in evaluation["splits"][s]}
+                       for s in ctx.splits},  # fmt: skip
         }
     pc = ctx.corpus
     return {

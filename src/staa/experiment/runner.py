@@ -22,10 +22,12 @@ from staa.experiment.results import write_results_and_report
 from staa.experiment.sections.budgets import budgets
 from staa.experiment.sections.curves import curves
 from staa.experiment.sections.robustness import robustness
+from staa.experiment.sections.seeds import attack_seeds
 from staa.experiment.sections.targeted import targeted
 from staa.experiment.steps import attack_and_replay, prepare_corpus, train_ser_model
 from staa.outputs import write_text
 from staa.reproducibility import seed_everything
+from staa.threads import torch_threads
 
 
 def _stderr(message: str) -> None:
@@ -50,6 +52,13 @@ def run_experiment(
         raise ConfigError(f"device '{ctx.device}' requested but CUDA is not available")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
+    with torch_threads(config.get("threads")):  # None: as the process has them (`staa` sets them from --threads)
+        return _steps(ctx)
+
+
+def _steps(ctx: ExperimentContext) -> Path:
+    """Every step in order, on the CPU threads the experiment asked for."""
+    config = ctx.config
     seed_everything(ctx.seed)
     prepare_corpus(ctx)
     for name in needed_models(config):
@@ -58,5 +67,6 @@ def run_experiment(
     for threat in config["threat_models"]:
         for plan in attacker_plans(config, threat):
             rows += attack_and_replay(ctx, threat, plan)
-    sections = {"robustness": robustness(ctx), "targeted": targeted(ctx), "budgets": budgets(ctx), "curves": curves(ctx)}
+    sections = {"robustness": robustness(ctx), "targeted": targeted(ctx), "budgets": budgets(ctx), "curves": curves(ctx),
+                "attack_seeds": attack_seeds(ctx, rows)}  # fmt: skip
     return write_results_and_report(ctx, rows, sections)

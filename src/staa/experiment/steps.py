@@ -9,19 +9,22 @@ SER models and generators are claimed by their training functions, which also re
 * :func:`build_attack_for` — the attack of an attacker plan on a threat model; for STAA-Net this trains the
   generator (:func:`train_generator_for`), for the universal perturbation it fits δ (:func:`fit_universal_for`).
 * :func:`attack_and_replay` — craft the plan's adversarial set per split and replay it on every victim.
+
+The attack steps take their seed and folders from the context (:attr:`ExperimentContext.run_seed`,
+:attr:`ExperimentContext.attack_root`), so a repeat under another seed is the same call on another context.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 import torch
 
 from staa.attacks.base import Attack
-from staa.attacks.registry import build_attack
+from staa.attacks.registry import accepts, build_attack
 from staa.attacks.staa import Generator, STAANet
 from staa.attacks.staa.controls import MaskControl
 from staa.attacks.universal import fitted_universal
@@ -90,7 +93,8 @@ def train_ser_model(ctx: ExperimentContext, name: str) -> None:
     ctx.fingerprints[name] = file_fingerprint(directory / "best" / WEIGHTS_NAME)
     eval_path = directory / "eval.json"
     evaluation = json.loads(eval_path.read_text()) if eval_path.exists() else {}
-    if evaluation.get("key") != ctx.fingerprints[name] or set(evaluation.get("splits", {})) < set(ctx.splits):
+    done = evaluation.get("splits", {})
+    if evaluation.get("key") != ctx.fingerprints[name] or any("uar_ci" not in done.get(s, {}) for s in ctx.splits):
         splits = {s: evaluate_ser(model, ctx.corpus.split(s), device=ctx.device) for s in ctx.splits}
         write_json(eval_path, {"key": ctx.fingerprints[name], "corpus": ctx.corpus.name, "splits": splits, "provenance": provenance()})
 
@@ -98,8 +102,8 @@ def train_ser_model(ctx: ExperimentContext, name: str) -> None:
 def train_generator_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None) -> Generator:
     """Train (or reuse) the STAA-Net generator of ``plan`` against ``threat``; return it loaded."""
     gen_cfg = generator_config(plan)
-    train_cfg, budget = train_config(plan, ctx.seed, target)
-    directory = ctx.out / "generators" / threat / plan.id
+    train_cfg, budget = train_config(plan, ctx.run_seed, target)
+    directory = ctx.attack_root / "generators" / threat / plan.id
     if (directory / "train.json").exists() and not ctx.overwrite:
         ctx.log(f"generator {threat}/{plan.id}: reusing {directory / 'best'} if its settings are these")
     else:
@@ -113,8 +117,8 @@ def train_generator_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan,
 
 def fit_universal_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None) -> Attack:
     """Fit (or reuse) the universal perturbation of ``plan`` on the training split against ``threat``."""
-    fit_cfg = universal_config(plan, ctx.seed)
-    directory = ctx.out / "generators" / threat / plan.id
+    fit_cfg = universal_config(plan, ctx.run_seed)
+    directory = ctx.attack_root / "generators" / threat / plan.id
     claim_folder(directory, {"settings": plan.settings, "fit": asdict(fit_cfg), "eps": plan.eps, "target": target,
                              "threat": ctx.fingerprints[threat], "corpus": ctx.corpus.path.name},
                  outputs=(PERTURBATION_FILE, FIT_FILE), overwrite=ctx.overwrite)  # fmt: skip
@@ -132,7 +136,7 @@ def build_attack_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, ta
     model = ctx.models[threat]
     if plan.attack == "staa":
         generator = train_generator_for(ctx, threat, plan, target)
-        weights = ctx.out / "generators" / threat / plan.id / "best" / WEIGHTS_NAME
+        weights = ctx.attack_root / "generators" / threat / plan.id / "best" / WEIGHTS_NAME
         attack = STAANet(model, generator, eps=plan.eps, **({"targeted": True} if target is not None else {}), **plan.settings)
         return attack, {"generator": file_fingerprint(weights), **plan.settings}
     if plan.attack == "staa_mask_control":  # the source attacker's generator, its v on control positions
@@ -142,13 +146,15 @@ def build_attack_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, ta
         return attack, {"generator": file_fingerprint(weights), **plan.settings}
     if plan.attack == "universal":
         attack = fit_universal_for(ctx, threat, plan, target)
-        return attack, {"perturbation": file_fingerprint(ctx.out / "generators" / threat / plan.id / "perturbation.safetensors"),
+        return attack, {"perturbation": file_fingerprint(ctx.attack_root / "generators" / threat / plan.id / PERTURBATION_FILE),
                         **plan.settings}  # fmt: skip
     if plan.attack == "zero" and plan.generator is not None:  # the authors' shift: a generator's output at ε = 0
         cfg = generator_config(plan)
         return build_attack("zero", model, generator=Generator(cfg)), {"generator_config": cfg.to_dict()}
     if plan.attack == "zero":
         return build_attack("zero", model), {}
+    if ctx.attack_seed is not None and accepts(plan.attack, "seed"):  # a repeat: the attack draws from its seed
+        plan = replace(plan, settings={**plan.settings, "seed": ctx.attack_seed})
     return per_clip_attack(plan, model, targeted=target is not None), dict(plan.settings)
 
 
@@ -162,7 +168,7 @@ def attack_and_replay(ctx: ExperimentContext, threat: str, plan: AttackerPlan) -
     rows = []
     for split_name in ctx.splits:
         split, indices = ctx.corpus.split(split_name), ctx.indices(split_name)
-        directory = ctx.out / "adversarial" / threat / plan.id / split_name
+        directory = ctx.attack_root / "adversarial" / threat / plan.id / split_name
         ctx.log(f"attack: {threat} × {plan.label} × {split_name}: {len(indices)} clips")
         adv = ctx.craft_or_reuse(attack, directory, split_name, indices, identity=identity, threat_key=ctx.fingerprints[threat],
                                  target=target, meta={"threat": threat, "attacker": plan.id}, perceptual=perceptual)  # fmt: skip

@@ -10,7 +10,8 @@ The loop, and with it the checkpoint format, is :func:`staa.training.ser.train_s
 (:func:`staa.training.loop.fit`): ``best/`` (safetensors, selected on validation UAR), ``last.pt``
 (resume state written after every epoch) and ``train.json``. The attack is rebuilt every epoch with a
 seed derived from (seed, epoch), so a resumed run crafts the same examples as an uninterrupted one.
-Single process only: under torchrun it is refused.
+Single process only: under torchrun it is refused. Of the recipe (:mod:`staa.training.recipe`) it takes
+the optimiser, the learning-rate schedule and early stopping, not augmentation or balanced batches.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
 from staa.models.base import SERModel
 from staa.progress import progress
+from staa.training import recipe
 from staa.training.loop import fit
 from staa.training.ser import TrainConfig, evaluate_ser
 from staa.validation import number
@@ -56,6 +58,8 @@ class AdvTrainConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         number("adv_fraction", self.adv_fraction, low=0, high=1)
+        if self.augment is not None or self.balance != "none":
+            raise ConfigError("adversarial training takes plain shuffled batches: augment and balance are not supported")
         number("eps", self.eps, low=0, high=1, low_open=True)
         if not isinstance(self.attack_options, dict):
             raise ConfigError(f"attack options must be a mapping, got {self.attack_options!r}")
@@ -118,7 +122,10 @@ def _adversarial_epoch(
     order = torch.randperm(len(train), generator=gen)
     attack = build_training_attack(model, cfg, epoch)
     loss_sum, fooled, crafted = 0.0, 0, 0
-    for rows in progress(order.split(cfg.batch_size), f"adv epoch {epoch + 1}/{cfg.epochs}", show):
+    batches = order.split(cfg.batch_size)
+    sizes, steps = [len(b) for b in batches], cfg.epochs * len(batches)
+    for step, rows in enumerate(progress(batches, f"adv epoch {epoch + 1}/{cfg.epochs}", show, sizes=sizes, unit="clips")):
+        recipe.set_learning_rate(optimizer, recipe.learning_rate(cfg, epoch * len(batches) + step, steps))
         rows = rows.sort().values.numpy()
         x = torch.from_numpy(train.waves[rows].astype("float32", copy=False)).to(device)
         y = torch.as_tensor(train.labels[rows], dtype=torch.long, device=device)

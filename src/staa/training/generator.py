@@ -9,7 +9,8 @@ per-epoch weights the trainer wrote. It also claims the output folder (``spec.js
 training configs, the budgets, the threat models' weights and the corpus), so that a resumed or repeated
 run with other settings is refused instead of continuing another training, and a finished one is reused.
 Unlike SER training, a generator's run cannot be continued to more steps: its learning-rate schedule,
-density annealing and validation points are laid out over the whole run.
+density annealing and validation points are laid out over the whole run. ``train.json`` records the
+training speed in clips per second at every validation and on average, as SER training reports it.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def train_staa_generator(
                                  device=device, show_progress=show_progress, callbacks=budgets)  # fmt: skip
         if budgets:  # the trainer's train.json has the per-epoch weights; add what was asked for
             result = {**result, "budgets": [budget_record(b) for b in budgets]}
-            if ddp.is_main():
-                write_json(out / "train.json", result)
+        if ddp.is_main():
+            write_json(out / "train.json", result)
         return result
+

@@ -1,16 +1,20 @@
 """The one epoch loop of SER training, plain and adversarial: resume, select, checkpoint, torchrun.
 
 :func:`fit` owns everything the two trainings share, so it is written once: the output folder (partial
-files of a killed run removed), the seed, the Adam optimiser, resuming from ``last.pt`` (weights,
-optimiser, history and RNG states), the data-parallel wrapper and global-batch batch norm under
-``torchrun`` (see :mod:`staa.distributed`), the validation UAR after every epoch, ``best/`` (the best
-validation UAR so far, safetensors), ``last.pt`` and the final ``train.json``; the claim on the folder
-(``spec.json``: the model's config and initial weights, the training config and the corpus), so that a
-resumed or repeated run with other settings is refused instead of continuing a different training, and a
-finished run with the same settings is reused as it is. The number of epochs alone may grow: the data
-order and the optimiser depend on the epoch index only, so a run continued to more epochs ends exactly
-as one that ran them all (fewer epochs than already trained are refused). What differs — how one
-epoch turns batches into gradient steps — is the caller's ``run_epoch``: plain cross-entropy
+files of a killed run removed), the seed, the optimiser (the paper's Adam, or AdamW with weight decay:
+:func:`staa.training.recipe.optimizer`), early stopping on validation UAR (``patience``), resuming from
+``last.pt`` (weights, optimiser, history and RNG states), the data-parallel wrapper and global-batch
+batch norm under ``torchrun`` (see :mod:`staa.distributed`), the validation UAR after every epoch,
+``best/`` (the best validation UAR so far, safetensors), ``last.pt`` and the final ``train.json`` (each
+epoch's seconds and clips per second); the claim on the folder (``spec.json``: the model's config and
+initial weights, the training config and the corpus), so that a resumed or repeated run with other
+settings is refused instead of continuing a different training, and a finished run with the same
+settings is reused as it is (recipe settings left at their defaults are left out of the claim, so folders
+trained before the recipe existed keep theirs). Under a constant learning rate the number of epochs
+alone may grow: the data order and the optimiser depend on the epoch index only, so a run continued to
+more epochs ends exactly as one that ran them all (fewer epochs than already trained are refused); a
+cosine schedule decays towards the planned last epoch, so there the number of epochs is part of the
+claim. What differs — how one epoch turns batches into gradient steps — is the caller's ``run_epoch``: plain cross-entropy
 (:mod:`staa.training.ser`) or batches half replaced by adversarial clips (:mod:`staa.training.adversarial`).
 Only rank 0 writes files and shows progress.
 """
@@ -33,12 +37,14 @@ from staa.errors import CheckpointError, ConfigError, DataError, first_line
 from staa.models.base import SERModel
 from staa.outputs import claimed, remove_partial_outputs, write_json
 from staa.reproducibility import provenance, seed_everything
+from staa.training import recipe
 from staa.weights import fingerprint
 
 RESUME_FILE = "last.pt"
 OUTPUTS = ("best", RESUME_FILE, "train.json")
 
-#: One pass over the training split: (network, optimiser, split, epoch, device, show progress) → its statistics.
+#: One pass over the training split: (network, optimiser, split, epoch, device, show progress) → its statistics
+#: (``clips``: how many clips it trained on, when not one pass over the split; it becomes clips per second).
 EpochFn = Callable[[nn.Module, torch.optim.Optimizer, Split, int, torch.device, bool], dict[str, Any]]
 #: Validation metrics of a model on a split: (model, split, batch size, device) → at least ``uar`` and ``accuracy``.
 EvaluateFn = Callable[[SERModel, Split, int, torch.device], dict[str, Any]]
@@ -51,6 +57,9 @@ class LoopConfig(Protocol):
     lr: float
     seed: int
     eval_batch_size: int
+    weight_decay: float
+    patience: int | None
+    schedule: str
 
 
 def fit(
@@ -82,7 +91,9 @@ def fit(
     if int(train.labels.max()) >= model.num_classes:
         raise DataError(f"corpus has more classes than the model's {model.num_classes}", corpus.path)
     model.check_fits(corpus.classes, corpus.sample_rate, length=corpus.length)
-    train_spec = {k: v for k, v in asdict(cfg).items() if k != "epochs"}  # type: ignore[call-overload]
+    grows = cfg.schedule == "constant"  # a decaying lr depends on the planned number of epochs
+    train_spec = {k: v for k, v in asdict(cfg).items()  # type: ignore[call-overload]
+                  if (k != "epochs" or not grows) and not recipe.left_at_default(cfg, k)}  # fmt: skip
     spec = {"model": model.config.to_dict(), "initial_weights": fingerprint(model), "train": train_spec,
             "corpus": corpus.path.name}  # fmt: skip
     with claimed(out, spec, outputs=OUTPUTS, overwrite=overwrite, write=ddp.is_main()):
@@ -111,20 +122,23 @@ def _epochs(
     train, val = corpus.split("train"), corpus.split("val")
     seed_everything(cfg.seed)
     model.to(device)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    optimizer = recipe.optimizer(model, cfg)
     history, best_uar, start_epoch = _resume(model, optimizer, out / RESUME_FILE)
     if start_epoch > cfg.epochs:
         raise more_epochs_than_asked(start_epoch, cfg.epochs, out)
     net = ddp.data_parallel(model)
     show = show_progress and ddp.is_main()
     for epoch in range(start_epoch, cfg.epochs):
+        if recipe.stop_early(history, cfg.patience):
+            break
         t0 = time.perf_counter()
         with ddp.cross_rank_batchnorm(model):
             stats = run_epoch(net, optimizer, train, epoch, device, show)
         seconds = time.perf_counter() - t0
+        clips = stats.pop("clips", len(train))  # the global batches' clips, over all ranks
         metrics = evaluate(model, val, cfg.eval_batch_size, device)
-        history.append({"epoch": epoch + 1, **stats, "seconds": seconds, "val_uar": metrics["uar"],
-                        "val_accuracy": metrics["accuracy"]})  # fmt: skip
+        history.append({"epoch": epoch + 1, **stats, "seconds": seconds, "clips_per_second": clips / seconds,
+                        "val_uar": metrics["uar"], "val_accuracy": metrics["accuracy"]})  # fmt: skip
         best_uar = _end_epoch(model, optimizer, out, history, best_uar, epoch)
     result = _train_result(out, model, corpus, cfg, history, best_uar)
     ddp.barrier()
@@ -174,6 +188,8 @@ def _train_result(
     result = {
         "best_val_uar": best_uar,
         "seconds_per_epoch": sum(h["seconds"] for h in history) / max(1, len(history)),
+        "clips_per_second": sum(h.get("clips_per_second", 0.0) for h in history) / max(1, len(history)),
+        "stopped_early": len(history) < cfg.epochs,
         "history": history,
         "train_config": asdict(cfg),
         "world_size": ddp.world_size(),

@@ -72,6 +72,7 @@ class _Run:
     start: int = 0
     sums: dict[str, float] = field(default_factory=dict)
     seen: int = 0
+    clock: float = field(default_factory=time.perf_counter)  # when this stretch of training steps began
 
 
 def train_generator(
@@ -281,6 +282,8 @@ def _checkpoint(
         **{f"loss_{k}": float(v) / seen for k, v in zip(names, totals.tolist())},
         "lr": optimizer.param_groups[0]["lr"],
         **{k: getattr(_annealed(cfg, generator, run.schedule, step), k) for k in LAMBDAS},  # the weights in effect
+        "seconds": t0 - run.clock,  # training since the last validation, validation left out
+        "clips_per_second": float(totals[-1]) / max(t0 - run.clock, 1e-9),
         **validate(generator, threat_models, val, cfg, device),
     }
     settled = step + 1 >= run.schedule.settled and step + 1 > run.schedule.dense_steps  # trained under the budget
@@ -289,7 +292,7 @@ def _checkpoint(
     for controller in callbacks if step + 1 > run.schedule.dense_steps else ():  # not in the dense start
         controller(step, record, cfg)
     run.history.append(record)
-    run.sums, run.seen = {}, 0
+    run.sums, run.seen, run.clock = {}, 0, time.perf_counter()
     score = (float(record["budget_met"]), record["val_asr"], -record["val_sparsity_all"])
     improved = run.best is None or score > run.best
     run.best = score if improved else run.best
@@ -319,6 +322,7 @@ def _result(
     return {
         "best": {"val_asr": best[1], "val_sparsity_all": -best[2], "budget_met": bool(best[0])} if best else None,
         "steps": run.steps,
+        "clips_per_second": sum(h["clips_per_second"] for h in run.history) / max(1, len(run.history)),
         "history": run.history,
         "train_config": cfg,
         "world_size": ddp.world_size(),
