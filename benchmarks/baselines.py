@@ -45,8 +45,8 @@ from staa.attacks.sparse_rs import SparseRS
 from staa.attacks.sparsefool import SparseFool
 from staa.models import Emo18
 from staa.models.base import standardize
-from staa.outputs import write_json
-from staa.reproducibility import provenance, seed_everything
+from staa.io.outputs import write_json
+from staa.runtime.reproducibility import provenance, seed_everything
 
 # Paper, Speed (s) per clip: Table 4 (DEMoS, Emo18 threat model) val / test, and the range over
 # Tables 4-5 (both corpora, both threat models).

@@ -34,8 +34,8 @@ import torch
 from common import add_shared_arguments, markdown
 
 from staa.attacks.staa import GeneratorConfig
-from staa.outputs import write_json
-from staa.reproducibility import provenance
+from staa.io.outputs import write_json
+from staa.runtime.reproducibility import provenance
 
 HERE = Path(__file__).resolve().parent
 

@@ -14,7 +14,7 @@ whether the gain exceeds the half-width of today's own interval.
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/ser_recipe.py --out runs/ser-recipe
 
 Corpora default to ../shared/data/{emodb,ravdess}-subset; runs go one after another, on ``--threads``
-threads (default :data:`staa.threads.DEFAULT_THREADS`). ``--set key=value`` changes a setting of the small-corpus recipe (value
+threads (default :data:`staa.runtime.threads.DEFAULT_THREADS`). ``--set key=value`` changes a setting of the small-corpus recipe (value
 parsed as JSON, e.g. ``--set epochs=40 --set augment.mix_prob=0``) and ``--tag`` names that variant's
 folder, so variants can be compared on the same splits.
 """
@@ -32,9 +32,9 @@ from staa.data.cache import PreparedCorpus, prepare
 from staa.data.registry import build_corpus
 from staa.models import build_model, load_model
 from staa.models.registry import model_class
-from staa.outputs import write_json
-from staa.reproducibility import provenance, seed_everything
-from staa.threads import DEFAULT_THREADS, torch_threads
+from staa.io.outputs import write_json
+from staa.runtime.reproducibility import provenance, seed_everything
+from staa.runtime.threads import DEFAULT_THREADS, torch_threads
 from staa.training.ser import TrainConfig, predict_split, train_ser
 from staa.uncertainty import Bootstrap, Interval, spread
 

@@ -35,8 +35,8 @@ from staa.attacks.base import Attack
 from staa.data.cache import prepare
 from staa.data.registry import build_corpus
 from staa.models import load_model
-from staa.outputs import write_json
-from staa.reproducibility import provenance, seed_everything
+from staa.io.outputs import write_json
+from staa.runtime.reproducibility import provenance, seed_everything
 
 GROUPS = ("pgd", "sparse_rs", "min_l0")
 

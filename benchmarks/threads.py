@@ -2,7 +2,7 @@
 another training of the same kind.
 
 Each measurement is a separate process running ``train_ser`` for one epoch on T threads
-(:func:`staa.threads.torch_threads`, what ``staa --threads T`` applies); "pair" starts two such processes at the same moment, as two users of
+(:func:`staa.runtime.threads.torch_threads`, what ``staa --threads T`` applies); "pair" starts two such processes at the same moment, as two users of
 a shared machine would. Scenarios are interleaved repeat by repeat so that the machine's other load hits
 them alike, and the median over repeats is printed: seconds per epoch and clips per second per process,
 and the machine's total (clips per second summed over the processes running together).
@@ -24,8 +24,8 @@ from pathlib import Path
 from staa.data.cache import PreparedCorpus, prepare
 from staa.data.registry import build_corpus
 from staa.models import build_model
-from staa.reproducibility import seed_everything
-from staa.threads import torch_threads
+from staa.runtime.reproducibility import seed_everything
+from staa.runtime.threads import torch_threads
 from staa.training.ser import TrainConfig, train_ser
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "emodb-subset"

@@ -31,8 +31,8 @@ from staa.attacks.staa.fused import fuse
 from staa.data.cache import PreparedCorpus
 from staa.defaults import DEFAULT_EPS
 from staa.models import load_model
-from staa.outputs import write_json
-from staa.reproducibility import provenance
+from staa.io.outputs import write_json
+from staa.runtime.reproducibility import provenance
 
 
 def evaluate(attack: STAANet, waves: np.ndarray, batch: int) -> dict[str, float]:

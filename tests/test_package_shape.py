@@ -114,3 +114,13 @@ def test_imports_inside_functions_only_defer_heavy_dependencies():
                     if name.split(".")[0] not in DEFERRABLE and not lazy_cli:
                         misplaced.append(f"{module}.{function.name}: {name}")
     assert misplaced == []
+
+
+def test_the_file_and_runtime_helpers_depend_on_no_floor_above_them():
+    """io/ and runtime/ are imported by every floor; importing a floor back would make a circle waiting to happen."""
+    allowed = {"staa", "staa.errors", "staa.validation", "staa.defaults"}
+    graph = _import_graph()
+    for module, imported in graph.items():
+        if module.startswith(("staa.io", "staa.runtime")):
+            above = {m for m in imported if m not in allowed and not m.startswith(("staa.io", "staa.runtime"))}
+            assert not above, (module, above)

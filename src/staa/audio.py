@@ -18,7 +18,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from staa.errors import AudioError, first_line
-from staa.outputs import atomic_path
+from staa.io.outputs import atomic_path
 
 SAMPLE_RATE = 16_000
 

@@ -13,7 +13,7 @@ GENERATOR_PRESET = "fast"  # a CPU-sized generator; "authors" is the released 50
 TRAINING_PRESET = "topk"  # the fast generators' recipe; "paper" reproduces the paper's loss weights and optimiser (§4.4)
 SER_RECIPE = "paper"  # SER training recipe of an experiment's model without ``recipe:`` (TrainConfig.preset)
 #: CPU threads per process (``staa --threads``, ``threads:``): small-batch training gains little from a second
-#: thread and collapses when processes share the cores (staa.threads).
+#: thread and collapses when processes share the cores (staa.runtime.threads).
 DEFAULT_THREADS = 1
 
 #: The longest clip staa takes in one piece, in seconds: the upper bound of ``--seconds`` (a corpus's unified

@@ -17,7 +17,7 @@ from staa.evaluation.adversarial_set import AdversarialSet
 from staa.evaluation.transfer import predict
 from staa.experiment import load_config, run_experiment
 from staa.models import load_model
-from staa.weights import fingerprint
+from staa.io.weights import fingerprint
 
 LAB = {
     "name": "lab",

@@ -10,7 +10,7 @@ import stat
 import pytest
 
 from staa.errors import ConfigError
-from staa.outputs import atomic_path, claim_folder, claimed, remove_partial_outputs, writable_folder, write_json
+from staa.io.outputs import atomic_path, claim_folder, claimed, remove_partial_outputs, writable_folder, write_json
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):

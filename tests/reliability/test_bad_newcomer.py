@@ -21,7 +21,7 @@ import typer
 from typer.testing import CliRunner
 
 from staa.cli import app
-from staa.progress import logged
+from staa.runtime.progress import logged
 
 
 def test_training_without_a_terminal_logs_a_line_per_epoch(staa, micro, tmp_path):

@@ -6,7 +6,7 @@ import torch
 
 from staa.attacks.pgd import SparsePGD
 from staa.models import build_model
-from staa.reproducibility import seed_everything
+from staa.runtime.reproducibility import seed_everything
 from staa.training.ser import TrainConfig, predict_split, train_ser
 
 

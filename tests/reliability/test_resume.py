@@ -16,7 +16,7 @@ import pytest
 from staa.data.cache import prepare
 from staa.data.registry import build_corpus
 from staa.models import build_model
-from staa.reproducibility import seed_everything
+from staa.runtime.reproducibility import seed_everything
 from staa.training.ser import TrainConfig, train_ser
 
 EPOCHS, SEED, SECONDS = "3", "5", "0.25"

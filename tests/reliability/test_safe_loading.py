@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from staa.checkpoint import load_state
+from staa.io.checkpoint import load_state
 from staa.errors import CheckpointError, ConfigError
 from staa.models import build_model, load_model
-from staa.paths import resolve_inside
+from staa.io.paths import resolve_inside
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "staa"
 

@@ -30,8 +30,8 @@ from torch import Tensor, nn
 from staa.attacks.base import Attack, SampleBudget, frozen
 from staa.attacks.staa.losses import LossWeights, staa_loss
 from staa.errors import CheckpointError, ConfigError
-from staa.outputs import atomic_path, write_json
-from staa.reproducibility import provenance, seed_everything
+from staa.io.outputs import atomic_path, write_json
+from staa.runtime.reproducibility import provenance, seed_everything
 from staa.validation import check_fields, number
 
 

@@ -61,7 +61,7 @@ def main() -> None:
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror or exc}")
     if code in (0, None) and "torch.distributed" in sys.modules:  # a finished command under torchrun
-        from staa import distributed
+        from staa.runtime import distributed
 
         distributed.shutdown()
     sys.exit(code or 0)

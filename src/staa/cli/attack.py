@@ -93,7 +93,7 @@ def run(
     from staa.attacks.universal import UniversalPerturbation
     from staa.evaluation.runs import attack_split
     from staa.models import load_model
-    from staa.reproducibility import seed_everything
+    from staa.runtime.reproducibility import seed_everything
 
     # No seed is passed: random attacks draw from torch's global generator, which the adversarial-set
     # store seeds per chunk, so a resumed run produces the same audio as an uninterrupted one.
@@ -154,7 +154,7 @@ def universal(
     from staa.attacks.universal import UniversalConfig, UniversalPerturbation
     from staa.evaluation.runs import universal_run
     from staa.models import load_model
-    from staa.reproducibility import seed_everything
+    from staa.runtime.reproducibility import seed_everything
 
     checked_places(out, cache)
     fit_config = UniversalConfig(**{k: v for k, v in {"epochs": epochs, "lr": lr}.items() if v is not None},
@@ -201,7 +201,7 @@ def targets(
     from staa.evaluation.robustness import attack_factory
     from staa.evaluation.runs import targeted_success_run
     from staa.models import load_model
-    from staa.reproducibility import seed_everything
+    from staa.runtime.reproducibility import seed_everything
 
     if name == "universal":
         raise ConfigError("a universal perturbation is fitted per target: use `staa attack universal --targeted`")
@@ -250,7 +250,7 @@ def sweep(
     from staa.attacks.registry import attack_options, build_attack
     from staa.evaluation.curves import MINIMUM_NORM_ATTACKS, sweepable
     from staa.evaluation.runs import sweep_run
-    from staa.reproducibility import seed_everything
+    from staa.runtime.reproducibility import seed_everything
 
     minimum_norm = name in MINIMUM_NORM_ATTACKS
     if name == "universal" or not (minimum_norm or sweepable(name)):

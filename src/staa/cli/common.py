@@ -43,7 +43,7 @@ def use_threads(threads: int | None) -> None:
 
 def checked_places(out: Path | None, cache: Path | None = None) -> None:
     """Refuse, before any work, an output folder or cache that cannot be written (one line each)."""
-    from staa.outputs import writable_folder
+    from staa.io.outputs import writable_folder
 
     for path in (out, cache):
         if path is not None:
@@ -90,7 +90,7 @@ def prepared_corpus_for_ranks(
     classes: Sequence[str] | None = None,
 ) -> Any:  # fmt: skip
     """:func:`prepared_corpus` under torchrun: join the process group, rank 0 prepares, the others reuse."""
-    from staa import distributed as ddp
+    from staa.runtime import distributed as ddp
 
     ddp.setup(device)
     with ddp.main_first():
@@ -134,7 +134,7 @@ def target_index(target_class: str | None, classes: Sequence[str]) -> int | None
 
 def is_main_rank() -> bool:
     """Whether this process prints (rank 0 under torchrun, always otherwise)."""
-    from staa import distributed as ddp
+    from staa.runtime import distributed as ddp
 
     return ddp.is_main()
 

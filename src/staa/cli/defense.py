@@ -32,8 +32,8 @@ def wrap(
     from staa.defenses import Defended, build_defenses
     from staa.errors import ConfigError
     from staa.models import load_model
-    from staa.outputs import claimed
-    from staa.weights import fingerprint
+    from staa.io.outputs import claimed
+    from staa.io.weights import fingerprint
 
     checked_places(out)
     if out.resolve() == checkpoint.resolve():

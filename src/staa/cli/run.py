@@ -22,7 +22,7 @@ def run(
     """Prepare the corpus, train or reuse SER models and generators, attack, evaluate transfer, write the report."""
     from staa.cli.common import asked_threads
     from staa.experiment import load_config, run_experiment
-    from staa.outputs import writable_folder
+    from staa.io.outputs import writable_folder
 
     writable_folder(out)
     threads = [] if asked_threads is None else [f"threads={asked_threads}"]  # staa --threads N run ...

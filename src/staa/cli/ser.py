@@ -35,7 +35,7 @@ def train(
     """Train an SER model (resumes from OUT/last.pt when present); data-parallel under torchrun."""
     from staa.models import build_model
     from staa.models.registry import model_class
-    from staa.reproducibility import seed_everything
+    from staa.runtime.reproducibility import seed_everything
     from staa.training.ser import TrainConfig, train_ser
 
     checked_places(out, cache)
@@ -63,10 +63,10 @@ def evaluate(
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Accuracy, UAR and confusion matrix per split; writes CHECKPOINT/eval.json; sharded under torchrun."""
-    from staa import distributed as ddp
+    from staa.runtime import distributed as ddp
     from staa.models import load_model
-    from staa.outputs import write_json
-    from staa.reproducibility import provenance
+    from staa.io.outputs import write_json
+    from staa.runtime.reproducibility import provenance
     from staa.training.ser import evaluate_ser
 
     net = load_model(checkpoint)

@@ -27,9 +27,9 @@ from staa.audio import SAMPLE_RATE, unify_length
 from staa.data.base import SPLITS, Corpus
 from staa.defaults import MAX_CLIP_SECONDS
 from staa.errors import DataError
-from staa.outputs import atomic_path, write_json
-from staa.progress import progress
-from staa.reproducibility import provenance
+from staa.io.outputs import atomic_path, write_json
+from staa.runtime.progress import progress
+from staa.runtime.reproducibility import provenance
 
 
 @dataclass

@@ -35,9 +35,9 @@ from staa.attacks.base import Attack
 from staa.errors import DataError
 from staa.evaluation.perceptual import Score, score_clips, summarize
 from staa.metrics import mask_jaccard, mask_periodicity, mean_snr, snr_db, sparsity
-from staa.outputs import atomic_path, write_json
-from staa.progress import progress
-from staa.reproducibility import provenance
+from staa.io.outputs import atomic_path, write_json
+from staa.runtime.progress import progress
+from staa.runtime.reproducibility import provenance
 
 ADV_FILE = "x_adv.npy"
 RECORDS_FILE = "records.json"

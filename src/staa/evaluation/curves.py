@@ -41,7 +41,7 @@ from staa.evaluation.adversarial_set import AdversarialSet
 from staa.evaluation.figures import save_png
 from staa.metrics import accuracy, attack_success_rate
 from staa.models.base import SERModel
-from staa.outputs import atomic_path
+from staa.io.outputs import atomic_path
 
 MINIMUM_NORM_ATTACKS = ("sigma_zero", "fmn")  # one run answers every budget: their curve needs no sweep
 

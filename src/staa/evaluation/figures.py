@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from staa.audio import SAMPLE_RATE, write_audio
-from staa.outputs import atomic_path
+from staa.io.outputs import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -13,7 +13,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from staa.evaluation.tables import Table
-from staa.outputs import write_text
+from staa.io.outputs import write_text
 
 REPORT_NAME = "report.html"
 

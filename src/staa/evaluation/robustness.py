@@ -31,7 +31,7 @@ from staa.evaluation.adversarial_set import finite_or_none
 from staa.evaluation.tables import Table, robustness_table as rows_table
 from staa.metrics import ArrayLike, accuracy, attack_success_rate, correct_to_wrong_rate, mean_snr
 from staa.models.base import SERModel
-from staa.reproducibility import provenance, seed_everything
+from staa.runtime.reproducibility import provenance, seed_everything
 
 AttackFactory = Callable[[nn.Module], Attack]
 NO_DEFENSE = "none"

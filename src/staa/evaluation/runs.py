@@ -12,7 +12,7 @@
 * :func:`sweep_run` — ASR versus sparsity of one attack over sample budgets on every victim
   (``curves.csv``, ``curves.png``, ``curves.json``; one adversarial set per budget).
 
-Each claims its output folder first (:func:`~staa.outputs.claim_folder`): the settings that make its
+Each claims its output folder first (:func:`~staa.io.outputs.claim_folder`): the settings that make its
 outputs — the weights' fingerprints rather than their paths — are recorded in ``spec.json``, and a rerun
 with other settings is refused, naming what changed, unless ``overwrite`` starts it over. A resumed
 attack therefore never mixes clips crafted under two budgets, and a finished folder never answers for
@@ -55,9 +55,9 @@ from staa.evaluation.tables import Table, targeted_success_table
 from staa.evaluation.targeted import targeted_success_by_class
 from staa.evaluation.transfer import evaluate_victim
 from staa.models.base import SERModel
-from staa.outputs import claimed, write_json, write_text
-from staa.reproducibility import provenance
-from staa.weights import fingerprint
+from staa.io.outputs import claimed, write_json, write_text
+from staa.runtime.reproducibility import provenance
+from staa.io.weights import fingerprint
 
 #: What each run writes into its folder: deleted by ``overwrite``, and outputs of unknown settings without spec.json.
 ATTACK_OUTPUTS = (RECORDS_FILE, ADV_FILE, "parts", WAV_DIR, "victims")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from staa.outputs import write_text
+from staa.io.outputs import write_text
 
 MISSING = "–"
 SPLIT_NAMES = {"train": "Train", "val": "Val", "test": "Test"}

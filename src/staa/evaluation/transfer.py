@@ -18,8 +18,8 @@ import torch
 from staa.evaluation.adversarial_set import AdversarialSet, finite_or_none
 from staa.metrics import attack_success_rate, correct_to_wrong_rate
 from staa.models.base import SERModel
-from staa.outputs import write_json
-from staa.reproducibility import provenance
+from staa.io.outputs import write_json
+from staa.runtime.reproducibility import provenance
 from staa.uncertainty import asr_interval, correct_to_wrong_interval
 
 

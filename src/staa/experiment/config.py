@@ -29,7 +29,7 @@ from staa.data.registry import check_corpus_options
 from staa.data.synthetic import SyntheticCorpus
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
-from staa.threads import check_threads
+from staa.runtime.threads import check_threads
 from staa import validation
 from staa.experiment.plans import ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID, check_buildable
 from staa.experiment.sections.budgets import validate_budget

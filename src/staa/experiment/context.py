@@ -2,7 +2,7 @@
 
 The context holds the configuration, the output folder, the prepared corpus and the trained models
 (with a fingerprint of each model's weights, the identity its cached results are stored under). Every
-step's folder is *claimed* for the settings that made it (:func:`staa.outputs.claim_folder`: ``spec.json``;
+step's folder is *claimed* for the settings that made it (:func:`staa.io.outputs.claim_folder`: ``spec.json``;
 other settings into the same folder are refused rather than mixed, or start over with ``overwrite``),
 and an adversarial set is crafted once and then reused (:meth:`ExperimentContext.craft_or_reuse`).
 
@@ -25,7 +25,7 @@ from staa.data.base import SPLITS
 from staa.data.cache import PreparedCorpus
 from staa.evaluation.adversarial_set import ADV_FILE, RECORDS_FILE, AdversarialSet, craft_adversarial_set
 from staa.models.base import SERModel
-from staa.outputs import claim_folder
+from staa.io.outputs import claim_folder
 
 SET_OUTPUTS = (RECORDS_FILE, ADV_FILE, "parts", "victims")  # what an adversarial set's folder holds
 

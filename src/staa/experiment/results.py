@@ -24,8 +24,8 @@ from staa.evaluation.report import write_report
 from staa.evaluation.tables import write_tables
 from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import experiment_eps
-from staa.outputs import write_json
-from staa.reproducibility import provenance
+from staa.io.outputs import write_json
+from staa.runtime.reproducibility import provenance
 
 SER_KEYS = ("n", "accuracy", "uar", "accuracy_ci", "uar_ci")  # what results.json keeps of a model's eval.json
 

@@ -25,9 +25,9 @@ from staa.experiment.sections.robustness import robustness
 from staa.experiment.sections.seeds import attack_seeds
 from staa.experiment.sections.targeted import targeted
 from staa.experiment.steps import attack_and_replay, prepare_corpus, train_ser_model
-from staa.outputs import write_text
-from staa.reproducibility import seed_everything
-from staa.threads import torch_threads
+from staa.io.outputs import write_text
+from staa.runtime.reproducibility import seed_everything
+from staa.runtime.threads import torch_threads
 
 
 def _stderr(message: str) -> None:

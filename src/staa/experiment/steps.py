@@ -1,7 +1,7 @@
 """The steps of an experiment, in the order the runner takes them: corpus → SER models → attacks.
 
 Every step first looks for its outputs and reuses them (long steps resume from their last finished
-epoch or chunk), and claims its folder for the settings that made it (:func:`~staa.outputs.claim_folder`;
+epoch or chunk), and claims its folder for the settings that made it (:func:`~staa.io.outputs.claim_folder`;
 SER models and generators are claimed by their training functions, which also reuse a finished folder):
 
 * :func:`prepare_corpus` — decode, resample and cache the corpus.
@@ -46,9 +46,9 @@ from staa.experiment.plans import (
 )
 from staa.models.base import WEIGHTS_NAME
 from staa.models.registry import build_model, load_model
-from staa.outputs import claim_folder, write_json
-from staa.paths import resolve_inside
-from staa.reproducibility import provenance, seed_everything
+from staa.io.outputs import claim_folder, write_json
+from staa.io.paths import resolve_inside
+from staa.runtime.reproducibility import provenance, seed_everything
 from staa.training.adversarial import adversarial_train
 from staa.training.generator import budget_controllers, train_staa_generator
 from staa.training.ser import evaluate_ser, train_ser

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from staa.errors import AudioError, CheckpointError, ConfigError, DataError
 from staa.validation import number
-from staa.weights import CONFIG_NAME, WEIGHTS_NAME, check_checkpoint, load_weights, read_config, save_folder
+from staa.io.weights import CONFIG_NAME, WEIGHTS_NAME, check_checkpoint, load_weights, read_config, save_folder
 
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "SERConfig", "SERModel", "read_config", "standardize"]
 

@@ -30,7 +30,7 @@ from staa.data.cache import PreparedCorpus, Split
 from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
 from staa.models.base import SERModel
-from staa.progress import progress
+from staa.runtime.progress import progress
 from staa.training import recipe
 from staa.training.loop import fit
 from staa.training.ser import TrainConfig, evaluate_ser

@@ -23,16 +23,16 @@ from typing import Any
 
 import torch
 
-from staa import distributed as ddp
+from staa.runtime import distributed as ddp
 from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train_generator
 from staa.attacks.staa.budget import DualController, SNRBudget, SparsityBudget
 from staa.data.cache import PreparedCorpus
 from staa.errors import ConfigError
 from staa.models.base import SERModel
-from staa.outputs import claimed, write_json
-from staa.reproducibility import seed_everything
+from staa.io.outputs import claimed, write_json
+from staa.runtime.reproducibility import seed_everything
 from staa.validation import check_fields
-from staa.weights import fingerprint
+from staa.io.weights import fingerprint
 
 OUTPUTS = ("best", "last", "state.pt", "train.json")  # what the trainer writes into its folder
 

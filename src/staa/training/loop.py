@@ -4,7 +4,7 @@
 files of a killed run removed), the seed, the optimiser (the paper's Adam, or AdamW with weight decay:
 :func:`staa.training.recipe.optimizer`), early stopping on validation UAR (``patience``), resuming from
 ``last.pt`` (weights, optimiser, history and RNG states), the data-parallel wrapper and global-batch
-batch norm under ``torchrun`` (see :mod:`staa.distributed`), the validation UAR after every epoch,
+batch norm under ``torchrun`` (see :mod:`staa.runtime.distributed`), the validation UAR after every epoch,
 ``best/`` (the best validation UAR so far, safetensors), ``last.pt`` and the final ``train.json`` (each
 epoch's seconds and clips per second); the claim on the folder (``spec.json``: the model's config and
 initial weights, the training config and the corpus), so that a resumed or repeated run with other
@@ -30,15 +30,15 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from staa import distributed as ddp
-from staa.checkpoint import load_state, save_state
+from staa.runtime import distributed as ddp
+from staa.io.checkpoint import load_state, save_state
 from staa.data.cache import PreparedCorpus, Split
 from staa.errors import CheckpointError, ConfigError, DataError, first_line
 from staa.models.base import SERModel
-from staa.outputs import claimed, remove_partial_outputs, write_json
-from staa.reproducibility import provenance, seed_everything
+from staa.io.outputs import claimed, remove_partial_outputs, write_json
+from staa.runtime.reproducibility import provenance, seed_everything
 from staa.training import recipe
-from staa.weights import fingerprint
+from staa.io.weights import fingerprint
 
 RESUME_FILE = "last.pt"
 OUTPUTS = ("best", RESUME_FILE, "train.json")

@@ -6,7 +6,7 @@ shuffled batches of 8, plain clips, constant lr 1e-3). The loop around it (resum
 ``best/`` on validation UAR, ``train.json``) is :func:`staa.training.loop.fit`, shared with adversarial
 training, so a killed run continues from its last finished epoch and ends with the same numbers.
 
-Under ``torchrun`` the same loop runs data-parallel (see :mod:`staa.distributed`): each global batch
+Under ``torchrun`` the same loop runs data-parallel (see :mod:`staa.runtime.distributed`): each global batch
 of ``batch_size`` examples is split across ranks, gradients are averaged by DDP, batch norm uses the
 global batch, and validation predictions are gathered, so N ranks reproduce one process. Only rank 0
 writes files and shows progress.
@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from staa import distributed as ddp
+from staa.runtime import distributed as ddp
 from staa import validation
 from staa.audio import SAMPLE_RATE
 from staa.data.augment import Augmentation
@@ -31,7 +31,7 @@ from staa.data.cache import PreparedCorpus, Split
 from staa.errors import ConfigError, DataError
 from staa.metrics import accuracy, confusion_matrix, uar
 from staa.models.base import SERModel
-from staa.progress import progress
+from staa.runtime.progress import progress
 from staa.training import recipe
 from staa.training.loop import fit
 from staa.uncertainty import accuracy_interval, uar_interval

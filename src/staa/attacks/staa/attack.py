@@ -24,7 +24,7 @@ from staa.attacks.base import Attack
 from staa.attacks.staa.fused import fuse
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.generator import Generator
-from staa.weights import check_checkpoint, read_config
+from staa.io.weights import check_checkpoint, read_config
 
 
 class STAANet(Attack):

@@ -31,8 +31,8 @@ from staa.attacks.staa.attack import STAANet
 from staa.audio import SAMPLE_RATE, check_audio_file, load_audio, write_audio
 from staa.data.cache import Split
 from staa.errors import AudioError, DataError, first_line
-from staa.outputs import remove_empty_folders
-from staa.progress import progress
+from staa.io.outputs import remove_empty_folders
+from staa.runtime.progress import progress
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 WAV_DIR = "wav"

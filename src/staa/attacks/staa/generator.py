@@ -40,7 +40,7 @@ from staa.attacks.staa.layers import (
 )
 from staa.attacks.staa.sizes import Plan, plan
 from staa.errors import CheckpointError, ConfigError
-from staa.weights import WEIGHTS_NAME, load_weights, read_config, save_folder
+from staa.io.weights import WEIGHTS_NAME, load_weights, read_config, save_folder
 
 
 @dataclass

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from staa import distributed as ddp
+from staa.runtime import distributed as ddp
 from staa.attacks.base import frozen
 from staa.attacks.staa.budget import DualController
 from staa.attacks.staa.generator import Generator, GeneratorOutput
@@ -50,14 +50,14 @@ from staa.attacks.staa.schedule import DensitySchedule
 from staa.attacks.staa.train_config import LAMBDAS, STAATrainConfig, check_setup
 from staa.attacks.staa.validation import clean_labels, validate
 from staa.audio import SAMPLE_RATE
-from staa.checkpoint import load_state, save_state
+from staa.io.checkpoint import load_state, save_state
 from staa.data import augment
 from staa.data.cache import PreparedCorpus, Split
 from staa.errors import CheckpointError
 from staa.models.base import SERModel
-from staa.outputs import write_json
-from staa.progress import progress
-from staa.reproducibility import provenance, seed_everything
+from staa.io.outputs import write_json
+from staa.runtime.progress import progress
+from staa.runtime.reproducibility import provenance, seed_everything
 
 @dataclass
 class _Run:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from staa import distributed as ddp
+from staa.runtime import distributed as ddp
 from staa.attacks.staa.generator import Generator
 from staa.attacks.staa.train_config import STAATrainConfig
 from staa.data.cache import Split

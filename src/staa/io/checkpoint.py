@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from staa.errors import CheckpointError, first_line
-from staa.outputs import atomic_path
+from staa.io.outputs import atomic_path
 
 
 def save_state(path: str | Path, **state: Any) -> None:

@@ -1,6 +1,6 @@
-"""Run the pipeline once, as one process or under torchrun; tests/test_distributed.py compares both.
+"""Run the pipeline once, as one process or under torchrun; tests/runtime/test_distributed.py compares both.
 
-``python tests/ddp_run.py CORPUS OUT [CHECKPOINT]`` writes, from rank 0 only:
+``python tests/runtime/ddp_run.py CORPUS OUT [CHECKPOINT]`` writes, from rank 0 only:
 
 * ``OUT/grads.safetensors`` — the gradient of one global batch of 7 clips (uneven over 2 ranks),
 * ``OUT/recipe_grads.safetensors`` — the same under the small-corpus recipe (augmentation drawn for the
@@ -26,14 +26,14 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from staa import distributed as ddp
+from staa.runtime import distributed as ddp
 from staa.attacks.staa import trainer
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.generator import Generator
 from staa.data.cache import PreparedCorpus, Split
 from staa.models import build_model, load_model
 from staa.models.emo18 import Emo18
-from staa.outputs import write_json
+from staa.io.outputs import write_json
 from staa.training.ser import TrainConfig, backward_global_batch, evaluate_ser, predict_split, train_ser
 
 

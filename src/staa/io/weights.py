@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from staa.errors import CheckpointError, ConfigError, first_line
-from staa.outputs import atomic_path, write_json
+from staa.io.outputs import atomic_path, write_json
 from staa.validation import check_fields
 
 C = TypeVar("C")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from staa.cli import app
 from staa.errors import ConfigError
-from staa.threads import DEFAULT_THREADS, check_threads, torch_threads
+from staa.runtime.threads import DEFAULT_THREADS, check_threads, torch_threads
 
 
 @pytest.fixture

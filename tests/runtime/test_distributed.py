@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from staa import distributed as ddp
+from staa.runtime import distributed as ddp
 
 SCRIPT = Path(__file__).with_name("ddp_run.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
