@@ -62,7 +62,8 @@ def generator_step_gradient(corpus: PreparedCorpus) -> dict[str, torch.Tensor]:
     config = trainer.STAATrainConfig(epochs=1, batch_size=len(train), seed=4)
     optimizer = torch.optim.SGD(generator.parameters(), lr=0.0)
     with trainer._frozen_all([threat]), ddp.cross_rank_batchnorm(generator):
-        trainer._train_epoch(generator, [threat], train, optimizer, config, 0, torch.device("cpu"), False)
+        run = trainer._plan(generator, config, len(train))  # one step: the whole split is one global batch
+        trainer._train_step(generator, [threat], train, optimizer, config, run, 0, torch.device("cpu"))
     return {name: p.grad.detach().clone() for name, p in generator.named_parameters()}
 
 

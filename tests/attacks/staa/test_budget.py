@@ -78,12 +78,12 @@ def test_invalid_budgets_are_refused():
 @pytest.mark.slow  # trains a generator for 16 passes
 def test_budgeted_training_lands_within_two_points_of_the_requested_sparsity(tmp_path):
     """Closed loop on the synthetic corpus: a generator with the paper's threshold mask, against an untrained
-    Emo18 wide enough to pull on δ, starts far from the budget; the per-step controller settles it at 10 ± 2 %."""
+    Emo18 wide enough to pull on δ, starts far from the budget; the controller settles it at 10 ± 2 %."""
     synthetic = SyntheticCorpus(n_speakers=5, per_emotion=1, seconds=0.5, seed=1)
     corpus = prepare(synthetic, tmp_path / "cache", show_progress=False)
     torch.manual_seed(0)
     threat = build_model("emo18", num_classes=7, hidden=64).eval()
-    paper_shape = {"mask": "threshold", "upsample": "transposed", "bound": "tanh"}  # the paper's mask and heads
+    paper_shape = {"mask": "threshold", "upsample": "transposed", "bound": "tanh", "noise_channels": 0}  # the paper's
     generator = Generator(GeneratorConfig.fast(eps=0.05, **paper_shape))
     config = STAATrainConfig(epochs=16, lr=1e-3, lambda_s=1e-4, lambda_q=0.0, step_size=100)  # validated every pass
     budget = SparsityBudget(TARGET, lr=0.3, update="additive", damping=4.0)
