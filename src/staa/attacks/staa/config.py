@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
+from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
 
 NORMS = ("gn", "bn", "none")
@@ -60,7 +61,7 @@ class GeneratorConfig:
     stride: int = 4
     depth: int = 1
     norm: str = "gn"
-    eps: float = 0.05
+    eps: float = DEFAULT_EPS
     bound: str = "tanh"
     gamma: float = 0.5
     quant_prob: float = 0.5
