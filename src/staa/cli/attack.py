@@ -37,6 +37,7 @@ Cache = Annotated[Path, typer.Option(help=CACHE_HELP)]
 Seconds = Annotated[float | None, typer.Option(help=SECONDS_HELP)]
 SplitName = Annotated[str, typer.Option(help="train, val or test")]
 Limit = Annotated[int | None, typer.Option(min=1, help="attack only the first N clips of the split")]
+Eps = Annotated[float, typer.Option(help="L∞ budget in waveform units")]
 KPercent = Annotated[float | None, typer.Option(help="pgd / universal: % of samples that may change (default: dense)")]
 Steps = Annotated[int | None, typer.Option(help="pgd / sparsefool: iterations")]
 Pixels = Annotated[int | None, typer.Option(help="onepixel: samples changed per clip")]
@@ -131,7 +132,7 @@ def universal(
     fit_limit: Annotated[int | None, typer.Option(min=1, help="learn on the first N clips only")] = None,
     split: Annotated[str, typer.Option(help="split attacked with the learned perturbation")] = "test",
     limit: Limit = None,
-    eps: Annotated[float, typer.Option(help="L∞ budget in waveform units")] = DEFAULT_EPS,
+    eps: Eps = DEFAULT_EPS,
     k_percent: Annotated[
         float | None, typer.Option(help="% of samples perturbed (default: no budget, λ_s decides)")
     ] = None,
@@ -183,7 +184,7 @@ def targets(
     seconds: Seconds = None,
     split: SplitName = "test",
     limit: Limit = None,
-    eps: Annotated[float, typer.Option(help="L∞ budget in waveform units")] = DEFAULT_EPS,
+    eps: Eps = DEFAULT_EPS,
     k_percent: KPercent = None,
     steps: Steps = None,
     pixels: Pixels = None,
@@ -234,7 +235,7 @@ def sweep(
     seconds: Seconds = None,
     split: SplitName = "test",
     limit: Limit = None,
-    eps: Annotated[float, typer.Option(help="L∞ budget in waveform units")] = DEFAULT_EPS,
+    eps: Eps = DEFAULT_EPS,
     steps: Annotated[int | None, typer.Option(help="pgd / pgd0 / sigma_zero / fmn: iterations")] = None,
     queries: Annotated[int | None, typer.Option(help="sparse_rs: model queries per clip")] = None,
     batch_size: BatchSize = 8,
