@@ -222,6 +222,10 @@ class Attack:
         x_adv = torch.max(torch.min(x_adv, x + self.eps), x - self.eps)
         return x_adv.clamp(*self.bounds)
 
+    def _delta_bounds(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Per sample, the lowest and highest δ allowed: the ε-ball intersected with the amplitude range."""
+        return self._project(x, x - self.eps) - x, self._project(x, x + self.eps) - x
+
     def _check_input(self, x: Tensor) -> Tensor:
         x = torch.as_tensor(x, dtype=torch.float32)
         if x.dim() == 1:

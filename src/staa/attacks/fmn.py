@@ -69,7 +69,7 @@ class FMNL0(Attack):
         self.gamma = (float(gamma_init), float(gamma_final))
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
-        lo, hi = self._project(x, x - self.eps) - x, self._project(x, x + self.eps) - x
+        lo, hi = self._delta_bounds(x)
         n = x.shape[1]
         delta = torch.zeros_like(x)
         radius = torch.ones(len(x), device=x.device)

@@ -82,7 +82,7 @@ class PGD0(Attack):
         return allowed
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
-        lo, hi = self._project(x, x - self.eps) - x, self._project(x, x + self.eps) - x
+        lo, hi = self._delta_bounds(x)
         k = self.budget(x.shape[1])
         x_adv = x.clone()
         pending = torch.ones(len(x), dtype=torch.bool, device=x.device)

@@ -70,7 +70,7 @@ class SigmaZero(Attack):
         self.eta, self.sigma, self.tau, self.tau_factor = float(eta), float(sigma), float(tau), float(tau_factor)
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
-        lo, hi = self._project(x, x - self.eps) - x, self._project(x, x + self.eps) - x
+        lo, hi = self._delta_bounds(x)
         u = torch.zeros_like(x)  # δ/ε: the paper's geometry
         first, second = torch.zeros_like(x), torch.zeros_like(x)
         tau = torch.full((len(x), 1), self.tau, device=x.device)
