@@ -1,6 +1,7 @@
 """Curves: a budget sweep gives the ASR and measured sparsity a hand-built victim implies, per victim;
-one minimum-norm run gives the same curve; stored crafted sets give the same points on every victim; the
-CSV round-trips and the figure is a PNG."""
+one minimum-norm run gives the same curve; stored crafted sets give the same points on every victim; every
+point's ASR and robust accuracy carry the bootstrap interval of their per-clip indicators; the CSV
+round-trips and the figure is a PNG."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from staa.evaluation.curves import (
     write_csv,
 )
 from staa.models.base import SERConfig, SERModel
+from staa.uncertainty import rate_interval
 
 N = 100
 
@@ -91,14 +93,17 @@ def test_a_minimum_norm_run_gives_the_whole_curve():
 
 
 def test_csv_round_trips_and_the_figure_is_a_png(tmp_path):
+    ci = {"value": 0.75, "low": 0.5, "high": 0.875, "half_width": 0.1875, "n": 49, "level": 0.95}
     points = [
         CurvePoint("pgd0", "emo18", 1.0, 0.9, 0.25, 49, 0.5),
-        CurvePoint("pgd0", "emo18", 10.0, 9.8, 0.75, 49, 0.25),
+        CurvePoint("pgd0", "emo18", 10.0, 9.8, 0.75, 49, 0.25, asr_ci=ci),
         CurvePoint("STAA-Net", "emo18", None, 3.3, 0.6, 49, None, True),
     ]
     rows = list(csv.DictReader(write_csv(points, tmp_path / "curves.csv").open()))
     assert [r["attacker"] for r in rows] == ["pgd0", "pgd0", "STAA-Net"]
     assert rows[1]["asr"] == "0.75" and rows[2]["budget"] == "" and rows[2]["point"] == "True"
+    # an interval is two numeric columns, empty where a point has none
+    assert (rows[1]["asr_low"], rows[1]["asr_high"], rows[0]["asr_low"], rows[1]["robust_accuracy_high"]) == ("0.5", "0.875", "", "")
     png = plot(points, tmp_path / "curves.png", title="EmoDB")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -107,7 +112,7 @@ def _stored_set(sparsity: list[float], success: list[bool], labels: list[int], m
     """A crafted set as :class:`AdversarialSet` reads it back: per-clip records and the summary."""
     examples = [{"index": i, "sparsity_pct": s, "success": ok, "label": y}
                 for i, (s, ok, y) in enumerate(zip(sparsity, success, labels))]  # fmt: skip
-    records = {"examples": examples, "summary": {"sparsity_pct": mean}}
+    records = {"examples": examples, "summary": {"sparsity_pct": mean}, "target": None}
     n = len(examples)
     return AdversarialSet(Path("unused"), np.arange(n), np.array(labels), np.zeros((n, N), np.float32), records)
 
@@ -140,10 +145,47 @@ def test_a_stored_set_is_one_point_per_victim():
     assert [(p.victim, p.sparsity_pct, p.asr, p.robust_accuracy, p.budget, p.point) for p in points] == [
         ("threat", 3.0, 0.75, 0.25, None, True), ("other", 3.0, 0.5, 0.0, None, True)]
     nothing_fooled = _stored_set([2.0, 4.0], [False, False], [0, 0], mean=None)
-    (point,) = set_points(nothing_fooled, {"threat": victims["threat"]}, attacker="pgd", budget=5.0)
+    (point,) = set_points(nothing_fooled, {"threat": _replay([0] * 2, [0] * 2)}, attacker="pgd", budget=5.0)
     assert point.sparsity_pct == 3.0 and point.budget == 5.0  # the mean over all clips when none fooled the threat
 
 
 def test_only_budgeted_attacks_are_sweepable():
     assert [a for a in ("pgd", "pgd0", "sparse_rs", "universal", "sigma_zero", "fmn", "sparsefool", "onepixel", "staa")
             if sweepable(a)] == ["pgd", "pgd0", "sparse_rs", "universal"]  # fmt: skip
+
+
+def _half(point: CurvePoint, key: str = "asr_ci") -> float:
+    return getattr(point, key)["half_width"]
+
+
+def test_intervals_collapse_where_every_clip_is_alike_and_are_those_of_the_per_clip_indicators():
+    # 40 clips: 20 need 1 % of their samples, 20 need 8 %; the threat model's labels are its clean predictions
+    n = 40
+    adv = _stored_set([1.0] * 20 + [8.0] * 20, [True] * n, [0] * n, mean=4.5)
+    victims = {"threat": _replay([0] * n, [1] * n)}
+    low, high = minimum_norm_set_curve(adv, victims, [2, 10], attacker="sigma_zero")
+    # at 10 % every clip is fooled: ASR 1 and robust accuracy 0, both intervals collapse to the point
+    assert (low.asr, high.asr, high.robust_accuracy) == (0.5, 1.0, 0.0)
+    assert high.asr_ci["low"] == high.asr_ci["high"] == 1.0 and _half(high) == 0.0
+    assert high.robust_accuracy_ci["low"] == high.robust_accuracy_ci["high"] == 0.0
+    # at 2 % half the clips: the interval contains 50 % and is about ±1.96·√(¼/40) ≈ ±15.5 points wide
+    assert low.asr_ci["low"] < 0.5 < low.asr_ci["high"] and 0.10 < _half(low) < 0.21
+    assert low.asr_ci["n"] == low.n_clips == n and low.asr_ci["value"] == low.asr
+    # the same redraws as the rate of the per-clip indicator "within the budget and flipped"
+    assert low.asr_ci == rate_interval([True] * 20 + [False] * 20).to_dict()
+    assert low.robust_accuracy_ci == rate_interval([False] * 20 + [True] * 20).to_dict()
+
+
+def test_stored_sets_and_live_sweeps_carry_intervals_from_the_victims_predictions(victims):
+    adv = _stored_set([2.0, 4.0, 9.0, 6.0], [True] * 4, [0, 0, 1, 1], mean=3.0)
+    replays = {"threat": _replay([0, 0, 1, 1], [1, 0, 1, 1], asr=0.25, adv_accuracy=0.75)}
+    (point,) = set_points(adv, replays, attacker="staa", point=True)
+    assert point.asr_ci == rate_interval([True, False, False, False]).to_dict()
+    assert point.robust_accuracy_ci == rate_interval([False, True, True, True]).to_dict()
+    x, labels = torch.zeros(4, N), torch.tensor([0, 0, 1, 1])
+    swept = sweep(lambda k: FirstSamples(victims["threat"], k), [1, 10], x, victims, attacker="first", labels=labels)
+    for p in swept:
+        assert p.asr_ci["value"] == p.asr and p.robust_accuracy_ci["value"] == p.robust_accuracy
+        assert p.asr_ci["low"] <= p.asr <= p.asr_ci["high"]
+    (unlabelled,) = measure(FirstSamples(victims["threat"], 5), x, {"threat": victims["threat"]}, attacker="g")
+    assert unlabelled.robust_accuracy_ci is None and unlabelled.asr_ci is not None

@@ -1,11 +1,14 @@
-"""Robust-accuracy bookkeeping on a real (tiny) victim and real sparse PGD."""
+"""Robust-accuracy bookkeeping on a real (tiny) victim and real sparse PGD; every rate of a row carries its
+bootstrap interval over the row's clips."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from staa.defenses import MedianFilter, Quantization
-from staa.evaluation.robustness import attack_factory, robust_accuracy, robustness_table
+from staa.evaluation.robustness import attack_factory, robust_accuracy, robustness_row, robustness_table
+from staa.uncertainty import rate_interval
 
 
 @pytest.fixture(scope="module")
@@ -58,4 +61,41 @@ def test_median_filter_blunts_non_adaptive_sparse_pgd(result):
 def test_table_has_one_line_per_row(result):
     table = robustness_table(result)
     assert len(table.rows) == len(result["rows"])
+    assert all("±" in cell for row in table.rows for cell in (row[4], row[6], row[7]))  # clean acc, robust acc, ASR
+    assert "bootstrap interval over 8 clips" in table.title
+
+
+def test_every_rate_of_a_row_has_an_interval_around_it(result):
+    for r in result["rows"]:
+        for key in ("clean_accuracy", "robust_accuracy", "asr"):
+            ci = r[f"{key}_ci"]
+            assert ci["value"] == pytest.approx(r[key]) and ci["low"] <= r[key] <= ci["high"] and ci["n"] == r["n"]
+    for r in rows(result, attack="zero", defence="median"):
+        assert r["asr_ci"]["low"] == r["asr_ci"]["high"] == 0.0  # nothing flips: the interval is the point
+
+
+def _sizes(n: int) -> dict:
+    return {"snr_db": torch.full((n,), 20.0), "sparsity": torch.full((n,), 5.0)}
+
+
+def test_row_intervals_on_hand_made_predictions():
+    # 30 clips, all classified right; the attack flips 12 of them (all to wrong)
+    y = torch.zeros(30, dtype=torch.long)
+    adv = torch.tensor([1] * 12 + [0] * 18)
+    row = robustness_row("v", "none", "pgd", "non-adaptive", clean_pred=y, adv_pred=adv, y=y,
+                         clean_acc={"none": 1.0}, **_sizes(30))  # fmt: skip
+    assert row["clean_accuracy_ci"]["low"] == row["clean_accuracy_ci"]["high"] == 1.0  # every clip right
+    assert row["asr"] == pytest.approx(0.4) and row["robust_accuracy"] == pytest.approx(0.6)
+    assert row["asr_ci"] == rate_interval(adv == 1).to_dict()  # the flips' indicator, redrawn over the clips
+    assert row["asr_ci"]["low"] < 0.4 < row["asr_ci"]["high"] and 0.12 < row["asr_ci"]["half_width"] < 0.24  # ≈ ±17.5
+    # robust accuracy is the complement here, on the same redraws: its interval mirrors the ASR's
+    assert row["robust_accuracy_ci"]["low"] == pytest.approx(1 - row["asr_ci"]["high"])
+
+
+def test_an_old_row_without_intervals_still_renders_bare():
+    old = {"victim": "v", "defence": "none", "attack": "pgd", "mode": "non-adaptive", "n": 8, "clean_accuracy": 0.75,
+           "clean_cost": 0.0, "robust_accuracy": 0.25, "asr": 0.5}  # fmt: skip
+    table = robustness_table({"rows": [old]})
+    assert table.rows == [["v", "none", "pgd", "non-adaptive", "75.00", "+0.0", "25.00", "50.00"]]
+    assert "bootstrap" not in table.title
     assert "robust acc" in table.markdown()

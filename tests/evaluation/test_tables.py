@@ -1,4 +1,5 @@
-"""The paper's tables (SER, attack comparison, ablations) in Markdown, CSV and LaTeX."""
+"""The paper's tables (SER, attack comparison, ablations) and the robustness lab's (robustness, targeted,
+curves) in Markdown, CSV and LaTeX; rates with intervals as ``x ± h``, older results without them bare."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from staa.evaluation.tables import (
     MISSING,
     Table,
     attack_table,
+    curves_table,
+    experiment_robustness_table,
     paper_tables,
     plus_minus,
     seconds,
     ser_table,
+    targeted_table,
     write_tables,
 )
 
@@ -98,6 +102,21 @@ def test_curves_table_has_one_row_per_point_and_victim(fake_results, fake_curves
         {"Threat model": "Emo18", "Attacker": "STAA-Net", "Kind": "one set", "Victim": "Emo18", "Budget k (%)": MISSING,
          "Sparsity (%)": "12.50", "ASR (%)": "82.71", "Robust accuracy (%)": MISSING, "n": "10"},
     ]  # fmt: skip
+    assert "bootstrap" not in table.title  # a results.json written before the curves had intervals: bare rates
+
+
+def test_curves_table_prints_intervals_in_every_format(fake_results, fake_curves):
+    for p in fake_curves["points"]:
+        p["asr_ci"] = _ci(p["asr"], 0.15)
+        p["robust_accuracy_ci"] = None if p["robust_accuracy"] is None else _ci(p["robust_accuracy"], 0.125)
+    fake_results["curves"] = fake_curves
+    table = curves_table(fake_results)
+    rows = _csv_rows(table)
+    assert [(r["ASR (%)"], r["Robust accuracy (%)"]) for r in rows] == [("30.0 ± 15.0", "60.0 ± 12.5"),
+                                                                        ("90.0 ± 15.0", "10.0 ± 12.5"),
+                                                                        ("82.7 ± 15.0", MISSING)]  # fmt: skip
+    assert "; ± half-width of the 95 % bootstrap interval over 10 clips" in table.title
+    assert "| 30.0 ± 15.0 | 60.0 ± 12.5 |" in table.markdown() and "30.0 ± 15.0 & 60.0 ± 12.5" in table.latex()
 
 
 def test_plus_minus_prints_a_rate_with_its_uncertainty():
@@ -137,3 +156,47 @@ def test_seeds_table_gives_mean_and_sd_per_victim(fake_results):
     assert table.name == "attack_seeds" and "0, 1, 2" in table.title
     assert table.rows == [["Emo18", "STAA-Net", "Test", "10", "3", "50.0 ± 10.0", MISSING],
                           ["Emo18", "SparseFool", "Test", "10", "1", "50.0", MISSING]]  # fmt: skip
+
+
+def _robustness_section(**ci: dict) -> dict:
+    row = {"threat": "emo18", "split": "test", "victim": "emo18", "defence": "median5", "attack": "pgd",
+           "mode": "non-adaptive", "n": 10, "clean_accuracy": 0.7, "clean_cost": 0.1, "robust_accuracy": 0.2, "asr": 0.6,
+           "correct_to_wrong": 0.8, "mean_snr_db": 20.0, "mean_sparsity_pct": 5.0, **ci}  # fmt: skip
+    return {"split": "test", "rows": [row], "not_run": []}
+
+
+def test_robustness_table_prints_intervals_and_renders_older_rows_bare(fake_results):
+    fake_results["robustness"] = _robustness_section(
+        clean_accuracy_ci=_ci(0.7, 0.1), robust_accuracy_ci=_ci(0.2, 0.05), asr_ci=_ci(0.6, 0.2))
+    table = experiment_robustness_table(fake_results)
+    assert table.rows[0][-4:] == ["70.0 ± 10.0", "+10.0", "20.0 ± 5.0", "60.0 ± 20.0"]
+    assert table.title.endswith("; ± half-width of the 95 % bootstrap interval over 10 clips")
+    fake_results["robustness"] = _robustness_section()
+    old = experiment_robustness_table(fake_results)
+    assert old.rows[0][-4:] == ["70.00", "+10.0", "20.00", "60.00"] and "bootstrap" not in old.title
+
+
+def _targeted_section(with_ci: bool) -> dict:
+    def entry(target: int, n: int, rate: float, victims: dict) -> dict:
+        e = {"target": target, "n": n, "n_success": round(rate * n), "success_rate": rate, "mean_snr_db": 20.0,
+             "mean_sparsity_pct": 1.0, "victims": victims}  # fmt: skip
+        if with_ci:
+            e.update(success_rate_ci=_ci(rate, 0.1, n), victims_ci={v: _ci(r, 0.2, n) for v, r in victims.items()})
+        return e
+
+    per_target = {"a": entry(0, 6, 0.5, {"emo18": 0.5, "zhao19": 0.25}), "b": entry(1, 4, 1.0, {"emo18": 1.0, "zhao19": 0.5})}
+    row = {"threat": "emo18", "attacker": "pgd", "attack": "pgd", "label": "PGD", "split": "test", "per_target": per_target,
+           "mean_success_rate": 0.75, "overall_success_rate": 0.7, "victims_mean": {"emo18": 0.75, "zhao19": 0.375}}
+    return {"split": "test", "classes": ["a", "b"], "victims": ["emo18", "zhao19"], "rows": [row]}
+
+
+def test_targeted_table_prints_per_target_intervals_and_bare_means(fake_results):
+    fake_results["targeted"] = _targeted_section(with_ci=True)
+    table = targeted_table(fake_results)
+    assert [r[4] for r in table.rows] == ["50.0 ± 10.0", "100.0 ± 10.0", "75.00"]
+    assert table.rows[0][-2:] == ["50.0 ± 20.0", "25.0 ± 20.0"] and table.rows[2][-2:] == ["75.00", "37.50"]
+    assert "interval over each target's n clips, the means over targets without" in table.title
+    fake_results["targeted"] = _targeted_section(with_ci=False)
+    old = targeted_table(fake_results)
+    assert [r[4] for r in old.rows] == ["50.00", "100.00", "75.00"] and old.rows[0][-1] == "25.00"
+    assert "bootstrap" not in old.title

@@ -146,6 +146,8 @@ def test_the_curves_table_figure_and_report_section(tiny):
     assert (out / "figures" / "curves-emo18.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = list(csv.DictReader((out / "tables" / "curves.csv").open()))
     assert len(rows) == len(results["curves"]["points"])
+    assert all(p["asr_ci"]["value"] == p["asr"] and p["asr_ci"]["n"] == p["n_clips"] for p in results["curves"]["points"])
+    assert all(" ± " in r["ASR (%)"] and " ± " in r["Robust accuracy (%)"] for r in rows)
     assert {r["Attacker"] for r in rows} == {"PGD", "σ-zero", "One-Pixel", "Universal", "STAA-Net"}
     assert (out / "tables" / "curves.md").exists()
     html = (out / "report.html").read_text()

@@ -141,6 +141,7 @@ def test_adaptive_rows_rerun_baselines_through_each_defense_and_staa_is_reported
     assert records["n"] == row["n"] == 6
     table = (out / "tables" / "robustness.md").read_text()
     assert table.count("| adaptive |") == 4 and table.count("| non-adaptive |") == 12  # 2 victims × 3 defenses × 2 attackers
+    assert all(r["asr_ci"]["n"] == r["n"] for r in results["robustness"]["rows"]) and "± " in table
 
 
 # ---- budgeted sparsity -------------------------------------------------------------------------------
@@ -180,6 +181,8 @@ def test_targeted_success_skips_free_successes_and_replays_on_victims(lab):
         assert adv.indices.tolist() == base[clean != t].tolist() and adv.target == t
         assert entry["success_rate"] == pytest.approx(entry["n_success"] / entry["n"])
         assert entry["victims"]["emo18"] == pytest.approx(entry["success_rate"])  # the threat model replays its own clips
+        assert entry["success_rate_ci"]["value"] == entry["success_rate"] and entry["success_rate_ci"]["n"] == entry["n"]
+        assert entry["victims_ci"]["emo18"]["value"] == pytest.approx(entry["victims"]["emo18"])
         rates.append(entry["success_rate"])
     assert row["mean_success_rate"] == pytest.approx(sum(rates) / len(rates))
     assert (out / "tables" / "targeted.md").read_text().count("| PGD (1 sample) |") == 3  # two targets + mean

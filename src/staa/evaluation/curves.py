@@ -11,6 +11,11 @@ A minimum-norm attack (σ-zero, FMN) gives the whole curve from one run: a clip 
 sparsity s when its minimum L0 is at most s (:func:`minimum_norm_curve`). Robust accuracy (accuracy on
 the adversarial clips against the true labels) is recorded whenever the labels are given.
 
+Every point's ASR and robust accuracy is a share of its ``n_clips`` clips, so each comes with its 95 %
+bootstrap interval over those clips (``asr_ci``, ``robust_accuracy_ci``: :meth:`staa.uncertainty.Interval.to_dict`),
+from the same per-clip indicators the rate is the mean of; a minimum-norm reading's indicators (within
+the budget and flipped; the prediction the budget leaves) are per clip as well, so the same bootstrap applies.
+
 Crafted sets stored on disk (:mod:`staa.evaluation.adversarial_set`, replayed on victims by
 :mod:`staa.evaluation.transfer`) give the same points without crafting again: :func:`set_points` (one
 set: one budget of a sweep, or a generator's point) and :func:`minimum_norm_set_curve` (a minimum-norm
@@ -39,9 +44,13 @@ from staa.attacks.base import Attack, AttackResult
 from staa.attacks.registry import accepts
 from staa.evaluation.adversarial_set import AdversarialSet
 from staa.evaluation.figures import save_png
+from staa.evaluation.transfer import rate_intervals
 from staa.metrics import accuracy, attack_success_rate
 from staa.models.base import SERModel
 from staa.io.outputs import atomic_path
+from staa.uncertainty import ArrayLike, accuracy_interval, asr_interval, rate_interval
+
+IntervalDict = dict[str, Any]  # staa.uncertainty.Interval.to_dict(), as results.json stores it
 
 MINIMUM_NORM_ATTACKS = ("sigma_zero", "fmn")  # one run answers every budget: their curve needs no sweep
 
@@ -66,6 +75,8 @@ class CurvePoint:
     n_clips: int
     robust_accuracy: float | None = None
     point: bool = False  # drawn as a marker (a generator), not joined into a line
+    asr_ci: IntervalDict | None = None  # bootstrap intervals over the n_clips clips (None: not measured)
+    robust_accuracy_ci: IntervalDict | None = None
 
 
 def measure(
@@ -87,8 +98,14 @@ def measure(
         clean, adv = _predict(victim, result.x_adv - result.delta), _predict(victim, result.x_adv)
         asr = attack_success_rate(clean, adv, result.target)
         robust = None if labels is None else accuracy(adv, labels)
-        points.append(CurvePoint(attacker, name, budget, sparsity, asr, len(x), robust, point))
+        asr_ci = asr_interval(clean, adv, result.target).to_dict()
+        robust_ci = _accuracy_ci(adv, labels)
+        points.append(CurvePoint(attacker, name, budget, sparsity, asr, len(x), robust, point, asr_ci, robust_ci))
     return points
+
+
+def _accuracy_ci(pred: ArrayLike, labels: ArrayLike | None) -> IntervalDict | None:
+    return None if labels is None else accuracy_interval(pred, labels).to_dict()
 
 
 def sweep(
@@ -137,12 +154,14 @@ def minimum_norm_points(
     for budget in sorted(budgets):
         within = needed <= budget
         sparsity = float(needed[within].mean()) if within.any() else 0.0
-        robust = None
+        robust, robust_ci = None, None
         if predictions is not None:
             clean, adv, labels = predictions
-            robust = float((torch.where(within, adv, clean) == labels).double().mean())
-        asr = float((within & flipped).double().mean())
-        points.append(CurvePoint(attacker, victim, budget, sparsity, asr, len(needed), robust))
+            read = torch.where(within, adv, clean)
+            robust, robust_ci = accuracy(read, labels), _accuracy_ci(read, labels)
+        asr = rate_interval(within & flipped)
+        points.append(CurvePoint(attacker, victim, budget, sparsity, asr.value, len(needed), robust, False,
+                                 asr.to_dict(), robust_ci))  # fmt: skip
     return points
 
 
@@ -157,13 +176,14 @@ def set_points(
     """One crafted set on every victim (``victims``: :func:`~staa.evaluation.transfer.evaluate_victim`'s results).
 
     x is the set's measured sparsity over the clips that fooled the threat model (over all clips when
-    none did), as in :func:`measure`.
+    none did), as in :func:`measure`; the intervals come from the victims' stored per-clip predictions.
     """
     sparsity = adv.records["summary"]["sparsity_pct"]
     if sparsity is None:
         sparsity = float(np.mean([e["sparsity_pct"] for e in adv.records["examples"]]))
     return [
-        CurvePoint(attacker, name, budget, sparsity, r["asr"], r["n"], r["adv_accuracy"], point)
+        CurvePoint(attacker, name, budget, sparsity, r["asr"], r["n"], r["adv_accuracy"], point,
+                   rate_intervals(adv, r)["asr"], _accuracy_ci(r["adv_pred"], adv.labels))  # fmt: skip
         for name, r in victims.items()
     ]
 
@@ -182,14 +202,28 @@ def minimum_norm_set_curve(
     return points
 
 
+INTERVALS = ("asr_ci", "robust_accuracy_ci")
+
+
 def write_csv(points: Sequence[CurvePoint], path: str | Path) -> Path:
-    """One row per point, the :class:`CurvePoint` fields as columns."""
+    """One row per point, the :class:`CurvePoint` fields as columns; an interval as its bounds
+    (``asr_low``, ``asr_high``, …; empty when not measured), so every cell stays one number."""
     path = Path(path)
+    names = [f.name for f in fields(CurvePoint) if f.name not in INTERVALS]
+    names += [f"{key.removesuffix('_ci')}_{end}" for key in INTERVALS for end in ("low", "high")]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[field.name for field in fields(CurvePoint)])
+        writer = csv.DictWriter(f, fieldnames=names)
         writer.writeheader()
-        writer.writerows(asdict(p) for p in points)
+        writer.writerows(_csv_row(p) for p in points)
     return path
+
+
+def _csv_row(point: CurvePoint) -> dict[str, Any]:
+    row = asdict(point)
+    for key in INTERVALS:
+        ci = row.pop(key) or {}
+        row.update({f"{key.removesuffix('_ci')}_{end}": ci.get(end) for end in ("low", "high")})
+    return row
 
 
 SPARSITY_TICKS = (0, 0.1, 1, 2, 5, 10, 20, 50, 100)

@@ -139,6 +139,11 @@ def rate(value: float | None, interval: Mapping[str, Any] | None) -> str:
     return plus_minus(value, interval.get("half_width"))
 
 
+def interval_note(clips: str) -> str:
+    """What ``±`` means in a title whose rates carry intervals: ``clips`` as :func:`clip_counts` writes it."""
+    return f"± half-width of the 95 % bootstrap interval over {clips}"
+
+
 def clip_counts(counts: Mapping[str, int | None]) -> str:
     """``"58 val, 49 test clips"``: what the percentages of a table rest on."""
     known = [f"{n} {split}" for split, n in counts.items() if n is not None]

@@ -13,7 +13,8 @@
 
 A rate that comes with its 95 % bootstrap interval over clips (``results.json``: ``uar_ci``, ``asr_ci``, …)
 prints as ``62.5 ± 8.1`` (the interval's half-width, one decimal: a few dozen clips do not support two),
-and the title says how many clips each split holds; one without prints with two decimals, as in the paper.
+and the title says how many clips each split holds; one without prints with two decimals, as in the paper —
+so a ``results.json`` written before a table's rates had intervals still renders, with bare rates.
 A value that does not exist (no successful example, so no SNR; a metric not computed) prints as "–",
 never as 0. :class:`~staa.evaluation.table_format.Table` and the number formats live in
 :mod:`staa.evaluation.table_format`.
@@ -32,6 +33,7 @@ from staa.evaluation.table_format import (
     mean_of,
     clip_counts,
     decimals,
+    interval_note,
     percent,
     plus_minus,
     rate,
@@ -53,7 +55,7 @@ def ser_table(results: dict[str, Any]) -> Table:
     counts = clip_counts({s: (results["corpus"].get("splits") or {}).get(s) for s in splits})
     title = f"SER models' performance (accuracy / UAR, %) on {results['corpus']['name']}"
     if any("uar_ci" in m for model in results["models"].values() for m in model["splits"].values()):
-        title += f"; ± half-width of the 95 % bootstrap interval over {counts}"
+        title += f"; {interval_note(counts)}"
     table = Table("ser", title, columns)
     for model in results["models"].values():
         row = [model["label"]]
@@ -96,7 +98,7 @@ def attack_table(
     title = title or f"Attack performance on {corpus}; victim columns: {measure} (%)"
     attacked = {s: next((r["n"] for r in results["attacks"] if r["split"] == s and "n" in r), None) for s in splits}
     if any(f"{metric}_ci" in r for r in results["attacks"]):
-        title += f" ± half-width of the 95 % bootstrap interval over {clip_counts(attacked)}"
+        title += f" {interval_note(clip_counts(attacked))}"
     table = Table(name, title, columns)
     by_key: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     labels: dict[tuple[str, str], str] = {}
@@ -135,14 +137,22 @@ def robustness_table(
     crafted_on = any("threat" in r for r in rows)
     columns = [("", c) for c in (("crafted on",) if crafted_on else ()) + ("victim", "defense", "attack", "mode")]
     columns += [("clean", "acc"), ("clean", "cost"), ("attacked", "robust acc"), ("attacked", "ASR")]
-    table = Table(name, title, columns)
+    table = Table(name, title + _clips_note(rows, "asr_ci", "n"), columns)
     for r in rows:
         table.rows.append(
             ([models.get(r["threat"], r["threat"])] if crafted_on else [])
             + [models.get(r["victim"], r["victim"]), r["defence"], attacks.get(r["attack"], r["attack"]), r["mode"],
-               percent(r["clean_accuracy"]), f"{100 * r['clean_cost']:+.1f}", percent(r["robust_accuracy"]), percent(r["asr"])]
+               rate(r["clean_accuracy"], r.get("clean_accuracy_ci")), f"{100 * r['clean_cost']:+.1f}",
+               rate(r["robust_accuracy"], r.get("robust_accuracy_ci")), rate(r["asr"], r.get("asr_ci"))]
         )
     return table
+
+
+def _clips_note(rows: Sequence[Mapping[str, Any]], interval: str, clips: str) -> str:
+    """``"; ± half-width … over 49 clips"`` when some row has an ``interval``, the clip counts read from ``clips``;
+    empty for rows written without intervals."""
+    counts = sorted({r[clips] for r in rows if r.get(interval) is not None})
+    return f"; {interval_note(' or '.join(map(str, counts)) + ' clips')}" if counts else ""
 
 
 def _labels(results: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
@@ -178,10 +188,10 @@ def targeted_success_table(result: dict[str, Any], title: str) -> Table:
     """One row per target class (by name), then the macro mean and the overall (micro) rate."""
     columns = [("", "target"), ("", "n"), ("", "success (%)")]
     columns += [("successful", "SNR (dB)"), ("successful", "sparsity (%)")]
-    table = Table("targeted", title, columns)
+    table = Table("targeted", title + _targets_note(result["per_target"].values()), columns)
     for label, e in result["per_target"].items():
-        table.rows.append([label, str(e["n"]), percent(e["success_rate"]), decimals(e.get("mean_snr_db")),
-                           decimals(e.get("mean_sparsity_pct"))])  # fmt: skip
+        table.rows.append([label, str(e["n"]), rate(e["success_rate"], e.get("success_rate_ci")),
+                           decimals(e.get("mean_snr_db")), decimals(e.get("mean_sparsity_pct"))])  # fmt: skip
     table.rows.append(["mean over targets", "", percent(result["mean_success_rate"]), "", ""])
     table.rows.append(["overall", str(sum(e["n"] for e in result["per_target"].values())),
                        percent(result["overall_success_rate"]), "", ""])  # fmt: skip
@@ -197,16 +207,26 @@ def targeted_table(results: dict[str, Any]) -> Table:
     columns += [("Victim success (%)", models[v]["label"]) for v in victims]
     split = SPLIT_NAMES.get(section["split"], section["split"])
     title = f"Targeted success (%) per target class on {results['corpus']['name']} ({split}); victim success = predicts the target"
+    title += _targets_note([e for row in section["rows"] for e in row["per_target"].values()])
     table = Table("targeted", title, columns)
     for row in section["rows"]:
         head = [models[row["threat"]]["label"], row["label"]]
         for cls, e in row["per_target"].items():
-            table.rows.append(head + [cls, str(e["n"]), percent(e["success_rate"]), decimals(e.get("mean_snr_db")),
-                                      decimals(e.get("mean_sparsity_pct"))] + [percent(e["victims"].get(v)) for v in victims])
+            on_victims = [rate(e["victims"].get(v), (e.get("victims_ci") or {}).get(v)) for v in victims]
+            table.rows.append(head + [cls, str(e["n"]), rate(e["success_rate"], e.get("success_rate_ci")),
+                                      decimals(e.get("mean_snr_db")), decimals(e.get("mean_sparsity_pct"))] + on_victims)
         table.rows.append(head + ["mean", str(sum(e["n"] for e in row["per_target"].values())),
                                   percent(row["mean_success_rate"]), MISSING, MISSING]
                           + [percent(row["victims_mean"].get(v)) for v in victims])
     return table
+
+
+def _targets_note(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The interval note of a targeted table: per target over its n clips; the means over targets stay bare
+    (:mod:`staa.evaluation.targeted` says why); empty for entries written without intervals."""
+    if all(e.get("success_rate_ci") is None for e in entries):
+        return ""
+    return "; " + interval_note("each target's n clips") + ", the means over targets without"
 
 
 def seeds_table(results: dict[str, Any]) -> Table:
@@ -240,12 +260,12 @@ def curves_table(results: dict[str, Any]) -> Table:
     split = SPLIT_NAMES.get(section["split"], section["split"])
     title = (f"ASR and robust accuracy (%) versus sparsity on {results['corpus']['name']} ({split}); sparsity measured "
              "on the clips that fooled the threat model")  # fmt: skip
-    table = Table("curves", title, columns)
+    table = Table("curves", title + _clips_note(section["points"], "asr_ci", "n_clips"), columns)
     for p in section["points"]:
         budget = MISSING if p["budget"] is None else f"{p['budget']:g}"
         table.rows.append([models[p["threat"]]["label"], p["label"], CURVE_KINDS[p["kind"]], models[p["victim"]]["label"],
-                           budget, decimals(p["sparsity_pct"]), percent(p["asr"]), percent(p["robust_accuracy"]),
-                           str(p["n_clips"])])  # fmt: skip
+                           budget, decimals(p["sparsity_pct"]), rate(p["asr"], p.get("asr_ci")),
+                           rate(p["robust_accuracy"], p.get("robust_accuracy_ci")), str(p["n_clips"])])  # fmt: skip
     return table
 
 

@@ -4,6 +4,12 @@ For every class t the targeted attack is run on the clips the model does *not* a
 (those would count as free successes and inflate the rate), and success means the model now predicts
 t. Classes are reported by name; ``mean_success_rate`` is the macro average over targets that had
 clips to attack, ``overall_success_rate`` the micro average over all attacked (clip, target) pairs.
+
+A target's success rate is a share of its ``n`` clips and carries its 95 % bootstrap interval over them
+(``success_rate_ci``, :mod:`staa.uncertainty`). The two averages keep their point value only: neither is
+a share of clips (the macro mean averages rates over different, overlapping sets of clips; the micro rate
+counts each clip once per target it was attacked towards), so the clip bootstrap of one rate does not
+apply to them as it stands, and the per-target intervals already say how far each rate can be trusted.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from staa.attacks.base import Attack
 from staa.errors import ConfigError
 from staa.metrics import mean_snr
 from staa.models.base import SERModel
+from staa.uncertainty import rate_interval
 
 
 def targeted_success_by_class(
@@ -45,12 +52,15 @@ def target_entry(target: int, success: Tensor, snr_db: Tensor, sparsity: Tensor)
 
     Public so that targeted clips crafted elsewhere (an experiment's cached sets) are summarised with
     exactly these definitions: SNR and sparsity are averaged over the clips that reached the target.
+    Without clips (every clip already predicted as ``target``) rate and interval are None.
     """
     ok = torch.as_tensor(success).bool()
-    entry: dict[str, Any] = {"target": target, "n": len(ok), "n_success": int(ok.sum()), "success_rate": None}
+    entry: dict[str, Any] = {"target": target, "n": len(ok), "n_success": int(ok.sum()), "success_rate": None,
+                             "success_rate_ci": None}  # fmt: skip
     if len(ok):
         entry.update(
             success_rate=float(ok.float().mean()),
+            success_rate_ci=rate_interval(ok).to_dict(),
             mean_snr_db=mean_snr(snr_db[ok]).mean_db,
             mean_sparsity_pct=float(sparsity[ok].mean()) if ok.any() else None,
         )

@@ -106,7 +106,7 @@ def curve_figures(ctx: ExperimentContext, results: dict[str, Any]) -> dict[str, 
         rows = [r for r in section["points"] if r["threat"] == threat]
         if not rows:
             continue
-        points = [CurvePoint(**{**{k: r[k] for k in names}, "attacker": r["label"], "victim": models[r["victim"]]["label"]})
+        points = [CurvePoint(**{**{k: r[k] for k in names if k in r}, "attacker": r["label"], "victim": models[r["victim"]]["label"]})
                   for r in rows]  # fmt: skip
         path = ctx.out / "figures" / f"curves-{threat}.png"
         title = f"Crafted on {models[threat]['label']}, {section['split']} split ({rows[0]['n_clips']} clips)"

@@ -18,7 +18,7 @@ import torch
 
 from staa.errors import ConfigError
 from staa.evaluation.targeted import success_rates, target_entry
-from staa.evaluation.transfer import evaluate_victim, predict
+from staa.evaluation.transfer import evaluate_victim, predict, rate_intervals
 from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import AttackerPlan, per_clip_attack, plan_of
 
@@ -85,7 +85,7 @@ def _success_per_target(
         rows = base[clean != t]
         if len(rows) == 0:
             nothing = torch.zeros(0)
-            per_target[name] = {**target_entry(t, nothing.bool(), nothing, nothing), "victims": {}}
+            per_target[name] = {**target_entry(t, nothing.bool(), nothing, nothing), "victims": {}, "victims_ci": {}}
             continue
         directory = ctx.out / "targeted" / threat / plan.id / split_name / name
         ctx.log(f"targeted: {threat} × {plan.label} → {name} × {split_name}: {len(rows)} clips")
@@ -93,11 +93,12 @@ def _success_per_target(
                                  threat_key=ctx.fingerprints[threat], target=t,
                                  meta={"threat": threat, "attacker": plan.id}, perceptual=False)
         snr, spars = adv.delta_measures(split.waves)
-        victims = {
-            v: evaluate_victim(adv, split.waves, ctx.models[v], v, key=ctx.fingerprints[v], device=ctx.device)["asr"]
+        replays = {
+            v: evaluate_victim(adv, split.waves, ctx.models[v], v, key=ctx.fingerprints[v], device=ctx.device)
             for v in ctx.config["victims"]
         }
-        per_target[name] = {**target_entry(t, adv.success, snr, spars), "victims": victims}
+        per_target[name] = {**target_entry(t, adv.success, snr, spars), "victims": {v: r["asr"] for v, r in replays.items()},
+                            "victims_ci": {v: rate_intervals(adv, r)["asr"] for v, r in replays.items()}}  # fmt: skip
     summary = success_rates(per_target)
     rated = [e for e in per_target.values() if e["success_rate"] is not None]
     victims_mean = {
