@@ -58,9 +58,10 @@ def target_entry(target: int, success: Tensor, snr_db: Tensor, sparsity: Tensor)
     entry: dict[str, Any] = {"target": target, "n": len(ok), "n_success": int(ok.sum()), "success_rate": None,
                              "success_rate_ci": None}  # fmt: skip
     if len(ok):
+        ci = rate_interval(ok)  # its value is the rate in float64: n_success / n exactly, as the table prints it
         entry.update(
-            success_rate=float(ok.float().mean()),
-            success_rate_ci=rate_interval(ok).to_dict(),
+            success_rate=ci.value,
+            success_rate_ci=ci.to_dict(),
             mean_snr_db=mean_snr(snr_db[ok]).mean_db,
             mean_sparsity_pct=float(sparsity[ok].mean()) if ok.any() else None,
         )
