@@ -9,12 +9,15 @@ import torch
 
 from staa.data.cache import PreparedCorpus, prepare
 from staa.data.synthetic import SyntheticCorpus
+from staa.runtime import allocator
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 EMODB_SUBSET = SHARED / "data" / "emodb-subset"
 
 # One thread per test process: on a shared 2-core machine, two threads per process slow training steps several-fold.
 torch.set_num_threads(1)
+# As every staa command does: freed activation memory stays in the process instead of being faulted in again.
+allocator.keep_freed_memory()
 
 
 @pytest.fixture(scope="session")

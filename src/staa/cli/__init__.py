@@ -21,6 +21,7 @@ from typer._click import exceptions as usage  # typer's own click: its usage err
 
 from staa.cli import attack, common, data, defense, generator, run, ser
 from staa.errors import StaaError
+from staa.runtime import allocator
 
 app = typer.Typer(help="Sparse and transferable adversarial attacks on speech emotion recognition.", no_args_is_help=True)
 app.add_typer(data.app, name="data", help="Prepare corpora (decode, resample, unify length, cache).")
@@ -37,6 +38,7 @@ app.command("run", help=RUN_HELP, no_args_is_help=True)(run.run)  # one command,
 def options(threads: int = typer.Option(None, "--threads", min=1, max=1024, help=common.THREADS_HELP)) -> None:
     """Sparse and transferable adversarial attacks on speech emotion recognition."""
     common.use_threads(threads)
+    allocator.keep_freed_memory()
 
 
 def main() -> None:
