@@ -15,8 +15,11 @@ clips, perturbations that know one, both or neither:
 * sparse PGD-20 (positions of the clean gradient, 20 steps) for scale.
 
 With ``--generator`` it also measures a trained STAA-Net generator on the same clips: its ASR, how often
-its v has the sign of −g where it perturbs (weighted by |g|), and the rank correlation of its position
-scores with |g|. Reproduce, e.g. on a finished ``staa run emodb``::
+its v has the sign of −g where it perturbs (weighted by |g|), the rank correlation of its position
+scores with |g|, and where the energy of g and of v lies in frequency (share per band): a generator
+whose v sits in other bands than the gradient cannot be predicting its signs.
+
+Reproduce, e.g. on a finished ``staa run emodb``::
 
     python benchmarks/position_oracle.py --checkpoint runs/emodb/models/emo18/best --cache runs/emodb/cache \\
         --split test [--generator runs/emodb/generators/emo18/staa/best]
@@ -76,7 +79,18 @@ def oracles(model: torch.nn.Module, x: Tensor, eps: float, k: int, seed: int) ->
     return out
 
 
-def generator_agreement(model: torch.nn.Module, generator: Generator, x: Tensor) -> dict[str, float]:
+BANDS_HZ = (0, 500, 1000, 2000, 4000, 6000)
+
+
+def band_shares(s: Tensor, sample_rate: int) -> list[float]:
+    """Share of the energy of the rows of ``s`` (summed over clips) in each band from BANDS_HZ up to Nyquist."""
+    power = torch.fft.rfft(s.double(), dim=-1).abs().pow(2).sum(0)
+    freq = torch.fft.rfftfreq(s.shape[-1], 1 / sample_rate)
+    edges = [*BANDS_HZ, sample_rate / 2 + 1]
+    return [float(power[(freq >= lo) & (freq < hi)].sum() / power.sum()) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def generator_agreement(model: torch.nn.Module, generator: Generator, x: Tensor, sample_rate: int) -> dict[str, Any]:
     """The generator's ASR, sign agreement of v with −g where it perturbs (|g|-weighted), rank correlation of
     its scores with |g| (Spearman, mean over clips)."""
     with torch.no_grad():
@@ -96,7 +110,10 @@ def generator_agreement(model: torch.nn.Module, generator: Generator, x: Tensor)
         asr = float((model(out.x_adv).argmax(-1) != clean).double().mean())
     return {"asr": asr,
             "sign agreement (|g|-weighted)": agree,
-            "rank correlation of scores with |g|": float(np.mean(ranks)) if ranks else float("nan")}  # fmt: skip
+            "rank correlation of scores with |g|": float(np.mean(ranks)) if ranks else float("nan"),
+            "bands": {"gradient g": band_shares(g, sample_rate),
+                      "generator v": band_shares(out.magnitudes, sample_rate),
+                      "clip x": band_shares(x, sample_rate)}}  # fmt: skip
 
 
 def main() -> None:
@@ -115,12 +132,21 @@ def main() -> None:
     result: dict[str, Any] = {"clips": len(x), "eps": args.eps, "k_percent": args.k_percent,
                               "oracles": oracles(model, x, args.eps, k, args.seed)}  # fmt: skip
     if args.generator:
-        result["generator"] = generator_agreement(model, Generator.from_pretrained(args.generator), x)
+        generator = Generator.from_pretrained(args.generator)
+        result["generator"] = generator_agreement(model, generator, x, corpus.sample_rate)
     print(f"{len(x)} clips of {corpus.name}/{args.split}, ε {args.eps}, k {args.k_percent} % ({k} samples): ASR")
     for name, value in result["oracles"].items():
         print(f"  {name:<44} {100 * value:5.1f} %")
-    for name, value in result.get("generator", {}).items():
+    measured = dict(result.get("generator", {}))
+    bands = measured.pop("bands", {})
+    for name, value in measured.items():
         print(f"  generator: {name:<33} {100 * value:5.1f} %" if name == "asr" else f"  generator: {name:<33} {value:6.3f}")
+    if bands:
+        edges = [*BANDS_HZ, corpus.sample_rate // 2]
+        names = (f"{lo}-{hi}" for lo, hi in zip(edges[:-1], edges[1:]))
+        print("  energy share per band (Hz): " + "  ".join(names))
+        for name, shares in bands.items():
+            print(f"    {name:<12} " + "  ".join(f"{100 * v:5.1f} %" for v in shares))
 
 
 if __name__ == "__main__":
