@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common import add_generator_study_arguments
 from position_oracle import BANDS_HZ, band_shares
 from torch import Tensor, nn
 
@@ -96,10 +97,7 @@ def measure(generator: Generator, threat: nn.Module, victim: nn.Module, x: Tenso
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cache", required=True, help="prepared corpus folder (the one holding manifest.json)")
-    parser.add_argument("--threat", required=True, help="threat SER model folder (Emo18 for threat-aware)")
-    parser.add_argument("--victim", required=True, help="victim SER model folder (transfer)")
-    parser.add_argument("--out", required=True, help="folder for the trained probes")
+    add_generator_study_arguments(parser)
     parser.add_argument("--probe", action="append", required=True, choices=("emphasis", "bilinear", "threat-aware"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)

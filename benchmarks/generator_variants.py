@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from common import add_generator_study_arguments
 
 from staa.attacks.staa import Generator, GeneratorConfig, STAANet, STAATrainConfig, train_generator
 from staa.attacks.staa.controls import MaskControl
@@ -90,10 +91,7 @@ def report(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cache", required=True, help="prepared corpus folder (the one holding manifest.json)")
-    parser.add_argument("--threat", required=True, help="threat SER model folder")
-    parser.add_argument("--victim", required=True, help="victim SER model folder (transfer)")
-    parser.add_argument("--out", required=True, help="folder for the trained generators")
+    add_generator_study_arguments(parser)
     parser.add_argument("--variant", action="append", required=True,
                         help='NAME={"generator": {...}, "train": {...}} overrides of the fast / topk presets')
     parser.add_argument("--train", default="{}", help="training overrides shared by every variant (JSON)")
