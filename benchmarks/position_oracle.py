@@ -11,6 +11,8 @@ clips, perturbations that know one, both or neither:
 * ``envelope positions, gradient signs``   — positions from |g| smoothed over 5 ms (what a smooth
   position map can express), with the true signs, and with random ones;
 * ``random positions, random signs``       — neither (what a random-mask control of noise-like v gives);
+* ``gradient positions, ±sign(x)``, ``±sign(Δx)`` — signs read off the clip (or its first difference), the
+  better of the two overall signs per clip: could a generator copy the gradient's signs from its input?
 * ``gradient positions, signs p % right``  — the true signs on a share p of the positions;
 * sparse PGD-20 (positions of the clean gradient, 20 steps) for scale.
 
@@ -46,9 +48,13 @@ def top_positions(score: Tensor, k: int) -> Tensor:
     return torch.zeros_like(score).scatter_(-1, score.topk(k, dim=-1).indices, 1.0)
 
 
-def success(model: torch.nn.Module, x: Tensor, delta: Tensor, clean: Tensor) -> float:
+def fooled(model: torch.nn.Module, x: Tensor, delta: Tensor, clean: Tensor) -> Tensor:
     with torch.no_grad():
-        return float((model((x + delta).clamp(-1, 1)).argmax(-1) != clean).double().mean())
+        return model((x + delta).clamp(-1, 1)).argmax(-1) != clean
+
+
+def success(model: torch.nn.Module, x: Tensor, delta: Tensor, clean: Tensor) -> float:
+    return float(fooled(model, x, delta, clean).double().mean())
 
 
 def oracles(model: torch.nn.Module, x: Tensor, eps: float, k: int, seed: int) -> dict[str, float]:
@@ -71,6 +77,9 @@ def oracles(model: torch.nn.Module, x: Tensor, eps: float, k: int, seed: int) ->
         "envelope positions, random signs": success(model, x, eps * random_sign * env_pos, clean),
         "random positions, random signs": success(model, x, eps * random_sign * random_pos, clean),
     }
+    for name, carrier in (("x", torch.sign(x)), ("Δx", torch.sign(torch.diff(x, prepend=x[:, :1])))):
+        either = [fooled(model, x, s * eps * carrier * grad_pos, clean) for s in (1.0, -1.0)]
+        out[f"gradient positions, ±sign({name}), better per clip"] = float((either[0] | either[1]).double().mean())
     for right in (0.6, 0.8, 0.9):
         flip = torch.where(torch.rand(x.shape, generator=rng) < right, 1.0, -1.0)
         out[f"gradient positions, signs {round(100 * right)} % right"] = success(model, x, eps * sign * flip * grad_pos, clean)
