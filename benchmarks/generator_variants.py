@@ -1,6 +1,7 @@
 """Generator variants side by side: does a design choice make STAA-Net learn *where* to attack?
 
-Each variant (generator and training overrides of the ``fast`` and ``topk`` presets) is trained from
+Each variant (generator and training overrides of a generator preset, ``fast`` unless it names another,
+and of the ``topk`` training preset) is trained from
 the same seed against one threat model on a prepared corpus, then measured on the test clips with the
 checks of issue 12: white-box ASR, the two mask controls (the generator's own v on random positions
 and on a periodic comb of the same count: positions carry information only if the generator beats
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         name, _, overrides = spec.partition("=")
         overrides = json.loads(overrides or "{}")
         torch.manual_seed(args.seed)
-        generator = Generator(GeneratorConfig.fast(**overrides.get("generator", {})))
+        preset = overrides.get("preset", "fast")
+        generator = Generator.for_config(GeneratorConfig.preset(preset, **overrides.get("generator", {})), [threat])
         config = STAATrainConfig.topk(**{**shared, **overrides.get("train", {}), "seed": args.seed})
         record = train_generator(generator, [threat], corpus, Path(args.out) / name, config, show_progress=False)
         best = Generator.from_pretrained(Path(args.out) / name / "best").eval()
@@ -93,7 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_generator_study_arguments(parser)
     parser.add_argument("--variant", action="append", required=True,
-                        help='NAME={"generator": {...}, "train": {...}} overrides of the fast / topk presets')
+                        help='NAME={"preset": "fast", "generator": {...}, "train": {...}}: a generator preset '
+                             '(fast if not named) and overrides of it and of the topk training preset')
     parser.add_argument("--train", default="{}", help="training overrides shared by every variant (JSON)")
     parser.add_argument("--fit-split", default="train", choices=("train", "val", "test"),
                         help="the split the generators train on (test: the capacity probe, see above)")

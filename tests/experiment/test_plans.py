@@ -33,10 +33,20 @@ def test_ablations_inherit_their_attacker_and_controls_follow_alignment():
     assert plans["authors_shift"].generator == {"preset": "fast", "alignment": "authors"}
     auto = {p.id for p in attacker_plans(load_config("demo", ["controls.authors_shift=auto"]), "emo18")}
     assert "authors_shift" not in auto and "zero" in auto  # no generator uses the authors' alignment
-    authors = load_config("demo", ["controls.authors_shift=auto", "attackers.staa.generator.alignment=authors"])
+    authors = load_config("demo", ["controls.authors_shift=auto", "attackers.staa_unet.generator.alignment=authors"])
     assert "authors_shift" in {p.id for p in attacker_plans(authors, "emo18")}
     off = load_config("demo", ["controls.authors_shift=false"])
     assert "authors_shift" not in {p.id for p in attacker_plans(off, "emo18")}
+
+
+def test_the_authors_shift_is_a_wave_u_nets_even_when_every_generator_is_adjoint():
+    """The shift is the Wave-U-Net's padding: with only adjoint generators (the demo without its U-Net
+    rows) it is measured with the fast preset's, and never asked of an adjoint generator."""
+    config = load_config("demo", ["attackers.staa_unet=null", "attackers.staa_paper=null", "controls.authors_shift=true"])
+    plans = {p.id: p for p in attacker_plans(config, "emo18")}
+    assert generator_config(plans["staa"]).architecture == "adjoint"
+    assert plans["authors_shift"].generator == {"preset": "fast", "alignment": "authors"}
+    assert generator_config(plans["authors_shift"]).architecture == "wave-u-net"
 
 
 def test_eps_goes_straight_from_the_file_into_every_attack_and_adversarial_training():

@@ -96,11 +96,13 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
     shift = (config.get("controls") or {}).get("authors_shift", "auto")
     generators = [p for p in plans if p.attack == "staa" and p.group == "comparison"]
     authors = [p for p in generators if (p.generator or {}).get("alignment") == "authors"]
-    source = authors[0] if authors else (generators[0] if generators and shift is True else None)
-    if shift is not False and source is not None:
+    if shift is not False and (authors or (generators and shift is True)):
+        # the shift is a Wave-U-Net's padding: the first such generator's, else the fast preset's
+        unets = [p for p in generators if generator_config(p).architecture == "wave-u-net"]
+        source = (authors or unets or [None])[0]
         plans.append(
             AttackerPlan(SHIFT_ID, "zero", "Authors' shift alone (δ = 0)", "control", eps,
-                         generator={**(source.generator or {}), "alignment": "authors"})
+                         generator={**((source.generator or {}) if source else {"preset": "fast"}), "alignment": "authors"})
         )
     return plans + mask_control_plans(config, generators)
 

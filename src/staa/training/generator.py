@@ -101,7 +101,7 @@ def train_staa_generator(
         if (out / "train.json").exists():  # written last: finished with these very settings
             return json.loads((out / "train.json").read_text())
         seed_everything(train_config.seed)  # the same initial weights whatever ran before (a resumed run, other steps)
-        result = train_generator(Generator(generator_config), threat_models, corpus, out, train_config,
+        result = train_generator(Generator.for_config(generator_config, threat_models), threat_models, corpus, out, train_config,
                                  device=device, show_progress=show_progress, callbacks=budgets)  # fmt: skip
         if budgets:  # the trainer's train.json has the per-epoch weights; add what was asked for
             result = {**result, "budgets": [budget_record(b) for b in budgets]}

@@ -47,7 +47,7 @@ class STAANet(Attack):
         so a damaged or hostile ``config.json`` is one line, not a network of absurd size.
         """
         if read_config(directory).get("model_type") == GeneratorConfig.model_type:
-            check_checkpoint(directory, GeneratorConfig, Generator)
+            check_checkpoint(directory, GeneratorConfig, Generator.for_config)
         return cls(model, Generator.from_pretrained(directory), **kwargs)
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:

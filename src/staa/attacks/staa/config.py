@@ -19,6 +19,7 @@ ALIGNMENTS = ("exact", "authors")
 MASKS = ("topk", "threshold")
 UPSAMPLINGS = ("linear", "transposed")
 NOISES = ("clip", "fixed")  # where the carrier channels come from
+ARCHITECTURES = ("wave-u-net", "adjoint")
 # What the fast generators use instead of the authors' choices (issue: the authors' positions were a
 # comb set by the architecture): a per-clip top-k mask at a 10 % budget, linear up-sampling, the
 # paper's hard clip of the magnitudes, and one carrier channel drawn from each clip. Measured on the
@@ -51,6 +52,10 @@ class GeneratorConfig:
     to from the clip alone: ``noise = "clip"`` draws them from a hash of each clip (its own carrier, so
     that no sample index is favoured for every clip), ``fixed`` from the sample index alone (the same
     carrier for every clip, which lets the network learn one universal set of positions).
+    ``architecture = "adjoint"`` replaces the Wave-U-Net by :class:`~staa.attacks.staa.adjoint.AdjointGenerator`:
+    ``front`` records the threat model's config, whose convolutional front end the generator carries, and
+    ``context_channels``, ``context_layers`` and ``context_kernel`` size the network that predicts its
+    coefficients (the U-Net fields above are then unused).
     """
 
     model_type: ClassVar[str] = "staa-generator"
@@ -74,6 +79,11 @@ class GeneratorConfig:
     noise_channels: int = 0
     noise: str = "clip"
     noise_seed: int = 0
+    architecture: str = "wave-u-net"
+    front: dict[str, Any] | None = None
+    context_channels: int = 256
+    context_layers: int = 2
+    context_kernel: int = 3
 
     def __post_init__(self) -> None:
         checks = [
@@ -95,7 +105,18 @@ class GeneratorConfig:
             (self.upsample in UPSAMPLINGS, f"upsample must be one of {UPSAMPLINGS}, got '{self.upsample}'"),
             (0 < self.sparsity_pct <= 100, f"sparsity_pct must be in (0, 100], got {self.sparsity_pct}"),
             (self.noise in NOISES, f"noise must be one of {NOISES}, got '{self.noise}'"),
+            (self.architecture in ARCHITECTURES, f"architecture must be one of {ARCHITECTURES}, got '{self.architecture}'"),
+            (1 <= self.context_channels <= 4096, f"context_channels must be in [1, 4096], got {self.context_channels}"),
+            (1 <= self.context_layers <= 16, f"context_layers must be in [1, 16], got {self.context_layers}"),
+            (1 <= self.context_kernel <= 63 and self.context_kernel % 2 == 1,
+             f"context_kernel must be odd and in [1, 63], got {self.context_kernel}"),
         ]
+        if self.architecture == "adjoint":
+            checks += [
+                (self.mask == "topk" or not self.factorised, "the adjoint architecture ranks its positions: mask must be 'topk'"),
+                (self.fold == 1 and self.noise_channels == 0, "the adjoint architecture takes neither fold nor carrier channels"),
+                (self.alignment == "exact", "the adjoint architecture adds δ to the clip itself: alignment must be 'exact'"),
+            ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"generator config: {message}")
@@ -148,7 +169,17 @@ class GeneratorConfig:
         """
         return cls(**{"levels": 4, "features": 8, "fold": 2, **TOPK, **overrides})
 
-    PRESETS = ("authors", "fast", "realtime")  # no annotation: a class constant, not a dataclass field
+    @classmethod
+    def adjoint(cls, **overrides: Any) -> GeneratorConfig:
+        """The adjoint generator (:mod:`staa.attacks.staa.adjoint`): the threat's own front end, transposed,
+        carries learned coefficients to the samples; a top-k mask at 10 % and the paper's hard clip.
+
+        ``front`` is filled from the threat model when the generator is built for it
+        (:meth:`~staa.attacks.staa.generator.Generator.for_config`).
+        """
+        return cls(**{"architecture": "adjoint", **TOPK, "noise_channels": 0, **overrides})
+
+    PRESETS = ("authors", "fast", "realtime", "adjoint")  # no annotation: a class constant, not a dataclass field
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> GeneratorConfig:

@@ -20,8 +20,10 @@ while the full-rate resolution of δ and of the mask is kept.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -56,11 +58,42 @@ class GeneratorOutput:
 
 
 class Generator(nn.Module):
-    """``Generator(GeneratorConfig.authors())(x)`` → :class:`GeneratorOutput` for x of shape (B, N)."""
+    """``Generator(GeneratorConfig.authors())(x)`` → :class:`GeneratorOutput` for x of shape (B, N).
+
+    Subclasses are other architectures behind the same output, mask and checkpoint format; each names its
+    ``architecture`` (the config field) and :meth:`for_config` builds the right one.
+    """
+
+    architecture: ClassVar[str] = "wave-u-net"
+    _architectures: ClassVar[dict[str, type[Generator]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Generator._architectures[cls.architecture] = cls
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or GeneratorConfig()
+        if config.architecture != self.architecture:
+            raise ConfigError(f"generator config: a '{config.architecture}' generator is built by "
+                              f"Generator.for_config, not {type(self).__name__}")  # fmt: skip
+        self._plans: dict[int, Plan] = {}
+        self._build(config)
+
+    @classmethod
+    def for_config(cls, config: GeneratorConfig, threat_models: Sequence[nn.Module] = ()) -> Generator:
+        """A fresh generator of ``config``'s architecture, to be trained against ``threat_models``.
+
+        The Wave-U-Net ignores them; the adjoint architecture takes its front end from the first (without
+        any, from ``config.front``, with fresh weights: what loading a checkpoint starts from).
+        """
+        return cls._architectures[config.architecture].initialised(config, threat_models)
+
+    @classmethod
+    def initialised(cls, config: GeneratorConfig, threat_models: Sequence[nn.Module]) -> Generator:
+        return cls(config)
+
+    def _build(self, config: GeneratorConfig) -> None:
         ch, k, s, d, norm = config.channels, config.kernel_size, config.stride, config.depth, config.norm
         f = config.fold
         self.encoder = nn.ModuleList(
@@ -70,7 +103,6 @@ class Generator(nn.Module):
         up = config.upsample
         self.magnitude_decoder = Decoder(ch, k, s, d, norm, f, up)
         self.position_decoder = Decoder(ch, k, s, d, norm, f, up) if config.factorised else None
-        self._plans: dict[int, Plan] = {}
 
     def plan(self, length: int) -> Plan:
         if length not in self._plans:
@@ -170,6 +202,9 @@ class Generator(nn.Module):
             raise CheckpointError(
                 f"checkpoint is a '{config.get('model_type')}' model, not a '{GeneratorConfig.model_type}'", directory
             )
-        generator = cls(GeneratorConfig.from_dict(config))
+        generator = Generator.for_config(GeneratorConfig.from_dict(config))
         load_weights(generator, Path(directory) / WEIGHTS_NAME)
         return generator
+
+
+Generator._architectures[Generator.architecture] = Generator  # subclasses register themselves

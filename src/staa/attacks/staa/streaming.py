@@ -48,6 +48,9 @@ class StreamingGenerator:
 
     def __init__(self, generator: Generator, *, block: int = SAMPLE_RATE, eps: float | None = None) -> None:
         config = generator.config
+        if config.architecture != "wave-u-net":
+            raise ConfigError(f"streaming: only the Wave-U-Net streams; the '{config.architecture}' generator "
+                              "standardises and ranks the whole clip")  # fmt: skip
         if config.norm == "gn":
             raise ConfigError(
                 "streaming needs a generator with time-local normalisation (norm 'bn' or 'none'): "

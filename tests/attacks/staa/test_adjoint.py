@@ -1,0 +1,146 @@
+"""The adjoint generator: the threat's front end, transposed, carries learned coefficients to the samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor
+
+from staa.attacks.base import margin_loss
+from staa.attacks.staa import AdjointGenerator, Generator, GeneratorConfig, STAANet, STAATrainConfig, train_generator
+from staa.attacks.staa.controls import MaskControl
+from staa.attacks.staa.streaming import StreamingGenerator
+from staa.data.cache import prepare
+from staa.data.synthetic import SyntheticCorpus
+from staa.errors import CheckpointError, ConfigError
+from staa.metrics import mask_jaccard
+from staa.models import build_model
+from staa.models.base import SERModel, standardize
+from staa.training.ser import TrainConfig, train_ser
+
+
+def adjoint(threat: SERModel, **overrides) -> Generator:
+    torch.manual_seed(0)
+    return Generator.for_config(GeneratorConfig.adjoint(eps=0.05, context_channels=16, **overrides), [threat])
+
+
+def clips(n: int = 3, samples: int = 4000, seed: int = 0) -> Tensor:
+    return 0.1 * torch.randn(n, samples, generator=torch.Generator().manual_seed(seed))
+
+
+def test_with_the_true_feature_gradient_it_is_one_gradient_step(threat) -> None:
+    """Given u = ∂L/∂h, the magnitude map is the threat's own ∂L/∂x: the front end, its weights, the
+    clip's standardisation and the transpose are the threat's, not an approximation of them."""
+    g = adjoint(threat).eval()
+    x = clips().double()
+    g.double(), threat.double()
+    xi = x.clone().requires_grad_(True)
+    h = threat.cnn(standardize(xi)[:, None])
+    h.retain_grad()
+    threat.head(h).logsumexp(-1).sum().backward()
+    g.context.forward = lambda features: h.grad  # type: ignore[method-assign]
+    magnitude = g.adjoint(x)
+    assert torch.allclose(magnitude, xi.grad, rtol=1e-6, atol=1e-9 * float(xi.grad.abs().max()))
+    assert float(xi.grad.abs().max()) > 0
+
+
+def test_it_carries_a_frozen_copy_of_the_threats_front_end(threat) -> None:
+    g = adjoint(threat).train()
+    assert not g.front.training  # batch norm keeps the threat's running statistics while the generator trains
+    assert not any(p.requires_grad for p in g.front.parameters())
+    assert all(p.requires_grad for p in g.context.parameters())
+    x = clips()
+    with torch.no_grad():
+        assert torch.equal(g.front(standardize(x)[:, None]), threat.cnn(standardize(x)[:, None]))
+    g.front[0].weight.data.add_(1.0)
+    assert not torch.equal(g.front[0].weight, threat.cnn[0].weight)  # a copy: training it never touches the threat
+
+
+def test_it_perturbs_exactly_the_budget_and_each_clip_on_its_own_positions(threat) -> None:
+    g = adjoint(threat, sparsity_pct=10.0).eval()
+    x = clips(4)
+    with torch.no_grad():
+        out = g(x)
+    kept = (out.delta != 0).double().mean(-1)
+    assert torch.allclose(kept, torch.full_like(kept, 0.1), atol=1e-3), kept
+    assert float(out.delta.abs().max()) <= 0.05 + 1e-7
+    assert mask_jaccard(out.delta) < 0.5
+
+
+def test_training_reaches_the_context_network_and_not_the_front(threat) -> None:
+    g = adjoint(threat).train()
+    g(clips()).x_adv.pow(2).sum().backward()
+    assert float(g.context.out.weight.grad.abs().sum()) > 0
+    assert g.gain.grad is not None and all(p.grad is None for p in g.front.parameters())
+
+
+def test_a_checkpoint_round_trips_and_is_checked(threat, tmp_path) -> None:
+    g = adjoint(threat).eval()
+    g.save_pretrained(tmp_path / "g")
+    loaded = Generator.from_pretrained(tmp_path / "g").eval()
+    assert isinstance(loaded, AdjointGenerator) and loaded.config == g.config
+    x = clips()
+    with torch.no_grad():
+        assert torch.equal(loaded(x).delta, g(x).delta)
+    attack = STAANet.from_pretrained(threat, tmp_path / "g")
+    with torch.no_grad():
+        assert torch.allclose(attack(x, threat(x).argmax(-1)).x_adv, torch.clamp(x + g(x).delta, -1, 1), atol=1e-6)
+    config = (tmp_path / "g" / "config.json").read_text()
+    assert '"model_type": "emo18"' in config
+    for other in ("zhao19", "no-such-model"):  # a front end other than the one whose weights the file holds
+        (tmp_path / "g" / "config.json").write_text(config.replace('"model_type": "emo18"', f'"model_type": "{other}"'))
+        with pytest.raises(CheckpointError):
+            STAANet.from_pretrained(threat, tmp_path / "g")
+
+
+def test_a_zhao19_front_end_works_too() -> None:
+    torch.manual_seed(0)
+    threat = build_model("zhao19", num_classes=4, hidden=8).eval()
+    with torch.no_grad():
+        out = adjoint(threat).eval()(clips())
+    assert float((out.delta != 0).double().mean()) == pytest.approx(0.1, abs=1e-3)
+
+
+def test_what_it_cannot_be_is_refused(threat) -> None:
+    with pytest.raises(ConfigError, match="for_config"):
+        Generator(GeneratorConfig.adjoint())
+    with pytest.raises(ConfigError, match="front"):
+        Generator.for_config(GeneratorConfig.adjoint())  # no threat, no recorded front end
+    with pytest.raises(ConfigError, match="topk"):
+        GeneratorConfig.adjoint(mask="threshold")
+    with pytest.raises(ConfigError, match="alignment"):
+        GeneratorConfig.adjoint(alignment="authors")
+    with pytest.raises(ConfigError, match="convolutional front end"):
+        Generator.for_config(GeneratorConfig.adjoint(), [torch.nn.Linear(2, 2)])
+    with pytest.raises(ConfigError, match="Wave-U-Net streams"):
+        StreamingGenerator(adjoint(threat, factorised=False))
+
+
+@pytest.mark.slow  # trains Emo18, then the adjoint generator for 150 steps
+def test_adjoint_generator_learns_to_fool_on_its_own_positions(tmp_path) -> None:
+    """Against a trained Emo18 on held-out synthetic clips, training lowers the C&W margin below the
+    untrained generator's, and the learned positions beat the same magnitudes on random positions of
+    the same count (margins rather than ASR: 21 test clips move an ASR by ±20 points)."""
+    corpus = prepare(SyntheticCorpus(n_speakers=5, per_emotion=3, seconds=1.0, seed=0), tmp_path / "cache", show_progress=False)
+    torch.manual_seed(0)
+    threat = build_model("emo18", num_classes=7, hidden=32)
+    train_ser(threat, corpus, tmp_path / "emo18", TrainConfig(epochs=10, lr=3e-3, batch_size=8), show_progress=False)
+    threat.eval()
+    x = torch.from_numpy(np.array(corpus.split("test").waves))
+    with torch.no_grad():
+        labels = threat(x).argmax(-1)
+
+    def margins(g: Generator, control: bool = False) -> float:
+        g.eval()
+        with torch.no_grad():
+            delta = MaskControl(threat, g, "random")(x, labels).delta if control else g(x).delta
+            return float(margin_loss(threat(x + delta), labels, kappa=100.0).mean())
+
+    before = margins(adjoint(threat))
+    g = adjoint(threat)
+    config = STAATrainConfig.topk(steps=150, dense_steps=30, anneal_steps=60, eval_every=50)
+    train_generator(g, [threat], corpus, tmp_path / "generator", config, show_progress=False)
+    after, random_positions = margins(g), margins(g, control=True)
+    assert after < before - 0.05, (before, after)
+    assert after < random_positions - 0.05, (after, random_positions)
