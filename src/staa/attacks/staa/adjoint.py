@@ -42,6 +42,7 @@ from staa.attacks.staa.sizes import Plan
 from staa.errors import ConfigError
 from staa.models.base import standardize
 from staa.models.registry import model_class
+from staa.validation import check_fields
 
 
 def front_end(model: nn.Module) -> nn.Module:
@@ -92,7 +93,10 @@ class AdjointGenerator(Generator):
         if config.front is None:
             raise ConfigError("generator config: an adjoint generator needs 'front', the threat model's config")
         kind = model_class(str(config.front.get("model_type")))
-        self.front = front_end(kind(kind.config_class.from_dict(config.front))).requires_grad_(False)
+        check_fields(kind.config_class, config.front, "front")
+        recorded = kind.config_class.from_dict(config.front)
+        recorded.check_recorded()  # a checkpoint's front end is checked like an SER checkpoint's config
+        self.front = front_end(kind(recorded)).requires_grad_(False)
         channels = [m.out_channels for m in self.front.modules() if isinstance(m, nn.Conv1d)][-1]
         self.context = Context(channels, config.context_channels, config.context_layers, config.context_kernel)
         self.gain = nn.Parameter(torch.tensor(3.0))  # the scale of z/rms(z) before the bound, learned

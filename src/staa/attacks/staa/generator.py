@@ -91,6 +91,7 @@ class Generator(nn.Module):
 
     @classmethod
     def initialised(cls, config: GeneratorConfig, threat_models: Sequence[nn.Module]) -> Generator:
+        """This architecture's fresh generator for ``threat_models`` (:meth:`for_config`)."""
         return cls(config)
 
     def _build(self, config: GeneratorConfig) -> None:
