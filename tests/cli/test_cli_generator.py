@@ -115,6 +115,21 @@ def test_realtime_architecture_trains_and_is_saved_folded(workspace: Path) -> No
     assert (config["fold"], config["norm"], config["features"], config["levels"]) == (2, "gn", 8, 4)
 
 
+def test_adjoint_architecture_trains_for_its_threat_and_records_the_front_end(workspace: Path) -> None:
+    w = workspace
+    result = invoke(
+        "generator", "train", "--threat", w / "emo18", "--corpus", w / "manifest.csv", "--cache", w / "cache",
+        "--seconds", "0.25", "--out", w / "gen-adj", "--arch", "adjoint", "--steps", "4", "--dense-steps", "1",
+        "--anneal-steps", "1", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (last,) = json.loads((w / "gen-adj" / "train.json").read_text())["history"]
+    assert last["val_sparsity_all"] == pytest.approx(10, abs=0.3)
+    config = json.loads((w / "gen-adj" / "best" / "config.json").read_text())
+    threat = json.loads((w / "emo18" / "config.json").read_text())
+    assert config["architecture"] == "adjoint" and config["front"] == threat  # the threat's own front end
+
+
 def test_checkpointing_and_micro_batches_reach_the_trainer_and_keep_the_weights(workspace: Path) -> None:
     """--checkpointing --micro-batch change memory, not the step: same seed, same trained weights."""
     w = workspace

@@ -19,12 +19,13 @@ app = typer.Typer(no_args_is_help=True)
 PresetOption = Annotated[str, typer.Option(
     help="loss weights, optimiser and schedule: topk (for top-k generators), paper or authors")]
 ArchOption = Annotated[str, typer.Option(
-    help="generator architecture: authors (≈50.7 M parameters), fast (≈0.2 M), or realtime (fast on 2-sample frames)")]
+    help="generator architecture: authors (≈50.7 M parameters), fast (≈0.2 M), realtime (fast on 2-sample frames), "
+         "or adjoint (the threat's own front end, transposed; Emo18 or Zhao19 threats)")]
 BoundOption = Annotated[str | None, typer.Option(
     help="tanh (ε·tanh, the authors), clip (hard clip, the paper) or sign; default: the architecture's")]
 MaskOption = Annotated[str | None, typer.Option(
     help="topk (the k highest position scores of each clip) or threshold (the paper's [∂ ≥ γ] with ‖m‖₁); "
-    "default: the architecture's (topk for fast and realtime)")]
+    "default: the architecture's (topk for fast, realtime and adjoint)")]
 DenseStepsOption = Annotated[int | None, typer.Option(
     help="first steps with every sample perturbed (top-k) or without the sparsity terms (threshold)")]
 BudgetSparsityOption = Annotated[float | None, typer.Option(
