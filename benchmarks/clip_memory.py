@@ -28,7 +28,7 @@ def attack_once(preset: str, seconds: float) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     victim = build_model("emo18", num_classes=7).eval()
-    attack = STAANet(victim, Generator(GeneratorConfig.preset(preset)).eval())
+    attack = STAANet(victim, Generator.for_config(GeneratorConfig.preset(preset), [victim]).eval())
     attack((torch.rand(1, int(seconds * 16_000)) - 0.5) * 0.5)
 
 
