@@ -6,7 +6,8 @@ to sample; the U-Net's magnitudes lay below 500 Hz, and it could not fit even th
 on. The sign of the gradient at a sample is fixed by two things: the front end's local state at that
 sample (which filter, which max-pooling winner, which side of each leaky ReLU), and one coefficient per
 front-end channel and frame that depends on the whole clip. This network is given the first exactly,
-as a structure, and learns only the second.
+as a structure, and learns only the second. On the same clips it fools 44.9 %, as many as one exact
+sparse gradient step (42.9 %).
 
 For a clip x (B, N):
 
