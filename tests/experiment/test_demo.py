@@ -21,7 +21,7 @@ TINY = [
     "models.emo18.epochs=1", "models.zhao19.epochs=1", "max_examples=3", "report.chunk_size=2",
     "attackers.pgd.settings.steps=2", "attackers.sparsefool.settings.steps=1", "attackers.sparsefool.settings.deepfool_steps=2",
     "attackers.onepixel.settings.popsize=4", "attackers.onepixel.settings.iterations=1", "attackers.staa.train.steps=2",
-    "attackers.staa_5.train.steps=2", "attackers.staa_paper.train.epochs=1",
+    "attackers.staa_5.train.steps=2", "attackers.staa_unet.train.steps=2", "attackers.staa_paper.train.epochs=1",
     "models.emo18_at.epochs=1", "models.emo18_at.adversarial.settings.steps=1",
     "attackers.staa_budget={attack: staa, generator: {preset: fast, mask: threshold}, train: {preset: paper, epochs: 1, "
     "budget: {sparsity_pct: 10}}}",
@@ -77,7 +77,7 @@ def test_demo_writes_results_tables_figures_and_report(demo_run):
         assert set(example) == docs["`examples[]`"]
         assert (out / example["figure"]).exists() and all((out / p).exists() for p in example["audio"].values())
     labels = {(r["attacker"], r["split"]) for r in results["attacks"]}
-    generators = ["staa", "staa_5", "staa_paper", "staa_budget"]
+    generators = ["staa", "staa_5", "staa_unet", "staa_paper", "staa_budget"]
     controls = [f"{g}-{c}" for g in generators for c in ("random_mask", "comb_mask")]
     attackers = ["pgd", "pgd0", "sigma_zero", "sparsefool", "sparse_rs", "onepixel", *generators, "universal", "zero",
                  "authors_shift", *controls]  # fmt: skip
@@ -94,8 +94,8 @@ def test_demo_writes_results_tables_figures_and_report(demo_run):
     assert all(set(p) == docs["`curves.points[]`"] for p in curves["points"])
     drawn = {p["attacker"]: p["kind"] for p in curves["points"]}
     assert drawn == {"pgd": "sweep", "pgd0": "sweep", "sigma_zero": "minimum_norm", "sparsefool": "point",
-                     "sparse_rs": "point", "onepixel": "point", "staa": "point", "staa_5": "point", "staa_paper": "point",
-                     "staa_budget": "point", "universal": "point"}
+                     "sparse_rs": "point", "onepixel": "point", "staa": "point", "staa_5": "point", "staa_unet": "point",
+                     "staa_paper": "point", "staa_budget": "point", "universal": "point"}
     assert (out / curves["figures"]["emo18"]).exists()
     for name in ("ser", "attacks", "attacks_correct_to_wrong", "robustness", "budgets", "targeted", "curves"):
         for ext in ("md", "csv", "tex"):
