@@ -145,6 +145,8 @@ def test_adjoint_generator_learns_to_fool_on_its_own_positions(tmp_path) -> None
     g = adjoint(threat)
     config = STAATrainConfig.topk(steps=100, dense_steps=20, anneal_steps=40, eval_every=50)
     train_generator(g, [threat], corpus, tmp_path / "generator", config, show_progress=False)
+    front, own = g.front.state_dict(), threat.cnn.state_dict()
+    assert all(torch.equal(front[k], own[k]) for k in own)  # Adam and batch norm left the threat's copy as it was
     after, random_positions = margins(g), margins(g, control=True)
     assert after < before - 0.05, (before, after)
     assert after < random_positions - 0.05, (after, random_positions)
