@@ -97,12 +97,13 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
     generators = [p for p in plans if p.attack == "staa" and p.group == "comparison"]
     authors = [p for p in generators if (p.generator or {}).get("alignment") == "authors"]
     if shift is not False and (authors or (generators and shift is True)):
-        # the shift is a Wave-U-Net's padding: the first such generator's, else the fast preset's
+        # the shift is a Wave-U-Net's padding (an adjoint generator has none): the first authors'-alignment
+        # attacker's, else the first Wave-U-Net attacker's, else the fast preset's
         unets = [p for p in generators if generator_config(p).architecture == "wave-u-net"]
-        source = (authors or unets or [None])[0]
+        padding = next((p.generator or {} for p in authors + unets), {"preset": "fast"})
         plans.append(
             AttackerPlan(SHIFT_ID, "zero", "Authors' shift alone (δ = 0)", "control", eps,
-                         generator={**((source.generator or {}) if source else {"preset": "fast"}), "alignment": "authors"})
+                         generator={**padding, "alignment": "authors"})
         )
     return plans + mask_control_plans(config, generators)
 

@@ -122,4 +122,6 @@ class AdjointGenerator(Generator):
         with torch.enable_grad():
             xi = x.detach().requires_grad_(True)
             h = self.front(standardize(xi)[:, None])
-            return torch.autograd.grad(h, xi, self.context(h.detach()), create_graph=keep)[0]
+            with torch.set_grad_enabled(keep):  # inference: the context network builds no graph
+                u = self.context(h.detach())
+            return torch.autograd.grad(h, xi, u, create_graph=keep)[0]
