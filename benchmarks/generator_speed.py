@@ -9,6 +9,7 @@ configuration (its batch-norm, threshold-mask variant: GroupNorm and a top-k mas
 difference from the offline pass.
 
     python benchmarks/generator_speed.py [--device cpu] [--threads 1] [--repeats 3] [--configs authors fast realtime adjoint]
+        [--adjoint-draws 4] [--threat emo18|wav2vec2-base]
 """
 
 from __future__ import annotations
@@ -19,24 +20,26 @@ from typing import Any
 
 import torch
 from common import SAMPLES, add_shared_arguments, interleaved, load_clips
+from transformers import Wav2Vec2Config
 
 from staa.attacks.pgd import SparsePGD
 from staa.attacks.staa import Generator, GeneratorConfig
 from staa.attacks.staa.fused import fuse
 from staa.attacks.staa.streaming import StreamingGenerator
 from staa.audio import SAMPLE_RATE
-from staa.models import Emo18
+from staa.models import Emo18, SERModel, build_model
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     x = load_clips(1, device=args.device)
-    model = Emo18().eval().to(args.device)
+    model = threat_model(args.threat).eval().to(args.device)
     pgd = SparsePGD(model, args.eps, k_percent=args.k_percent, early_stop=False, seed=args.seed)
     labels = model(x).argmax(-1)
     # the adjoint preset carries this Emo18's front end
-    generators = {name: Generator.for_config(GeneratorConfig.preset(name), [model]).eval().to(args.device)
-                  for name in args.configs}  # fmt: skip
+    configs = {name: GeneratorConfig.preset(name) for name in args.configs}
+    configs.update({f"adjoint×{d}": GeneratorConfig.adjoint(draws=d) for d in args.adjoint_draws})
+    generators = {name: Generator.for_config(config, [model]).eval().to(args.device) for name, config in configs.items()}
     contenders: dict[str, Callable[[], object]] = {"sparse PGD-20": lambda: pgd.perturb(x, labels)}
     for name, g in generators.items():
         contenders[name] = _inference(g, x)
@@ -87,16 +90,29 @@ def stream(generator: Generator, x: torch.Tensor, chunk_seconds: float) -> dict[
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--configs", nargs="+", default=list(GeneratorConfig.PRESETS), choices=list(GeneratorConfig.PRESETS))
+    parser.add_argument("--adjoint-draws", nargs="*", type=int, default=[],
+                        help="also the adjoint generator with these draws (rows adjoint×D)")
+    parser.add_argument("--threat", default="emo18", choices=("emo18", "wav2vec2-base"),
+                        help="the threat model PGD attacks and the adjoint generator takes its front end from")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk", type=float, default=0.1, help="streaming chunk in seconds")
 
 
+def threat_model(name: str) -> SERModel:
+    """Emo18 (the paper's default), or wav2vec 2.0 base built from its config: random weights time as
+    trained ones, and no hub is needed. Against a foundation model the adjoint generator runs only its
+    convolutional feature encoder, the transformer never."""
+    if name == "emo18":
+        return Emo18()
+    return build_model("wav2vec2", num_classes=4, encoder=Wav2Vec2Config().to_dict())
+
+
 def report(result: dict[str, Any]) -> str:
     lines = [f"sparse PGD-20: {result['pgd20_seconds_per_example']:.3f} s per {SAMPLES}-sample clip"]
-    lines.append(f"{'config':<10} {'parameters':>12} {'ms/clip':>9} {'fused':>9} {'PGD-20/STAA':>12} {'fused':>8}")
+    lines.append(f"{'config':<12} {'parameters':>12} {'ms/clip':>9} {'fused':>9} {'PGD-20/STAA':>12} {'fused':>8}")
     for r in result["generators"]:
         lines.append(
-            f"{r['config']:<10} {r['parameters']:>12,d} {r['ms_per_example']:>9.1f} {r['ms_per_example_fused']:>9.1f} "
+            f"{r['config']:<12} {r['parameters']:>12,d} {r['ms_per_example']:>9.1f} {r['ms_per_example_fused']:>9.1f} "
             f"{r['pgd20_over_generator']:>11.1f}x {r['pgd20_over_fused']:>7.1f}x"
         )
     if "streaming" in result:

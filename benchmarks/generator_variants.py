@@ -71,12 +71,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         generator = Generator.for_config(GeneratorConfig.preset(preset, **overrides.get("generator", {})), [threat])
         config = STAATrainConfig.topk(**{**shared, **overrides.get("train", {}), "seed": args.seed})
         record = train_generator(generator, [threat], corpus, Path(args.out) / name, config, show_progress=False)
-        best = Generator.from_pretrained(Path(args.out) / name / "best").eval()
-        rows[name] = {"val_asr": record["best"]["val_asr"] if record["best"] else None,
-                      **{k: measure(a, victim, x) for k, a in (("staa", STAANet(threat, best)),
-                                                               ("random_mask", MaskControl(threat, best, "random")),
-                                                               ("comb_mask", MaskControl(threat, best, "comb")))}}  # fmt: skip
+        rows[name] = row(Generator.from_pretrained(Path(args.out) / name / "best"), record, threat, victim, x)
     return {"n_test": len(x), "fit_split": args.fit_split, "variants": rows}
+
+
+def row(best: Generator, record: dict[str, Any], threat: Any, victim: Any, x: torch.Tensor) -> dict[str, Any]:
+    """One variant's line: its validation ASR in training, then the generator and its two mask controls on ``x``."""
+    best.eval()
+    return {"val_asr": record["best"]["val_asr"] if record["best"] else None,
+            **{k: measure(a, victim, x) for k, a in (("staa", STAANet(threat, best)),
+                                                     ("random_mask", MaskControl(threat, best, "random")),
+                                                     ("comb_mask", MaskControl(threat, best, "comb")))}}  # fmt: skip
 
 
 def report(result: dict[str, Any]) -> str:

@@ -14,6 +14,9 @@ clips, perturbations that know one, both or neither:
 * ``gradient positions, ±sign(x)``, ``±sign(Δx)`` — signs read off the clip (or its first difference), the
   better of the two overall signs per clip: could a generator copy the gradient's signs from its input?
 * ``gradient positions, signs p % right``  — the true signs on a share p of the positions;
+* ``gradient over D sparse random copies`` — one sparse step along the mean of the normalised gradient
+  at D copies of the clip with ±ε on k random samples each (D = 4, 8, 16): the gradient where such a
+  perturbation takes the clip (what the adjoint generator's ``draws`` give its front end);
 * sparse PGD-20 (positions of the clean gradient, 20 steps) for scale.
 
 With ``--generator`` it also measures a trained STAA-Net generator on the same clips: its ASR, how often
@@ -83,9 +86,27 @@ def oracles(model: torch.nn.Module, x: Tensor, eps: float, k: int, seed: int) ->
     for right in (0.6, 0.8, 0.9):
         flip = torch.where(torch.rand(x.shape, generator=rng) < right, 1.0, -1.0)
         out[f"gradient positions, signs {round(100 * right)} % right"] = success(model, x, eps * sign * flip * grad_pos, clean)
+    for draws in (4, 8, 16):
+        averaged = smoothed_gradient(model, x, clean, eps, k, draws, rng)
+        out[f"gradient over {draws} sparse random copies, its positions and signs"] = success(
+            model, x, -eps * torch.sign(averaged) * top_positions(averaged.abs(), k), clean)
     pgd = SparsePGD(model, eps, k=k, steps=20, seed=seed)
     out["sparse PGD-20 (for scale)"] = float(pgd(x).success.double().mean())
     return out
+
+
+def smoothed_gradient(model: torch.nn.Module, x: Tensor, clean: Tensor, eps: float, k: int, draws: int,
+                      rng: torch.Generator) -> Tensor:  # fmt: skip
+    """The mean of g/rms(g) at ``draws`` copies of x with ±ε on k random samples each: the gradient where
+    a sparse perturbation takes the clip, not only where it starts (the adjoint generator's ``draws``)."""
+    total = torch.zeros_like(x)
+    for _ in range(draws):
+        noise = eps * torch.where(torch.rand(x.shape, generator=rng) < 0.5, -1.0, 1.0)
+        xg = (x + noise * top_positions(torch.rand(x.shape, generator=rng), k)).clamp(-1, 1).requires_grad_(True)
+        # the margin unfloored: a copy that noise alone fools still says which way fools more
+        (g,) = torch.autograd.grad(margin_loss(model(xg), clean, kappa=float("inf")).sum(), xg)
+        total += g / g.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-30)
+    return total / draws
 
 
 BANDS_HZ = (0, 500, 1000, 2000, 4000, 6000)

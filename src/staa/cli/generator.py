@@ -20,7 +20,8 @@ PresetOption = Annotated[str, typer.Option(
     help="loss weights, optimiser and schedule: topk (for top-k generators), paper or authors")]
 ArchOption = Annotated[str, typer.Option(
     help="generator architecture: authors (≈50.7 M parameters), fast (≈0.2 M), realtime (fast on 2-sample frames), "
-         "or adjoint (the threat's own front end, transposed; Emo18 or Zhao19 threats)")]
+         "or adjoint (the threat's own front end, transposed: Emo18's or Zhao19's convolutions, "
+         "a foundation model's feature encoder)")]
 BoundOption = Annotated[str | None, typer.Option(
     help="tanh (ε·tanh, the authors), clip (hard clip, the paper) or sign; default: the architecture's")]
 MaskOption = Annotated[str | None, typer.Option(

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from torch import Tensor
+from transformers import HubertConfig, Wav2Vec2Config, WavLMConfig
 
 from staa.attacks.base import margin_loss
 from staa.attacks.staa import AdjointGenerator, Generator, GeneratorConfig, STAANet, STAATrainConfig, train_generator
@@ -43,6 +44,43 @@ def test_with_the_true_feature_gradient_it_is_one_gradient_step(threat) -> None:
     magnitude = g.adjoint(x)
     assert torch.allclose(magnitude, xi.grad, rtol=1e-6, atol=1e-9 * float(xi.grad.abs().max()))
     assert float(xi.grad.abs().max()) > 0
+
+
+def test_draws_average_the_transpose_over_sparsely_perturbed_copies(threat) -> None:
+    """With ``draws`` = 4 and the true ∂L/∂h as coefficients, the map is the mean of the threat's normalised
+    gradients at 4 copies of each clip, each with ±ε on 10 % of its samples; the copies are drawn from
+    the clip itself, so a clip gets the same δ alone or in any batch."""
+    g = adjoint(threat, draws=4).eval()
+    x = clips().double()
+    g.double(), threat.double()
+
+    def true_coefficients(h: Tensor) -> Tensor:
+        h = h.detach().requires_grad_(True)
+        with torch.enable_grad():
+            return torch.autograd.grad(threat.head(h).logsumexp(-1).sum(), h)[0]
+
+    seen: list[Tensor] = []
+    features = g.features
+    g.features = lambda copies: seen.append(copies.detach().clone()) or features(copies)  # type: ignore[method-assign]
+    g.context.forward = true_coefficients  # type: ignore[method-assign]
+    with torch.no_grad():
+        out = g(x)
+    copies = seen[0].reshape(3, 4, -1)
+    noise = copies - x[:, None]
+    assert torch.allclose(noise.abs()[noise != 0], torch.tensor(0.05, dtype=torch.float64))
+    share = (noise != 0).double().mean(-1)
+    assert torch.all((share > 0.08) & (share < 0.12)), share
+    assert not torch.equal(noise[:, 0], noise[:, 1]) and not torch.equal(noise[0], noise[1])  # copies and clips differ
+    xi = copies.reshape(12, -1).clone().requires_grad_(True)
+    threat.head(threat.cnn(standardize(xi)[:, None])).logsumexp(-1).sum().backward()
+    grads = xi.grad.reshape(3, 4, -1)
+    mean = (grads / grads.pow(2).mean(-1, keepdim=True).sqrt()).mean(1)
+    top = mean.abs().topk(400, dim=-1).indices
+    assert torch.equal(out.mask, torch.zeros_like(mean).scatter_(-1, top, 1.0))
+    expected = 0.05 * torch.clamp(g.gain.detach() * mean / mean.pow(2).mean(-1, keepdim=True).sqrt(), -1, 1)
+    assert torch.allclose(out.magnitudes, expected, rtol=1e-6, atol=1e-12)
+    with torch.no_grad():
+        assert torch.allclose(g(x[1:2]).delta, out.delta[1:2], atol=1e-9)
 
 
 def test_it_carries_a_frozen_copy_of_the_threats_front_end(threat) -> None:
@@ -105,6 +143,45 @@ def test_a_zhao19_front_end_works_too() -> None:
     assert float((out.delta != 0).double().mean()) == pytest.approx(0.1, abs=1e-3)
 
 
+def foundation(family: str, normalize: bool = True) -> SERModel:
+    """A tiny foundation SER model built from an encoder config (no pre-trained weights, no hub)."""
+    configs = {"wav2vec2": Wav2Vec2Config, "wavlm": WavLMConfig, "hubert": HubertConfig}
+    encoder = configs[family](hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                              conv_dim=(8, 8), conv_kernel=(10, 3), conv_stride=(5, 2),
+                              num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)  # fmt: skip
+    torch.manual_seed(0)
+    return build_model(family, num_classes=4, encoder=encoder.to_dict(), proj_size=8, normalize=normalize).eval()
+
+
+@pytest.mark.parametrize(("family", "normalize"), [("wav2vec2", True), ("wavlm", False), ("hubert", True)])
+def test_a_foundation_models_feature_encoder_is_its_front_end(family: str, normalize: bool, tmp_path) -> None:
+    """For wav2vec 2.0, WavLM and HuBERT the front end is the frozen convolutional feature encoder, fed as
+    the threat feeds it (standardised, or raw for encoders pre-trained on raw amplitude): the product
+    with any coefficients is the threat's own vector–Jacobian product, and the checkpoint rebuilds it
+    from the recorded encoder config alone."""
+    threat = foundation(family, normalize)
+    g = adjoint(threat).eval()
+    x = clips(2, 3200).double()
+    g.double(), threat.double()
+    u = torch.randn(2, 8, 319, dtype=torch.float64, generator=torch.Generator().manual_seed(1))  # 8 channels, 20 ms frames
+    xi = x.clone().requires_grad_(True)
+    fed = standardize(xi) if normalize else xi
+    (threat.encoder.feature_extractor(fed) * u).sum().backward()
+    g.context.forward = lambda features: u  # type: ignore[method-assign]
+    assert torch.allclose(g.adjoint(x), xi.grad, rtol=1e-6, atol=1e-9 * float(xi.grad.abs().max()))
+    assert float(xi.grad.abs().max()) > 0
+    g, threat = adjoint(foundation(family, normalize)).eval(), foundation(family, normalize)
+    g.save_pretrained(tmp_path / "g")
+    with torch.no_grad():
+        out = g(clips(3, 3200))
+        assert torch.equal(STAANet.from_pretrained(threat, tmp_path / "g").generator(clips(3, 3200)).delta, out.delta)
+    kept = (out.delta != 0).double().mean(-1)
+    assert torch.allclose(kept, torch.full_like(kept, 0.1), atol=1e-3), kept
+    assert mask_jaccard(out.delta) < 0.5
+    g.train()(clips(2, 3200)).x_adv.pow(2).sum().backward()  # training: through the encoder's transpose
+    assert float(g.context.out.weight.grad.abs().sum()) > 0 and all(p.grad is None for p in g.front.parameters())
+
+
 def test_what_it_cannot_be_is_refused(threat) -> None:
     with pytest.raises(ConfigError, match="for_config"):
         Generator(GeneratorConfig.adjoint())
@@ -114,6 +191,8 @@ def test_what_it_cannot_be_is_refused(threat) -> None:
         GeneratorConfig.adjoint(mask="threshold")
     with pytest.raises(ConfigError, match="alignment"):
         GeneratorConfig.adjoint(alignment="authors")
+    with pytest.raises(ConfigError, match="draws"):
+        GeneratorConfig.fast(draws=4)  # a Wave-U-Net has no front end to perturb
     with pytest.raises(ConfigError, match="convolutional front end"):
         Generator.for_config(GeneratorConfig.adjoint(), [torch.nn.Linear(2, 2)])
     with pytest.raises(ConfigError, match="Wave-U-Net streams"):

@@ -55,7 +55,9 @@ class GeneratorConfig:
     ``architecture = "adjoint"`` replaces the Wave-U-Net by :class:`~staa.attacks.staa.adjoint.AdjointGenerator`:
     ``front`` records the threat model's config, whose convolutional front end the generator carries, and
     ``context_channels``, ``context_layers`` and ``context_kernel`` size the network that predicts its
-    coefficients (the U-Net fields above are then unused).
+    coefficients (the U-Net fields above are then unused). ``draws`` > 1 averages its transpose over that
+    many copies of the clip perturbed at random (±ε on ``sparsity_pct`` % of the samples, drawn from a
+    hash of the clip): the front end's Jacobian at the scale of the attack rather than at the clean clip.
     """
 
     model_type: ClassVar[str] = "staa-generator"
@@ -84,6 +86,7 @@ class GeneratorConfig:
     context_channels: int = 256
     context_layers: int = 2
     context_kernel: int = 3
+    draws: int = 1
 
     def __post_init__(self) -> None:
         checks = [
@@ -110,6 +113,7 @@ class GeneratorConfig:
             (1 <= self.context_layers <= 16, f"context_layers must be in [1, 16], got {self.context_layers}"),
             (1 <= self.context_kernel <= 63 and self.context_kernel % 2 == 1,
              f"context_kernel must be odd and in [1, 63], got {self.context_kernel}"),
+            (1 <= self.draws <= 64, f"draws must be in [1, 64], got {self.draws}"),
         ]
         if self.architecture == "adjoint":
             checks += [
@@ -117,6 +121,8 @@ class GeneratorConfig:
                 (self.fold == 1 and self.noise_channels == 0, "the adjoint architecture takes neither fold nor carrier channels"),
                 (self.alignment == "exact", "the adjoint architecture adds δ to the clip itself: alignment must be 'exact'"),
             ]
+        else:
+            checks.append((self.draws == 1, "draws > 1 needs the adjoint architecture (it perturbs its front end's input)"))
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"generator config: {message}")

@@ -69,7 +69,8 @@ class Generator(nn.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        Generator._architectures[cls.architecture] = cls
+        if "architecture" in cls.__dict__:  # a subclass that keeps its parent's architecture (a probe) is no builder
+            Generator._architectures[cls.architecture] = cls
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
@@ -135,6 +136,12 @@ class Generator(nn.Module):
         if x.dim() != 2:
             raise ConfigError(f"generator: expected a (batch, samples) waveform, got shape {tuple(x.shape)}")
         eps = self.config.eps if eps is None else eps
+        clean, magnitudes, mask, scores = self.perturb(x, eps, sparsity_pct)
+        delta = magnitudes * mask
+        return GeneratorOutput(torch.clamp(clean + delta, -1.0, 1.0), delta, magnitudes, mask, scores)
+
+    def perturb(self, x: Tensor, eps: float, sparsity_pct: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """(the clip δ is added to, v, m, scores) of :meth:`forward`: the heads on the padded clip, then the mask."""
         n = x.shape[-1]
         p = self.plan(n)
         padded = x[:, reflect_indices(n, p.left, p.right).to(x.device)]
@@ -143,9 +150,7 @@ class Generator(nn.Module):
             mask = torch.ones_like(magnitudes)
         else:
             mask, scores = self.quantise(scores, sparsity_pct)
-        delta = magnitudes * mask
-        clean = x if self.config.alignment == "exact" else padded[:, :n]
-        return GeneratorOutput(torch.clamp(clean + delta, -1.0, 1.0), delta, magnitudes, mask, scores)
+        return (x if self.config.alignment == "exact" else padded[:, :n]), magnitudes, mask, scores
 
     def heads(self, padded: Tensor, count: int, eps: float) -> tuple[Tensor, Tensor | None]:
         """Magnitudes v and scores ∂ (None if not factorised) of the first ``count`` outputs of a padded input.

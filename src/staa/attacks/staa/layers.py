@@ -189,10 +189,11 @@ def space_to_depth(x: Tensor, fold: int) -> Tensor:
     return x.reshape(b, c, n // fold, fold).transpose(2, 3).reshape(b, c * fold, n // fold)
 
 
-def hashed_noise(channels: int, length: int, seed: int | Tensor, device: torch.device | str = "cpu") -> Tensor:
-    """±1 values, a fixed function of (seed, channel, sample index): (channels, length) for an integer
-    ``seed``, (B, channels, length) for a tensor of B seeds. The same values for a sample whatever the
-    batch or call (an integer hash, so any length is consistent with any other)."""
+def hashed_bits(channels: int, length: int, seed: int | Tensor, device: torch.device | str = "cpu") -> Tensor:
+    """32 pseudo-random bits (int64 in [0, 2³²)), a fixed function of (seed, channel, sample index):
+    (channels, length) for an integer ``seed``, (B, channels, length) for a tensor of B seeds. The same
+    values for a sample whatever the batch or call (an integer hash, so any length is consistent with any
+    other, and every machine draws the same)."""
     mask = 0xFFFFFFFF
     t = torch.arange(length, device=device, dtype=torch.int64)[None, :]
     c = torch.arange(channels, device=device, dtype=torch.int64)[:, None]
@@ -200,8 +201,12 @@ def hashed_noise(channels: int, length: int, seed: int | Tensor, device: torch.d
     h = (t + c * 0x9E3779B1 + seeds.reshape(*seeds.shape, 1, 1) * 0x85EBCA6B) & mask
     for _ in range(2):
         h = (((h >> 16) ^ h) * 0x45D9F3B) & mask
-    h = (h >> 16) ^ h
-    return (h & 1).to(torch.float32) * 2 - 1
+    return (h >> 16) ^ h
+
+
+def hashed_noise(channels: int, length: int, seed: int | Tensor, device: torch.device | str = "cpu") -> Tensor:
+    """±1 values from :func:`hashed_bits` (its lowest bit)."""
+    return (hashed_bits(channels, length, seed, device) & 1).to(torch.float32) * 2 - 1
 
 
 def clip_seeds(x: Tensor, seed: int) -> Tensor:
