@@ -16,8 +16,8 @@ transfer, mask statistics):
 * ``recurrent``: the context network is a two-layer bidirectional GRU over the frames (the shape of
   Emo18's head, whose backward pass sets the true coefficients) instead of two convolutions.
 
-``--generator '{"draws": 4}'`` gives every probe the front end's transpose averaged over 4 sparsely
-perturbed copies of the clip.
+``--generator '{"draws": 4}'`` gives ``fine`` and ``recurrent`` the front end's transpose averaged over 4
+sparsely perturbed copies of the clip (``reread-N`` reads the clip each stage made instead).
 
 None is part of the package: none did better on the test clips (README). With ``--fit-split test`` the
 probes train on the clips they are scored on, which separates what they can fit from what generalises.
