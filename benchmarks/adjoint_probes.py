@@ -16,6 +16,12 @@ transfer, mask statistics):
 * ``recurrent``: the context network is a two-layer bidirectional GRU over the frames (the shape of
   Emo18's head, whose backward pass sets the true coefficients) instead of two convolutions.
 
+* ``surrogate``: the context network is a trainable copy of the threat's own head, and the coefficients
+  are its gradient −∂L/∂h (L its C&W margin at its own prediction). Untrained, the generator is one exact
+  sparse gradient step; training changes the copy so that its gradient fools more. Emo18 and Zhao19
+  threats. Start it at the budget (``--train '{"dense_steps": 0, "anneal_steps": 0, "lr": 1e-4}'``): a
+  dense start retrains the copy for a dense δ.
+
 ``shipped`` is the shipped generator itself, for ``--distil STEPS``: every probe's context network is
 first fitted for STEPS steps to the true coefficients −∂L/∂h (cosine loss, L the C&W margin at the
 threat's own prediction) on crops of the training clips, then trained as usual — distillation as a start.
@@ -34,6 +40,8 @@ probes train on the clips they are scored on, which separates what they can fit 
 from __future__ import annotations
 
 import argparse
+import copy
+from collections.abc import Sequence
 import json
 from pathlib import Path
 from typing import Any
@@ -43,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from common import add_generator_study_arguments
 from generator_probes import RECIPE
-from generator_variants import FittedOn, report, row
+from generator_variants import FIT_SPLITS, FittedOn, report, row
 from torch import Tensor, nn
 
 from staa.attacks.base import margin_loss
@@ -144,6 +152,35 @@ class Recurrent(AdjointGenerator):
         self.context = RecurrentContext(self.context.out.out_channels)
 
 
+class SurrogateContext(nn.Module):
+    """Coefficients −∂L/∂h of a trainable copy of the threat's own head (L its unfloored C&W margin at its
+    own prediction): at the start the true coefficients, so the generator starts as one exact sparse
+    gradient step; training then changes the head so that its gradient fools more."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = copy.deepcopy(head).requires_grad_(True)
+
+    def forward(self, h: Tensor) -> Tensor:
+        build = torch.is_grad_enabled()
+        with torch.enable_grad():
+            hg = h.detach().requires_grad_(True)
+            logits = self.head(hg)
+            loss = margin_loss(logits, logits.argmax(-1), kappa=float("inf")).sum()
+            (gradient,) = torch.autograd.grad(loss, hg, create_graph=build)
+        return -gradient
+
+
+class Surrogate(AdjointGenerator):
+    """The shipped generator whose context network is :class:`SurrogateContext` (Emo18 and Zhao19 threats)."""
+
+    @classmethod
+    def initialised(cls, config: GeneratorConfig, threat_models: Sequence[nn.Module]) -> AdjointGenerator:
+        generator = super().initialised(config, threat_models)
+        generator.context = SurrogateContext(threat_models[0].head)
+        return generator
+
+
 def distil(generator: AdjointGenerator, threat: nn.Module, waves: Tensor, steps: int, seed: int) -> float:
     """Fit the context network to the true coefficients −∂L/∂h (cosine loss; L the unfloored C&W margin at
     the threat's own prediction) on random 1 s crops of ``waves`` at ±6 dB; returns the last 50 steps'
@@ -178,6 +215,7 @@ PROBES: dict[str, type[AdjointGenerator]] = {
     "fine": Fine,
     "fine-all": type("FineAll", (Fine,), {"blocks": 99}),
     "recurrent": Recurrent,
+    "surrogate": Surrogate,
     "shipped": AdjointGenerator,
 }
 
@@ -188,7 +226,7 @@ def main() -> None:
     parser.add_argument("--probe", action="append", required=True, choices=list(PROBES))
     parser.add_argument("--train", default="{}", help="overrides of the shipped recipe (JSON)")
     parser.add_argument("--generator", default="{}", help="overrides of the adjoint preset (JSON), e.g. {\"draws\": 4}")
-    parser.add_argument("--fit-split", default="train", choices=("train", "val", "test"))
+    parser.add_argument("--fit-split", default="train", choices=FIT_SPLITS)
     parser.add_argument("--distil", type=int, default=0, metavar="STEPS",
                         help="first fit each probe's context network to the true coefficients for STEPS steps")
     parser.add_argument("--seed", type=int, default=0)

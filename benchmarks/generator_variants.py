@@ -31,7 +31,7 @@ from common import add_generator_study_arguments
 
 from staa.attacks.staa import Generator, GeneratorConfig, STAANet, STAATrainConfig, train_generator
 from staa.attacks.staa.controls import MaskControl
-from staa.data.cache import PreparedCorpus
+from staa.data.cache import PreparedCorpus, Split
 from staa.metrics import mask_jaccard, mask_periodicity
 from staa.models import load_model
 
@@ -47,12 +47,20 @@ def measure(attack: Any, victim: Any, x: torch.Tensor) -> dict[str, float]:
 
 
 class FittedOn(PreparedCorpus):
-    """A prepared corpus whose training split is another of its splits (``--fit-split``)."""
+    """A prepared corpus whose training split is another of its splits, or several joined by ``+``
+    (``--fit-split``)."""
 
     fit_split: str = "train"
 
     def split(self, name: str) -> Any:
-        return super().split(self.fit_split if name == "train" else name)
+        if name != "train":
+            return super().split(name)
+        parts = [super(FittedOn, self).split(s) for s in self.fit_split.split("+")]
+        return Split(np.concatenate([p.waves for p in parts]), np.concatenate([p.labels for p in parts]),
+                     [item for p in parts for item in p.items])  # fmt: skip
+
+
+FIT_SPLITS = ("train", "val", "test", "train+val")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -103,8 +111,8 @@ def main() -> None:
                         help='NAME={"preset": "fast", "generator": {...}, "train": {...}}: a generator preset '
                              '(fast if not named) and overrides of it and of the topk training preset')
     parser.add_argument("--train", default="{}", help="training overrides shared by every variant (JSON)")
-    parser.add_argument("--fit-split", default="train", choices=("train", "val", "test"),
-                        help="the split the generators train on (test: the capacity probe, see above)")
+    parser.add_argument("--fit-split", default="train", choices=FIT_SPLITS,
+                        help="the split the generators train on (test: the capacity probe; train+val: one more speaker)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
