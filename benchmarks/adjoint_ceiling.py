@@ -2,9 +2,9 @@
 
 The adjoint generator sets δ from z = J_F(x)ᵀu, one coefficient u per front-end channel and frame, the
 mask the top-k of |z| and v = ε·clip(a·z/rms z). Its context network predicts u from the clip. Here u is
-instead a free tensor per clip, optimised by Adam on the generator's own training objective (the C&W
-margin of the threat at x + v⊗m, through the same straight-through top-k) for ``--steps`` steps on the
-clips that are scored. Two starts:
+instead a free tensor per clip, optimised by Adam on the adversarial term of the generator's training
+objective (the threat's C&W margin at x + v⊗m, κ = 0, through the same straight-through top-k) for
+``--steps`` steps on the clips that are scored. Two starts:
 
 * ``generator``: the trained generator's own coefficients (step 0 is the generator's ASR);
 * ``gradient``: the true coefficients −∂L/∂h (step 0 is one exact sparse gradient step; Emo18 and
@@ -34,7 +34,7 @@ from staa.models import load_model
 
 def ceiling(generator: Generator, threat: torch.nn.Module, x: Tensor, start: Tensor, steps: int, lr: float,
             every: int) -> list[tuple[int, float]]:  # fmt: skip
-    """(step, ASR) every ``every`` steps of Adam on per-clip coefficients from ``start``; lr relative to mean |start|."""
+    """(step, ASR) every ``every`` steps of Adam on per-clip coefficients from ``start`` (lr relative to its mean |u|)."""
     eps, k_pct = generator.config.eps, generator.config.sparsity_pct
     labels = threat(x).argmax(-1)
     u = torch.nn.Parameter(start.clone())

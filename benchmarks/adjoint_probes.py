@@ -15,7 +15,6 @@ transfer, mask statistics):
   40 ms frame. ``fine-all`` does the same at every block. Emo18 and Zhao19 threats.
 * ``recurrent``: the context network is a two-layer bidirectional GRU over the frames (the shape of
   Emo18's head, whose backward pass sets the true coefficients) instead of two convolutions.
-
 * ``surrogate``: the context network is a trainable copy of the threat's own head, and the coefficients
   are its gradient −∂L/∂h (L its C&W margin at its own prediction). Untrained, the generator is one exact
   sparse gradient step; training changes the copy so that its gradient fools more. Emo18 and Zhao19
@@ -29,8 +28,9 @@ threat's own prediction) on crops of the training clips, then trained as usual �
 ``--generator '{"draws": 4}'`` gives ``fine`` and ``recurrent`` the front end's transpose averaged over 4
 sparsely perturbed copies of the clip (``reread-N`` reads the clip each stage made instead).
 
-None is part of the package: none did better on the test clips (README). With ``--fit-split test`` the
-probes train on the clips they are scored on, which separates what they can fit from what generalises.
+None is part of the package: none did better than the spread of the shipped generator's seeds (README).
+With ``--fit-split test`` the probes train on the clips they are scored on, which separates what they can
+fit from what generalises.
 
     python benchmarks/adjoint_probes.py --cache runs/emodb/cache/emodb-<key> \\
         --threat runs/emodb/models/emo18/best --victim runs/emodb/models/zhao19/best --out /tmp/adjoint-probes \\
@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-from collections.abc import Sequence
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 

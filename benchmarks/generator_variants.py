@@ -112,7 +112,7 @@ def main() -> None:
                              '(fast if not named) and overrides of it and of the topk training preset')
     parser.add_argument("--train", default="{}", help="training overrides shared by every variant (JSON)")
     parser.add_argument("--fit-split", default="train", choices=FIT_SPLITS,
-                        help="the split the generators train on (test: the capacity probe; train+val: one more speaker)")
+                        help="the split the generators train on (test: the capacity probe; train+val: a third speaker)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
