@@ -24,7 +24,8 @@ import argparse
 
 import numpy as np
 import torch
-from torch import Tensor
+from adjoint_probes import true_coefficients
+from torch import Tensor, nn
 
 from staa.attacks.base import margin_loss
 from staa.attacks.staa import Generator
@@ -32,40 +33,43 @@ from staa.data.cache import PreparedCorpus
 from staa.models import load_model
 
 
-def ceiling(generator: Generator, threat: torch.nn.Module, x: Tensor, start: Tensor, steps: int, lr: float,
+class Free(nn.Module):
+    """Coefficients that are parameters of their own, one set per clip, in place of a context network."""
+
+    def __init__(self, start: Tensor) -> None:
+        super().__init__()
+        self.u = nn.Parameter(start.clone())
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.u
+
+
+def ceiling(generator: Generator, threat: nn.Module, x: Tensor, start: Tensor, steps: int, lr: float,
             every: int) -> list[tuple[int, float]]:  # fmt: skip
-    """(step, ASR) every ``every`` steps of Adam on per-clip coefficients from ``start`` (lr relative to its mean |u|)."""
-    eps, k_pct = generator.config.eps, generator.config.sparsity_pct
+    """(step, ASR) every ``every`` steps of Adam on per-clip coefficients from ``start`` (lr relative to its
+    mean |u|): the generator itself, with its context network replaced by the free coefficients."""
     labels = threat(x).argmax(-1)
-    u = torch.nn.Parameter(start.clone())
-    optimizer = torch.optim.Adam([u], lr=lr * float(start.abs().mean()))
-    xi = x.clone().requires_grad_(True)
-    h = generator.features(xi)  # the front end's graph, reused by every step's transpose
+    generator.context = Free(start)
+    optimizer = torch.optim.Adam(generator.context.parameters(), lr=lr * float(start.abs().mean()))
     curve = []
     for step in range(steps + 1):
-        z = torch.autograd.grad(h, xi, u, create_graph=True, retain_graph=True)[0]
-        z = z / z.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-12)
-        mask, _ = generator.quantise(z.abs(), k_pct)
-        logits = threat(torch.clamp(x + generator._bound(generator.gain * z, eps) * mask, -1.0, 1.0))
+        logits = threat(generator(x).x_adv)
         if step % every == 0:
             curve.append((step, float((logits.argmax(-1) != labels).float().mean())))
         if step < steps:
             optimizer.zero_grad()
-            margin_loss(logits, labels).mean().backward(retain_graph=True)
+            margin_loss(logits, labels).mean().backward()
             optimizer.step()
     return curve
 
 
-def starts(generator: Generator, threat: torch.nn.Module, x: Tensor) -> dict[str, Tensor]:
+def starts(generator: Generator, threat: nn.Module, x: Tensor) -> dict[str, Tensor]:
     """The generator's coefficients, and the true ones where the threat's head reads the front end's features."""
     with torch.no_grad():
         h = generator.features(x)
         found = {"generator": generator.context(h)}
-    if hasattr(threat, "head"):
-        hg = h.clone().requires_grad_(True)
-        logits = threat.head(hg)
-        (g,) = torch.autograd.grad(margin_loss(logits, logits.argmax(-1), kappa=float("inf")).sum(), hg)
-        found["gradient"] = -g
+        if hasattr(threat, "head"):
+            found["gradient"] = true_coefficients(threat.head, h)
     return found
 
 

@@ -162,13 +162,7 @@ class SurrogateContext(nn.Module):
         self.head = copy.deepcopy(head).requires_grad_(True)
 
     def forward(self, h: Tensor) -> Tensor:
-        build = torch.is_grad_enabled()
-        with torch.enable_grad():
-            hg = h.detach().requires_grad_(True)
-            logits = self.head(hg)
-            loss = margin_loss(logits, logits.argmax(-1), kappa=float("inf")).sum()
-            (gradient,) = torch.autograd.grad(loss, hg, create_graph=build)
-        return -gradient
+        return true_coefficients(self.head, h)
 
 
 class Surrogate(AdjointGenerator):
@@ -179,6 +173,18 @@ class Surrogate(AdjointGenerator):
         generator = super().initialised(config, threat_models)
         generator.context = SurrogateContext(threat_models[0].head)
         return generator
+
+
+def true_coefficients(head: nn.Module, h: Tensor) -> Tensor:
+    """−∂L/∂h for the front end's features h, L the unfloored C&W margin of ``head`` at its own prediction
+    (differentiable with respect to ``head`` while gradients are enabled)."""
+    build = torch.is_grad_enabled()
+    with torch.enable_grad():
+        hg = h.detach().requires_grad_(True)
+        logits = head(hg)
+        (gradient,) = torch.autograd.grad(margin_loss(logits, logits.argmax(-1), kappa=float("inf")).sum(), hg,
+                                          create_graph=build)  # fmt: skip
+    return -gradient
 
 
 def distil(generator: AdjointGenerator, threat: nn.Module, waves: Tensor, steps: int, seed: int) -> float:
@@ -195,10 +201,9 @@ def distil(generator: AdjointGenerator, threat: nn.Module, waves: Tensor, steps:
         x = torch.stack([waves[r, s : s + crop] for r, s in zip(rows, starts)]) * gains
         with torch.no_grad():
             h = generator.features(x)
-        hg = h.clone().requires_grad_(True)
-        logits = threat.head(hg)
-        (target,) = torch.autograd.grad(margin_loss(logits, logits.argmax(-1), kappa=float("inf")).sum(), hg)
-        cosine = F.cosine_similarity(generator.context(h).flatten(1), -target.flatten(1), dim=1).mean()
+        with torch.no_grad():
+            target = true_coefficients(threat.head, h)
+        cosine = F.cosine_similarity(generator.context(h).flatten(1), target.flatten(1), dim=1).mean()
         optimizer.zero_grad()
         (1 - cosine).backward()
         optimizer.step()
