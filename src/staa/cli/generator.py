@@ -33,6 +33,9 @@ BudgetSparsityOption = Annotated[float | None, typer.Option(
     help="threshold mask: adapt λ_s after every validation until the sparsity reaches this % of samples")]
 BudgetUpdateOption = Annotated[str, typer.Option(
     help="multiplicative (the budget is an upper bound) or additive (met from both sides)")]
+DataOption = Annotated[list[str] | None, typer.Option("--data", help=(
+    "training speech instead of the corpus's training split, repeatable: train (that split), NAME:ROOT (a corpus), "
+    "FILE.csv (a manifest, labels optional) or a folder of audio of any rate; never the corpus's val/test clips"))]
 CheckpointingOption = Annotated[bool, typer.Option(
     help="recompute activations in the backward pass (the authors' network at batch 8: 7.1 → 3.0 GiB)")]  # fmt: skip
 
@@ -74,6 +77,7 @@ def train(
     checkpointing: CheckpointingOption = False,
     micro_batch: int = typer.Option(None, help="accumulate each batch's gradient over parts of this many clips"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
+    data: DataOption = None,
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
     device: str = typer.Option("cpu", help=DEVICE_HELP),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
@@ -83,10 +87,13 @@ def train(
     A top-k generator (the default architectures) perturbs exactly --sparsity-pct % of each clip. With a
     budget (--budget-sparsity for the threshold mask, --budget-snr) the loss weight it controls is
     adapted after every validation (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the
-    weights at every validation next to the measured sparsity and SNR.
+    weights at every validation next to the measured sparsity and SNR. --data trains on other speech
+    (:mod:`staa.data.speech`, pooled into --cache); validation stays on the corpus's validation split.
     """
     from staa.attacks.staa import GeneratorConfig, STAATrainConfig
+    from staa.data.speech import parse_sources, pooled_speech
     from staa.models import load_model
+    from staa.runtime import distributed as ddp
     from staa.training.generator import budget_controllers, check_train_config, train_staa_generator
 
     checked_places(out, cache)
@@ -101,11 +108,15 @@ def train(
                "no_quantisation": no_quantisation, "checkpointing": checkpointing}  # fmt: skip
     config = check_train_config(STAATrainConfig.preset(preset, **options))  # every option checked before any work
     budgets = budget_controllers(config, budget_sparsity, budget_snr, update=budget_update, lr=budget_lr)
+    sources = parse_sources(list(data)) if data else None
     shape = {"bound": bound, "mask": mask, "sparsity_pct": sparsity_pct, "noise_channels": noise_channels}
     arch_config = GeneratorConfig.preset(arch, eps=eps, alignment=alignment, factorised=not no_factorisation,
                                          **{k: v for k, v in shape.items() if v is not None})  # fmt: skip
     threat_models = [(path, load_model(path)) for path in threat]
     pc = corpus_for_models(threat_models, corpus, root, cache, seconds, quiet, device=device)
+    if sources:
+        with ddp.main_first():  # under torchrun rank 0 pools, the others reuse its cache
+            pc = pooled_speech(sources, pc, cache, show_progress=not quiet and ddp.is_main())
     if targeted:
         config = replace(config, target_class=target_index(target_class, pc.classes))
     result = train_staa_generator(arch_config, config, [m for _, m in threat_models], pc, out, budgets=budgets,
