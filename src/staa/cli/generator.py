@@ -33,9 +33,19 @@ BudgetSparsityOption = Annotated[float | None, typer.Option(
     help="threshold mask: adapt λ_s after every validation until the sparsity reaches this % of samples")]
 BudgetUpdateOption = Annotated[str, typer.Option(
     help="multiplicative (the budget is an upper bound) or additive (met from both sides)")]
-DataOption = Annotated[list[str] | None, typer.Option("--data", help=(
-    "training speech instead of the corpus's training split, repeatable: train (that split), NAME:ROOT (a corpus), "
-    "FILE.csv (a manifest, labels optional) or a folder of audio of any rate; never the corpus's val/test clips"))]
+
+
+def _checked_sources(values: list[str] | None) -> list[Any] | None:
+    """--data parsed and checked as it is read, before any work (:func:`staa.data.speech.parse_sources`)."""
+    from staa.data.speech import parse_sources
+
+    return parse_sources(list(values)) if values else None
+
+
+DataOption = Annotated[list[str] | None, typer.Option("--data", callback=_checked_sources, help=(
+    "training speech instead of the corpus's training split (validation stays on its val split), repeatable: train "
+    "(that split), NAME:ROOT (a corpus), FILE.csv (a manifest, labels optional) or a folder of audio of any rate; "
+    "never a val/test clip (staa.data.speech)"))]
 CheckpointingOption = Annotated[bool, typer.Option(
     help="recompute activations in the backward pass (the authors' network at batch 8: 7.1 → 3.0 GiB)")]  # fmt: skip
 
@@ -87,13 +97,10 @@ def train(
     A top-k generator (the default architectures) perturbs exactly --sparsity-pct % of each clip. With a
     budget (--budget-sparsity for the threshold mask, --budget-snr) the loss weight it controls is
     adapted after every validation (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the
-    weights at every validation next to the measured sparsity and SNR. --data trains on other speech
-    (:mod:`staa.data.speech`, pooled into --cache); validation stays on the corpus's validation split.
+    weights at every validation next to the measured sparsity and SNR.
     """
     from staa.attacks.staa import GeneratorConfig, STAATrainConfig
-    from staa.data.speech import parse_sources, pooled_speech
     from staa.models import load_model
-    from staa.runtime import distributed as ddp
     from staa.training.generator import budget_controllers, check_train_config, train_staa_generator
 
     checked_places(out, cache)
@@ -108,15 +115,11 @@ def train(
                "no_quantisation": no_quantisation, "checkpointing": checkpointing}  # fmt: skip
     config = check_train_config(STAATrainConfig.preset(preset, **options))  # every option checked before any work
     budgets = budget_controllers(config, budget_sparsity, budget_snr, update=budget_update, lr=budget_lr)
-    sources = parse_sources(list(data)) if data else None
     shape = {"bound": bound, "mask": mask, "sparsity_pct": sparsity_pct, "noise_channels": noise_channels}
     arch_config = GeneratorConfig.preset(arch, eps=eps, alignment=alignment, factorised=not no_factorisation,
                                          **{k: v for k, v in shape.items() if v is not None})  # fmt: skip
     threat_models = [(path, load_model(path)) for path in threat]
-    pc = corpus_for_models(threat_models, corpus, root, cache, seconds, quiet, device=device)
-    if sources:
-        with ddp.main_first():  # under torchrun rank 0 pools, the others reuse its cache
-            pc = pooled_speech(sources, pc, cache, show_progress=not quiet and ddp.is_main())
+    pc = _with_speech(corpus_for_models(threat_models, corpus, root, cache, seconds, quiet, device=device), data, cache, quiet)
     if targeted:
         config = replace(config, target_class=target_index(target_class, pc.classes))
     result = train_staa_generator(arch_config, config, [m for _, m in threat_models], pc, out, budgets=budgets,
@@ -125,8 +128,7 @@ def train(
         last = result["history"][-1] if result["history"] else {}
         typer.echo(
             f"validation ASR {last.get('val_asr', float('nan')):.4f}, sparsity {fmt(last.get('val_sparsity'))} %, "
-            f"SNR {fmt(last.get('val_snr_db'))} dB (last validation); generator {out / 'best'}"
-        )
+            f"SNR {fmt(last.get('val_snr_db'))} dB (last validation); generator {out / 'best'}")
         for budget in result.get("budgets", []):
             typer.echo(_budget_line(budget, last))
 
@@ -197,6 +199,17 @@ def apply(
         f"{s['n']} clips: ASR {s['asr_threat']:.4f}, sparsity {fmt(s['sparsity_pct'])} %, SNR {fmt(s['snr_db'])} dB, "
         f"{1000 * s['seconds_per_example']:.1f} ms/clip -> {out / 'wav'}"
     )
+
+
+def _with_speech(pc: Any, sources: list[Any] | None, cache: Path, quiet: bool) -> Any:
+    """``pc``, or with ``sources`` (--data) its training split replaced by their speech, pooled into ``cache``."""
+    if not sources:
+        return pc
+    from staa.data.speech import pooled_speech
+    from staa.runtime import distributed as ddp
+
+    with ddp.main_first():  # under torchrun rank 0 pools, the others reuse its cache
+        return pooled_speech(sources, pc, cache, show_progress=not quiet and ddp.is_main())
 
 
 def _budget_line(budget: dict[str, Any], last: dict[str, Any]) -> str:
