@@ -102,12 +102,16 @@ def train_ser_model(ctx: ExperimentContext, name: str) -> None:
 
 
 def train_generator_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None) -> Generator:
-    """Train (or reuse) the STAA-Net generator of ``plan`` against ``threat``; return it loaded."""
+    """Train (or reuse) the STAA-Net generator of ``plan`` against ``threat``; return it loaded.
+
+    It trains on the corpus's training split, or on the speech of ``train.data`` (:mod:`staa.data.speech`,
+    pooled beside the corpus's cache); validation is the corpus's validation split either way.
+    """
     gen_cfg = generator_config(plan)
     train_cfg, budget = train_config(plan, ctx.run_seed, target)
     directory = ctx.attack_root / "generators" / threat / plan.id
     sources, corpus = train_data(plan), ctx.corpus
-    if sources is not None:  # other speech than the training split, pooled beside the corpus's cache
+    if sources is not None:
         corpus = pooled_speech(sources, ctx.corpus, ctx.corpus.path.parent, show_progress=ctx.show_progress)
         ctx.log(f"generator {threat}/{plan.id}: {len(corpus.split('train'))} training clips from "
                 f"{', '.join(s.describe() for s in sources)}")  # fmt: skip
