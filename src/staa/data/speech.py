@@ -203,10 +203,11 @@ def check_unseen(clips: Sequence[Clip], base: PreparedCorpus) -> None:
     for p in scored:
         if p.is_file():
             sizes.setdefault(p.stat().st_size, set()).add(str(p))
-    digests: dict[int, set[str]] = {}
-    for clip in clips:
+    for clip in clips:  # every path first: the cheap test names the plain case
         if clip.path in paths:
             raise DataError(f"is one of {base.name}'s validation or test clips: a generator never trains on them", clip.path)
+    digests: dict[int, set[str]] = {}
+    for clip in clips:
         size = Path(clip.path).stat().st_size if Path(clip.path).is_file() else -1
         if size in sizes:
             known = digests.setdefault(size, {file_digest(p) for p in sizes[size]})
