@@ -188,3 +188,27 @@ def test_budget_options_are_checked(workspace: Path) -> None:
         result = runner.invoke(app, base + extra)
         assert isinstance(result.exception, ConfigError) and message in str(result.exception), result.output
     assert not (workspace / "unused").exists()
+
+
+def test_data_trains_on_other_speech_and_never_on_the_scored_clips(workspace: Path) -> None:
+    w = workspace
+    rng = np.random.default_rng(1)
+    (w / "other").mkdir()
+    for i, rate in enumerate((44_100, 8_000, 24_000)):  # unlabelled speech at other rates
+        sf.write(str(w / "other" / f"{i}.wav"), (0.1 * rng.standard_normal(rate // 4)).astype(np.float32), rate)
+    base = ["generator", "train", "--threat", w / "emo18", "--corpus", w / "manifest.csv", "--cache", w / "cache",
+            "--seconds", "0.25", "--arch", "fast", "--steps", "2", "--quiet"]  # fmt: skip
+    result = invoke(*base, "--out", w / "gen-data", "--data", "train", "--data", w / "other")
+    assert result.exit_code == 0, result.output
+    train = json.loads((w / "gen-data" / "train.json").read_text())
+    pool = Path(train["provenance"]["config"]["corpus"])
+    assert pool.name.startswith("speech-") and pool.parent == w / "cache"
+    sources = json.loads((pool / "manifest.json").read_text())["sources"]
+    assert sources == {"train": 7, str(w / "other"): 3}
+
+    for data, message in ((w / "wavs", "validation or test clips"), ("emodb:", "training data folder not found")):
+        result = runner.invoke(app, [str(a) for a in (*base, "--out", w / "refused", "--data", data)])
+        assert message in str(result.exception) and "\n" not in str(result.exception), result.output
+    assert not (w / "refused").exists()
+    result = runner.invoke(app, [str(a) for a in (*base, "--out", w / "refused", "--data", "train", "--data", "train")])
+    assert isinstance(result.exception, ConfigError) and "listed twice" in str(result.exception)

@@ -94,6 +94,13 @@ def test_mixing_takes_partners_of_the_same_class_only() -> None:
     assert (augment.draw(Augmentation(mix_prob=1.0), lonely, lonely, 10, torch.Generator()).partner == -1).all()
 
 
+def test_clips_without_a_label_are_never_mixed() -> None:
+    labels = np.array([-1, -1, -1, 2, 2])
+    d = augment.draw(Augmentation(mix_prob=1.0), labels, labels, 10, torch.Generator().manual_seed(0))
+    assert (d.partner[:3] == -1).all() and sorted(d.partner[3:].tolist()) in ([3, 4], [3, 3], [4, 4])
+    assert all(labels[p] == 2 for p in d.partner[3:].tolist())
+
+
 def test_mix_adds_the_partner_below_the_clip() -> None:
     x = tone_batch(2)
     partners = tone_batch(2).flip(0)

@@ -86,3 +86,19 @@ def test_ser_schedules_follow_the_paper_unless_the_file_sets_them():
     assert model_train_config(config, "emo18", seed=0).lr == 2e-3  # 2e-3 without a dot is text in YAML: cast
     adversarial = model_train_config(config, "emo18_at", seed=0)
     assert adversarial.attack_options == {"steps": 2, "loss": "ce", "early_stop": False, "k_percent": 10}
+
+
+def test_a_generators_training_speech_is_read_and_checked_from_the_experiment_file():
+    from staa.data.speech import Source
+    from staa.experiment.plans import plan_of, train_data
+
+    config = load_config("demo", ['attackers.staa.train.data=[train, "nemo:/data/nemo", {folder: /data/podcasts}]'])
+    plan = plan_of(config, "emo18", "staa")
+    assert train_data(plan) == [Source("train"), Source("corpus", "/data/nemo", "nemo"), Source("folder", "/data/podcasts")]
+    assert train_config(plan, 0, None)[0] == train_config(plan_of(load_config("demo"), "emo18", "staa"), 0, None)[0]
+    assert train_data(plan_of(load_config("demo"), "emo18", "staa")) is None  # default: the corpus's training split
+    for value, message in (("[{folder: f, splits: [train]}]", "unknown keys"), ("[]", "non-empty list"),
+                           ("[{corpus: nosuch}]", "unknown corpus 'nosuch'"), ("podcasts", "non-empty list")):  # fmt: skip
+        with pytest.raises(ConfigError, match=message) as err:
+            load_config("demo", [f"attackers.staa.train.data={value}"])
+        assert "attacker 'staa'" in str(err.value) and "\n" not in str(err.value)

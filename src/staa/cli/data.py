@@ -13,7 +13,7 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command()
 def prepare(
-    corpus: str = typer.Argument(..., help="synthetic, emodb, ravdess, demos, iemocap, or a CSV manifest path"),
+    corpus: str = typer.Argument(..., help="synthetic, emodb, ravdess, nemo, demos, iemocap, or a CSV manifest path"),
     root: Path = typer.Option(None, help=ROOT_HELP),
     cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
     seconds: float = typer.Option(None, help=SECONDS_HELP),

@@ -33,6 +33,19 @@ BudgetSparsityOption = Annotated[float | None, typer.Option(
     help="threshold mask: adapt λ_s after every validation until the sparsity reaches this % of samples")]
 BudgetUpdateOption = Annotated[str, typer.Option(
     help="multiplicative (the budget is an upper bound) or additive (met from both sides)")]
+
+
+def _checked_sources(values: list[str] | None) -> list[Any] | None:
+    """--data parsed and checked as it is read, before any work (:func:`staa.data.speech.parse_sources`)."""
+    from staa.data.speech import parse_sources
+
+    return parse_sources(list(values)) if values else None
+
+
+DataOption = Annotated[list[str] | None, typer.Option("--data", callback=_checked_sources, help=(
+    "training speech instead of the corpus's training split (validation stays on its val split), repeatable: train "
+    "(that split), NAME:ROOT (a corpus), FILE.csv (a manifest, labels optional) or a folder of audio of any rate; "
+    "never a val/test clip (staa.data.speech)"))]
 CheckpointingOption = Annotated[bool, typer.Option(
     help="recompute activations in the backward pass (the authors' network at batch 8: 7.1 → 3.0 GiB)")]  # fmt: skip
 
@@ -74,6 +87,7 @@ def train(
     checkpointing: CheckpointingOption = False,
     micro_batch: int = typer.Option(None, help="accumulate each batch's gradient over parts of this many clips"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
+    data: DataOption = None,
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
     device: str = typer.Option("cpu", help=DEVICE_HELP),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
@@ -105,7 +119,7 @@ def train(
     arch_config = GeneratorConfig.preset(arch, eps=eps, alignment=alignment, factorised=not no_factorisation,
                                          **{k: v for k, v in shape.items() if v is not None})  # fmt: skip
     threat_models = [(path, load_model(path)) for path in threat]
-    pc = corpus_for_models(threat_models, corpus, root, cache, seconds, quiet, device=device)
+    pc = _with_speech(corpus_for_models(threat_models, corpus, root, cache, seconds, quiet, device=device), data, cache, quiet)
     if targeted:
         config = replace(config, target_class=target_index(target_class, pc.classes))
     result = train_staa_generator(arch_config, config, [m for _, m in threat_models], pc, out, budgets=budgets,
@@ -114,8 +128,7 @@ def train(
         last = result["history"][-1] if result["history"] else {}
         typer.echo(
             f"validation ASR {last.get('val_asr', float('nan')):.4f}, sparsity {fmt(last.get('val_sparsity'))} %, "
-            f"SNR {fmt(last.get('val_snr_db'))} dB (last validation); generator {out / 'best'}"
-        )
+            f"SNR {fmt(last.get('val_snr_db'))} dB (last validation); generator {out / 'best'}")
         for budget in result.get("budgets", []):
             typer.echo(_budget_line(budget, last))
 
@@ -186,6 +199,17 @@ def apply(
         f"{s['n']} clips: ASR {s['asr_threat']:.4f}, sparsity {fmt(s['sparsity_pct'])} %, SNR {fmt(s['snr_db'])} dB, "
         f"{1000 * s['seconds_per_example']:.1f} ms/clip -> {out / 'wav'}"
     )
+
+
+def _with_speech(pc: Any, sources: list[Any] | None, cache: Path, quiet: bool) -> Any:
+    """``pc``, or with ``sources`` (--data) its training split replaced by their speech, pooled into ``cache``."""
+    if not sources:
+        return pc
+    from staa.data.speech import pooled_speech
+    from staa.runtime import distributed as ddp
+
+    with ddp.main_first():  # under torchrun rank 0 pools, the others reuse its cache
+        return pooled_speech(sources, pc, cache, show_progress=not quiet and ddp.is_main())
 
 
 def _budget_line(budget: dict[str, Any], last: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ import typer
 
 
 def run(
-    experiment: str = typer.Argument(..., help="built-in experiment (demo, emodb, ravdess, demos, iemocap) or a YAML file"),
+    experiment: str = typer.Argument(..., help="built-in experiment (demo, emodb, ravdess, nemo, demos, iemocap) or a YAML file"),
     out: Path = typer.Option(..., help="output folder; rerunning into it skips finished steps and resumes"),
     set_: list[str] = typer.Option([], "--set", help="override a config key, e.g. --set attackers.pgd.settings.steps=5"),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 (default: the experiment's)"),

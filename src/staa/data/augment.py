@@ -96,7 +96,10 @@ def crop_length(aug: Augmentation, length: int, sample_rate: int) -> int:
 
 
 def draw(aug: Augmentation, labels: np.ndarray, pool_labels: np.ndarray, crop: int, generator: torch.Generator) -> Draw:
-    """Random choices for clips with ``labels``; partners come from the pool (the training split)."""
+    """Random choices for clips with ``labels``; partners come from the pool (the training split).
+
+    A clip labelled −1 has no known class (training speech without labels) and is never mixed.
+    """
     n = len(labels)
 
     def uniform(low: float, high: float) -> Tensor:
@@ -107,7 +110,7 @@ def draw(aug: Augmentation, labels: np.ndarray, pool_labels: np.ndarray, crop: i
     partner = torch.full((n,), -1, dtype=torch.long)
     for i, label in enumerate(labels):
         same = np.flatnonzero(pool_labels == label)
-        if chance[i, 0] < aug.mix_prob and len(same) > 1:
+        if label >= 0 and chance[i, 0] < aug.mix_prob and len(same) > 1:
             partner[i] = int(same[min(int(pick[i] * len(same)), len(same) - 1)])
     snr = uniform(*aug.snr_db)
     return Draw(

@@ -10,6 +10,7 @@ from staa.data.demos import DEMoS
 from staa.data.emodb import EmoDB
 from staa.data.iemocap import IEMOCAP
 from staa.data.manifest import ManifestCorpus
+from staa.data.nemo import NEMO
 from staa.data.ravdess import RAVDESS
 from staa.data.synthetic import SyntheticCorpus
 from staa.errors import ConfigError
@@ -20,6 +21,7 @@ CORPORA: dict[str, type[Corpus]] = {
     "iemocap": IEMOCAP,
     "emodb": EmoDB,
     "ravdess": RAVDESS,
+    "nemo": NEMO,
 }
 
 

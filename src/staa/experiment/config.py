@@ -38,7 +38,7 @@ from staa.experiment.sections.robustness import validate_defenses
 from staa.experiment.sections.seeds import validate_attack_seeds
 from staa.experiment.sections.targeted import validate_targeted
 
-BUILTIN = ("demo", "emodb", "ravdess", "demos", "iemocap")
+BUILTIN = ("demo", "emodb", "ravdess", "nemo", "demos", "iemocap")
 ADVERSARIAL_KEYS = {"from", "attack", "eps", "settings", "adv_fraction"}
 CORPUS_KEYS = {"name", "root", "seconds", "cache", "options"}
 MAX_FILE_BYTES = 1 << 20  # an experiment file is a page of YAML; a megabyte is no experiment

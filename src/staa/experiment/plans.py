@@ -21,6 +21,7 @@ from staa.attacks.base import Attack
 from staa.attacks.registry import build_attack
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.attacks.universal import UniversalConfig
+from staa.data.speech import Source, parse_sources
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, SER_RECIPE, TRAINING_PRESET
 from staa.errors import ConfigError, first_line
 from staa.models.registry import model_class
@@ -151,11 +152,19 @@ def train_config(plan: AttackerPlan, seed: int, target: int | None) -> tuple[STA
     """``train: {preset, budget, ...}`` of a STAA-Net plan: the trainer's config and the budget (or None)."""
     spec = dict(plan.train or {})
     preset, budget = spec.pop("preset", TRAINING_PRESET), spec.pop("budget", None)
+    spec.pop("data", None)  # the training speech: train_data(plan)
     extra: dict[str, Any] = {"seed": seed}
     if target is not None:
         extra.update(targeted=True, target_class=target)
     config = STAATrainConfig.preset(preset, **{**extra, **_checked(STAATrainConfig, spec, "generator training")})
     return check_train_config(config), budget
+
+
+def train_data(plan: AttackerPlan) -> list[Source] | None:
+    """``train: {data: [...]}`` of a STAA-Net plan: the sources of its training speech (None: the threat
+    corpus's training split), checked (:func:`staa.data.speech.parse_sources`)."""
+    data = (plan.train or {}).get("data")
+    return None if data is None else parse_sources(data)
 
 
 def universal_config(plan: AttackerPlan, seed: int) -> UniversalConfig:
@@ -226,6 +235,7 @@ def _build_plan(plan: AttackerPlan, seed: int) -> None:
         generator_config(plan)
     if plan.attack == "staa":
         train_config(plan, seed, None)
+        train_data(plan)
     elif plan.attack == "universal":
         universal_config(plan, seed)
         build_attack("universal", nn.Module(), eps=plan.eps, **plan.settings)

@@ -30,6 +30,7 @@ from staa.attacks.staa.controls import MaskControl
 from staa.attacks.universal import fitted_universal
 from staa.data.cache import prepare
 from staa.data.registry import build_corpus
+from staa.data.speech import pooled_speech
 from staa.errors import ConfigError
 from staa.evaluation.adversarial_set import file_fingerprint
 from staa.evaluation.transfer import evaluate_victim, transfer_row
@@ -42,6 +43,7 @@ from staa.experiment.plans import (
     plan_of,
     per_clip_attack,
     train_config,
+    train_data,
     universal_config,
 )
 from staa.models.base import WEIGHTS_NAME
@@ -100,16 +102,25 @@ def train_ser_model(ctx: ExperimentContext, name: str) -> None:
 
 
 def train_generator_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None) -> Generator:
-    """Train (or reuse) the STAA-Net generator of ``plan`` against ``threat``; return it loaded."""
+    """Train (or reuse) the STAA-Net generator of ``plan`` against ``threat``; return it loaded.
+
+    It trains on the corpus's training split, or on the speech of ``train.data`` (:mod:`staa.data.speech`,
+    pooled beside the corpus's cache); validation is the corpus's validation split either way.
+    """
     gen_cfg = generator_config(plan)
     train_cfg, budget = train_config(plan, ctx.run_seed, target)
     directory = ctx.attack_root / "generators" / threat / plan.id
+    sources, corpus = train_data(plan), ctx.corpus
+    if sources is not None:
+        corpus = pooled_speech(sources, ctx.corpus, ctx.corpus.path.parent, show_progress=ctx.show_progress)
+        ctx.log(f"generator {threat}/{plan.id}: {len(corpus.split('train'))} training clips from "
+                f"{', '.join(s.describe() for s in sources)}")  # fmt: skip
     if (directory / "train.json").exists() and not ctx.overwrite:
         ctx.log(f"generator {threat}/{plan.id}: reusing {directory / 'best'} if its settings are these")
     else:
         length = f"{train_cfg.steps} steps" if train_cfg.steps else f"{train_cfg.epochs} epochs"
         ctx.log(f"generator {threat}/{plan.id}: training for {length}")
-    train_staa_generator(gen_cfg, train_cfg, [ctx.models[threat]], ctx.corpus, directory,
+    train_staa_generator(gen_cfg, train_cfg, [ctx.models[threat]], corpus, directory,
                          budgets=budget_controllers(train_cfg, **(budget or {})), device=ctx.device,
                          show_progress=ctx.show_progress, overwrite=ctx.overwrite)  # fmt: skip
     return Generator.from_pretrained(directory / "best")
