@@ -21,7 +21,7 @@ samples are reached in the first steps.
 Why this is the minimum-norm attack of record (``sigma_zero`` in the registry): on the 49 test clips of
 the EmoDB subset against Emo18 (ε = 0.05, 100 steps each), σ-zero fools all 49 with a median minimum
 L0 of 735 samples (2.3 %), FMN-L0 fools 6 (median L0 of those 11 samples) and leaves the median
-over all clips at "more than N" (benchmarks/strongest_attacks.py). FMN stays registered (``fmn``)
+over all clips at "more than N" (research/strongest_attacks.py). FMN stays registered (``fmn``)
 because where it arrives it can be far sparser: on its 6 clips σ-zero needs 16, 22, 2 326, 11, 45 and
 629 samples, FMN 16, 24, 2, 11, 41 and 7; on a hand-built model it finds the exact minimum where σ-zero
 cannot, Adam moving samples whose gradients are proportional in lockstep

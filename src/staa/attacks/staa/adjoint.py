@@ -134,7 +134,7 @@ class AdjointGenerator(Generator):
         on 10 % of the samples moves many pieces, so the Jacobian at the clean clip is a poor guide to
         it. One exact sparse step along the threat's own gradient averaged this way over 8 such copies
         fools 62.1 / 61.2 % of the EmoDB validation / test clips, against 60.3 / 42.9 % for the gradient
-        at the clean clip (``benchmarks/position_oracle.py``). The draws are a hash of each clip, so a clip
+        at the clean clip (``research/position_oracle.py``). The draws are a hash of each clip, so a clip
         gets the same δ on every machine and in every batch.
         """
         b, n, d = len(x), x.shape[-1], self.config.draws

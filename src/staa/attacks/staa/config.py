@@ -155,7 +155,7 @@ class GeneratorConfig:
     def realtime(cls, **overrides: Any) -> GeneratorConfig:
         """The real-time generator: :meth:`fast` run on frames of 2 samples (space-to-depth).
 
-        Folding f samples into f input channels runs every layer at 1/f of the rate. benchmarks/tradeoff.py
+        Folding f samples into f input channels runs every layer at 1/f of the rate. research/tradeoff.py
         (Emo18 on the synthetic corpus, 2 s clips; 3 epochs of the paper's preset, seed 0; one 6 s clip,
         batch 1, one thread, all timed in one run): f = 2 crafts 116× faster than sparse PGD-20 (fast: 62×),
         ASR 76 % at 12.8 % sparsity after the third epoch (fast: 74 %, 11.8 %; f = 2's best-ASR epoch, the

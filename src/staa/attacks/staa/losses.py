@@ -77,7 +77,7 @@ def saliency_loss(scores: Tensor, gradient: Tensor) -> Tensor:
     Why. A top-k mask learns positions from ∂L/∂m_i = v_i·∂L/∂x_i, the gain of switching a sample on with
     the magnitude the generator has there — near zero in expectation while v is not yet adversarial, and
     on real speech the sign of ∂L/∂x (what v would have to match) is close to unpredictable from the clip
-    (benchmarks/position_oracle.py). The size of the gradient is smooth in time and follows the speech,
+    (research/position_oracle.py). The size of the gradient is smooth in time and follows the speech,
     and where it is large a perturbation of either sign moves the model most. Correlating the logits
     with its logarithm (scale-free: only the order of z matters to a top-k) teaches the position decoder
     that map, from the first, dense steps on. ``gradient`` is taken at x_adv and detached.

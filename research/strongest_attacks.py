@@ -15,7 +15,7 @@ the same trained SER model, ε = 0.05:
 Every figure is printed with the number of clips it rests on. Reproduce (after training Emo18 with
 ``staa ser train emo18 --corpus emodb --root ../shared/data/emodb-subset --out /tmp/a13/emo18 --epochs 20``):
 
-    python benchmarks/strongest_attacks.py --checkpoint /tmp/a13/emo18/best \\
+    python research/strongest_attacks.py --checkpoint /tmp/a13/emo18/best \\
         --root ../shared/data/emodb-subset [--only pgd sparse_rs min_l0]
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import add_shared_arguments
+from study import add_shared_arguments
 
 from staa.attacks import PGD0, FMNL0, OnePixel, SigmaZero, SparsePGD, SparseRS
 from staa.attacks.base import Attack
