@@ -41,7 +41,7 @@ class GeneratorConfig:
     each element keeps its continuous score with probability ``quant_prob``. ``factorised = False`` is
     the "w/o factorisation" ablation (no position decoder, δ = v dense). ``alignment = "authors"``
     reproduces the authors' bug of adding δ to the first N samples of the reflection-padded input, a
-    shifted clip (official-code.md §3.5), so that its effect can be measured; ``exact`` adds δ to x.
+    shifted clip (docs/official-code.md §3.5), so that its effect can be measured; ``exact`` adds δ to x.
     ``fold`` > 1 is space-to-depth: frames of ``fold`` samples enter as channels and the U-Net runs at
     1/``fold`` of the sample rate (1, the authors' network, keeps every existing checkpoint valid).
     ``mask`` is ``threshold`` (the paper's [∂ ≥ γ], sparsity from the ‖m‖₁ penalty) or ``topk`` (exactly
