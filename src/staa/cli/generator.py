@@ -34,7 +34,7 @@ BudgetSparsityOption = Annotated[float | None, typer.Option(
 BudgetUpdateOption = Annotated[str, typer.Option(
     help="multiplicative (the budget is an upper bound) or additive (met from both sides)")]
 CheckpointingOption = Annotated[bool, typer.Option(
-    help="recompute activations in the backward pass (the authors' network at batch 8: 7.1 → 3.0 GiB)")]  # fmt: skip
+    help="recompute activations in the backward pass: less memory, more time")]
 
 
 @app.command()
