@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--onepixel-popsize", type=int, default=30)
     parser.add_argument("--steps", type=int, default=100, help="sigma-zero and FMN-L0 steps")
     parser.add_argument("--only", nargs="*", choices=GROUPS, default=list(GROUPS))
-    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/strongest_attacks.json"))
+    parser.add_argument("--out", type=Path, default=Path("runs/research/strongest_attacks.json"))
     parser.set_defaults(k_percent=10.0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

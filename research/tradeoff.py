@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--eps", type=float, default=DEFAULT_EPS, help="sparse PGD-20's ε (the generators': their own)")
     parser.add_argument("--k-percent", type=float, default=6.8, help="sparse PGD budget (6 500 of 96 000 samples)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/tradeoff.json"))
+    parser.add_argument("--out", type=Path, default=Path("runs/research/tradeoff.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     victim = load_model(args.victim).eval()
