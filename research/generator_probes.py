@@ -1,4 +1,4 @@
-"""Probes of the Wave-U-Net generator: would the generator predict the gradient's signs if it were given more to shape them with?
+"""Probes of the Wave-U-Net generator: would it predict the gradient's signs if given more to shape them with?
 
 The shipped generator's v lies below 500 Hz while Emo18's gradient lies between 2 and 8 kHz
 (``position_oracle.py --generator``). Each probe changes one thing about what the network sees or how

@@ -1,12 +1,13 @@
 """The adjoint generator: STAA-Net whose decoder is the transpose of the threat model's own front end.
 
-Why: on real speech a Wave-U-Net generator fools far fewer clips than sparse PGD. Emo18's gradient
-lies at 2–8 kHz and changes sign from sample to sample; the U-Net's magnitudes lay below 500 Hz, and it
-could not fit even the clips it was scored on (docs/results/generator-study.md has the measurements). The sign of the gradient at a sample is fixed by two things: the front end's local state at that
-sample (which filter, which max-pooling winner, which side of each leaky ReLU), and one coefficient per
-front-end channel and frame that depends on the whole clip. This network is given the first exactly,
-as a structure, and learns only the second; at its best it does what one exact sparse gradient step
-does, without the gradient.
+Why: on real speech a Wave-U-Net generator fools far fewer clips than sparse PGD. Emo18's gradient lies
+at 2–8 kHz and changes sign from sample to sample; the U-Net's magnitudes lay below 500 Hz, and it could
+not fit even the clips it was scored on (docs/results/generator-study.md has the measurements). The sign
+of the gradient at a sample is fixed by two things: the front end's local state at that sample (which
+filter, which max-pooling winner, which side of each leaky ReLU), and one coefficient per front-end
+channel and frame that depends on the whole clip. This network is given the first exactly, as a
+structure, and learns only the second; at its best it does what one exact sparse gradient step does,
+without the gradient.
 
 For a clip x (B, N):
 
