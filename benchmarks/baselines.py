@@ -1,6 +1,6 @@
 """Seconds per 6 s clip of the baseline attacks against Emo18, side by side with the paper's figures.
 
-Beside the paper's baselines it times the state-of-the-art sparse attacks of issue 13 in the same run:
+Beside the paper's baselines it times the state-of-the-art sparse attacks in the same run:
 PGD₀ (k %, 20 steps, like PGD-20), Sparse-RS (``--sparse-rs-queries`` queries; its time at the
 authors' 10 000 queries is projected from the measured seconds per query) and the minimum-norm
 σ-zero and FMN-L0 (``--min-l0-steps`` steps each), so every ratio to dense PGD-20 is measured side

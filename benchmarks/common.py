@@ -75,18 +75,10 @@ class QueryCounter(nn.Module):
 
 
 def markdown(header: list[str], rows: list[list[object]]) -> str:
-    """A pipe table for the README."""
+    """A Markdown pipe table (what docs/results/speed.md quotes)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def add_generator_study_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of the scripts that train generators on a finished run: its corpus, threat, victim, an output folder."""
-    parser.add_argument("--cache", required=True, help="prepared corpus folder (the one holding manifest.json)")
-    parser.add_argument("--threat", required=True, help="threat SER model folder")
-    parser.add_argument("--victim", required=True, help="victim SER model folder (transfer)")
-    parser.add_argument("--out", required=True, help="folder for the trained generators")
 
 
 def add_shared_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,9 +10,9 @@
 3. Training: clips per second and peak resident memory of generator training at batch 8, one
    subprocess per configuration so each peak is its own (benchmarks/training.py).
 
-Results go to ``runs/benchmarks/all.json`` with the machine's provenance, and a Markdown table for the
-README is printed. The default run takes a few minutes on 2 CPU cores; ``--device cuda`` runs the same
-suite on a GPU.
+Results go to ``runs/benchmarks/all.json`` with the machine's provenance, and a Markdown table (the one
+docs/results/speed.md quotes) is printed. The default run takes a few minutes on 2 CPU cores;
+``--device cuda`` runs the same suite on a GPU.
 
     python benchmarks/run_all.py [--device cpu] [--threads 1] [--train-configs fast realtime authors]
 """
@@ -53,7 +53,7 @@ def train(config: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def table(result: dict[str, Any]) -> str:
-    """The README table: one row per measured quantity, the comparison it is measured against."""
+    """The results table (docs/results/speed.md): one row per measured quantity, what it is compared with."""
     speed, base = result["generator_speed"], result["baselines"]
     rows: list[list[object]] = []
     for g in speed["generators"]:

@@ -19,7 +19,6 @@ DEFAULT_THREADS = 1
 #: The longest clip staa takes in one piece, in seconds: the upper bound of ``--seconds`` (a corpus's unified
 #: length) and the default of ``staa generator apply --max-seconds``. A generator ranks the positions of the
 #: whole clip and the SER models pool over all of it, so a clip is never cut; memory grows with its length.
-#: Peak memory of one 60 s clip against Emo18, one thread (benchmarks/clip_memory.py): 1.05 GiB with the
-#: ``fast`` generator, 0.86 GiB with ``realtime``, 1.98 GiB with ``authors`` (the 50.7 M network), which is
-#: at the 2 GiB mark; foundation victims were not measured.
+#: 60 s keeps one clip against Emo18 at about 2 GiB even with the authors' 50.7 M generator
+#: (``benchmarks/clip_memory.py``; docs/results/speed.md#one-long-clip); larger victims need a lower limit.
 MAX_CLIP_SECONDS = 60.0

@@ -13,6 +13,7 @@ import pytest
 from staa.evaluation.curves import CurvePoint, plot
 from staa.evaluation.figures import plot_example, write_listening_files
 from staa.evaluation.report import render_report, write_report
+from staa.evaluation.summary import summary_table
 from staa.evaluation.tables import write_tables
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
@@ -77,11 +78,19 @@ def test_report_links_are_relative_and_exist(report_dir):
     assert "a&lt;b&gt;.wav" in html  # values are escaped
 
 
-def test_report_lists_every_table_cell(report_dir, fake_results):
+def test_report_lists_every_table_cell_after_the_summary(report_dir, fake_results):
     directory, tables = report_dir
     parsed = _parse((directory / "report.html").read_text())
-    assert parsed.cells == [cell for t in tables for row in t.rows for cell in row]
-    assert render_report(fake_results, tables).count("<table>") == len(tables)
+    summary = summary_table(fake_results)
+    assert parsed.cells == [cell for t in [summary, *tables] for row in t.rows for cell in row]
+    assert render_report(fake_results, tables).count("<table>") == len(tables) + 1
+
+
+def test_the_full_tables_are_collapsible(report_dir):
+    directory, tables = report_dir
+    parsed = _parse((directory / "report.html").read_text())
+    folded = [a["id"] for t, a in parsed.tags if t == "details"]
+    assert folded == [t.name for t in tables] and all("open" not in a for t, a in parsed.tags if t == "details")
 
 
 def test_report_shows_the_curve_figures_in_their_own_section(tmp_path, fake_results, fake_curves):
@@ -97,8 +106,24 @@ def test_report_shows_the_curve_figures_in_their_own_section(tmp_path, fake_resu
     links = [a["href"] for t, a in parsed.tags if t == "a" and "curves" in a.get("href", "")]
     assert links == ["tables/curves.csv", "tables/curves.md", "tables/curves.tex"]
     assert all((tmp_path / link).exists() for link in links)
-    # the figure's numbers are linked, not printed as one more HTML table
-    assert html.count("<table>") == len(tables) - 1 and "budget sweep" not in parsed.cells
+    # the figure's numbers are linked, not printed as one more HTML table (the summary is one)
+    assert html.count("<table>") == len(tables) and "budget sweep" not in parsed.cells
+
+
+def test_report_opens_with_the_figure_and_the_summary(tmp_path, fake_results, fake_curves):
+    fake_results["curves"] = {**fake_curves, "figures": {"emo18": "figures/curves-emo18.png"}}
+    tables = write_tables(fake_results, tmp_path / "tables")
+    html = render_report(fake_results, tables)
+    figure, summary = html.index('<img src="figures/curves-emo18.png"'), html.index('<section id="summary">')
+    first_table = html.index("<details")
+    assert figure < summary < html.index("<table>", summary) < first_table
+    assert html.index("<table>") > summary  # no table comes before the summary
+    parsed = _parse(html[summary:first_table])
+    rows = [r for r in fake_results["attacks"] if r["split"] == "test" and r["group"] in ("comparison", "control")]
+    width = len(summary_table(fake_results).columns)
+    assert len(parsed.cells) == len(rows) * width  # one row per attacker
+    assert [parsed.cells[i * width + 1] for i in range(len(rows))] == [r["label"] for r in rows]
+    assert parsed.cells[2] == f"{100 * rows[0]['asr'][rows[0]['threat']]:.2f}"  # threat ASR of the first attacker
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
@@ -112,7 +137,7 @@ def test_report_renders_in_headless_chromium(report_dir, tmp_path_factory):
     ]
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
     parsed = _parse(dom)
-    assert sum(t == "table" for t, _ in parsed.tags) == len(tables)
+    assert sum(t == "table" for t, _ in parsed.tags) == len(tables) + 1  # the summary, then every table
     players = [a for t, a in parsed.tags if t == "audio"]
     assert [p["src"] for p in players] == ["audio/ex/clean.wav", "audio/ex/adversarial.wav", "audio/ex/perturbation.wav"]
     assert all("controls" in p for p in players)

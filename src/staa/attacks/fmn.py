@@ -18,8 +18,8 @@ unchanged, so ``AttackResult.l0`` is its minimum L0 where ``success`` holds.
 
 Because r grows by at most 5 % per step, reaching the thousands of samples a speech clip may need takes
 more than a hundred steps; :class:`~staa.attacks.sigma_zero.SigmaZero`, which starts dense and prunes,
-does not have that ramp (on EmoDB with 100 steps FMN fools 6 of 49 clips, σ-zero all 49; see its
-module). FMN's results agree with foolbox's and secml-torch's FMN-L0 (tests/attacks/test_peers.py).
+does not have that ramp (docs/results/baselines.md#minimum-norm-attacks). FMN's results agree with
+foolbox's and secml-torch's FMN-L0 (tests/attacks/test_peers.py).
 """
 
 from __future__ import annotations

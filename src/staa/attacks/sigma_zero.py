@@ -18,13 +18,11 @@ holds. Unlike FMN's radius, which grows from one sample by at most 5 % per step,
 moves every sample with a gradient and the threshold then prunes, so clips that need thousands of
 samples are reached in the first steps.
 
-Why this is the minimum-norm attack of record (``sigma_zero`` in the registry): on the 49 test clips of
-the EmoDB subset against Emo18 (ε = 0.05, 100 steps each), σ-zero fools all 49 with a median minimum
-L0 of 735 samples (2.3 %), FMN-L0 fools 6 (median L0 of those 11 samples) and leaves the median
-over all clips at "more than N" (benchmarks/strongest_attacks.py). FMN stays registered (``fmn``)
-because where it arrives it can be far sparser: on its 6 clips σ-zero needs 16, 22, 2 326, 11, 45 and
-629 samples, FMN 16, 24, 2, 11, 41 and 7; on a hand-built model it finds the exact minimum where σ-zero
-cannot, Adam moving samples whose gradients are proportional in lockstep
+Why this is the minimum-norm attack of record (``sigma_zero`` in the registry): within the same number of
+steps on real speech it fools nearly every clip, where FMN-L0, whose radius ramps up slowly, fools few
+(``research/strongest_attacks.py``; docs/results/baselines.md#minimum-norm-attacks). FMN stays registered
+(``fmn``) because where it arrives it can be far sparser; on a hand-built model it finds the exact minimum
+where σ-zero cannot, Adam moving samples whose gradients are proportional in lockstep
 (tests/attacks/test_minimum_norm.py); and it is the L0 attack the peers ship, so it anchors the
 cross-checks (tests/attacks/test_peers.py). The per-clip minimum of the two is the tightest answer.
 """

@@ -21,7 +21,7 @@ move (every useful sample already at its bound), whose later iterations would re
 Multi-class linearisation needs one gradient per candidate class (C − 1 backward passes per DeepFool
 step for untargeted attacks, batched over clips) and dominates the cost; ``candidates`` restricts it
 to the classes with the highest logits, like DeepFool's own top-class restriction (``candidates=1``
-is about 5× faster on 7 classes, see benchmarks/baselines.py). Targeted attacks linearise the
+needs one backward pass instead of C − 1; benchmarks/baselines.py times both). Targeted attacks linearise the
 boundary between the target and the strongest other class, one backward pass per step.
 """
 

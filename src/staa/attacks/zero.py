@@ -8,7 +8,7 @@ than an attack.
 ``ZeroPerturbation(model, generator=g)`` returns what the STAA-Net generator ``g`` outputs at a zero
 perturbation budget (ε = 0, so δ ≡ 0). Under ``alignment="exact"`` that is x again; under the authors'
 ``alignment="authors"`` it is their shifted clip (δ added to the reflection-padded input's head,
-official-code.md §3.5), so this row measures how much of the authors' ASR the shift alone produces.
+docs/official-code.md §3.5), so this row measures how much of the authors' ASR the shift alone produces.
 Its SNR and sparsity are measured from x_adv − x like every attack, so they show the shift as well.
 """
 

@@ -47,7 +47,7 @@ DataOption = Annotated[list[str] | None, typer.Option("--data", callback=_checke
     "(that split), NAME:ROOT (a corpus), FILE.csv (a manifest, labels optional) or a folder of audio of any rate; "
     "never a val/test clip (staa.data.speech)"))]
 CheckpointingOption = Annotated[bool, typer.Option(
-    help="recompute activations in the backward pass (the authors' network at batch 8: 7.1 → 3.0 GiB)")]  # fmt: skip
+    help="recompute activations in the backward pass: less memory, more time")]
 
 
 @app.command()

@@ -14,7 +14,7 @@ the exclusion holds whatever those files are called. Both the ``NP``/``PR`` pref
 the parser because the neutral clips may come without one.
 
 Split: the paper's proportions are inconsistent (text "40 % / 40 % / 30 %", code comment 0.4/0.3/0.3,
-code effectively 43/32/25 %; see official-code.md §1.5). We use a documented rule instead: speakers are
+code effectively 43/32/25 %; see docs/official-code.md §1.5). We use a documented rule instead: speakers are
 split 40/30/30 into train/val/test **separately for each gender** with a seeded shuffle
 (:func:`staa.data.coded.gender_stratified_split`); for the 23 female and 45 male speakers this gives
 9/7/7 and 17/14/14 speakers. :meth:`DEMoS.speaker_splits` returns the lists for publication.

@@ -1,6 +1,6 @@
 """Transfer evaluation: replay an adversarial set, crafted once on a threat model, on every victim.
 
-This is the paper's protocol (§4.3, official-code.md §7): the victim is never queried while crafting,
+This is the paper's protocol (§4.3, docs/official-code.md §7): the victim is never queried while crafting,
 and an untargeted attack *succeeds on a victim* when the victim's prediction on x_adv differs from its
 own prediction on the clean clip (a targeted one when it equals the target). Because each victim is
 scored on the very same stored audio (:mod:`staa.evaluation.adversarial_set`), adding a victim or

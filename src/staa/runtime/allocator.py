@@ -3,10 +3,9 @@
 A training or attack step on a CPU allocates activation buffers of tens of MiB and frees them before the
 next step. glibc gives memory at the top of its heap back to the kernel as soon as the free space there
 passes a small threshold, so the next step has every page faulted in (and zeroed) again by the kernel.
-On Emo18 with a batch of 8 clips of 3.5 s (forward and backward, one thread) that kernel time was 45 %
-of the CPU time, and a ``staa run ravdess`` spent 15 of its 35 CPU minutes in the kernel. Asking glibc
-to keep 1 GiB of padding at the top of the heap removes almost all of it: the same steps ran 1.6–1.8×
-faster (``python benchmarks/allocator.py`` measures both side by side). The price is resident memory
+On small CPU batches that kernel time can be a large share of the CPU time of a step. Asking glibc to
+keep 1 GiB of padding at the top of the heap removes almost all of it (``python benchmarks/allocator.py``
+measures both side by side; docs/results/speed.md#heap-padding). The price is resident memory
 that stays with the process after a peak, up to the padding; ``STAA_MALLOC_PAD_MIB=0`` turns it off.
 PyTorch's own advice for CPU work is a caching allocator (jemalloc, tcmalloc) preloaded into the
 process; this is the same idea without a native library to install. C libraries other than glibc

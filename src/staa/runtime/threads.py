@@ -3,8 +3,9 @@ and restored after it.
 
 PyTorch starts as many intra-op threads as the machine has cores. For the small batches of SER and
 generator training on a CPU that buys little and costs much when processes compete: on a shared 2-core
-machine, two trainings with two threads each measured 167 s per Emo18 epoch of 301 clips instead of
-16 s (issue 14), because every operation waits for the thread another process preempted. One thread
+machine two trainings with two threads each run an epoch about ten times slower than with one thread
+each (docs/results/speed.md#threads), because every operation waits for the thread another process
+preempted. One thread
 per process is therefore the default: on a quiet machine it gives up a little speed, on a shared one it
 avoids the collapse; run one process per core to use them all, or ask for more threads on a machine of
 your own (a foundation model's large matrix products do profit from them). ``benchmarks/threads.py``

@@ -88,7 +88,7 @@ class TrainConfig:
         """For corpora of two to a few dozen speakers (the EmoDB and RAVDESS subsets): waveform augmentation,
         class-balanced batches, warm-up then cosine decay, weight decay, early stopping on validation UAR
         (:data:`SMALL_CORPUS`); a pretrained encoder keeps the paper's lr 3e-5. Measured against
-        :meth:`paper` by ``benchmarks/ser_recipe.py``. A partial ``augment`` mapping changes some strengths."""
+        :meth:`paper` by ``research/ser_recipe.py``. A partial ``augment`` mapping changes some strengths."""
         settings: dict[str, Any] = {**SMALL_CORPUS, **({"lr": 3e-5} if model.fine_tunes_pretrained else {})}
         given = {k: v for k, v in overrides.items() if v is not None}
         if isinstance(given.get("augment"), dict):

@@ -1,13 +1,13 @@
 """The adjoint generator: STAA-Net whose decoder is the transpose of the threat model's own front end.
 
-Why: on real speech a Wave-U-Net generator fooled 18 % of EmoDB test clips where sparse PGD-20 fools
-61 % (README, "STAA-Net on real speech"). Emo18's gradient lies at 2–8 kHz and changes sign from sample
-to sample; the U-Net's magnitudes lay below 500 Hz, and it could not fit even the clips it was scored
-on. The sign of the gradient at a sample is fixed by two things: the front end's local state at that
-sample (which filter, which max-pooling winner, which side of each leaky ReLU), and one coefficient per
-front-end channel and frame that depends on the whole clip. This network is given the first exactly,
-as a structure, and learns only the second. On the same clips it fools 44.9 %, as many as one exact
-sparse gradient step (42.9 %).
+Why: on real speech a Wave-U-Net generator fools far fewer clips than sparse PGD. Emo18's gradient lies
+at 2–8 kHz and changes sign from sample to sample; the U-Net's magnitudes lay below 500 Hz, and it could
+not fit even the clips it was scored on (docs/results/generator-study.md has the measurements). The sign
+of the gradient at a sample is fixed by two things: the front end's local state at that sample (which
+filter, which max-pooling winner, which side of each leaky ReLU), and one coefficient per front-end
+channel and frame that depends on the whole clip. This network is given the first exactly, as a
+structure, and learns only the second; at its best it does what one exact sparse gradient step does,
+without the gradient.
 
 For a clip x (B, N):
 
@@ -132,9 +132,9 @@ class AdjointGenerator(Generator):
 
         Why: the front end is piecewise linear (max-pooling winners, leaky ReLUs), and a perturbation of ε
         on 10 % of the samples moves many pieces, so the Jacobian at the clean clip is a poor guide to
-        it. One exact sparse step along the threat's own gradient averaged this way over 8 such copies
-        fools 62.1 / 61.2 % of the EmoDB validation / test clips, against 60.3 / 42.9 % for the gradient
-        at the clean clip (``benchmarks/position_oracle.py``). The draws are a hash of each clip, so a clip
+        it. One exact sparse step along the threat's own gradient averaged this way fools clearly more
+        clips than the gradient at the clean clip (``research/position_oracle.py``;
+        docs/results/generator-study.md). The draws are a hash of each clip, so a clip
         gets the same δ on every machine and in every batch.
         """
         b, n, d = len(x), x.shape[-1], self.config.draws

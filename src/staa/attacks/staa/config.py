@@ -20,11 +20,10 @@ MASKS = ("topk", "threshold")
 UPSAMPLINGS = ("linear", "transposed")
 NOISES = ("clip", "fixed")  # where the carrier channels come from
 ARCHITECTURES = ("wave-u-net", "adjoint")
-# What the fast generators use instead of the authors' choices (issue: the authors' positions were a
-# comb set by the architecture): a per-clip top-k mask at a 10 % budget, linear up-sampling, the
-# paper's hard clip of the magnitudes, and one carrier channel drawn from each clip. Measured on the
-# demo's synthetic test split (84 clips, Emo18 threat, 300 steps, seed 0): 8 % ASR without the carrier,
-# 30 % with one per-clip carrier, 18 % with four (README, "What differs from the authors' code").
+# What the fast generators use instead of the authors' choices (the authors' positions were a comb set
+# by the architecture, docs/generators.md): a per-clip top-k mask at a 10 % budget, linear up-sampling,
+# the paper's hard clip of the magnitudes, and one carrier channel drawn from each clip, which trained
+# better than none or four on the synthetic corpus (docs/results/demo.md#carrier-channels).
 TOPK = {"mask": "topk", "sparsity_pct": 10.0, "upsample": "linear", "bound": "clip", "noise_channels": 1}
 
 
@@ -41,7 +40,7 @@ class GeneratorConfig:
     each element keeps its continuous score with probability ``quant_prob``. ``factorised = False`` is
     the "w/o factorisation" ablation (no position decoder, δ = v dense). ``alignment = "authors"``
     reproduces the authors' bug of adding δ to the first N samples of the reflection-padded input, a
-    shifted clip (official-code.md §3.5), so that its effect can be measured; ``exact`` adds δ to x.
+    shifted clip (docs/official-code.md §3.5), so that its effect can be measured; ``exact`` adds δ to x.
     ``fold`` > 1 is space-to-depth: frames of ``fold`` samples enter as channels and the U-Net runs at
     1/``fold`` of the sample rate (1, the authors' network, keeps every existing checkpoint valid).
     ``mask`` is ``threshold`` (the paper's [∂ ≥ γ], sparsity from the ‖m‖₁ penalty) or ``topk`` (exactly
@@ -155,23 +154,18 @@ class GeneratorConfig:
     def realtime(cls, **overrides: Any) -> GeneratorConfig:
         """The real-time generator: :meth:`fast` run on frames of 2 samples (space-to-depth).
 
-        Folding f samples into f input channels runs every layer at 1/f of the rate. benchmarks/tradeoff.py
-        (Emo18 on the synthetic corpus, 2 s clips; 3 epochs of the paper's preset, seed 0; one 6 s clip,
-        batch 1, one thread, all timed in one run): f = 2 crafts 116× faster than sparse PGD-20 (fast: 62×),
-        ASR 76 % at 12.8 % sparsity after the third epoch (fast: 74 %, 11.8 %; f = 2's best-ASR epoch, the
-        first: 79 % at 19.6 %); with seed 1, 70 % at 19.3 % against fast's 68 % at 17.5 % — f = 2 attacks as
-        well as fast, its sparsity one or two points higher. f = 4 is 182× faster but its mask stayed at
-        26.6 % (ASR 69 %); f = 3 reached 16.9 % (71 %, a separate run).
+        Folding f samples into f input channels runs every layer at 1/f of the rate, so the generator
+        crafts about twice as fast as :meth:`fast` and attacks about as well, its sparsity slightly
+        higher (``research/tradeoff.py``; docs/results/speed.md#speed-against-success-trained-generators).
 
         Why not f = 4: each head channel is one sample phase of the frame, with its own random bias. At
-        f = 4 one phase starts at ∂ ≈ 0.6–0.75 on every sample (tanh is far from saturated), and the nine
-        parameters that are that phase's own move ~1e-4 per Adam step, ~0.01 in the 96 steps of the
-        budget: it stays on, a quarter of the samples. Tying the bias across phases or starting it below
-        γ emptied the mask (ASR ≤ 6 %) or left it dense (28–71 %). Every mask of this budget, fast's too, is
-        a periodic comb (the phases of the fold and of the transposed convolutions), so a point of
-        sparsity is which phases survived, not where the speech is. It keeps GroupNorm: with batch norm or
-        no norm the f = 4 mask never left its initial state (ASR ~23 %); ``norm="bn"`` streams
-        (:mod:`staa.attacks.staa.streaming`) but was not trained at f = 2.
+        f = 4 one phase starts well above the threshold on every sample (tanh is far from saturated), and
+        the few parameters that are that phase's own barely move within the budget's steps: it stays on,
+        a quarter of the samples. Tying the bias across phases or starting it below γ emptied the mask or
+        left it dense. Every threshold mask of this kind, fast's too, is a periodic comb (the phases of the
+        fold and of the transposed convolutions), so a point of sparsity is which phases survived, not where
+        the speech is. It keeps GroupNorm: with batch norm or no norm the f = 4 mask never left its initial
+        state; ``norm="bn"`` streams (:mod:`staa.attacks.staa.streaming`) but was not trained at f = 2.
         """
         return cls(**{"levels": 4, "features": 8, "fold": 2, **TOPK, **overrides})
 

@@ -6,7 +6,7 @@ every clip, and change only where they go:
 
 * ``random``: the same count of positions drawn uniformly at random (seeded) in each clip;
 * ``comb``: a periodic comb, every ⌈N/k⌉-th sample from the first — what an architecture that
-  imposes a lattice would produce (official-code.md §6: the paper's sparsities are lattice fractions).
+  imposes a lattice would produce (docs/official-code.md §6: the paper's sparsities are lattice fractions).
 
 If STAA-Net's success is not clearly above both, its position decoder has learned nothing the
 magnitudes could not do anywhere.

@@ -117,9 +117,10 @@ class Generator(nn.Module):
     def checkpoint_activations(self, enabled: bool = True) -> Generator:
         """Recompute every block and layer in the backward pass instead of storing it (training memory).
 
-        The authors' 50.7 M network keeps full-rate activations of 32–64 channels per layer: a training
-        step on eight 6 s clips against Emo18 peaked at 7.1 GiB, checkpointed at 2.9–3.0 GiB, and with
-        micro-batches of 4 clips as well (``STAATrainConfig.micro_batch``) at 2.5 GiB (benchmarks/training.py).
+        The authors' 50.7 M network keeps full-rate activations of 32–64 channels per layer, so checkpointing
+        cuts a training step's peak memory by more than half, and micro-batches
+        (``STAATrainConfig.micro_batch``) cut it further (``benchmarks/training.py``;
+        docs/results/speed.md#training-memory).
         Decoders, blocks and layers are checkpointed nested, so a layer runs forward up to three more
         times; values and gradients are unchanged. Batch norm is refused: recomputing it in train mode
         would update its running statistics a second time.

@@ -12,7 +12,7 @@ Batch. The authors sum the C&W margins over the batch and take the L1/L2 norms o
 batch tensor (L2 not squared). Here every term is a per-example norm (L2 not squared, as the paper)
 and the batch mean is taken. For the adversarial and sparsity terms this is the authors' loss divided
 by B, which Adam's scale invariance makes equivalent; the L2 terms differ by √B, and they are two to
-three orders of magnitude below the others at the paper's weights (official-code.md §4.3). In return
+three orders of magnitude below the others at the paper's weights (docs/official-code.md §4.3). In return
 the loss does not change with batch size or rank count, so the paper's λ_m = 1e-3, λ_s = 1e-4,
 λ_q = 1e-4 mean the same thing in every run, and an adaptive λ_s sees a stable scale.
 """
@@ -54,7 +54,7 @@ def sparsity_loss(positions: Tensor, reduction: str = "sum") -> Tensor:
     """L_spa = ‖m‖₁ (Eq. 5) on the train-mode mask (gradient through its continuous entries); ``mean``: ‖m‖₁/N.
 
     For the "w/o factorisation" ablation the paper applies it to v (‖v‖₁); the authors' code did not
-    (official-code.md §8.13), this function is given v by the trainer in that case.
+    (docs/official-code.md §8.13), this function is given v by the trainer in that case.
     """
     total = positions.abs().sum(dim=-1)
     return (total if reduction == "sum" else total / positions.shape[-1]).mean()
@@ -77,7 +77,7 @@ def saliency_loss(scores: Tensor, gradient: Tensor) -> Tensor:
     Why. A top-k mask learns positions from ∂L/∂m_i = v_i·∂L/∂x_i, the gain of switching a sample on with
     the magnitude the generator has there — near zero in expectation while v is not yet adversarial, and
     on real speech the sign of ∂L/∂x (what v would have to match) is close to unpredictable from the clip
-    (benchmarks/position_oracle.py). The size of the gradient is smooth in time and follows the speech,
+    (research/position_oracle.py). The size of the gradient is smooth in time and follows the speech,
     and where it is large a perturbation of either sign moves the model most. Correlating the logits
     with its logarithm (scale-free: only the order of z matters to a top-k) teaches the position decoder
     that map, from the first, dense steps on. ``gradient`` is taken at x_adv and detached.

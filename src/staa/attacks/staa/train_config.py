@@ -124,7 +124,7 @@ class STAATrainConfig:
 
     @classmethod
     def authors(cls, **overrides: Any) -> STAATrainConfig:
-        """The authors' script defaults (official-code.md §4.3): λ_m 0, λ_s 0.1, λ_q 1e-6, lr 1e-3."""
+        """The authors' script defaults (docs/official-code.md §4.3): λ_m 0, λ_s 0.1, λ_q 1e-6, lr 1e-3."""
         return cls(**{"lambda_m": 0.0, "lambda_s": 0.1, "lambda_q": 1e-6, "lr": 1e-3, **overrides})
 
     @classmethod

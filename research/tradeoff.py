@@ -6,11 +6,11 @@ split of the same corpus against the same victim (white-box ASR, mean sparsity o
 in the paper, and over all clips). Crafting time is per 6 s clip (96 000 samples, as
 benchmarks/generator_speed.py) at batch 1: every fused generator and sparse PGD-20 on the same victim
 (20 full steps, no early stop) timed interleaved in this run, so the PGD-20 / generator ratios are
-side by side. The goal for the real-time configuration (issue 6): ≥ 100× below PGD-20, ASR within
+side by side. The goal set for the real-time configuration: ≥ 100× below PGD-20, ASR within
 5 points of the default generator's, sparsity no higher. ``best/`` is a run's epoch of highest validation
 ASR, in a short run often an early, denser one: give ``last/`` as well to compare equal training budgets.
 
-    python benchmarks/tradeoff.py --victim runs/emo18/best --corpus runs/cache/<key> \\
+    python research/tradeoff.py --victim runs/emo18/best --corpus runs/cache/<key> \\
         --generators authors=runs/gen-authors/best realtime=runs/gen-realtime/best [--split test]
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import SAMPLES, interleaved, load_clips, markdown
+from study import SAMPLES, interleaved, load_clips, markdown
 
 from staa.attacks.pgd import SparsePGD
 from staa.attacks.staa import Generator, STAANet
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--eps", type=float, default=DEFAULT_EPS, help="sparse PGD-20's ε (the generators': their own)")
     parser.add_argument("--k-percent", type=float, default=6.8, help="sparse PGD budget (6 500 of 96 000 samples)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/tradeoff.json"))
+    parser.add_argument("--out", type=Path, default=Path("runs/research/tradeoff.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     victim = load_model(args.victim).eval()

@@ -11,7 +11,7 @@ same clip redraws applied to every seed's predictions). The last table is the co
 must win: the gain in mean test UAR over today's recipe, the paired interval of that gain, and
 whether the gain exceeds the half-width of today's own interval.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/ser_recipe.py --out runs/ser-recipe
+    OMP_NUM_THREADS=1 PYTHONPATH=src python research/ser_recipe.py --out runs/ser-recipe
 
 Corpora default to ../shared/data/{emodb,ravdess}-subset; runs go one after another, on ``--threads``
 threads (default :data:`staa.runtime.threads.DEFAULT_THREADS`). ``--set key=value`` changes a setting of the small-corpus recipe (value

@@ -3,7 +3,7 @@
 Each variant (generator and training overrides of a generator preset, ``fast`` unless it names another,
 and of the ``topk`` training preset) is trained from
 the same seed against one threat model on a prepared corpus, then measured on the test clips with the
-checks of issue 12: white-box ASR, the two mask controls (the generator's own v on random positions
+checks a generator must pass: white-box ASR, the two mask controls (the generator's own v on random positions
 and on a periodic comb of the same count: positions carry information only if the generator beats
 both), transfer to a victim, and the mask statistics (Jaccard overlap between clips: ≈ 1 for one
 universal pattern; periodicity). Numbers rest on the test split's clips, printed with them.
@@ -12,7 +12,7 @@ universal pattern; periodicity). Numbers rest on the test split's clips, printed
 generator reaches when it may memorise the clips it is scored on. It separates capacity from
 generalisation: a design that falls short even here cannot be rescued by more training data.
 
-    python benchmarks/generator_variants.py --cache runs/demo/cache --threat runs/demo/models/emo18/best \\
+    python research/generator_variants.py --cache runs/demo/cache --threat runs/demo/models/emo18/best \\
         --victim runs/demo/models/zhao19/best --out /tmp/variants \\
         --variant 'no carrier={"generator": {"noise_channels": 0}}' --variant 'carrier={}' \\
         --train '{"steps": 300, "dense_steps": 60, "anneal_steps": 120, "eval_every": 100}'
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import add_generator_study_arguments
+from study import add_generator_study_arguments
 
 from staa.attacks.staa import Generator, GeneratorConfig, STAANet, STAATrainConfig, train_generator
 from staa.attacks.staa.controls import MaskControl

@@ -1,4 +1,4 @@
-"""Probes of issue 12: would the generator predict the gradient's signs if it were given more to shape them with?
+"""Probes of the Wave-U-Net generator: would it predict the gradient's signs if given more to shape them with?
 
 The shipped generator's v lies below 500 Hz while Emo18's gradient lies between 2 and 8 kHz
 (``position_oracle.py --generator``). Each probe changes one thing about what the network sees or how
@@ -14,10 +14,10 @@ energy per band:
   and, for each, where its max-pooling window peaks: the samples through which the gradient enters the
   network). Emo18 threat models only. It tells the generator exactly *where* the gradient can flow.
 
-None is part of the package: none raised the test ASR (README, "STAA-Net on real speech"). The probes are
+None is part of the package: none raised the test ASR (docs/results/generator-study.md). The probes are
 kept so that the measurement can be repeated and extended.
 
-    python benchmarks/generator_probes.py --cache runs/emodb/cache/emodb-<key> \\
+    python research/generator_probes.py --cache runs/emodb/cache/emodb-<key> \\
         --threat runs/emodb/models/emo18/best --victim runs/emodb/models/zhao19/best --out /tmp/probes \\
         --probe emphasis --probe bilinear --probe threat-aware
 """
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from common import add_generator_study_arguments
+from study import add_generator_study_arguments
 from position_oracle import BANDS_HZ, band_shares
 from torch import Tensor, nn
 

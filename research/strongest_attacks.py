@@ -15,7 +15,7 @@ the same trained SER model, ε = 0.05:
 Every figure is printed with the number of clips it rests on. Reproduce (after training Emo18 with
 ``staa ser train emo18 --corpus emodb --root ../shared/data/emodb-subset --out /tmp/a13/emo18 --epochs 20``):
 
-    python benchmarks/strongest_attacks.py --checkpoint /tmp/a13/emo18/best \\
+    python research/strongest_attacks.py --checkpoint /tmp/a13/emo18/best \\
         --root ../shared/data/emodb-subset [--only pgd sparse_rs min_l0]
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import add_shared_arguments
+from study import add_shared_arguments
 
 from staa.attacks import PGD0, FMNL0, OnePixel, SigmaZero, SparsePGD, SparseRS
 from staa.attacks.base import Attack
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--onepixel-popsize", type=int, default=30)
     parser.add_argument("--steps", type=int, default=100, help="sigma-zero and FMN-L0 steps")
     parser.add_argument("--only", nargs="*", choices=GROUPS, default=list(GROUPS))
-    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/strongest_attacks.json"))
+    parser.add_argument("--out", type=Path, default=Path("runs/research/strongest_attacks.json"))
     parser.set_defaults(k_percent=10.0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

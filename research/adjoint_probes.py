@@ -1,8 +1,8 @@
 """Probes of the adjoint generator: would it fool more with a second look, or with finer coefficients?
 
-The adjoint generator fools as many EmoDB test clips as one exact sparse gradient step (README, "STAA-Net
-on real speech"); sparse PGD gains the rest by iterating at the perturbed clip. Each probe gives the
-generator one more thing, trains it with the shipped ``emodb`` recipe (top-k 10 %, 400 steps, the same
+The adjoint generator fools as many EmoDB test clips as one exact sparse gradient step
+(docs/results/generator-study.md); sparse PGD gains the rest by iterating at the perturbed clip. Each
+probe gives the generator one more thing, trains it with the shipped ``emodb`` recipe (top-k 10 %, 400 steps, the same
 augmentation) and measures it as ``generator_variants.py`` does (``best/``, the two mask controls,
 transfer, mask statistics):
 
@@ -28,11 +28,12 @@ threat's own prediction) on crops of the training clips, then trained as usual â
 ``--generator '{"draws": 4}'`` gives ``fine`` and ``recurrent`` the front end's transpose averaged over 4
 sparsely perturbed copies of the clip (``reread-N`` reads the clip each stage made instead).
 
-None is part of the package: none did better than the spread of the shipped generator's seeds (README).
+None is part of the package: none did better than the spread of the shipped generator's seeds
+(docs/results/generator-study.md).
 With ``--fit-split test`` the probes train on the clips they are scored on, which separates what they can
 fit from what generalises.
 
-    python benchmarks/adjoint_probes.py --cache runs/emodb/cache/emodb-<key> \\
+    python research/adjoint_probes.py --cache runs/emodb/cache/emodb-<key> \\
         --threat runs/emodb/models/emo18/best --victim runs/emodb/models/zhao19/best --out /tmp/adjoint-probes \\
         --probe reread-2 --probe reread-3 --probe fine --probe fine-all
 """
@@ -49,7 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from common import add_generator_study_arguments
+from study import add_generator_study_arguments
 from generator_probes import RECIPE
 from generator_variants import FIT_SPLITS, FittedOn, report, row
 from torch import Tensor, nn

@@ -26,7 +26,7 @@ whose v sits in other bands than the gradient cannot be predicting its signs.
 
 Reproduce, e.g. on a finished ``staa run emodb``::
 
-    python benchmarks/position_oracle.py --checkpoint runs/emodb/models/emo18/best --cache runs/emodb/cache \\
+    python research/position_oracle.py --checkpoint runs/emodb/models/emo18/best --cache runs/emodb/cache \\
         --split test [--generator runs/emodb/generators/emo18/staa/best]
 """
 
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import add_shared_arguments
+from study import add_shared_arguments
 from torch import Tensor
 
 from staa.attacks import SparsePGD

@@ -14,7 +14,7 @@ What the form can do, per clip, bounds what any context network can learn; the g
 generator is what learning the coefficients from the training clips loses (the amortisation gap). The
 optimisation is an attack (a few forward and backward passes per step), not a way to run the generator.
 
-    python benchmarks/adjoint_ceiling.py --cache runs/emodb/cache/emodb-<key> \\
+    python research/adjoint_ceiling.py --cache runs/emodb/cache/emodb-<key> \\
         --threat runs/emodb/models/emo18/best --generator runs/emodb/generators/emo18/staa/best --split test
 """
 
