@@ -27,6 +27,7 @@ from staa.experiment.sections.targeted import targeted
 from staa.experiment.steps import attack_and_replay, prepare_corpus, train_ser_model
 from staa.io.outputs import write_text
 from staa.runtime.reproducibility import seed_everything
+from staa.io.lock import folder_lock
 from staa.runtime.threads import torch_threads
 
 
@@ -50,9 +51,8 @@ def run_experiment(
     ctx = ExperimentContext(config, out, device or config.get("device", "cpu"), show_progress, log, overwrite)
     if ctx.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device '{ctx.device}' requested but CUDA is not available")
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
-    with torch_threads(config.get("threads")):  # None: as the process has them (`staa` sets them from --threads)
+    with folder_lock(out), torch_threads(config.get("threads")):  # one run per folder; threads None: the process's
+        write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
         return _steps(ctx)
 
 
