@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from typing import Any
@@ -63,6 +64,19 @@ def seconds(name: str, value: float | None) -> float | None:
 def seed(name: str, value: Any) -> int:
     """A seed: an integer in [0, 2³² − 1], the range every generator (NumPy's too) accepts."""
     return number(name, value, integer=True, low=0, high=2**32 - 1)
+
+
+def environment_int(name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
+    """The environment variable ``name`` as a whole number in [low, high] (``default`` when unset or empty).
+
+    A value a user exported by mistake (``OMP_NUM_THREADS=four``) is refused in one line naming it.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+        raise ConfigError(f"environment variable {name}: must be a whole number{_range(low, high, False)}, got {raw!r}")
+    return int(raw)
 
 
 def check_fields(cls: type, data: dict[str, Any], what: str = "") -> None:

@@ -12,10 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
-from staa.errors import ConfigError
 from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import attacker_plans, needed_models
 from staa.experiment.results import write_results_and_report
@@ -28,6 +26,7 @@ from staa.experiment.steps import attack_and_replay, prepare_corpus, train_ser_m
 from staa.io.outputs import write_text
 from staa.runtime.reproducibility import seed_everything
 from staa.io.lock import folder_lock
+from staa.runtime.device import check_device
 from staa.runtime.threads import torch_threads
 
 
@@ -49,8 +48,7 @@ def run_experiment(
     resuming or refusing outputs made with other settings."""
     out = Path(out_dir)
     ctx = ExperimentContext(config, out, device or config.get("device", "cpu"), show_progress, log, overwrite)
-    if ctx.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device '{ctx.device}' requested but CUDA is not available")
+    check_device(ctx.device)
     with folder_lock(out), torch_threads(config.get("threads")):  # one run per folder; threads None: the process's
         write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
         return _steps(ctx)
