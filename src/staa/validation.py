@@ -93,6 +93,22 @@ def check_fields(cls: type, data: dict[str, Any], what: str = "") -> None:
             raise ConfigError(f"{where}{f.name}: must be {_describe(hints[f.name])}, got {_short(data[f.name])}")
 
 
+def check_arguments(function: Any, given: dict[str, Any], what: str = "") -> None:
+    """Every argument in ``given`` that ``function`` annotates holds a value of its type (as :func:`check_fields`).
+
+    ``--set attackers.pgd.settings.steps=ten`` is refused naming the key and the type expected, instead of
+    failing on the first comparison inside the constructor.
+    """
+    try:
+        hints = typing.get_type_hints(function)
+    except Exception:  # annotations this check cannot resolve: left to the function itself
+        return
+    for name, value in given.items():
+        if name in hints and not _matches(value, hints[name]):
+            where = f"{what}." if what else ""
+            raise ConfigError(f"{where}{name}: must be {_describe(hints[name])}, got {_short(value)}")
+
+
 def _matches(value: Any, hint: Any) -> bool:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
