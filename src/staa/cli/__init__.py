@@ -17,6 +17,7 @@ import sys
 import warnings
 
 import typer
+import typer.main
 from typer._click import exceptions as usage  # typer's own click: its usage errors are raised from here
 
 from staa.cli import attack, common, data, defense, generator, run, ser
@@ -44,7 +45,7 @@ def options(threads: int = typer.Option(None, "--threads", min=1, max=1024, help
 def main() -> None:
     warnings.formatwarning = _warning_line
     try:
-        code = app(standalone_mode=False)
+        code = common.finite_numbers(typer.main.get_command(app))(standalone_mode=False)
     except StaaError as exc:
         _fail(str(exc))
     except usage.NoArgsIsHelpError as exc:  # `staa`, `staa ser`: the help, as typer shows it

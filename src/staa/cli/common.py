@@ -58,6 +58,36 @@ def checked_places(out: Path | None, cache: Path | None = None) -> None:
     current_out = out if out is not None else current_out
 
 
+def finite_numbers(command: Any) -> Any:
+    """``command`` (a click command tree) with every float option refusing NaN and infinities.
+
+    Typer parses ``--budget-snr nan`` as a float; no range check catches NaN (every comparison with it is
+    false), so it would pass through and never act. Every number that enters through an option is finite.
+    """
+    for sub in getattr(command, "commands", {}).values():
+        finite_numbers(sub)
+    for param in command.params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is not None and "float" in str(descriptor.annotation):
+            param.callback = _finite(param.callback)
+    return command
+
+
+def _finite(inner: Any) -> Any:
+    import math
+
+    from typer._click.exceptions import BadParameter
+
+    def check(ctx: Any, param: Any, value: Any) -> Any:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        bad = next((v for v in values if isinstance(v, float) and not math.isfinite(v)), None)
+        if bad is not None:
+            raise BadParameter(f"must be a finite number, got {bad}", ctx=ctx, param=param)
+        return inner(ctx, param, value) if inner is not None else value
+
+    return check
+
+
 def checked_device(device: str | None) -> str | None:
     """A ``--device`` option's callback: the device must exist here (:func:`staa.runtime.device.check_device`)."""
     from staa.runtime.device import check_device
