@@ -28,6 +28,11 @@ from staa.attacks.base import Attack
 from staa.errors import ConfigError
 
 
+#: Beyond this many changed samples differential evolution is no longer a few-pixel attack: its genome
+#: grows with them and it becomes a slow random search that a budgeted attack does better and names truly.
+MAX_PIXELS = 100
+
+
 class OnePixel(Attack):
     """Query-only sparse attack: ``pixels`` changed samples per clip, found by differential evolution.
 
@@ -54,8 +59,9 @@ class OnePixel(Attack):
         batch_size: int | None = None,
     ) -> None:
         super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
-        if pixels < 1:
-            raise ConfigError(f"onepixel: pixels must be at least 1, got {pixels}")
+        if not 1 <= pixels <= MAX_PIXELS:
+            raise ConfigError(f"onepixel: pixels must be 1 to {MAX_PIXELS}, got {pixels} (a few-sample search; for a "
+                              "budget in % of the clip use pgd, pgd0 or sparse_rs with k_percent)")  # fmt: skip
         if popsize < 4:
             raise ConfigError(f"onepixel: popsize must be at least 4, got {popsize}")
         if iterations < 0:
@@ -74,6 +80,8 @@ class OnePixel(Attack):
 
     # ---- differential evolution ---------------------------------------------------------------------
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
+        if self.pixels > x.shape[1]:
+            raise ConfigError(f"onepixel: pixels ({self.pixels}) exceeds the clip's {x.shape[1]} samples")
         low, high = self._gene_bounds(x.shape[1], x.device)
         pop = low + (high - low) * self._latin_hypercube(len(x), x.device)
         fitness, fooled = self._score(x, labels, pop)
