@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from staa.attacks.base import Attack
 from staa.errors import ConfigError
+from staa.runtime.progress import inner
 
 
 #: Beyond this many changed samples differential evolution is no longer a few-pixel attack: its genome
@@ -90,7 +91,7 @@ class OnePixel(Attack):
         champion = pop[rows, best]
         self._keep_fooled(champion, pop, fitness, fooled)
         active = rows[~fooled.any(dim=1)]
-        for _ in range(self.iterations):
+        for _ in inner(range(self.iterations), f"{self.name}: generations on {len(x)} clips", self.iterations):
             if not len(active):
                 break
             a = active

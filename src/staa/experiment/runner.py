@@ -21,7 +21,7 @@ from staa.experiment.sections.budgets import budgets
 from staa.experiment.sections.curves import curves
 from staa.experiment.sections.robustness import robustness
 from staa.experiment.sections.seeds import attack_seeds
-from staa.experiment.sections.targeted import targeted
+from staa.experiment.sections.targeted import check_classes, targeted
 from staa.experiment.steps import attack_and_replay, prepare_corpus, train_ser_model
 from staa.io.outputs import write_text
 from staa.runtime.reproducibility import seed_everything
@@ -59,6 +59,7 @@ def _steps(ctx: ExperimentContext) -> Path:
     config = ctx.config
     seed_everything(ctx.seed)
     prepare_corpus(ctx)
+    check_classes(ctx)  # the classes the file names exist: known now, before any training
     for name in needed_models(config):
         train_ser_model(ctx, name)
     rows = []
