@@ -44,6 +44,7 @@ def options(threads: int = typer.Option(None, "--threads", min=1, max=1024, help
 
 def main() -> None:
     warnings.formatwarning = _warning_line
+    common.current_out = None  # set by the command once it has checked its output folder
     try:
         code = common.finite_numbers(typer.main.get_command(app))(standalone_mode=False)
     except StaaError as exc:

@@ -57,7 +57,7 @@ def inner(items: Iterable[T], description: str, total: int | None = None) -> Ite
     if not _shown:
         yield from items
         return
-    yield from logged(items, description, total, final=False)
+    yield from logged(items, description, total, LOG_INTERVAL, final=False)
 
 
 def _shown_progress(items: Iterable[T], description: str, total: int | None, sizes: Sequence[int] | None,
