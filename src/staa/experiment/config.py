@@ -130,6 +130,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     for key in ("name", "corpus", "models", "threat_models", "victims", "attackers"):
         if not config.get(key):
             raise ConfigError(f"'{key}' is missing or empty", path)
+    check_lists(config, path, repeats=False)  # nulls first: a null victim is no model to look up
     if not isinstance(config["corpus"], dict) or not config["corpus"].get("name"):
         raise ConfigError("corpus.name is missing", path)
     eps = config.get("eps", DEFAULT_EPS)

@@ -55,21 +55,21 @@ def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-def check_lists(value: Any, path: Path | str, where: str = "") -> None:
-    """No list anywhere in ``value`` repeats an entry or holds a null (one line naming the key)."""
+def check_lists(value: Any, path: Path | str, where: str = "", *, repeats: bool = True) -> None:
+    """No list anywhere in ``value`` holds a null or (with ``repeats``) repeats an entry (one line naming the key)."""
     if isinstance(value, dict):
         for k, v in value.items():
-            check_lists(v, path, f"{where}.{k}" if where else str(k))
+            check_lists(v, path, f"{where}.{k}" if where else str(k), repeats=repeats)
     elif isinstance(value, list):
         seen: set[str] = set()
         for entry in value:
             if entry is None:
                 raise ConfigError(f"{where}: holds a null entry (remove it or give a value)", path)
             key = json.dumps(entry, sort_keys=True, default=str)
-            if key in seen:
+            if repeats and key in seen:
                 raise ConfigError(f"{where}: {entry!r} is listed twice (each entry means one thing; keep one)", path)
             seen.add(key)
-            check_lists(entry, path, where)
+            check_lists(entry, path, where, repeats=repeats)
 
 
 def check_nested_keys(config: dict[str, Any], path: Path | str) -> None:
