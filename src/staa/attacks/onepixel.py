@@ -81,8 +81,6 @@ class OnePixel(Attack):
 
     # ---- differential evolution ---------------------------------------------------------------------
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
-        if self.pixels > x.shape[1]:
-            raise ConfigError(f"onepixel: pixels ({self.pixels}) exceeds the clip's {x.shape[1]} samples")
         low, high = self._gene_bounds(x.shape[1], x.device)
         pop = low + (high - low) * self._latin_hypercube(len(x), x.device)
         fitness, fooled = self._score(x, labels, pop)
