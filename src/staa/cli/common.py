@@ -5,11 +5,14 @@ Like every CLI module it imports the library inside functions, so that ``staa --
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from typer._click.exceptions import BadParameter
 
 from staa.defaults import DEFAULT_THREADS, MAX_CLIP_SECONDS
 
@@ -74,10 +77,6 @@ def finite_numbers(command: Any) -> Any:
 
 
 def _finite(inner: Any) -> Any:
-    import math
-
-    from typer._click.exceptions import BadParameter
-
     def check(ctx: Any, param: Any, value: Any) -> Any:
         values = value if isinstance(value, (list, tuple)) else [value]
         bad = next((v for v in values if isinstance(v, float) and not math.isfinite(v)), None)

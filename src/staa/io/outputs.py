@@ -135,29 +135,36 @@ def claim_folder(
     ``outputs`` are the names (relative to ``directory``) that the claiming step writes. Another
     ``spec.json`` is refused, naming what changed, while any of them exists (a claim with none of its
     outputs written, left by a killed run, is simply replaced); without ``spec.json`` they are outputs of
-    unknown settings and are refused too. ``overwrite`` deletes the files staa wrote among them (listed in
-    ``written.txt``) and claims the folder anew; a file it did not write there is refused, never deleted. ``write = False`` checks without writing (the other ranks under torchrun).
+    unknown settings and are refused too. ``overwrite`` deletes the files staa wrote among them (listed
+    in ``written.txt``) and claims the folder anew; a file it did not write there is refused, never
+    deleted. ``write = False`` checks without writing (the other ranks under torchrun).
     """
     directory = Path(directory)
-    spec = json.loads(json.dumps(spec, default=str))
-    path = directory / SPEC_FILE
-    old = _read_spec(path)
-    found = [name for name in outputs if (directory / name).exists()]
-    foreign = _foreign_files(directory, found)
-    hint = FOREIGN_HINT if foreign else RESTART_HINT  # never offer --overwrite where it could not start over
+    old, spec = check_claim(directory, spec, outputs=outputs, overwrite=overwrite)
     if overwrite:
-        if foreign:
-            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-            raise ConfigError(f"holds files that staa did not write ({shown}); {FOREIGN_HINT}", directory)
         _remove_written(directory, outputs)
-    elif old is not None and old != spec and (found or not outputs):
-        raise ConfigError(f"outputs here were made with other settings ({describe_changes(old, spec)}); {hint}", directory)
-    elif old is None and found:
-        raise ConfigError(f"holds outputs ({', '.join(found[:3])}) made with unrecorded settings; {hint}", directory)
     if write:
         _claims.add(directory.resolve())
     if (overwrite or old != spec) and write:
-        write_json(path, spec)
+        write_json(directory / SPEC_FILE, spec)
+
+
+def check_claim(directory: Path, spec: dict[str, Any], *, outputs: Sequence[str], overwrite: bool
+                ) -> tuple[dict[str, Any] | None, dict[str, Any]]:  # fmt: skip
+    """:func:`claim_folder`'s refusals, touching nothing: (the recorded spec or None, ``spec`` as JSON keeps it)."""
+    spec = json.loads(json.dumps(spec, default=str))
+    old = _read_spec(directory / SPEC_FILE)
+    found = [name for name in outputs if (directory / name).exists()]
+    foreign = _foreign_files(directory, found)
+    hint = FOREIGN_HINT if foreign else RESTART_HINT  # never offer --overwrite where it could not start over
+    if overwrite and foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise ConfigError(f"holds files that staa did not write ({shown}); {FOREIGN_HINT}", directory)
+    if not overwrite and old is not None and old != spec and (found or not outputs):
+        raise ConfigError(f"outputs here were made with other settings ({describe_changes(old, spec)}); {hint}", directory)
+    if not overwrite and old is None and found:
+        raise ConfigError(f"holds outputs ({', '.join(found[:3])}) made with unrecorded settings; {hint}", directory)
+    return old, spec
 
 
 @contextlib.contextmanager
@@ -168,6 +175,7 @@ def claimed(directory: str | Path, spec: dict[str, Any], *, outputs: Sequence[st
     back (and the folder, if the step made it), so a refused run leaves nothing behind."""
     directory = Path(directory)
     made = [p for p in (directory, *directory.parents) if not p.exists()]
+    check_claim(directory, spec, outputs=outputs, overwrite=overwrite)  # a refused run does not even lock
     try:
         with folder_lock(directory, enabled=write):
             claim_folder(directory, spec, outputs=outputs, overwrite=overwrite, write=write)
