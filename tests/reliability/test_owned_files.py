@@ -45,7 +45,7 @@ def test_overwrite_keeps_files_the_user_put_among_the_outputs(staa, checkpoints,
     assert sorted(p.name for p in (out / "wav").iterdir()) == ["a.wav", "b.wav"]
     mine = out / "wav" / "mine.wav"
     _tone(mine)
-    line = staa.refuses(_apply(checkpoints, clips, out, "--eps", "0.01", "--overwrite"), "did not write (wav/mine.wav)",
+    line = staa.refuses(_apply(checkpoints, clips, out, "--eps", "0.01", "--overwrite"), "no record of writing (wav/mine.wav)",
                         keep=(out,))  # fmt: skip
     assert "move them away" in line
     line = staa.refuses(_apply(checkpoints, clips, out, "--eps", "0.01"), "other settings", keep=(out,))
@@ -71,7 +71,7 @@ def test_a_refused_overwrite_deletes_nothing(tmp_path):
         write_json(tmp_path / "wav" / "a.json", {})
     (tmp_path / "wav" / "b.txt").write_text("mine")
     before = tree(tmp_path)
-    with pytest.raises(ConfigError, match=r"did not write \(wav/b.txt\)"):
+    with pytest.raises(ConfigError, match=r"no record of writing \(wav/b.txt\)"):
         claim_folder(tmp_path, {"k": 2}, outputs=["wav"], overwrite=True)
     assert tree(tmp_path) == before
 

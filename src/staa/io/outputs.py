@@ -32,7 +32,7 @@ TMP_MARK = ".tmp"
 SPEC_FILE = "spec.json"
 WRITTEN_FILE = "written.txt"  # the files staa wrote below a claimed folder, one relative path a line
 RESTART_HINT = "rerun with --overwrite to start over, or use another --out"
-FOREIGN_HINT = "--overwrite deletes only files staa wrote: move them away or use another --out"
+FOREIGN_HINT = "--overwrite deletes only the files staa recorded writing: move them away or use another --out"
 _claims: set[Path] = set()  # folders claimed by this process: writes below them are recorded
 
 
@@ -159,7 +159,7 @@ def check_claim(directory: Path, spec: dict[str, Any], *, outputs: Sequence[str]
     hint = FOREIGN_HINT if foreign else RESTART_HINT  # never offer --overwrite where it could not start over
     if overwrite and foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        raise ConfigError(f"holds files that staa did not write ({shown}); {FOREIGN_HINT}", directory)
+        raise ConfigError(f"holds files staa has no record of writing ({shown}); {FOREIGN_HINT}", directory)
     if not overwrite and old is not None and old != spec and (found or not outputs):
         raise ConfigError(f"outputs here were made with other settings ({describe_changes(old, spec)}); {hint}", directory)
     if not overwrite and old is None and found:
