@@ -83,10 +83,11 @@ class PreparedCorpus:
             labels = np.load(self.path / f"{name}_labels.npy")
         except (OSError, ValueError, EOFError, KeyError, TypeError) as exc:
             raise DamagedCache(self.path, first_line(exc)) from None
-        if waves.dtype != np.float32 or waves.shape != (len(items), self.length):
-            raise DamagedCache(self.path, f"{name}.npy holds {waves.dtype} {waves.shape}, not float32 {(len(items), self.length)}")
-        if labels.shape != (len(items),) or labels.dtype.kind not in "iu" or (len(labels) and not
-                                                                            0 <= labels.min() <= labels.max() < len(self.classes)):  # fmt: skip
+        shape = (len(items), self.length)
+        if waves.dtype != np.float32 or waves.shape != shape:
+            raise DamagedCache(self.path, f"{name}.npy holds {waves.dtype} {waves.shape}, not float32 {shape}")
+        indices = labels.shape == (len(items),) and labels.dtype.kind in "iu"
+        if not indices or (len(labels) and not 0 <= labels.min() <= labels.max() < len(self.classes)):
             raise DamagedCache(self.path, f"{name}_labels.npy does not hold one class index per clip")
         return Split(waves, labels, items)
 
