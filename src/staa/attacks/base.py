@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from staa.errors import ConfigError
-from staa.metrics import snr_db, sparsity
+from staa.metrics import snr_db, sparsity, succeeded
 
 
 @dataclass
@@ -195,7 +195,7 @@ class Attack:
             seconds = time.perf_counter() - start
             x_adv = self._project(x, x_adv.detach())
             adv_pred = self.predict(x_adv)
-        success = adv_pred == labels if self.targeted else adv_pred != labels
+        success = succeeded(clean_pred, adv_pred, labels) if self.targeted else adv_pred != labels
         return AttackResult(
             x_adv=x_adv.cpu(),
             delta=(x_adv - x).cpu(),

@@ -26,6 +26,12 @@ from torch import Tensor, nn
 
 from staa.attacks.base import Attack
 from staa.errors import ConfigError
+from staa.runtime.progress import inner
+
+
+#: Beyond this many changed samples differential evolution is no longer a few-pixel attack: its genome
+#: grows with them and it becomes a slow random search that a budgeted attack does better and names truly.
+MAX_PIXELS = 100
 
 
 class OnePixel(Attack):
@@ -54,8 +60,9 @@ class OnePixel(Attack):
         batch_size: int | None = None,
     ) -> None:
         super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
-        if pixels < 1:
-            raise ConfigError(f"onepixel: pixels must be at least 1, got {pixels}")
+        if not 1 <= pixels <= MAX_PIXELS:
+            raise ConfigError(f"onepixel: pixels must be 1 to {MAX_PIXELS}, got {pixels} (a few-sample search; for a "
+                              "budget in % of the clip use pgd, pgd0 or sparse_rs with k_percent)")  # fmt: skip
         if popsize < 4:
             raise ConfigError(f"onepixel: popsize must be at least 4, got {popsize}")
         if iterations < 0:
@@ -82,7 +89,7 @@ class OnePixel(Attack):
         champion = pop[rows, best]
         self._keep_fooled(champion, pop, fitness, fooled)
         active = rows[~fooled.any(dim=1)]
-        for _ in range(self.iterations):
+        for _ in inner(range(self.iterations), f"{self.name}: generations on {len(x)} clips", self.iterations):
             if not len(active):
                 break
             a = active

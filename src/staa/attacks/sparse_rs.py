@@ -33,6 +33,7 @@ from torch.nn import functional as F
 
 from staa.attacks.base import Attack, SampleBudget
 from staa.errors import ConfigError
+from staa.runtime.progress import inner
 
 # Queries (of 10 000) after which α is divided by the next factor.
 SCHEDULE_QUERIES = (50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -92,7 +93,7 @@ class SparseRS(Attack):
         delta = torch.zeros_like(x).scatter_(1, inside, self._corners(x, inside))
         loss, fooled = self._score(x, delta, labels)
         rows = (~fooled).nonzero().squeeze(1)
-        for iteration in range(1, self.queries):
+        for iteration in inner(range(1, self.queries), f"{self.name}: queries on {b} clips", self.queries - 1):
             if not len(rows):
                 break
             m = max(1, int(alpha_schedule(self.alpha_init, iteration, self.queries) * k))

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import typer
 
 from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
-from staa.cli.common import checked_places, checked_target, corpus_for_models  # fmt: skip
+from staa.cli.common import checked_device, checked_places, checked_target, corpus_for_models  # fmt: skip
 from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
 
@@ -50,7 +50,7 @@ BatchSize = Annotated[int, typer.Option(min=1, help="clips attacked together")]
 Perceptual = Annotated[bool, typer.Option(help="also score PESQ and STOI (needs the extra: pip install 'staa\\[perceptual]')")]
 Seed = Annotated[int, typer.Option(min=0, max=2**32 - 1, help="fixes every random choice of the run")]
 Overwrite = Annotated[bool, typer.Option(help=OVERWRITE_HELP)]
-Device = Annotated[str, typer.Option(help=DEVICE_HELP)]
+Device = Annotated[str, typer.Option(help=DEVICE_HELP, callback=checked_device)]
 Quiet = Annotated[bool, typer.Option(help="no progress bars or progress lines")]
 
 

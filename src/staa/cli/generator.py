@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
-from staa.cli.common import checked_places, choice, corpus_for_models, fmt, is_main_rank, target_index, targeted_pair  # fmt: skip
+from staa.cli.common import checked_device, checked_places, choice, corpus_for_models, fmt, is_main_rank, target_index, targeted_pair  # fmt: skip
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, MAX_CLIP_SECONDS, TRAINING_PRESET
 from staa.errors import ConfigError
 
@@ -89,7 +89,7 @@ def train(
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
     data: DataOption = None,
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Train a generator (resumes from OUT/state.pt); data-parallel under torchrun.
@@ -154,7 +154,7 @@ def apply(
     target_class: str = typer.Option(None, help="evaluate as a targeted attack towards this class (name or index)"),
     batch_size: int = typer.Option(8, min=1, help="--corpus: clips attacked together"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Write adversarial WAVs for a corpus split or a folder, and OUT/result.json (per-example and summary).

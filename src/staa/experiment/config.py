@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from staa.attacks.registry import ATTACKS
+from staa.attacks.registry import PUBLIC_ATTACKS
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.data.base import SPLITS
 from staa.data.registry import check_corpus_options
@@ -37,6 +37,8 @@ from staa.experiment.sections.curves import validate_sweeps
 from staa.experiment.sections.robustness import validate_defenses
 from staa.experiment.sections.seeds import validate_attack_seeds
 from staa.experiment.sections.targeted import validate_targeted
+from staa.experiment.strict import DuplicateKey, check_lists, check_nested_keys, parse_yaml
+from staa.io.text import read_text
 
 BUILTIN = ("demo", "emodb", "ravdess", "nemo", "demos", "iemocap")
 ADVERSARIAL_KEYS = {"from", "attack", "eps", "settings", "adv_fraction"}
@@ -60,13 +62,15 @@ def load_config(spec: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ConfigError(f"{path.stat().st_size} bytes: larger than the {MAX_FILE_BYTES} an experiment file may have", path)
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config = parse_yaml(read_text(path, ConfigError))
+    except DuplicateKey as exc:
+        raise ConfigError(str(exc), path) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML ({' '.join(str(exc).split())[:160]})", path) from None
     except RecursionError:
         raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the file ({getattr(exc, 'strerror', None) or exc})", path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file ({exc.strerror or exc})", path) from None
     if not isinstance(config, dict):
         raise ConfigError("an experiment file must be a YAML mapping", path)
     check_size(config, path)
@@ -126,12 +130,14 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     for key in ("name", "corpus", "models", "threat_models", "victims", "attackers"):
         if not config.get(key):
             raise ConfigError(f"'{key}' is missing or empty", path)
+    check_lists(config, path, repeats=False)  # nulls first: a null victim is no model to look up
     if not isinstance(config["corpus"], dict) or not config["corpus"].get("name"):
         raise ConfigError("corpus.name is missing", path)
     eps = config.get("eps", DEFAULT_EPS)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
         raise ConfigError(f"eps must be a number in (0, 1], got {eps!r}", path)
     _validate_values(config, path)
+    check_nested_keys(config, path)
     splits = config.get("splits", ["val", "test"])
     if not isinstance(splits, list) or not splits or any(s not in SPLITS for s in splits):
         raise ConfigError(f"splits: must list some of train, val, test, got {splits!r}", path)
@@ -152,8 +158,8 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
         _validate_adversarial(name, (spec or {}).get("adversarial"), models, path)
     attackers = {k: v for k, v in config["attackers"].items() if v}
     for aid, spec in attackers.items():
-        if spec.get("attack") not in ATTACKS:
-            raise ConfigError(f"attacker '{aid}': unknown attack {spec.get('attack')!r} (available: {', '.join(ATTACKS)})", path)
+        if spec.get("attack") not in PUBLIC_ATTACKS:
+            raise ConfigError(f"attacker '{aid}': unknown attack {spec.get('attack')!r} (available: {', '.join(PUBLIC_ATTACKS)})", path)
         validate_budget(aid, (spec.get("train") or {}).get("budget"), path)
         _validate_presets(aid, spec, path)
     for aid, spec in (config.get("ablations") or {}).items():
@@ -175,6 +181,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     validate_targeted(config, path)
     validate_sweeps(config, path)
     validate_attack_seeds(config, path)
+    check_lists(config, path)
     try:
         check_buildable(config)
     except ConfigError as exc:
@@ -224,8 +231,8 @@ def _validate_adversarial(name: str, spec: Any, models: dict[str, Any], path: Pa
     where = f"models.{name}.adversarial"
     if not isinstance(spec, dict) or set(spec) - ADVERSARIAL_KEYS:
         raise ConfigError(f"{where} must be a mapping with keys among {', '.join(sorted(ADVERSARIAL_KEYS))}", path)
-    if spec.get("attack", "pgd") not in ATTACKS:
-        raise ConfigError(f"{where}: unknown attack {spec.get('attack')!r} (available: {', '.join(ATTACKS)})", path)
+    if spec.get("attack", "pgd") not in PUBLIC_ATTACKS:
+        raise ConfigError(f"{where}: unknown attack {spec.get('attack')!r} (available: {', '.join(PUBLIC_ATTACKS)})", path)
     seen = [name]
     while (source := ((models.get(seen[-1]) or {}).get("adversarial") or {}).get("from")) is not None:
         if source not in models or not models[source]:

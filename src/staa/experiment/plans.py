@@ -18,7 +18,7 @@ from typing import Any
 from torch import nn
 
 from staa.attacks.base import Attack
-from staa.attacks.registry import build_attack
+from staa.attacks.registry import attack_class, build_attack
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.attacks.universal import UniversalConfig
 from staa.data.speech import Source, parse_sources
@@ -28,7 +28,7 @@ from staa.models.registry import model_class
 from staa.training.adversarial import AdvTrainConfig
 from staa.training.generator import check_train_config
 from staa.training.ser import TrainConfig
-from staa.validation import check_fields
+from staa.validation import check_arguments, check_fields
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # ids of models and attackers name output folders
 ZERO_ID = "zero"
@@ -231,6 +231,7 @@ def _build_plan(plan: AttackerPlan, seed: int) -> None:
     for key in ("settings", "generator", "train", "fit"):
         if not isinstance(getattr(plan, key) or {}, dict):
             raise ConfigError(f"{key} must be a mapping, got {getattr(plan, key)!r}")
+    check_arguments(attack_class(plan.attack).__init__, plan.settings, "settings")
     if plan.attack == "staa" or plan.generator is not None:
         generator_config(plan)
     if plan.attack == "staa":

@@ -31,7 +31,7 @@ from staa.attacks.staa.attack import STAANet
 from staa.audio import SAMPLE_RATE, check_audio_file, load_audio, write_audio
 from staa.data.cache import Split
 from staa.errors import AudioError, DataError, first_line
-from staa.io.outputs import remove_empty_folders
+from staa.io.outputs import inputs_apart, remove_empty_folders
 from staa.runtime.progress import progress
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -63,6 +63,7 @@ def folder_clips(folder: str | Path, out: str | Path, *, max_seconds: float, min
         raise DataError("not a folder (--input-dir takes a folder of audio files)", folder)
     if Path(out).resolve() == folder.resolve() or folder.resolve() in Path(out).resolve().parents:
         raise DataError(f"the output folder {out} lies inside it: give one outside the inputs", folder)
+    inputs_apart(out, [folder])  # nor may it hold the inputs: their outputs would land among them
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
         raise DataError(f"no {', '.join(AUDIO_SUFFIXES)} files in this folder or below it", folder)

@@ -104,7 +104,7 @@ def train_generator(
     run = _plan(generator, cfg, len(train))
     optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr)
     scheduler = _lr_scheduler(optimizer, cfg, run)
-    state = load_state(out / "state.pt")
+    state = load_state(out / "state.pt", {"generator": dict, "optimizer": dict, "scheduler": dict, "history": list})
     if state is not None:
         _restore(generator, optimizer, scheduler, cfg, callbacks, run, state, out / "state.pt")
     show = show_progress and ddp.is_main()
