@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from staa.attacks.base import Attack, SampleBudget
+from staa.attacks.base import BudgetedAttack, SampleBudget
 from staa.errors import ConfigError
 
 # Queries (of 10 000) after which α is divided by the next factor.
@@ -47,7 +47,7 @@ def alpha_schedule(alpha_init: float, iteration: int, queries: int) -> float:
     return alpha_init / SCHEDULE_FACTORS[bisect.bisect_left(SCHEDULE_QUERIES, scaled)]
 
 
-class SparseRS(Attack):
+class SparseRS(BudgetedAttack):
     """Random search over k changed samples at ±ε; ``queries`` model queries per clip at most."""
 
     name = "sparse_rs"
