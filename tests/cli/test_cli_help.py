@@ -8,7 +8,7 @@ import sys
 
 HEAVY = ("torch", "transformers", "scipy", "matplotlib")
 HELPS = [[], ["data", "prepare"], ["ser", "train"], ["ser", "evaluate"], ["generator", "train"], ["generator", "apply"],
-         ["attack", "run"], ["attack", "universal"], ["attack", "targets"], ["defense", "wrap"],
+         ["attack", "run"], ["attack", "universal"], ["attack", "targets"], ["attack", "pgd"], ["attack", "staa"], ["defense", "wrap"],
          ["defense", "evaluate"], ["defense", "adv-train"], ["run"]]  # fmt: skip
 
 PROBE = """
