@@ -67,7 +67,7 @@ def test_eps_goes_straight_from_the_file_into_every_attack_and_adversarial_train
 
 
 def test_presets_and_their_defaults_are_the_config_classes_and_the_clis():
-    budgeted = "{attack: staa, generator: {mask: threshold}, train: {preset: paper, budget: {sparsity_pct: 20, lr: 0.5}}}"
+    budgeted = "{attack: staa, generator: {preset: fast, mask: threshold}, train: {preset: paper, budget: {sparsity_pct: 20, lr: 0.5}}}"
     config = load_config("demo", ["attackers.staa.generator={}", "attackers.staa.train={epochs: 2}",
                                   "attackers.staa_5.generator.preset=realtime", f"attackers.staa_budget={budgeted}"])  # fmt: skip
     plans = {p.id: p for p in attacker_plans(config, "emo18")}

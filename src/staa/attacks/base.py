@@ -139,9 +139,14 @@ class SampleBudget:
 
 
 class Attack:
-    """Base class. ``eps`` bounds |δ|∞ in raw waveform units; ``bounds`` is the valid amplitude range."""
+    """Base class. ``eps`` bounds |δ|∞ in raw waveform units; ``bounds`` is the valid amplitude range.
+
+    ``control`` marks a control row rather than an attacker (δ = 0; another attacker's generator on other
+    positions): it is reported beside the attacks but is no point of their curves.
+    """
 
     name = "attack"
+    control = False
 
     def __init__(
         self,

@@ -27,7 +27,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from staa.attacks.base import FittedAttack, SampleBudget, frozen
+from staa.attacks.base import BudgetedAttack, FittedAttack, SampleBudget, frozen
 from staa.attacks.staa.losses import LossWeights, staa_loss
 from staa.errors import CheckpointError, ConfigError
 from staa.io.outputs import atomic_path, write_json
@@ -60,7 +60,7 @@ class UniversalConfig:
         number("universal fit: gamma", self.gamma, low=0, high=1, low_open=True)
 
 
-class UniversalPerturbation(FittedAttack):
+class UniversalPerturbation(FittedAttack, BudgetedAttack):
     """One input-agnostic sparse δ fitted on training clips, then added to any clip.
 
     ``UniversalPerturbation(model, eps, k_percent=10).fit(x_train)``, then call it on any clips;

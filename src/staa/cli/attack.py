@@ -206,14 +206,15 @@ def targets(
     quiet: Quiet = False,
 ) -> None:
     """Targeted success per target class: each class is imposed on the clips the model does not already give it."""
-    from staa.attacks.registry import attack_options
+    from staa.attacks.base import FittedAttack
+    from staa.attacks.registry import attack_class, attack_options
     from staa.evaluation.robustness import attack_factory
     from staa.evaluation.runs import targeted_success_run
     from staa.models import load_model
     from staa.runtime.reproducibility import seed_everything
 
-    if name == "universal":
-        raise ConfigError("a universal perturbation is fitted per target: use `staa attack universal --targeted`")
+    if issubclass(attack_class(name), FittedAttack):
+        raise ConfigError(f"a fitted attack is fitted per target: use `staa attack {name} --targeted`")
     kwargs = attack_options(name, k_percent=k_percent, steps=steps, pixels=pixels, popsize=popsize,
                             iterations=iterations, multiplicative=multiplicative or None)  # fmt: skip
     checked_places(out, cache)
@@ -257,12 +258,14 @@ def sweep(
     A killed sweep resumes at its first unfinished budget; other settings are refused (--overwrite starts over).
     """
     from staa.attacks.registry import attack_options, build_attack
-    from staa.evaluation.curves import MINIMUM_NORM_ATTACKS, sweepable
+    from staa.attacks.base import FittedAttack
+    from staa.attacks.registry import attack_class
+    from staa.evaluation.curves import minimum_norm as seeks_minimum, sweepable
     from staa.evaluation.runs import sweep_run
     from staa.runtime.reproducibility import seed_everything
 
-    minimum_norm = name in MINIMUM_NORM_ATTACKS
-    if name == "universal" or not (minimum_norm or sweepable(name)):
+    minimum_norm = seeks_minimum(name)
+    if issubclass(attack_class(name), FittedAttack) or not (minimum_norm or sweepable(name)):
         raise ConfigError(f"attack '{name}' cannot be swept here: use pgd, pgd0 or sparse_rs (crafted per budget) or "
                           "sigma_zero, fmn (minimum-norm); a universal perturbation is swept in an experiment file")  # fmt: skip
     if any(not 0 < k <= 100 for k in k_percent) or len(set(k_percent)) < len(k_percent):

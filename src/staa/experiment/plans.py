@@ -18,7 +18,8 @@ from typing import Any
 from torch import nn
 
 from staa.attacks.base import Attack
-from staa.attacks.registry import build_attack
+from staa.attacks.base import FittedAttack
+from staa.attacks.registry import attack_class, build_attack
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.attacks.universal import UniversalConfig
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, SER_RECIPE, TRAINING_PRESET
@@ -53,9 +54,15 @@ class AttackerPlan:
     source: str | None = None  # a mask control: the STAA-Net attacker whose generator it reuses
 
     @property
+    def trains_generator(self) -> bool:
+        """Whether the plan's attack is a generator trained for it (STAA-Net; not a control reusing one)."""
+        cls = attack_class(self.attack)
+        return issubclass(cls, FittedAttack) and cls.fitted_state == "generator"
+
+    @property
     def factorised_generator(self) -> bool:
         """A STAA-Net plan whose generator has positions to control (not the "w/o factorisation" ablation)."""
-        return self.attack == "staa" and (self.generator or {}).get("factorised", True) is not False
+        return self.trains_generator and (self.generator or {}).get("factorised", True) is not False
 
 
 def experiment_eps(config: dict[str, Any]) -> float:
@@ -94,7 +101,7 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
         )
     plans.append(AttackerPlan(ZERO_ID, "zero", "No attack (δ = 0)", "control", eps))
     shift = (config.get("controls") or {}).get("authors_shift", "auto")
-    generators = [p for p in plans if p.attack == "staa" and p.group == "comparison"]
+    generators = [p for p in plans if p.trains_generator and p.group == "comparison"]
     authors = [p for p in generators if (p.generator or {}).get("alignment") == "authors"]
     if shift is not False and (authors or (generators and shift is True)):
         # the shift is a Wave-U-Net's padding (an adjoint generator has none): the first authors'-alignment
@@ -222,14 +229,15 @@ def _build_plan(plan: AttackerPlan, seed: int) -> None:
     for key in ("settings", "generator", "train", "fit"):
         if not isinstance(getattr(plan, key) or {}, dict):
             raise ConfigError(f"{key} must be a mapping, got {getattr(plan, key)!r}")
-    if plan.attack == "staa" or plan.generator is not None:
+    cls = attack_class(plan.attack)
+    if plan.trains_generator or plan.generator is not None:
         generator_config(plan)
-    if plan.attack == "staa":
+    if plan.trains_generator:
         train_config(plan, seed, None)
-    elif plan.attack == "universal":
+    elif issubclass(cls, FittedAttack):  # fitted by the attack itself (the universal perturbation)
         universal_config(plan, seed)
-        build_attack("universal", nn.Module(), eps=plan.eps, **plan.settings)
-    elif plan.attack not in ("zero", "staa_mask_control"):  # a mask control is built from its trained generator
+        cls(nn.Module(), eps=plan.eps, **plan.settings)
+    elif not cls.control:  # a control is built from what it controls (δ = 0; a trained generator)
         per_clip_attack(plan, nn.Module())
 
 

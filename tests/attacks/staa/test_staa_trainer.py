@@ -16,7 +16,7 @@ from staa.models import build_model
 
 def tiny_generator(seed: int = 0, **kw) -> Generator:
     torch.manual_seed(seed)
-    return Generator(GeneratorConfig(levels=3, features=4, **kw))
+    return Generator(GeneratorConfig.authors(levels=3, features=4, **kw))
 
 
 def short(**kw) -> STAATrainConfig:

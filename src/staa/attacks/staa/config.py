@@ -26,11 +26,18 @@ ARCHITECTURES = ("wave-u-net", "adjoint")
 # demo's synthetic test split (84 clips, Emo18 threat, 300 steps, seed 0): 8 % ASR without the carrier,
 # 30 % with one per-clip carrier, 18 % with four (README, "What differs from the authors' code").
 TOPK = {"mask": "topk", "sparsity_pct": 10.0, "upsample": "linear", "bound": "clip", "noise_channels": 1}
+# The authors' Wave-U-Net where the defaults (the adjoint generator's) differ; also what a stored config
+# written before these fields existed was trained with.
+AUTHORS = {"architecture": "wave-u-net", "mask": "threshold", "upsample": "transposed", "bound": "tanh", "noise_channels": 0}
 
 
 @dataclass
 class GeneratorConfig:
-    """Wave-U-Net generator of STAA-Net (paper §3.2, the authors' ``generator_train.py`` defaults).
+    """STAA-Net's generator: its architecture, perturbation bound, mask and quantisation.
+
+    The defaults are the shipped default generator, :meth:`adjoint` (:data:`staa.defaults.GENERATOR_PRESET`,
+    what ``staa generator train`` and the experiments build when no preset is named); :meth:`authors` is the
+    Wave-U-Net of the paper (§3.2, the authors' ``generator_train.py`` defaults).
 
     ``levels`` channel stages (``levels − 1`` down/up-sampling blocks) of ``features`` base channels that
     ``growth`` doubles (32→64→…, the authors) or adds (32→64→96→…); every stage has ``depth`` valid
@@ -69,19 +76,19 @@ class GeneratorConfig:
     depth: int = 1
     norm: str = "gn"
     eps: float = DEFAULT_EPS
-    bound: str = "tanh"
+    bound: str = "clip"
     gamma: float = 0.5
     quant_prob: float = 0.5
     factorised: bool = True
     alignment: str = "exact"
     fold: int = 1
-    mask: str = "threshold"
+    mask: str = "topk"
     sparsity_pct: float = 10.0
-    upsample: str = "transposed"
+    upsample: str = "linear"
     noise_channels: int = 0
     noise: str = "clip"
     noise_seed: int = 0
-    architecture: str = "wave-u-net"
+    architecture: str = "adjoint"
     front: dict[str, Any] | None = None
     context_channels: int = 256
     context_layers: int = 2
@@ -137,7 +144,7 @@ class GeneratorConfig:
     @classmethod
     def authors(cls, **overrides: Any) -> GeneratorConfig:
         """The authors' architecture (6 levels, 32 features, double growth, k5, s4, GroupNorm): ≈50.7 M parameters."""
-        return cls(**overrides)
+        return cls(**{**AUTHORS, **overrides})
 
     @classmethod
     def fast(cls, **overrides: Any) -> GeneratorConfig:
@@ -149,7 +156,7 @@ class GeneratorConfig:
         4 base channels would be ~25× faster, but in short CPU runs against a weakly trained Emo18 its
         position map collapsed to all-zero even with the adversarial loss alone, where 8 learned.
         """
-        return cls(**{"levels": 4, "features": 8, **TOPK, **overrides})
+        return cls(**{**AUTHORS, "levels": 4, "features": 8, **TOPK, **overrides})
 
     @classmethod
     def realtime(cls, **overrides: Any) -> GeneratorConfig:
@@ -173,7 +180,7 @@ class GeneratorConfig:
         no norm the f = 4 mask never left its initial state (ASR ~23 %); ``norm="bn"`` streams
         (:mod:`staa.attacks.staa.streaming`) but was not trained at f = 2.
         """
-        return cls(**{"levels": 4, "features": 8, "fold": 2, **TOPK, **overrides})
+        return cls(**{**AUTHORS, "levels": 4, "features": 8, "fold": 2, **TOPK, **overrides})
 
     @classmethod
     def adjoint(cls, **overrides: Any) -> GeneratorConfig:
@@ -183,7 +190,7 @@ class GeneratorConfig:
         ``front`` is filled from the threat model when the generator is built for it
         (:meth:`~staa.attacks.staa.generator.Generator.for_config`).
         """
-        return cls(**{"architecture": "adjoint", **TOPK, "noise_channels": 0, **overrides})
+        return cls(**overrides)
 
     PRESETS = ("authors", "fast", "realtime", "adjoint")  # no annotation: a class constant, not a dataclass field
 
@@ -202,5 +209,6 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
+        """A stored config; a field it lacks was added after it was written, so takes the authors' value."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{**AUTHORS, **{k: v for k, v in d.items() if k in names}})

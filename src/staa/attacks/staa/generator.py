@@ -74,7 +74,7 @@ class Generator(nn.Module):
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
-        self.config = config = config or GeneratorConfig()
+        self.config = config = config or GeneratorConfig.authors()
         if config.architecture != self.architecture:
             raise ConfigError(f"generator config: a '{config.architecture}' generator is built by "
                               f"Generator.for_config, not {type(self).__name__}")  # fmt: skip

@@ -35,7 +35,7 @@ def budgets(ctx: ExperimentContext) -> list[dict[str, Any]]:
     out = []
     for threat in ctx.config["threat_models"]:
         for plan in attacker_plans(ctx.config, threat):
-            budget = (plan.train or {}).get("budget") if plan.attack == "staa" else None
+            budget = (plan.train or {}).get("budget") if plan.trains_generator else None
             if not budget:
                 continue
             trained = json.loads((ctx.out / "generators" / threat / plan.id / "train.json").read_text())
