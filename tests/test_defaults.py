@@ -42,3 +42,20 @@ def test_a_stored_config_without_the_newer_fields_is_the_authors_wave_u_net():
     old = {k: v for k, v in GeneratorConfig.authors().to_dict().items()
            if k not in ("architecture", "mask", "upsample", "bound", "noise_channels", "draws")}  # fmt: skip
     assert GeneratorConfig.from_dict(old) == GeneratorConfig.authors()
+
+
+def test_k_percent_is_the_asked_budget_and_the_earlier_name_is_still_read():
+    """``k_percent`` names the generator's budget; ``sparsity_pct`` (stored configs, experiment files) still reads."""
+    assert GeneratorConfig.from_dict({"sparsity_pct": 5.0}).k_percent == 5.0
+    assert GeneratorConfig.preset("fast", sparsity_pct=5) == GeneratorConfig.preset("fast", k_percent=5)
+    assert "sparsity_pct" not in GeneratorConfig().to_dict()
+
+
+def test_the_earlier_flag_names_are_hidden_aliases():
+    from typer.testing import CliRunner
+
+    from staa.cli import app
+
+    text = CliRunner().invoke(app, ["generator", "train", "--help"]).output
+    assert "--k-percent" in text and "--budget-k-percent" in text
+    assert "--sparsity-pct" not in text and "--budget-sparsity" not in text

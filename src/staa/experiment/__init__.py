@@ -37,8 +37,8 @@ Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overrid
                      (fine-tunes the trained model ``from``; without it, trains from scratch)
     threat_models: [<id>, ...]         victims: [<id>, ...]
     attackers: {<id>: {attack, label, settings, target, generator, train, fit}}
-        generator/train: STAA-Net (preset: authors | fast | realtime, default fast; paper | authors,
-                     default paper); train.budget: {sparsity_pct | snr_db, update, lr, damping}
+        generator/train: STAA-Net (preset: adjoint | authors | fast | realtime, default adjoint; topk | paper |
+                     authors, default topk); train.budget: {k_percent | snr_db, update, lr, damping}
                      (λ adapted during training, sections/budgets.py)
         fit: the universal perturbation's optimisation (staa.attacks.universal.UniversalConfig)
         sweep: {k_percent: [1, 2, 5, 10, 20]}   craft a budgeted attacker (pgd, pgd0, sparse_rs, universal)

@@ -151,6 +151,7 @@ def generator_config(plan: AttackerPlan) -> GeneratorConfig:
     """``generator: {preset, ...}`` of a STAA-Net plan at its ε (preset default :data:`GENERATOR_PRESET`)."""
     spec = dict(plan.generator or {})
     preset = spec.pop("preset", GENERATOR_PRESET)
+    spec = GeneratorConfig.renamed(spec)
     return GeneratorConfig.preset(preset, **{"eps": plan.eps, **_checked(GeneratorConfig, spec, "generator")})
 
 
