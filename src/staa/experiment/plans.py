@@ -67,7 +67,7 @@ class AttackerPlan:
 
 def experiment_eps(config: dict[str, Any]) -> float:
     """The experiment's ε (``eps``, default :data:`staa.defaults.DEFAULT_EPS`): every attack's L∞ bound."""
-    return float(config.get("eps", DEFAULT_EPS))
+    return float(config["eps"])
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
@@ -200,7 +200,7 @@ def check_buildable(config: dict[str, Any]) -> None:
     """Build, without weights or data, every model's training config and options and every attacker's
     attack and configs, so that a value they cannot use is refused before the first step, not after
     minutes of training (raises :class:`ConfigError` naming the model or attacker)."""
-    seed = config.get("seed", 0)
+    seed = config["seed"]
     for name in needed_models(config):
         spec = config["models"][name]
         try:

@@ -47,12 +47,12 @@ def run_experiment(
     ``out_dir``; return the path of ``report.html``. ``overwrite`` starts every step over instead of
     resuming or refusing outputs made with other settings."""
     out = Path(out_dir)
-    ctx = ExperimentContext(config, out, device or config.get("device", "cpu"), show_progress, log, overwrite)
+    ctx = ExperimentContext(config, out, device or config["device"], show_progress, log, overwrite)
     if ctx.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device '{ctx.device}' requested but CUDA is not available")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
-    with torch_threads(config.get("threads")):  # None: as the process has them (`staa` sets them from --threads)
+    with torch_threads(config["threads"]):  # None: as the process has them (`staa` sets them from --threads)
         return _steps(ctx)
 
 

@@ -165,7 +165,7 @@ def attack_and_replay(ctx: ExperimentContext, threat: str, plan: AttackerPlan) -
         raise ConfigError(f"attacker '{plan.id}': target '{plan.target}' is not a class of {ctx.corpus.name}")
     target = ctx.corpus.classes.index(plan.target) if plan.target is not None else None
     attack, identity = build_attack_for(ctx, threat, plan, target)
-    perceptual = bool((ctx.config.get("report") or {}).get("perceptual", True))
+    perceptual = bool(ctx.config["report"]["perceptual"])
     rows = []
     for split_name in ctx.splits:
         split, indices = ctx.corpus.split(split_name), ctx.indices(split_name)

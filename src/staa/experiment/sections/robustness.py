@@ -77,7 +77,7 @@ def validate_defenses(config: dict[str, Any], path: Path | str) -> None:
         if attackers[aid].get("target") is not None:
             raise ConfigError(f"defenses.attackers: '{aid}' is targeted; robust accuracy is measured against untargeted attacks", path)
     split = spec.get("split")
-    if split is not None and split not in config.get("splits", ["val", "test"]):
+    if split is not None and split not in config["splits"]:
         raise ConfigError(f"defenses.split '{split}' is not one of the experiment's splits", path)
     eot = spec.get("eot_samples", 1)
     if not isinstance(eot, int) or eot < 1 or not isinstance(spec.get("adaptive", True), bool):

@@ -54,7 +54,7 @@ def validate_targeted(config: dict[str, Any], path: Path | str) -> None:
     if classes != "all" and not (isinstance(classes, list) and classes):
         raise ConfigError(f"targeted.classes must be 'all' or a list of class names, got {classes!r}", path)
     split = spec.get("split")
-    if split is not None and split not in config.get("splits", ["val", "test"]):
+    if split is not None and split not in config["splits"]:
         raise ConfigError(f"targeted.split '{split}' is not one of the experiment's splits", path)
 
 
