@@ -27,7 +27,7 @@ def _universal(model: nn.Module, targeted: bool) -> Attack:
 
 
 def _staa(model: nn.Module, targeted: bool) -> Attack:
-    config = GeneratorConfig.authors(levels=3, features=4, mask="topk", sparsity_pct=K_PERCENT, bound="clip", eps=EPS)
+    config = GeneratorConfig.authors(levels=3, features=4, mask="topk", k_percent=K_PERCENT, bound="clip", eps=EPS)
     return attack_class("staa")(model, Generator(config), targeted=targeted)
 
 
