@@ -38,9 +38,9 @@ ATTACKS = Registry(
 NOT_OPTIONS = ("self", "model", "generator", "perturbation")  # given as objects, never as -o settings
 
 
-def attack_class(name: str) -> type[Attack]:
-    """The class of attack ``name`` (the library's own internal attacks included)."""
-    return ATTACKS.get(name)
+def attack_class(name: str, *, internal: bool = False) -> type[Attack]:
+    """The class of attack ``name``: a public one, or with ``internal`` any (the library's own calls)."""
+    return ATTACKS.get(name, internal=internal)
 
 
 def build_attack(name: str, model: nn.Module, **kwargs: Any) -> Attack:
@@ -50,7 +50,7 @@ def build_attack(name: str, model: nn.Module, **kwargs: Any) -> Attack:
 
 def accepts(name: str, option: str) -> bool:
     """Whether attack ``name``'s constructor takes ``option`` (read from its signature)."""
-    return option in inspect.signature(attack_class(name).__init__).parameters
+    return option in inspect.signature(attack_class(name, internal=True).__init__).parameters
 
 
 def attack_options(name: str, **given: Any) -> dict[str, Any]:

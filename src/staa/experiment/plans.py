@@ -17,8 +17,7 @@ from typing import Any
 
 from torch import nn
 
-from staa.attacks.base import Attack
-from staa.attacks.base import FittedAttack
+from staa.attacks.base import Attack, FittedAttack
 from staa.attacks.registry import attack_class, build_attack
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.attacks.universal import UniversalConfig
@@ -54,10 +53,14 @@ class AttackerPlan:
     source: str | None = None  # a mask control: the STAA-Net attacker whose generator it reuses
 
     @property
+    def kind(self) -> type[Attack]:
+        """The class of the plan's attack (internal ones included: the experiment builds its controls)."""
+        return attack_class(self.attack, internal=True)
+
+    @property
     def trains_generator(self) -> bool:
         """Whether the plan's attack is a generator trained for it (STAA-Net; not a control reusing one)."""
-        cls = attack_class(self.attack)
-        return issubclass(cls, FittedAttack) and cls.fitted_state == "generator"
+        return issubclass(self.kind, FittedAttack) and self.kind.fitted_state == "generator"
 
     @property
     def factorised_generator(self) -> bool:
@@ -230,7 +233,7 @@ def _build_plan(plan: AttackerPlan, seed: int) -> None:
     for key in ("settings", "generator", "train", "fit"):
         if not isinstance(getattr(plan, key) or {}, dict):
             raise ConfigError(f"{key} must be a mapping, got {getattr(plan, key)!r}")
-    cls = attack_class(plan.attack)
+    cls = plan.kind
     if plan.trains_generator or plan.generator is not None:
         generator_config(plan)
     if plan.trains_generator:

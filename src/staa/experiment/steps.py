@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from staa.attacks.base import Attack, FittedAttack
-from staa.attacks.registry import accepts, attack_class
+from staa.attacks.registry import accepts
 from staa.attacks.staa import Generator, STAANet
 from staa.attacks.staa.controls import MaskControl
 from staa.attacks.universal import fitted_universal
@@ -134,7 +134,7 @@ def fit_universal_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, t
 def build_attack_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None) -> tuple[Attack, dict[str, Any]]:
     """The attack of ``plan`` on ``threat`` and the settings that identify its outputs."""
     model = ctx.models[threat]
-    cls = attack_class(plan.attack)
+    cls = plan.kind
     if plan.trains_generator:
         generator = train_generator_for(ctx, threat, plan, target)
         weights = ctx.attack_root / "generators" / threat / plan.id / "best" / WEIGHTS_NAME

@@ -28,7 +28,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from staa.attacks.registry import ATTACKS, attack_class
+from staa.attacks.registry import ATTACKS
 from staa.errors import ConfigError
 from staa.evaluation.adversarial_set import AdversarialSet
 from staa.evaluation.curves import CurvePoint, minimum_norm, minimum_norm_set_curve, set_points, sweepable
@@ -82,7 +82,7 @@ def curves(ctx: ExperimentContext) -> dict[str, Any] | None:
     points = []
     for threat in ctx.config["threat_models"]:
         for plan in attacker_plans(ctx.config, threat):
-            if plan.group == "comparison" and plan.target is None and not attack_class(plan.attack).control:
+            if plan.group == "comparison" and plan.target is None and not plan.kind.control:
                 points += _points(ctx, threat, plan, split, readings)
     return {"split": split, "budgets": budgets, "minimum_norm_readings": readings, "points": points}
 
