@@ -35,6 +35,10 @@ Generator = Annotated[Path | None, typer.Option(help="staa: the generator folder
                                                      "file or the folder of `staa attack universal`")]  # fmt: skip
 
 
+DOOR_HELP = ("Attacks an audio file, a folder of them (--input) or a corpus split (--corpus) and writes OUT/records.json "
+             "and OUT/wav/. -o key=value sets any option of the attack's constructor (a wrong key lists them).")
+
+
 def attack_command(name: str) -> Callable[..., None]:
     """The ``staa attack NAME`` command of one registered attack."""
 
@@ -69,7 +73,6 @@ def attack_command(name: str) -> Callable[..., None]:
                    target_class=target_class, batch_size=batch_size, max_seconds=max_seconds, perceptual=perceptual,
                    seed=seed, overwrite=overwrite, device=device, quiet=quiet)  # fmt: skip
 
-    command.__doc__ = "Attack a file, a folder or a corpus split; writes OUT/records.json and OUT/wav/."
     return command
 
 
@@ -79,7 +82,7 @@ def register(app: typer.Typer, *, skip: tuple[str, ...] = ()) -> None:
 
     for name in ATTACKS:
         if name not in skip:
-            app.command(name, help=ATTACKS.description(name), no_args_is_help=True)(attack_command(name))
+            app.command(name, help=f"{ATTACKS.description(name)}\n\n{DOOR_HELP}", no_args_is_help=True)(attack_command(name))
 
 
 def run_attack(name: str, model: Path, out: Path, *, input: Path | None, corpus: str | None, root: Path | None,

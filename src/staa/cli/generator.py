@@ -144,6 +144,9 @@ def apply(
 ) -> None:
     """Write adversarial WAVs for a corpus split or a folder, and OUT/result.json (per-example and summary).
 
+    `staa attack staa --generator GEN --input DIR` attacks the same clips into OUT/records.json, the record
+    format of every attack.
+
     Every clip comes back as a 16 kHz mono 32-bit float WAV under OUT/wav/, whatever its rate and channels
     (a 48 kHz stereo file is down-mixed and resampled first). A folder is checked whole before anything is
     written. The summary has the names of every crafted set's (docs/results-schema.md): ``n``,
