@@ -51,7 +51,7 @@ def train(
     bound: BoundOption = None,
     mask: MaskOption = None,
     k_percent: float = typer.Option(None, help="top-k mask: % of each clip's samples perturbed (default 10)"),
-    sparsity_pct: float = typer.Option(None, hidden=True),  # the earlier name of --k-percent
+    sparsity_pct: float = typer.Option(None, hidden=True, help="the earlier name of --k-percent"),
     noise_channels: int = typer.Option(None, help="±1 carrier channels drawn from each clip (default: the architecture's)"),
     alignment: str = typer.Option("exact", help="exact, or authors (reproduce the shifted-clip bug)"),
     steps: int = typer.Option(None, help="optimisation steps (default: the preset's; paper: --epochs passes)"),
@@ -69,7 +69,7 @@ def train(
     no_sparsity: bool = typer.Option(False, "--no-sparsity", help="ablation: λ_s = 0"),
     no_quantisation: bool = typer.Option(False, "--no-quantisation", help="ablation: λ_q = 0"),
     budget_k_percent: BudgetSparsityOption = None,
-    budget_sparsity: float = typer.Option(None, hidden=True),  # the earlier name of --budget-k-percent
+    budget_sparsity: float = typer.Option(None, hidden=True, help="the earlier name of --budget-k-percent"),
     budget_snr: float = typer.Option(None, help="adapt λ_m after every validation until the SNR reaches this dB"),
     budget_update: BudgetUpdateOption = "multiplicative",
     budget_lr: float = typer.Option(1.0, help="dual step size of the budget controllers (per validation)"),
