@@ -90,6 +90,10 @@ def test_staa_attacks_a_file_with_a_trained_generator(workspace: Path, tmp_path:
     rec = records(tmp_path / "staa")
     assert rec["attack"] == "staa" and rec["eps"] == 0.05 and not (tmp_path / "staa" / "result.json").exists()
     assert 0 < rec["examples"][0]["sparsity_pct"] <= 10.5  # the fast generator's top-k mask: 10 % of the samples
+    split = attack(workspace, "staa", tmp_path / "split", "--generator", workspace / "gen" / "best", "--corpus",
+                   workspace / "manifest.csv", "--cache", workspace / "cache", "--seconds", "0.25", "--limit", "2")  # fmt: skip
+    assert split.exit_code == 0, split.output
+    assert sorted(records(tmp_path / "split")) == sorted(rec) and records(tmp_path / "split")["n"] == 2
     missing = attack(workspace, "staa", tmp_path / "none", "--input", workspace / "clips" / "one.wav")
     assert missing.exit_code != 0 and "needs --generator" in str(missing.exception or missing.output)
 
