@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ class Registry:
     def __getitem__(self, name: str) -> type:
         return self.get(name)
 
-    def __iter__(self):  # the public names, in registration order
+    def __iter__(self) -> Iterator[str]:  # the public names, in registration order
         return iter(self.public)
 
     def names(self, *, internal: bool = False) -> list[str]:
