@@ -111,3 +111,16 @@ def test_defaults_are_filled_in_once_when_the_file_is_read(tmp_path):
     config = load_config(path)
     assert {k: config[k] for k in DEFAULTS} == DEFAULTS
     assert config["report"] == {**REPORT_DEFAULTS, "examples": 0}
+
+
+def test_every_top_level_key_and_default_is_documented():
+    """The schema's documentation (staa.experiment's docstring) names every key the validation accepts."""
+    import re
+
+    import staa.experiment
+    from staa.experiment.config import DEFAULTS, KEYS, REPORT_DEFAULTS
+
+    doc = staa.experiment.__doc__
+    block = doc[doc.index("Configuration") : doc.index("The package, read top down")]
+    assert all(re.search(rf"\b{key}\b", block) for key in KEYS)
+    assert set(DEFAULTS) <= KEYS and all(key in block for key in REPORT_DEFAULTS)

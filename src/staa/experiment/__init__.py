@@ -24,7 +24,9 @@ folder is refused rather than silently mixing results.
 Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overridden with
 ``--set dotted.key=value``, the value parsed as YAML)::
 
-    name, seed, device, eps, splits, max_examples
+    name, seed, device, eps, splits, max_examples     defaults (config.DEFAULTS, filled in when the file is
+                                       read): seed 0, device cpu, eps staa.defaults.DEFAULT_EPS, splits
+                                       [val, test], max_examples null (every clip), threads null
     threads                            CPU threads of the run (default: the process's; `staa` sets them
                                        from --threads, OMP_NUM_THREADS or staa.defaults.DEFAULT_THREADS)
     attack_seeds: [<seed>, ...]        repeat the randomised attackers under these seeds too: mean ± sd
@@ -52,7 +54,7 @@ Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overrid
                eot_samples, split}       robust accuracy of defended victims (sections/robustness.py)
     targeted: {attackers, classes: all | [<class>, ...], split}   success per target class
                                          (sections/targeted.py)
-    report: {examples, perceptual, chunk_size}
+    report: {examples, perceptual, chunk_size}        defaults 1, true, 8 (config.REPORT_DEFAULTS)
 
 The package, read top down (each module imports only those below it; none imports the runner)::
 

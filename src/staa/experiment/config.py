@@ -50,6 +50,9 @@ MAX_DEPTH = 64
 DEFAULTS: dict[str, Any] = {"seed": 0, "device": "cpu", "eps": DEFAULT_EPS, "splits": ["val", "test"],
                             "max_examples": None, "threads": None}  # fmt: skip
 REPORT_DEFAULTS: dict[str, Any] = {"examples": 1, "perceptual": True, "chunk_size": 8}
+#: The top-level keys of an experiment file (documented in :mod:`staa.experiment`, checked by a test).
+KEYS = {*DEFAULTS, "name", "corpus", "models", "threat_models", "victims", "attackers", "ablations",
+        "threat_overrides", "controls", "report", "defenses", "targeted", "attack_seeds"}  # fmt: skip
 
 
 def builtin_path(name: str) -> Path:
@@ -132,12 +135,9 @@ def apply_defaults(config: dict[str, Any]) -> None:
 def validate(config: dict[str, Any], path: Path | str) -> None:
     """Check the experiment's structure and references up front, one line per problem (defaults filled in first)."""
     apply_defaults(config)
-    allowed = {"name", "seed", "device", "eps", "splits", "max_examples", "corpus", "models", "threat_models",
-               "victims", "attackers", "ablations", "threat_overrides", "controls", "report", "defenses", "targeted",
-               "threads", "attack_seeds"}
-    unknown = set(config) - allowed
+    unknown = set(config) - KEYS
     if unknown:
-        raise ConfigError(f"unknown keys {sorted(unknown)} (allowed: {', '.join(sorted(allowed))})", path)
+        raise ConfigError(f"unknown keys {sorted(unknown)} (allowed: {', '.join(sorted(KEYS))})", path)
     for key in ("name", "corpus", "models", "threat_models", "victims", "attackers"):
         if not config.get(key):
             raise ConfigError(f"'{key}' is missing or empty", path)
