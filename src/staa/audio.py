@@ -12,6 +12,7 @@ import os
 import warnings
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
@@ -19,6 +20,9 @@ from scipy.signal import resample_poly
 
 from staa.errors import AudioError, first_line
 from staa.io.outputs import atomic_path
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 SAMPLE_RATE = 16_000
 DC_OFFSET_LIMIT = 0.1  # |mean sample| of a clip beyond which it is far from centred speech (a warning)
@@ -112,6 +116,17 @@ def load_audio(
                       "speech, so their predictions on this clip may mean little (remove the offset first)", stacklevel=2)  # fmt: skip
     x = resample(x, sr, sample_rate)
     return np.clip(x, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def load_clip(path: str | Path, *, max_seconds: float | None = None) -> Tensor:
+    """One audio file as the (1, N) float32 tensor at 16 kHz that every attack and model takes.
+
+    :func:`load_audio` (down-mixed, resampled, checked; errors are one line naming the file) with a batch
+    axis: ``staa.SparsePGD(model, eps=0.05, k_percent=10)(staa.load_clip("clip.wav"))``.
+    """
+    import torch
+
+    return torch.from_numpy(load_audio(path, max_seconds=max_seconds))[None]
 
 
 def unify_length(x: np.ndarray, length: int) -> np.ndarray:

@@ -183,7 +183,8 @@ def test_budget_options_are_checked(workspace: Path) -> None:
         (["--budget-sparsity", "5", "--no-sparsity"], "ablation"),
         (["--budget-snr", "30", "--no-magnitude"], "ablation"),
         (["--budget-sparsity", "5", "--budget-update", "integral"], "update must be one of"),
-        (["--budget-sparsity", "150"], "target sparsity"),
+        (["--budget-sparsity", "150"], "target sparsity"),  # the earlier name, still taken
+        (["--budget-k-percent", "150"], "target sparsity"),
     ):
         result = runner.invoke(app, base + extra)
         assert isinstance(result.exception, ConfigError) and message in str(result.exception), result.output

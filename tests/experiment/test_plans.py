@@ -8,6 +8,7 @@ from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
 from staa.experiment import load_config
+from staa.experiment.config import apply_defaults
 from staa.experiment.plans import (
     attacker_plans,
     generator_config,
@@ -63,11 +64,12 @@ def test_eps_goes_straight_from_the_file_into_every_attack_and_adversarial_train
     assert model_train_config(own, "emo18_at", seed=0).eps == 0.1  # ... unless the model names its own
     unset = load_config("demo")
     del unset["eps"]
+    apply_defaults(unset)  # what reading a file without eps does
     assert attacker_plans(unset, "emo18")[0].eps == DEFAULT_EPS
 
 
 def test_presets_and_their_defaults_are_the_config_classes_and_the_clis():
-    budgeted = "{attack: staa, generator: {mask: threshold}, train: {preset: paper, budget: {sparsity_pct: 20, lr: 0.5}}}"
+    budgeted = "{attack: staa, generator: {preset: fast, mask: threshold}, train: {preset: paper, budget: {sparsity_pct: 20, lr: 0.5}}}"
     config = load_config("demo", ["attackers.staa.generator={}", "attackers.staa.train={epochs: 2}",
                                   "attackers.staa_5.generator.preset=realtime", f"attackers.staa_budget={budgeted}"])  # fmt: skip
     plans = {p.id: p for p in attacker_plans(config, "emo18")}

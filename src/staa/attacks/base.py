@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -138,9 +139,14 @@ class SampleBudget:
 
 
 class Attack:
-    """Base class. ``eps`` bounds |δ|∞ in raw waveform units; ``bounds`` is the valid amplitude range."""
+    """Base class. ``eps`` bounds |δ|∞ in raw waveform units; ``bounds`` is the valid amplitude range.
+
+    ``control`` marks a control row rather than an attacker (δ = 0; another attacker's generator on other
+    positions): it is reported beside the attacks but is no point of their curves.
+    """
 
     name = "attack"
+    control = False
 
     def __init__(
         self,
@@ -240,3 +246,27 @@ class Attack:
         if x.min() < lo or x.max() > hi:
             raise ConfigError(f"{self.name}: input outside the valid amplitude range [{lo}, {hi}]")
         return x
+
+
+# ---- kinds of attack: what sweeps, curves, seeds and experiments dispatch on -----------------------------
+class BudgetedAttack(Attack):
+    """An attack at a fixed ε and sample budget (``k`` samples or ``k_percent`` % of the clip): one run per budget."""
+
+
+class MinimizationAttack(Attack):
+    """An attack that seeks the fewest changed samples within ε: one run, read at every budget (its L0 per clip)."""
+
+
+class FittedAttack(Attack):
+    """An attack with a learned state (a generator, a universal δ), fitted once then applied to any clip.
+
+    ``fitted_state`` says what the state is (``generator``: trained by ``staa generator train``;
+    ``perturbation``: fitted by the attack itself); :meth:`from_pretrained` loads a saved one.
+    """
+
+    fitted_state = "perturbation"
+
+    @classmethod
+    def from_pretrained(cls, model: nn.Module, path: str | Path, **kwargs: object) -> FittedAttack:
+        """The attack of ``model`` with the state saved at ``path``; implemented by each fitted attack."""
+        raise NotImplementedError

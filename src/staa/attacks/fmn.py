@@ -29,7 +29,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.base import Attack, loss_gradient
+from staa.attacks.base import MinimizationAttack, loss_gradient
 from staa.attacks.l0 import SparsestFooling, project_sparse_box
 from staa.errors import ConfigError
 
@@ -39,7 +39,7 @@ def cosine(start: float, end: float, step: int, steps: int) -> float:
     return end + (start - end) * (1 + math.cos(math.pi * step / steps)) / 2
 
 
-class FMNL0(Attack):
+class FMNL0(MinimizationAttack):
     """Minimum-L0 perturbation within ε per clip, by FMN's adaptive radius; ``steps`` gradient steps."""
 
     name = "fmn"

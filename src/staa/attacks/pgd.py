@@ -23,11 +23,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.base import LOSSES, Attack, SampleBudget, loss_gradient
+from staa.attacks.base import LOSSES, BudgetedAttack, SampleBudget, loss_gradient
 from staa.errors import ConfigError
 
 
-class SparsePGD(Attack):
+class SparsePGD(BudgetedAttack):
     """PGD under an L∞ budget ``eps`` and an L0 budget of ``k`` samples (or ``k_percent`` % of N).
 
     ``alpha`` defaults to ε/4 and ``steps`` to 20 (the authors' settings); ``k = k_percent = None``

@@ -28,14 +28,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.base import LOSSES, Attack, SampleBudget, loss_gradient
+from staa.attacks.base import LOSSES, BudgetedAttack, SampleBudget, loss_gradient
 from staa.attacks.l0 import project_sparse_box
 from staa.errors import ConfigError
 
 AUTHORS_ETA = 120000 / 255 / 3072  # the authors' CIFAR-10 η per value of the [0, 1] range
 
 
-class PGD0(Attack):
+class PGD0(BudgetedAttack):
     """PGD with an L0 budget of ``k`` samples (or ``k_percent`` % of N) re-selected every step, within ε.
 
     ``steps`` defaults to 20 (the cost of sparse PGD-20) and ``restarts`` to 1; the paper runs

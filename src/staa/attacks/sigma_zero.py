@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.base import Attack, margin_loss
+from staa.attacks.base import MinimizationAttack, margin_loss
 from staa.attacks.fmn import cosine
 from staa.attacks.l0 import SparsestFooling
 from staa.errors import ConfigError
@@ -40,7 +40,7 @@ from staa.errors import ConfigError
 BETAS = (0.9, 0.999)
 
 
-class SigmaZero(Attack):
+class SigmaZero(MinimizationAttack):
     """Minimum-L0 perturbation within ε per clip, by a smoothed L0 penalty and an adaptive threshold."""
 
     name = "sigma_zero"

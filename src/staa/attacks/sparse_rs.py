@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from staa.attacks.base import Attack, SampleBudget
+from staa.attacks.base import BudgetedAttack, SampleBudget
 from staa.errors import ConfigError
 from staa.runtime.progress import inner
 
@@ -48,7 +48,7 @@ def alpha_schedule(alpha_init: float, iteration: int, queries: int) -> float:
     return alpha_init / SCHEDULE_FACTORS[bisect.bisect_left(SCHEDULE_QUERIES, scaled)]
 
 
-class SparseRS(Attack):
+class SparseRS(BudgetedAttack):
     """Random search over k changed samples at ±ε; ``queries`` model queries per clip at most."""
 
     name = "sparse_rs"

@@ -27,7 +27,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from staa.attacks.base import Attack, SampleBudget, frozen
+from staa.attacks.base import BudgetedAttack, FittedAttack, SampleBudget, frozen
 from staa.attacks.staa.losses import LossWeights, staa_loss
 from staa.errors import CheckpointError, ConfigError
 from staa.io.outputs import atomic_path, write_json
@@ -60,8 +60,12 @@ class UniversalConfig:
         number("universal fit: gamma", self.gamma, low=0, high=1, low_open=True)
 
 
-class UniversalPerturbation(Attack):
-    """``UniversalPerturbation(model, eps, k_percent=10).fit(x_train)``, then call it on any clips."""
+class UniversalPerturbation(FittedAttack, BudgetedAttack):
+    """One input-agnostic sparse δ fitted on training clips, then added to any clip.
+
+    ``UniversalPerturbation(model, eps, k_percent=10).fit(x_train)``, then call it on any clips;
+    :meth:`from_pretrained` loads a saved one (``perturbation.safetensors``, or the folder holding it).
+    """
 
     name = "universal"
 
@@ -189,6 +193,12 @@ class UniversalPerturbation(Attack):
             raise CheckpointError(f"not a universal perturbation file ({str(exc).splitlines()[0]})", path) from None
         settings = {**meta, **kwargs}
         return cls(model, settings.pop("eps"), perturbation=delta, **settings)
+
+    @classmethod
+    def from_pretrained(cls, model: nn.Module, path: str | Path, **kwargs: Any) -> UniversalPerturbation:
+        """:meth:`from_file` of a saved δ, or of the ``perturbation.safetensors`` in a fit's output folder."""
+        path = Path(path)
+        return cls.from_file(model, path / PERTURBATION_FILE if path.is_dir() else path, **kwargs)
 
 
 PERTURBATION_FILE = "perturbation.safetensors"

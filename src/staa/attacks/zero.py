@@ -24,6 +24,7 @@ class ZeroPerturbation(Attack):
     """δ = 0: x_adv = x, or the generator's output at ε = 0 when a ``generator`` is given."""
 
     name = "zero"
+    control = True
 
     def __init__(self, model: nn.Module, eps: float = 1.0, *, generator: nn.Module | None = None, **kwargs) -> None:
         super().__init__(model, eps, **kwargs)

@@ -63,7 +63,8 @@ def train(
     eps: float = typer.Option(DEFAULT_EPS, help="L∞ bound ε of the perturbation"),
     bound: BoundOption = None,
     mask: MaskOption = None,
-    sparsity_pct: float = typer.Option(None, help="top-k mask: % of each clip's samples perturbed (default 10)"),
+    k_percent: float = typer.Option(None, help="top-k mask: % of each clip's samples perturbed (default 10)"),
+    sparsity_pct: float = typer.Option(None, hidden=True, help="the earlier name of --k-percent"),
     noise_channels: int = typer.Option(None, help="±1 carrier channels drawn from each clip (default: the architecture's)"),
     alignment: str = typer.Option("exact", help="exact, or authors (reproduce the shifted-clip bug)"),
     steps: int = typer.Option(None, help="optimisation steps (default: the preset's; paper: --epochs passes)"),
@@ -80,7 +81,8 @@ def train(
     no_magnitude: bool = typer.Option(False, "--no-magnitude", help="ablation: λ_m = 0"),
     no_sparsity: bool = typer.Option(False, "--no-sparsity", help="ablation: λ_s = 0"),
     no_quantisation: bool = typer.Option(False, "--no-quantisation", help="ablation: λ_q = 0"),
-    budget_sparsity: BudgetSparsityOption = None,
+    budget_k_percent: BudgetSparsityOption = None,
+    budget_sparsity: float = typer.Option(None, hidden=True, help="the earlier name of --budget-k-percent"),
     budget_snr: float = typer.Option(None, help="adapt λ_m after every validation until the SNR reaches this dB"),
     budget_update: BudgetUpdateOption = "multiplicative",
     budget_lr: float = typer.Option(1.0, help="dual step size of the budget controllers (per validation)"),
@@ -94,8 +96,8 @@ def train(
 ) -> None:
     """Train a generator (resumes from OUT/state.pt); data-parallel under torchrun.
 
-    A top-k generator (the default architectures) perturbs exactly --sparsity-pct % of each clip. With a
-    budget (--budget-sparsity for the threshold mask, --budget-snr) the loss weight it controls is
+    A top-k generator (the default architectures) perturbs exactly --k-percent % of each clip. With a
+    budget (--budget-k-percent for the threshold mask, --budget-snr) the loss weight it controls is
     adapted after every validation (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the
     weights at every validation next to the measured sparsity and SNR.
     """
@@ -104,6 +106,8 @@ def train(
     from staa.training.generator import budget_controllers, check_train_config, train_staa_generator
 
     checked_places(out, cache)
+    k_percent = k_percent if k_percent is not None else sparsity_pct
+    budget_k_percent = budget_k_percent if budget_k_percent is not None else budget_sparsity
     for option, value, cls in (("--arch", arch, GeneratorConfig), ("--preset", preset, STAATrainConfig)):
         choice(option, value, cls.PRESETS)
     targeted_pair(targeted, target_class)
@@ -114,8 +118,8 @@ def train(
                "no_factorisation": no_factorisation, "no_magnitude": no_magnitude, "no_sparsity": no_sparsity,
                "no_quantisation": no_quantisation, "checkpointing": checkpointing}  # fmt: skip
     config = check_train_config(STAATrainConfig.preset(preset, **options))  # every option checked before any work
-    budgets = budget_controllers(config, budget_sparsity, budget_snr, update=budget_update, lr=budget_lr)
-    shape = {"bound": bound, "mask": mask, "sparsity_pct": sparsity_pct, "noise_channels": noise_channels}
+    budgets = budget_controllers(config, budget_k_percent, budget_snr, update=budget_update, lr=budget_lr)
+    shape = {"bound": bound, "mask": mask, "k_percent": k_percent, "noise_channels": noise_channels}
     arch_config = GeneratorConfig.preset(arch, eps=eps, alignment=alignment, factorised=not no_factorisation,
                                          **{k: v for k, v in shape.items() if v is not None})  # fmt: skip
     threat_models = [(path, load_model(path)) for path in threat]
@@ -125,12 +129,7 @@ def train(
     result = train_staa_generator(arch_config, config, [m for _, m in threat_models], pc, out, budgets=budgets,
                                   device=device, show_progress=not quiet, overwrite=overwrite)  # fmt: skip
     if is_main_rank():
-        last = result["history"][-1] if result["history"] else {}
-        typer.echo(
-            f"validation ASR {last.get('val_asr', float('nan')):.4f}, sparsity {fmt(last.get('val_sparsity'))} %, "
-            f"SNR {fmt(last.get('val_snr_db'))} dB (last validation); generator {out / 'best'}")
-        for budget in result.get("budgets", []):
-            typer.echo(_budget_line(budget, last))
+        _report(result, out)
 
 
 @app.command()
@@ -158,6 +157,9 @@ def apply(
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Write adversarial WAVs for a corpus split or a folder, and OUT/result.json (per-example and summary).
+
+    `staa attack staa --generator GEN --input DIR` attacks the same clips into OUT/records.json, the record
+    format of every attack.
 
     Every clip comes back as a 16 kHz mono 32-bit float WAV under OUT/wav/, whatever its rate and channels
     (a 48 kHz stereo file is down-mixed and resampled first). A folder is checked whole before anything is
@@ -210,6 +212,17 @@ def _with_speech(pc: Any, sources: list[Any] | None, cache: Path, quiet: bool) -
 
     with ddp.main_first():  # under torchrun rank 0 pools, the others reuse its cache
         return pooled_speech(sources, pc, cache, show_progress=not quiet and ddp.is_main())
+
+
+def _report(result: dict[str, Any], out: Path) -> None:
+    """The last validation's ASR, sparsity and SNR, where the generator is, and each budget's outcome."""
+    last = result["history"][-1] if result["history"] else {}
+    typer.echo(
+        f"validation ASR {last.get('val_asr', float('nan')):.4f}, sparsity {fmt(last.get('val_sparsity'))} %, "
+        f"SNR {fmt(last.get('val_snr_db'))} dB (last validation); generator {out / 'best'}"
+    )
+    for budget in result.get("budgets", []):
+        typer.echo(_budget_line(budget, last))
 
 
 def _budget_line(budget: dict[str, Any], last: dict[str, Any]) -> str:

@@ -96,7 +96,7 @@ def attack_split(
     """
     data, n = first_clips(corpus, split, limit)
     spec = _spec(attack.name, attack.eps, attack.model, corpus, split, n, target, seed, perceptual)
-    spec = {**spec, "batch_size": attack.batch_size, "options": _identity(config)}
+    spec = {**spec, "batch_size": attack.batch_size, "options": settings_identity(config)}
     with claimed(out, spec, outputs=ATTACK_OUTPUTS, overwrite=overwrite):
         return _craft(attack, corpus, data, n, split, out, target, seed, perceptual, config, show_progress)
 
@@ -108,10 +108,22 @@ def _spec(name: str, eps: float, model: Any, corpus: PreparedCorpus, split: str,
             "target": target, "seed": seed, "perceptual": perceptual}  # fmt: skip
 
 
-def _identity(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with files recorded by content: a moved checkpoint is the same, a retrained one is not."""
-    return {k: (file_fingerprint(v) if k == "perturbation" and Path(v).is_file() else v)
+def settings_identity(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with files recorded by content: a moved checkpoint is the same, a retrained one is not.
+
+    ``perturbation`` and ``generator`` name a file or a folder holding ``model.safetensors`` or
+    ``perturbation.safetensors``; ``model`` is left out (the claim records the weights' fingerprint).
+    """
+    return {k: (_content(v) if k in ("perturbation", "generator") and v is not None else v)
             for k, v in config.items() if k != "model"}  # fmt: skip
+
+
+def _content(path: str | Path) -> str:
+    """The fingerprint of a saved state (a file, or the weights file of a folder), else its path."""
+    for candidate in (Path(path), Path(path) / "model.safetensors", Path(path) / PERTURBATION_FILE):
+        if candidate.is_file():
+            return file_fingerprint(candidate)
+    return str(path)
 
 
 def _craft(attack: Attack, corpus: PreparedCorpus, data: Split, n: int, split: str, out: Path, target: int | None,
@@ -232,7 +244,7 @@ def targeted_success_run(
     Writes ``targeted.json`` (``settings``, the per-target record and provenance) and ``targeted.md``.
     """
     data, n = first_clips(corpus, split, limit)
-    spec = {**_identity(settings), "model": fingerprint(model), "corpus": corpus.path.name, "split": split, "n": n,
+    spec = {**settings_identity(settings), "model": fingerprint(model), "corpus": corpus.path.name, "split": split, "n": n,
             "batch_size": batch_size, "seed": seed}
     with claimed(out, spec, outputs=("targeted.json", "targeted.md"), overwrite=overwrite):
         x = torch.from_numpy(np.array(data.waves[:n], dtype=np.float32)).to(device)
@@ -311,7 +323,7 @@ def sweep_run(
     folders = {"minimum-norm", *(f"k{b:g}" for b in budgets), *earlier}  # --overwrite removes every budget's set
     spec = {"attacker": attacker, "victims": {v: key for v, (_, key) in victims.items()}, "corpus": corpus.path.name,
             "split": split, "n": n, "budgets": sorted(budgets), "minimum_norm": minimum_norm, "seed": seed,
-            "options": _identity(config)}  # fmt: skip
+            "options": settings_identity(config)}  # fmt: skip
     with claimed(out, spec, outputs=("curves.csv", "curves.png", "curves.json", *sorted(folders)), overwrite=overwrite):
         return _sweep(make_attack, budgets, victims, corpus, data, n, split, out, attacker, minimum_norm, seed, config,
                       device, show_progress)  # fmt: skip

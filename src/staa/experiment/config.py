@@ -15,6 +15,7 @@ documents that expand (YAML aliases) to more than :data:`MAX_NODES` values or ne
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -46,6 +47,14 @@ CORPUS_KEYS = {"name", "root", "seconds", "cache", "options"}
 MAX_FILE_BYTES = 1 << 20  # an experiment file is a page of YAML; a megabyte is no experiment
 MAX_NODES = 100_000  # values after aliases are expanded (the shipped files have a few hundred)
 MAX_DEPTH = 64
+#: What an experiment file may leave out: filled in when the file is read (:func:`apply_defaults`), the one
+#: place where defaults are applied, so every step reads ``config["splits"]`` and the like as they are.
+DEFAULTS: dict[str, Any] = {"seed": 0, "device": "cpu", "eps": DEFAULT_EPS, "splits": ["val", "test"],
+                            "max_examples": None, "threads": None}  # fmt: skip
+REPORT_DEFAULTS: dict[str, Any] = {"examples": 1, "perceptual": True, "chunk_size": 8}
+#: The top-level keys of an experiment file (documented in :mod:`staa.experiment`, checked by a test).
+KEYS = {*DEFAULTS, "name", "corpus", "models", "threat_models", "victims", "attackers", "ablations",
+        "threat_overrides", "controls", "report", "defenses", "targeted", "attack_seeds"}  # fmt: skip
 
 
 def builtin_path(name: str) -> Path:
@@ -119,26 +128,32 @@ def apply_override(config: dict[str, Any], item: str) -> None:
     node[last] = value
 
 
+def apply_defaults(config: dict[str, Any]) -> None:
+    """Fill in the keys the file left out (:data:`DEFAULTS`, ``report``'s :data:`REPORT_DEFAULTS`), in place."""
+    for key, value in DEFAULTS.items():
+        config.setdefault(key, copy.deepcopy(value))
+    if isinstance(config.get("report") or {}, dict):
+        config["report"] = {**REPORT_DEFAULTS, **(config.get("report") or {})}
+
+
 def validate(config: dict[str, Any], path: Path | str) -> None:
-    """Check the experiment's structure and references up front, one line per problem."""
-    allowed = {"name", "seed", "device", "eps", "splits", "max_examples", "corpus", "models", "threat_models",
-               "victims", "attackers", "ablations", "threat_overrides", "controls", "report", "defenses", "targeted",
-               "threads", "attack_seeds"}
-    unknown = set(config) - allowed
+    """Check the experiment's structure and references up front, one line per problem (defaults filled in first)."""
+    apply_defaults(config)
+    unknown = set(config) - KEYS
     if unknown:
-        raise ConfigError(f"unknown keys {sorted(unknown)} (allowed: {', '.join(sorted(allowed))})", path)
+        raise ConfigError(f"unknown keys {sorted(unknown)} (allowed: {', '.join(sorted(KEYS))})", path)
     for key in ("name", "corpus", "models", "threat_models", "victims", "attackers"):
         if not config.get(key):
             raise ConfigError(f"'{key}' is missing or empty", path)
     check_lists(config, path, repeats=False)  # nulls first: a null victim is no model to look up
     if not isinstance(config["corpus"], dict) or not config["corpus"].get("name"):
         raise ConfigError("corpus.name is missing", path)
-    eps = config.get("eps", DEFAULT_EPS)
+    eps = config["eps"]
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
         raise ConfigError(f"eps must be a number in (0, 1], got {eps!r}", path)
     _validate_values(config, path)
     check_nested_keys(config, path)
-    splits = config.get("splits", ["val", "test"])
+    splits = config["splits"]
     if not isinstance(splits, list) or not splits or any(s not in SPLITS for s in splits):
         raise ConfigError(f"splits: must list some of train, val, test, got {splits!r}", path)
     models = config["models"]
@@ -192,9 +207,9 @@ def _validate_values(config: dict[str, Any], path: Path | str) -> None:
     """The top-level numbers and the corpus section, each in its range (one line naming the key)."""
     corpus = config["corpus"]
     try:
-        validation.seed("seed", config.get("seed", 0))
-        check_threads(config.get("threads"))
-        if config.get("max_examples") is not None:
+        validation.seed("seed", config["seed"])
+        check_threads(config["threads"])
+        if config["max_examples"] is not None:
             validation.number("max_examples", config["max_examples"], integer=True, low=1)
         unknown = set(corpus) - CORPUS_KEYS
         if unknown:
@@ -210,12 +225,12 @@ def _validate_values(config: dict[str, Any], path: Path | str) -> None:
             bad = [k for k, v in section.items() if not isinstance(v, dict) and v is not None] if isinstance(section, dict) else [key]
             if bad:
                 raise ConfigError(f"{key} must map ids to mappings (see '{bad[0]}')")
-        report = config.get("report") or {}
-        if not isinstance(report, dict) or set(report) - {"examples", "perceptual", "chunk_size"}:
+        report = config["report"]
+        if not isinstance(report, dict) or set(report) - set(REPORT_DEFAULTS):
             raise ConfigError(f"report must be a mapping with keys among examples, perceptual, chunk_size, got {report!r}")
-        validation.number("report.chunk_size", report.get("chunk_size", 8), integer=True, low=1, high=100_000)
-        validation.number("report.examples", report.get("examples", 0), integer=True, low=0, high=10_000)
-        if not isinstance(report.get("perceptual", True), bool) or not isinstance(config.get("device", "cpu"), str):
+        validation.number("report.chunk_size", report["chunk_size"], integer=True, low=1, high=100_000)
+        validation.number("report.examples", report["examples"], integer=True, low=0, high=10_000)
+        if not isinstance(report["perceptual"], bool) or not isinstance(config["device"], str):
             raise ConfigError("report.perceptual must be true or false and device a name such as cpu or cuda")
         for key in ("threat_models", "victims"):
             if not isinstance(config[key], list):

@@ -17,7 +17,7 @@ from typing import Any
 
 from torch import nn
 
-from staa.attacks.base import Attack
+from staa.attacks.base import Attack, FittedAttack
 from staa.attacks.registry import attack_class, build_attack
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.attacks.universal import UniversalConfig
@@ -54,14 +54,24 @@ class AttackerPlan:
     source: str | None = None  # a mask control: the STAA-Net attacker whose generator it reuses
 
     @property
+    def kind(self) -> type[Attack]:
+        """The class of the plan's attack (internal ones included: the experiment builds its controls)."""
+        return attack_class(self.attack, internal=True)
+
+    @property
+    def trains_generator(self) -> bool:
+        """Whether the plan's attack is a generator trained for it (STAA-Net; not a control reusing one)."""
+        return issubclass(self.kind, FittedAttack) and self.kind.fitted_state == "generator"
+
+    @property
     def factorised_generator(self) -> bool:
         """A STAA-Net plan whose generator has positions to control (not the "w/o factorisation" ablation)."""
-        return self.attack == "staa" and (self.generator or {}).get("factorised", True) is not False
+        return self.trains_generator and (self.generator or {}).get("factorised", True) is not False
 
 
 def experiment_eps(config: dict[str, Any]) -> float:
     """The experiment's ε (``eps``, default :data:`staa.defaults.DEFAULT_EPS`): every attack's L∞ bound."""
-    return float(config.get("eps", DEFAULT_EPS))
+    return float(config["eps"])
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
@@ -95,7 +105,7 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
         )
     plans.append(AttackerPlan(ZERO_ID, "zero", "No attack (δ = 0)", "control", eps))
     shift = (config.get("controls") or {}).get("authors_shift", "auto")
-    generators = [p for p in plans if p.attack == "staa" and p.group == "comparison"]
+    generators = [p for p in plans if p.trains_generator and p.group == "comparison"]
     authors = [p for p in generators if (p.generator or {}).get("alignment") == "authors"]
     if shift is not False and (authors or (generators and shift is True)):
         # the shift is a Wave-U-Net's padding (an adjoint generator has none): the first authors'-alignment
@@ -145,6 +155,7 @@ def generator_config(plan: AttackerPlan) -> GeneratorConfig:
     """``generator: {preset, ...}`` of a STAA-Net plan at its ε (preset default :data:`GENERATOR_PRESET`)."""
     spec = dict(plan.generator or {})
     preset = spec.pop("preset", GENERATOR_PRESET)
+    spec = GeneratorConfig.renamed(spec)
     return GeneratorConfig.preset(preset, **{"eps": plan.eps, **_checked(GeneratorConfig, spec, "generator")})
 
 
@@ -201,7 +212,7 @@ def check_buildable(config: dict[str, Any]) -> None:
     """Build, without weights or data, every model's training config and options and every attacker's
     attack and configs, so that a value they cannot use is refused before the first step, not after
     minutes of training (raises :class:`ConfigError` naming the model or attacker)."""
-    seed = config.get("seed", 0)
+    seed = config["seed"]
     for name in needed_models(config):
         spec = config["models"][name]
         try:
@@ -231,16 +242,17 @@ def _build_plan(plan: AttackerPlan, seed: int) -> None:
     for key in ("settings", "generator", "train", "fit"):
         if not isinstance(getattr(plan, key) or {}, dict):
             raise ConfigError(f"{key} must be a mapping, got {getattr(plan, key)!r}")
-    check_arguments(attack_class(plan.attack).__init__, plan.settings, "settings")
-    if plan.attack == "staa" or plan.generator is not None:
+    cls = plan.kind
+    check_arguments(cls.__init__, plan.settings, "settings")
+    if plan.trains_generator or plan.generator is not None:
         generator_config(plan)
-    if plan.attack == "staa":
+    if plan.trains_generator:
         train_config(plan, seed, None)
         train_data(plan)
-    elif plan.attack == "universal":
+    elif issubclass(cls, FittedAttack):  # fitted by the attack itself (the universal perturbation)
         universal_config(plan, seed)
-        build_attack("universal", nn.Module(), eps=plan.eps, **plan.settings)
-    elif plan.attack not in ("zero", "staa_mask_control"):  # a mask control is built from its trained generator
+        cls(nn.Module(), eps=plan.eps, **plan.settings)
+    elif not cls.control:  # a control is built from what it controls (δ = 0; a trained generator)
         per_clip_attack(plan, nn.Module())
 
 

@@ -65,7 +65,7 @@ def results_record(ctx: ExperimentContext, rows: list[dict[str, Any]]) -> dict[s
 
 def listening_examples(ctx: ExperimentContext, results: dict[str, Any]) -> list[dict[str, Any]]:
     """Fig. 3 and listening files for the first successful clips of each comparison attacker (last split)."""
-    per_attacker = int((ctx.config.get("report") or {}).get("examples", 1))
+    per_attacker = int(ctx.config["report"]["examples"])
     classes = ctx.corpus.classes
     out = []
     for row in results["attacks"]:

@@ -47,9 +47,9 @@ def run_experiment(
     ``out_dir``; return the path of ``report.html``. ``overwrite`` starts every step over instead of
     resuming or refusing outputs made with other settings."""
     out = Path(out_dir)
-    ctx = ExperimentContext(config, out, device or config.get("device", "cpu"), show_progress, log, overwrite)
+    ctx = ExperimentContext(config, out, device or config["device"], show_progress, log, overwrite)
     check_device(ctx.device)
-    with folder_lock(out), torch_threads(config.get("threads")):  # one run per folder; threads None: the process's
+    with folder_lock(out), torch_threads(config["threads"]):  # one run per folder; threads None: the process's
         write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
         return _steps(ctx)
 

@@ -20,17 +20,22 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.base import Attack
+from staa.attacks.base import FittedAttack
 from staa.attacks.staa.fused import fuse
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.generator import Generator
 from staa.io.weights import check_checkpoint, read_config
 
 
-class STAANet(Attack):
-    """``STAANet(model, generator)(x)`` → AttackResult; ``eps`` defaults to the generator's training ε."""
+class STAANet(FittedAttack):
+    """STAA-Net: one forward of a trained generator per batch (``--generator DIR``; `staa generator train`).
+
+    ``STAANet.from_pretrained(model, "generator/best")(x)`` → AttackResult; ``eps`` defaults to the
+    generator's training ε.
+    """
 
     name = "staa"
+    fitted_state = "generator"
 
     def __init__(
         self, model: nn.Module, generator: Generator, eps: float | None = None, *, fused: bool = True, **kwargs: Any

@@ -24,12 +24,19 @@ ARCHITECTURES = ("wave-u-net", "adjoint")
 # by the architecture, docs/generators.md): a per-clip top-k mask at a 10 % budget, linear up-sampling,
 # the paper's hard clip of the magnitudes, and one carrier channel drawn from each clip, which trained
 # better than none or four on the synthetic corpus (docs/results/demo.md#carrier-channels).
-TOPK = {"mask": "topk", "sparsity_pct": 10.0, "upsample": "linear", "bound": "clip", "noise_channels": 1}
+TOPK = {"mask": "topk", "k_percent": 10.0, "upsample": "linear", "bound": "clip", "noise_channels": 1}
+# The authors' Wave-U-Net where the defaults (the adjoint generator's) differ; also what a stored config
+# written before these fields existed was trained with.
+AUTHORS = {"architecture": "wave-u-net", "mask": "threshold", "upsample": "transposed", "bound": "tanh", "noise_channels": 0}
 
 
 @dataclass
 class GeneratorConfig:
-    """Wave-U-Net generator of STAA-Net (paper §3.2, the authors' ``generator_train.py`` defaults).
+    """STAA-Net's generator: its architecture, perturbation bound, mask and quantisation.
+
+    The defaults are the shipped default generator, :meth:`adjoint` (:data:`staa.defaults.GENERATOR_PRESET`,
+    what ``staa generator train`` and the experiments build when no preset is named); :meth:`authors` is the
+    Wave-U-Net of the paper (§3.2, the authors' ``generator_train.py`` defaults).
 
     ``levels`` channel stages (``levels − 1`` down/up-sampling blocks) of ``features`` base channels that
     ``growth`` doubles (32→64→…, the authors) or adds (32→64→96→…); every stage has ``depth`` valid
@@ -44,7 +51,7 @@ class GeneratorConfig:
     ``fold`` > 1 is space-to-depth: frames of ``fold`` samples enter as channels and the U-Net runs at
     1/``fold`` of the sample rate (1, the authors' network, keeps every existing checkpoint valid).
     ``mask`` is ``threshold`` (the paper's [∂ ≥ γ], sparsity from the ‖m‖₁ penalty) or ``topk`` (exactly
-    ``sparsity_pct`` % of each clip's samples, the highest scores; :mod:`~staa.attacks.staa.masks`).
+    ``k_percent`` % of each clip's samples, the highest scores; :mod:`~staa.attacks.staa.masks`).
     ``upsample``: ``transposed`` convolutions (the authors; their phases make a comb) or ``linear``
     interpolation then a convolution. ``noise_channels`` ±1 carriers enter beside the clip, because a
     U-Net that up-samples smoothly cannot make the high frequencies the SER models are most sensitive
@@ -55,7 +62,7 @@ class GeneratorConfig:
     ``front`` records the threat model's config, whose convolutional front end the generator carries, and
     ``context_channels``, ``context_layers`` and ``context_kernel`` size the network that predicts its
     coefficients (the U-Net fields above are then unused). ``draws`` > 1 averages its transpose over that
-    many copies of the clip perturbed at random (±ε on ``sparsity_pct`` % of the samples, drawn from a
+    many copies of the clip perturbed at random (±ε on ``k_percent`` % of the samples, drawn from a
     hash of the clip): the front end's Jacobian at the scale of the attack rather than at the clean clip.
     """
 
@@ -68,19 +75,19 @@ class GeneratorConfig:
     depth: int = 1
     norm: str = "gn"
     eps: float = DEFAULT_EPS
-    bound: str = "tanh"
+    bound: str = "clip"
     gamma: float = 0.5
     quant_prob: float = 0.5
     factorised: bool = True
     alignment: str = "exact"
     fold: int = 1
-    mask: str = "threshold"
-    sparsity_pct: float = 10.0
-    upsample: str = "transposed"
+    mask: str = "topk"
+    k_percent: float = 10.0
+    upsample: str = "linear"
     noise_channels: int = 0
     noise: str = "clip"
     noise_seed: int = 0
-    architecture: str = "wave-u-net"
+    architecture: str = "adjoint"
     front: dict[str, Any] | None = None
     context_channels: int = 256
     context_layers: int = 2
@@ -105,7 +112,7 @@ class GeneratorConfig:
             (self.alignment in ALIGNMENTS, f"alignment must be one of {ALIGNMENTS}, got '{self.alignment}'"),
             (self.mask in MASKS, f"mask must be one of {MASKS}, got '{self.mask}'"),
             (self.upsample in UPSAMPLINGS, f"upsample must be one of {UPSAMPLINGS}, got '{self.upsample}'"),
-            (0 < self.sparsity_pct <= 100, f"sparsity_pct must be in (0, 100], got {self.sparsity_pct}"),
+            (0 < self.k_percent <= 100, f"k_percent must be in (0, 100], got {self.k_percent}"),
             (self.noise in NOISES, f"noise must be one of {NOISES}, got '{self.noise}'"),
             (self.architecture in ARCHITECTURES, f"architecture must be one of {ARCHITECTURES}, got '{self.architecture}'"),
             (1 <= self.context_channels <= 4096, f"context_channels must be in [1, 4096], got {self.context_channels}"),
@@ -136,7 +143,7 @@ class GeneratorConfig:
     @classmethod
     def authors(cls, **overrides: Any) -> GeneratorConfig:
         """The authors' architecture (6 levels, 32 features, double growth, k5, s4, GroupNorm): ≈50.7 M parameters."""
-        return cls(**overrides)
+        return cls(**{**AUTHORS, **cls.renamed(overrides)})
 
     @classmethod
     def fast(cls, **overrides: Any) -> GeneratorConfig:
@@ -148,7 +155,7 @@ class GeneratorConfig:
         4 base channels would be ~25× faster, but in short CPU runs against a weakly trained Emo18 its
         position map collapsed to all-zero even with the adversarial loss alone, where 8 learned.
         """
-        return cls(**{"levels": 4, "features": 8, **TOPK, **overrides})
+        return cls(**{**AUTHORS, "levels": 4, "features": 8, **TOPK, **cls.renamed(overrides)})
 
     @classmethod
     def realtime(cls, **overrides: Any) -> GeneratorConfig:
@@ -167,7 +174,7 @@ class GeneratorConfig:
         the speech is. It keeps GroupNorm: with batch norm or no norm the f = 4 mask never left its initial
         state; ``norm="bn"`` streams (:mod:`staa.attacks.staa.streaming`) but was not trained at f = 2.
         """
-        return cls(**{"levels": 4, "features": 8, "fold": 2, **TOPK, **overrides})
+        return cls(**{**AUTHORS, "levels": 4, "features": 8, "fold": 2, **TOPK, **cls.renamed(overrides)})
 
     @classmethod
     def adjoint(cls, **overrides: Any) -> GeneratorConfig:
@@ -177,7 +184,7 @@ class GeneratorConfig:
         ``front`` is filled from the threat model when the generator is built for it
         (:meth:`~staa.attacks.staa.generator.Generator.for_config`).
         """
-        return cls(**{"architecture": "adjoint", **TOPK, "noise_channels": 0, **overrides})
+        return cls(**cls.renamed(overrides))
 
     PRESETS = ("authors", "fast", "realtime", "adjoint")  # no annotation: a class constant, not a dataclass field
 
@@ -196,5 +203,16 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
+        """A stored config; a field it lacks was added after it was written, so takes the authors' value."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{**AUTHORS, **{k: v for k, v in cls.renamed(d).items() if k in names}})
+
+    #: Field names of earlier versions, still read from stored configs and experiment files: old → new.
+    RENAMED = {"sparsity_pct": "k_percent"}  # no annotation: a class constant, not a dataclass field
+
+    @classmethod
+    def renamed(cls, d: dict[str, Any]) -> dict[str, Any]:
+        """``d`` with the keys of :attr:`RENAMED` under their current names (a current name given too wins)."""
+        out = {cls.RENAMED[k]: v for k, v in d.items() if k in cls.RENAMED}
+        out.update((k, v) for k, v in d.items() if k not in cls.RENAMED)
+        return out

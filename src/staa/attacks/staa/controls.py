@@ -49,6 +49,7 @@ class MaskControl(Attack):
     """``MaskControl(model, generator, kind="random")``: the generator's v on control positions."""
 
     name = "staa_mask_control"
+    control = True
 
     def __init__(
         self,

@@ -27,7 +27,7 @@ import soundfile as sf
 import torch
 from torch import Tensor
 
-from staa.attacks.staa.attack import STAANet
+from staa.attacks.base import Attack
 from staa.audio import SAMPLE_RATE, check_audio_file, load_audio, write_audio
 from staa.data.cache import Split
 from staa.errors import AudioError, DataError, first_line
@@ -84,6 +84,17 @@ def folder_clips(folder: str | Path, out: str | Path, *, max_seconds: float, min
     return clips
 
 
+def input_clips(path: str | Path, out: str | Path, *, max_seconds: float, min_samples: int) -> list[tuple[str, Path]]:
+    """(output name, file) of one audio file, or of every file of a folder (:func:`folder_clips`), checked alike."""
+    path = Path(path)
+    if path.is_dir():
+        return folder_clips(path, out, max_seconds=max_seconds, min_samples=min_samples)
+    inputs_apart(out, [path])  # the output folder may not hold the file it attacks
+    check_audio_file(path)
+    _check_clip(path, max_seconds, min_samples)
+    return [(output_name(PurePath(path.name)), path)]
+
+
 def _check_clip(path: Path, max_seconds: float, min_samples: int) -> None:
     """Refuse a file that is too long (from its header, before decoding), unusable or too short."""
     if path.is_file():
@@ -107,7 +118,7 @@ def clip_batches(clips: list[tuple[str, Path]]) -> Iterator[tuple[list[str], Ten
 
 
 def export_adversarial(
-    attack: STAANet,
+    attack: Attack,
     batches: Iterable[tuple[list[str], Tensor]],
     out_dir: str | Path,
     *,

@@ -74,7 +74,7 @@ class Generator(nn.Module):
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
-        self.config = config = config or GeneratorConfig()
+        self.config = config = config or GeneratorConfig.authors()
         if config.architecture != self.architecture:
             raise ConfigError(f"generator config: a '{config.architecture}' generator is built by "
                               f"Generator.for_config, not {type(self).__name__}")  # fmt: skip
@@ -132,16 +132,16 @@ class Generator(nn.Module):
                 module.checkpointing = enabled
         return self
 
-    def forward(self, x: Tensor, eps: float | None = None, sparsity_pct: float | None = None) -> GeneratorOutput:
-        """Perturb ``x``; ``sparsity_pct`` overrides a top-k mask's budget (training anneals it from 100 %)."""
+    def forward(self, x: Tensor, eps: float | None = None, k_percent: float | None = None) -> GeneratorOutput:
+        """Perturb ``x``; ``k_percent`` overrides a top-k mask's budget (training anneals it from 100 %)."""
         if x.dim() != 2:
             raise ConfigError(f"generator: expected a (batch, samples) waveform, got shape {tuple(x.shape)}")
         eps = self.config.eps if eps is None else eps
-        clean, magnitudes, mask, scores = self.perturb(x, eps, sparsity_pct)
+        clean, magnitudes, mask, scores = self.perturb(x, eps, k_percent)
         delta = magnitudes * mask
         return GeneratorOutput(torch.clamp(clean + delta, -1.0, 1.0), delta, magnitudes, mask, scores)
 
-    def perturb(self, x: Tensor, eps: float, sparsity_pct: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    def perturb(self, x: Tensor, eps: float, k_percent: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """(the clip δ is added to, v, m, scores) of :meth:`forward`: the heads on the padded clip, then the mask."""
         n = x.shape[-1]
         p = self.plan(n)
@@ -150,7 +150,7 @@ class Generator(nn.Module):
         if scores is None:
             mask = torch.ones_like(magnitudes)
         else:
-            mask, scores = self.quantise(scores, sparsity_pct)
+            mask, scores = self.quantise(scores, k_percent)
         return (x if self.config.alignment == "exact" else padded[:, :n]), magnitudes, mask, scores
 
     def heads(self, padded: Tensor, count: int, eps: float) -> tuple[Tensor, Tensor | None]:
@@ -184,7 +184,7 @@ class Generator(nn.Module):
         soft = torch.tanh(z)
         return eps * (torch.sign(z) + (soft - soft.detach()))
 
-    def quantise(self, scores: Tensor, sparsity_pct: float | None = None) -> tuple[Tensor, Tensor]:
+    def quantise(self, scores: Tensor, k_percent: float | None = None) -> tuple[Tensor, Tensor]:
         """(m, ∂): the mask of :mod:`staa.attacks.staa.masks` and the scores to report.
 
         ``threshold``: ``scores`` are ∂ ∈ [0, 1]. ``topk``: ``scores`` are the position logits z, whose
@@ -193,7 +193,7 @@ class Generator(nn.Module):
         cfg = self.config
         if cfg.mask == "threshold":
             return threshold_mask(scores, cfg.gamma, cfg.quant_prob, self.training), scores
-        k = budget(cfg.sparsity_pct if sparsity_pct is None else sparsity_pct, scores.shape[-1])
+        k = budget(cfg.k_percent if k_percent is None else k_percent, scores.shape[-1])
         return topk_mask(scores, k)[0], scores
 
     # ---- checkpoints -----------------------------------------------------------------------------

@@ -168,8 +168,8 @@ def check_setup(
     g = generator.config
     if g.factorised and g.mask == "topk" and any(c.weight == "lambda_s" for c in callbacks):
         raise ConfigError(
-            f"a top-k generator keeps its sparsity budget by construction ({g.sparsity_pct} %): set the generator's "
-            "sparsity_pct instead of a sparsity budget"
+            f"a top-k generator keeps its sparsity budget by construction ({g.k_percent} %): set the generator's "
+            "k_percent instead of a sparsity budget"
         )
     if not threat_models:
         raise ConfigError("generator training needs at least one threat model")
