@@ -87,8 +87,9 @@ class PreparedCorpus:
         if waves.dtype != np.float32 or waves.shape != shape:
             raise DamagedCache(self.path, f"{name}.npy holds {waves.dtype} {waves.shape}, not float32 {shape}")
         indices = labels.shape == (len(items),) and labels.dtype.kind in "iu"
-        if not indices or (len(labels) and not 0 <= labels.min() <= labels.max() < len(self.classes)):
-            raise DamagedCache(self.path, f"{name}_labels.npy does not hold one class index per clip")
+        # -1: a clip without a label of the corpus's classes (a generator's pooled training speech)
+        if not indices or (len(labels) and not -1 <= labels.min() <= labels.max() < len(self.classes)):
+            raise DamagedCache(self.path, f"{name}_labels.npy does not hold one class index (or -1) per clip")
         return Split(waves, labels, items)
 
     @classmethod
