@@ -68,9 +68,11 @@ class AmplitudeBudget:
             return torch.full((len(x), 1), float(self.eps), dtype=x.dtype, device=x.device)
         return eps_from_db(x, self.eps_db).to(x.dtype)
 
-    def describe(self) -> dict[str, float | None]:
-        """What records and folder claims store: both keys, the unused one None."""
-        return {"eps": self.eps, "eps_db": self.eps_db}
+
+def budget_claim(budget: dict[str, float | None]) -> dict[str, float | None]:
+    """A budget (``eps``, ``eps_db``) as folder claims and records store it: ``eps``, and ``eps_db`` only when
+    set, so that the claims of folders made under an absolute ε before relative budgets existed still match."""
+    return {"eps": budget.get("eps"), **({"eps_db": budget["eps_db"]} if budget.get("eps_db") is not None else {})}
 
 
 def _not_number(value: object) -> bool:

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import typer
 
 from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
-from staa.cli.common import checked_places, checked_target, corpus_for_models  # fmt: skip
+from staa.cli.common import audible_warning, checked_places, checked_target, corpus_for_models  # fmt: skip
 from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
 
@@ -66,6 +66,9 @@ def run(
     split: SplitName = "test",
     eps: Annotated[
         float | None, typer.Option(help=f"L∞ budget in waveform units (default {DEFAULT_EPS}; universal: the fitted one)")
+    ] = None,
+    eps_db: Annotated[
+        float | None, typer.Option("--eps-db", help="relative L∞ budget instead: δ's peak this many dB under each clip's peak")
     ] = None,
     k_percent: KPercent = None,
     steps: Steps = None,
@@ -111,10 +114,11 @@ def run(
     target = checked_target(targeted, target_class, pc.classes)
     common = {"targeted": targeted, "batch_size": batch_size, **kwargs}
     if perturbation is not None:
-        attack = UniversalPerturbation.from_file(net, perturbation, **({} if eps is None else {"eps": eps}), **common)
+        attack = UniversalPerturbation.from_file(net, perturbation, eps=eps, eps_db=eps_db, **common)
         kwargs["perturbation"] = str(perturbation)
     else:
-        attack = build_attack(name, net, eps=DEFAULT_EPS if eps is None else eps, **common)
+        budget = {"eps": eps, "eps_db": eps_db} if eps is not None or eps_db is not None else {"eps": DEFAULT_EPS}
+        attack = build_attack(name, net, **budget, **common)
     adv = attack_split(attack, pc, split, out, limit=limit, target=target, seed=seed, perceptual=perceptual,
                        config={"model": str(model), **kwargs}, show_progress=not quiet, overwrite=overwrite)  # fmt: skip
     _print_summary(attack.name, adv.records["summary"], out)
@@ -299,3 +303,4 @@ def _print_summary(name: str, s: dict[str, Any], out: Path) -> None:
     snr = "n/a" if s["snr_db"] is None else f"{s['snr_db']:.1f} dB"
     typer.echo(f"{name}: ASR {s['asr_threat']:.3f} on {s['n']} clips, SNR {snr}, "
                f"{s['seconds_per_example']:.2f} s/clip -> {out / 'records.json'}")  # fmt: skip
+    audible_warning(name, s.get("snr_db_median"))

@@ -22,16 +22,19 @@ from typing import Any
 
 import yaml
 
+from staa.attacks.budget import AmplitudeBudget
 from staa.attacks.registry import ATTACKS
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.data.base import SPLITS
 from staa.data.registry import check_corpus_options
 from staa.data.synthetic import SyntheticCorpus
-from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
+from staa.defaults import GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
 from staa.runtime.threads import check_threads
 from staa import validation
-from staa.experiment.plans import ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID, check_buildable
+from staa.experiment.plans import (
+    ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID, budget_of, check_buildable, experiment_budget,
+)  # fmt: skip
 from staa.experiment.sections.budgets import validate_budget
 from staa.experiment.sections.curves import validate_sweeps
 from staa.experiment.sections.robustness import validate_defenses
@@ -117,7 +120,7 @@ def apply_override(config: dict[str, Any], item: str) -> None:
 
 def validate(config: dict[str, Any], path: Path | str) -> None:
     """Check the experiment's structure and references up front, one line per problem."""
-    allowed = {"name", "seed", "device", "eps", "splits", "max_examples", "corpus", "models", "threat_models",
+    allowed = {"name", "seed", "device", "eps", "eps_db", "splits", "max_examples", "corpus", "models", "threat_models",
                "victims", "attackers", "ablations", "threat_overrides", "controls", "report", "defenses", "targeted",
                "threads", "attack_seeds"}
     unknown = set(config) - allowed
@@ -128,9 +131,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
             raise ConfigError(f"'{key}' is missing or empty", path)
     if not isinstance(config["corpus"], dict) or not config["corpus"].get("name"):
         raise ConfigError("corpus.name is missing", path)
-    eps = config.get("eps", DEFAULT_EPS)
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
-        raise ConfigError(f"eps must be a number in (0, 1], got {eps!r}", path)
+    _check_budget(experiment_budget(config), "eps / eps_db", path)
     _validate_values(config, path)
     splits = config.get("splits", ["val", "test"])
     if not isinstance(splits, list) or not splits or any(s not in SPLITS for s in splits):
@@ -154,6 +155,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     for aid, spec in attackers.items():
         if spec.get("attack") not in ATTACKS:
             raise ConfigError(f"attacker '{aid}': unknown attack {spec.get('attack')!r} (available: {', '.join(ATTACKS)})", path)
+        _check_budget(budget_of(spec, experiment_budget(config)), f"attacker '{aid}'", path)
         validate_budget(aid, (spec.get("train") or {}).get("budget"), path)
         _validate_presets(aid, spec, path)
     for aid, spec in (config.get("ablations") or {}).items():
@@ -177,6 +179,14 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     validate_attack_seeds(config, path)
     try:
         check_buildable(config)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), path) from None
+
+
+def _check_budget(budget: dict[str, Any], owner: str, path: Path | str) -> None:
+    """An L∞ budget of the file: exactly one of ``eps`` (in (0, 1]) and ``eps_db`` (dB, ≥ 0), one line if not."""
+    try:
+        AmplitudeBudget(**budget, owner=owner)
     except ConfigError as exc:
         raise ConfigError(str(exc), path) from None
 
