@@ -81,10 +81,9 @@ def train(
 ) -> None:
     """Train a generator (resumes from OUT/state.pt); data-parallel under torchrun.
 
-    A top-k generator (the default architectures) perturbs exactly --sparsity-pct % of each clip. With a
-    budget (--budget-sparsity for the threshold mask, --budget-snr) the loss weight it controls is
-    adapted after every validation (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the
-    weights at every validation next to the measured sparsity and SNR.
+    A top-k generator (the default architectures) perturbs exactly --sparsity-pct % of each clip. With a budget
+    (--budget-sparsity for the threshold mask, --budget-snr) the loss weight it controls is adapted after every
+    validation (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records it with sparsity and SNR.
     """
     from staa.attacks.staa import GeneratorConfig, STAATrainConfig
     from staa.models import load_model
