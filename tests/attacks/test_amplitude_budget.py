@@ -136,3 +136,20 @@ def test_a_relative_universal_perturbation_reloads_and_keeps_its_kind(random_mod
     assert torch.equal(again(uneven_clips).x_adv, attack(uneven_clips).x_adv)
     with pytest.raises(Exception, match="eps_db"):
         UniversalPerturbation.from_file(random_model, tmp_path / "u.safetensors", eps=0.05)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_a_relative_generator_trains_the_same_at_half_the_loudness(reduction: str, random_model: nn.Module, uneven_clips) -> None:
+    """One training step's loss terms do not depend on the recording level (the mean reduction measures v in
+    units of each clip's ε), so the generator learns the same thing from a quiet corpus as from a loud one."""
+    from staa.attacks.staa import STAATrainConfig
+    from staa.attacks.staa.trainer import backward_step
+
+    cfg = STAATrainConfig(reduction=reduction, lambda_m=1e-3)
+    terms = []
+    for x in (uneven_clips, uneven_clips / 2):
+        generator = _generator(eps_db=EPS_DB).train()
+        terms.append(backward_step(generator, [random_model], x, cfg))
+    assert terms[0]["adversarial"] == pytest.approx(terms[1]["adversarial"], rel=1e-4)
+    if reduction == "mean":
+        assert terms[0]["magnitude"] == pytest.approx(terms[1]["magnitude"], rel=1e-4)
