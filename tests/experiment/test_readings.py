@@ -13,7 +13,8 @@ def _row(attacker: str, attack: str, n_success: int, snr_median: float | None = 
 
 
 def test_rows_under_the_audibility_limit_are_flagged_and_only_those():
-    rows = [_row("pgd", "pgd", 40, AUDIBLE_SNR_DB - 4), _row("fmn", "fmn", 40, AUDIBLE_SNR_DB + 1), _row("zero", "zero", 0, None)]
+    rows = [_row("pgd", "pgd", 40, AUDIBLE_SNR_DB - 4), _row("fmn", "fmn", 40, AUDIBLE_SNR_DB + 1), _row("zero", "zero", 0, None),
+            _row("authors_shift", "zero", 5, -3.0)]  # the shifted clip of a δ = 0 control is not a perturbation
     assert [r["attacker"] for r in audible_rows(rows)] == ["pgd"]
 
 

@@ -2,6 +2,7 @@
 
 * **Audible rows.** A row whose median peak SNR (over the clips that fooled the threat model) is under
   :data:`AUDIBLE_SNR_DB` is flagged: its perturbation is no longer hidden under the speech, whatever its ASR.
+  The δ = 0 controls are not perturbations (the authors' shift measures a shifted clip) and are not flagged.
 * **Positions.** A STAA-Net generator is compared with its mask controls (its own magnitudes on random and
   on periodic positions of the same count, :mod:`staa.attacks.staa.controls`) by ASR on the threat model.
   "Positions matter" is claimed only when the generator beats *both* controls; if one control fools as
@@ -22,7 +23,7 @@ def audible_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {k: r[k] for k in ("threat", "attacker", "label", "split", "snr_db_median")}
         for r in rows
-        if r.get("snr_db_median") is not None and r["snr_db_median"] < AUDIBLE_SNR_DB
+        if r["attack"] != "zero" and r.get("snr_db_median") is not None and r["snr_db_median"] < AUDIBLE_SNR_DB
     ]
 
 
