@@ -29,15 +29,19 @@ from staa.errors import ConfigError
 MAX_EPS_DB = 120.0  # δ a million times under the clip: anything quieter is no attack
 
 
+def clip_peak(x: Tensor) -> Tensor:
+    """The reference level of a relative budget: each clip's peak max |x|, shape (B, 1), without gradient."""
+    return x.detach().abs().amax(dim=-1, keepdim=True)
+
+
 def eps_from_db(x: Tensor, eps_db: float) -> Tensor:
     """Per-clip ε of shape (B, 1) for clips ``x`` (B, N): each clip's peak, ``eps_db`` dB lower (0 for a silent clip)."""
-    peak = x.detach().abs().amax(dim=-1, keepdim=True)
-    return (peak * 10 ** (-eps_db / 20)).clamp(max=1.0)
+    return (clip_peak(x) * 10 ** (-eps_db / 20)).clamp(max=1.0)
 
 
 def eps_to_db(x: Tensor, eps: Tensor) -> Tensor:
-    """The relative budget, shape (B,), that ε (B, 1) or a float is under each clip's peak (inf for a silent clip)."""
-    peak = x.detach().abs().amax(dim=-1).double()
+    """The relative budget, shape (B,), that ε (B, 1) or a float is under each clip's peak (−inf for a silent clip)."""
+    peak = clip_peak(x).squeeze(-1).double()
     eps = torch.as_tensor(eps, dtype=torch.float64).reshape(-1).expand(len(peak))
     return 20 * torch.log10(peak / eps)
 

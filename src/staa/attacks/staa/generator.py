@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.budget import AmplitudeBudget
+from staa.attacks.budget import AmplitudeBudget, clip_peak
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.masks import budget, threshold_mask, topk_mask
 from staa.attacks.staa.layers import (
@@ -155,7 +155,7 @@ class Generator(nn.Module):
         n = x.shape[-1]
         p = self.plan(n)
         padded = x[:, reflect_indices(n, p.left, p.right).to(x.device)]
-        level = x.detach().abs().amax(dim=-1, keepdim=True).clamp_min(1e-12) if self.config.eps_db is not None else 1.0
+        level = clip_peak(x).clamp_min(1e-12) if self.config.eps_db is not None else 1.0
         magnitudes, scores = self.heads(padded / level, n, eps)
         if scores is None:
             mask = torch.ones_like(magnitudes)
