@@ -112,16 +112,15 @@ def test_budget_round_trip_and_checks() -> None:
             AmplitudeBudget(**bad)
 
 
-def test_a_generator_config_without_eps_db_loads_as_absolute(tmp_path) -> None:
-    generator = _generator(eps=0.05)
-    generator.save_pretrained(tmp_path / "g")
-    config = json.loads((tmp_path / "g" / "config.json").read_text())
-    del config["eps_db"]  # a checkpoint saved before relative budgets
-    (tmp_path / "g" / "config.json").write_text(json.dumps(config))
-    loaded = Generator.from_pretrained(tmp_path / "g")
-    assert loaded.config.eps_db is None
+def test_generator_checkpoints_record_their_budget_and_old_ones_load_as_absolute(tmp_path) -> None:
     x = torch.rand(2, 2000) - 0.5
-    assert torch.equal(loaded.clip_eps(x), torch.full((2, 1), 0.05))
+    _generator(eps=0.05).save_pretrained(tmp_path / "abs")
+    assert "eps_db" not in json.loads((tmp_path / "abs" / "config.json").read_text())  # as written before eps_db
+    loaded = Generator.from_pretrained(tmp_path / "abs")
+    assert loaded.config.eps_db is None and torch.equal(loaded.clip_eps(x), torch.full((2, 1), 0.05))
+    _generator(eps_db=EPS_DB).save_pretrained(tmp_path / "rel")
+    loaded = Generator.from_pretrained(tmp_path / "rel")
+    assert loaded.config.eps_db == EPS_DB and torch.allclose(loaded.clip_eps(x), eps_from_db(x, EPS_DB))
 
 
 def test_a_relative_generator_bounds_each_clip_in_training_mode(uneven_clips: Tensor) -> None:

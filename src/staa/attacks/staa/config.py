@@ -203,7 +203,12 @@ class GeneratorConfig:
         return getattr(cls, name)(**overrides)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model_type": self.model_type, **asdict(self)}
+        """The config as ``config.json`` and folder claims hold it; an absolute budget leaves ``eps_db`` out,
+        so its files and claims read as those written before relative budgets existed."""
+        d = asdict(self)
+        if d["eps_db"] is None:
+            del d["eps_db"]
+        return {"model_type": self.model_type, **d}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
