@@ -118,6 +118,13 @@ class SNRSummary:
     n_silent: int
 
 
+def median_snr(snr: Tensor) -> float | None:
+    """Median SNR over the finite values (None when there are none): what the audibility warning reads."""
+    values = torch.as_tensor(snr).double().numpy()
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else None
+
+
 def mean_snr(snr: Tensor) -> SNRSummary:
     s = torch.as_tensor(snr).double()
     finite = torch.isfinite(s)

@@ -50,7 +50,7 @@ def test_overrides_set_nested_yaml_values():
     [
         ("victims=[emo18, hubert]", "model 'hubert' is used but not defined"),
         ("attackers.pgd.attack=fgsm", "unknown attack 'fgsm'"),
-        ("eps=2", r"eps must be a number in \(0, 1\]"),
+        ("eps=2", r"eps must be in \(0, 1\]"),
         ("splits=[dev]", "splits: must list some of train, val, test"),
         ("colour=blue", "unknown keys"),
         ("controls.authors_shift=maybe", "authors_shift must be auto, true or false"),

@@ -56,8 +56,9 @@ class SparseRS(BudgetedAttack):
     def __init__(
         self,
         model: nn.Module,
-        eps: float,
+        eps: float | None = None,
         *,
+        eps_db: float | None = None,
         k: int | None = None,
         k_percent: float | None = None,
         queries: int = 10000,
@@ -67,7 +68,7 @@ class SparseRS(BudgetedAttack):
         bounds: tuple[float, float] = (-1.0, 1.0),
         batch_size: int | None = None,
     ) -> None:
-        super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
+        super().__init__(model, eps, eps_db=eps_db, targeted=targeted, bounds=bounds, batch_size=batch_size)
         self.sample_budget = SampleBudget(k, k_percent, self.name, required=True)
         if queries < 1:
             raise ConfigError(f"sparse_rs: queries must be at least 1, got {queries}")
@@ -120,7 +121,7 @@ class SparseRS(BudgetedAttack):
         """A random ±ε for each of ``positions`` (B, m), clipped so that x + δ stays in range."""
         sign = torch.randint(0, 2, positions.shape, generator=self.generator).to(x.device) * 2 - 1
         clean = x.gather(1, positions)
-        return (clean + sign * self.eps).clamp(*self.bounds) - clean
+        return (clean + sign * self.clip_eps(x)).clamp(*self.bounds) - clean
 
     def _score(self, x: Tensor, delta: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         """One query per row: the loss the search lowers and whether the row is fooled."""

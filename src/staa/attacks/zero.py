@@ -26,8 +26,11 @@ class ZeroPerturbation(Attack):
     name = "zero"
     control = True
 
-    def __init__(self, model: nn.Module, eps: float = 1.0, *, generator: nn.Module | None = None, **kwargs) -> None:
-        super().__init__(model, eps, **kwargs)
+    def __init__(
+        self, model: nn.Module, eps: float | None = None, *, eps_db: float | None = None,
+        generator: nn.Module | None = None, **kwargs,
+    ) -> None:  # fmt: skip
+        super().__init__(model, 1.0 if eps is None and eps_db is None else eps, eps_db=eps_db, **kwargs)
         self.generator = generator
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:

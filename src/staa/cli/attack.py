@@ -69,6 +69,9 @@ def run(
     eps: Annotated[
         float | None, typer.Option(help=f"L∞ budget in waveform units (default {DEFAULT_EPS}; universal: the fitted one)")
     ] = None,
+    eps_db: Annotated[
+        float | None, typer.Option("--eps-db", help="relative L∞ budget instead: δ's peak this many dB under each clip's peak")
+    ] = None,
     k_percent: KPercent = None,
     steps: Steps = None,
     pixels: Pixels = None,
@@ -103,7 +106,7 @@ def run(
         raise ConfigError(f"attack '{name}' needs --perturbation FILE (fit one with `staa attack {name}`)"
                           if perturbation is None else "--perturbation applies only to attack 'universal'")  # fmt: skip
     run_attack(name, model, out, input=None, corpus=corpus, root=root, cache=cache, seconds=seconds, split=split,
-               limit=limit, options=kwargs, generator=perturbation, eps=eps, targeted=targeted,
+               limit=limit, options=kwargs, generator=perturbation, eps=eps, eps_db=eps_db, targeted=targeted,
                target_class=target_class, batch_size=batch_size, max_seconds=MAX_CLIP_SECONDS, perceptual=perceptual,
                seed=seed, overwrite=overwrite, device=device, quiet=quiet)  # fmt: skip
 
@@ -152,6 +155,7 @@ def universal(
     if generator is not None:
         return run_attack("universal", model, out, input=input, corpus=corpus, root=root, cache=cache, seconds=seconds,
                           split=split, limit=limit, options=options, generator=generator, eps=options.pop("eps", None),
+                          eps_db=options.pop("eps_db", None),
                           targeted=targeted, target_class=target_class, batch_size=batch_size,
                           max_seconds=MAX_CLIP_SECONDS, perceptual=perceptual, seed=seed, overwrite=overwrite,
                           device=device, quiet=quiet)  # fmt: skip

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
-from staa.cli.common import checked_device, checked_places, corpus_for_models, target_index, targeted_pair
+from staa.cli.common import audible_warning, checked_device, checked_places, corpus_for_models, target_index, targeted_pair
 from staa.defaults import DEFAULT_EPS, MAX_CLIP_SECONDS
 
 Model = Annotated[Path, typer.Option(help="threat model checkpoint folder (config.json + model.safetensors)")]
@@ -56,6 +56,8 @@ def attack_command(name: str) -> Callable[..., None]:
         option: Options = [],  # noqa: B006  (typer reads the default; it is never mutated)
         generator: Generator = None,
         eps: Annotated[float | None, typer.Option(help=f"L∞ budget (default {DEFAULT_EPS}; fitted: theirs)")] = None,
+        eps_db: Annotated[float | None, typer.Option("--eps-db", help="relative L∞ budget instead: δ's peak this many "
+                          "dB under each clip's peak")] = None,  # fmt: skip
         targeted: Annotated[bool, typer.Option(help="push every clip towards --target-class")] = False,
         target_class: Annotated[str | None, typer.Option(help=TARGET_HELP)] = None,
         batch_size: Annotated[int, typer.Option(min=1, help="--corpus: clips attacked together")] = 8,
@@ -70,7 +72,7 @@ def attack_command(name: str) -> Callable[..., None]:
 
         options = checked_options(name, option)
         run_attack(name, model, out, input=input, corpus=corpus, root=root, cache=cache, seconds=seconds, split=split,
-                   limit=limit, options=options, generator=generator, eps=eps, targeted=targeted,
+                   limit=limit, options=options, generator=generator, eps=eps, eps_db=eps_db, targeted=targeted,
                    target_class=target_class, batch_size=batch_size, max_seconds=max_seconds, perceptual=perceptual,
                    seed=seed, overwrite=overwrite, device=device, quiet=quiet)  # fmt: skip
 
@@ -88,7 +90,7 @@ def register(app: typer.Typer, *, skip: tuple[str, ...] = ()) -> None:
 
 def run_attack(name: str, model: Path, out: Path, *, input: Path | None, corpus: str | None, root: Path | None,
                cache: Path, seconds: float | None, split: str, limit: int | None, options: dict[str, Any],
-               generator: Path | None, eps: float | None, targeted: bool, target_class: str | None, batch_size: int,
+               generator: Path | None, eps: float | None, eps_db: float | None, targeted: bool, target_class: str | None, batch_size: int,
                max_seconds: float, perceptual: bool, seed: int, overwrite: bool, device: str,
                quiet: bool) -> None:  # fmt: skip
     """Build attack ``name`` on ``model`` (with its fitted state) and attack ``input`` or a corpus split into ``out``."""
@@ -124,13 +126,15 @@ def run_attack(name: str, model: Path, out: Path, *, input: Path | None, corpus:
     net.to(device)
     target = target_index(target_class, classes)
     settings = {"targeted": targeted, "batch_size": batch_size, **options}
-    eps = options.get("eps", eps)
-    settings.pop("eps", None)
-    if fitted:
-        attack = cls.from_pretrained(net, generator, **settings, **({} if eps is None else {"eps": eps}))
+    budget = {"eps": settings.pop("eps", eps), "eps_db": settings.pop("eps_db", eps_db)}
+    if budget["eps"] is not None and budget["eps_db"] is not None:
+        raise ConfigError("give one budget: --eps (absolute) or --eps-db (relative to each clip), not both")
+    if fitted:  # no budget given: the one it was fitted under
+        attack = cls.from_pretrained(net, generator, **{k: v for k, v in budget.items() if v is not None}, **settings)
     else:
-        attack = cls(net, eps=DEFAULT_EPS if eps is None else eps, **settings)
-    config = {"model": str(model), **options, **({cls.fitted_state: str(generator)} if fitted else {})}
+        attack = cls(net, **(budget if budget["eps_db"] is not None else {"eps": DEFAULT_EPS if budget["eps"] is None else budget["eps"]}), **settings)
+    given = {k: v for k, v in budget.items() if v is not None}  # the budget asked for, as the claim records it
+    config = {"model": str(model), **options, **given, **({cls.fitted_state: str(generator)} if fitted else {})}
     if input is not None:
         records = attack_files(attack, clips, out, target=target, seed=seed, classes=classes, config=config,
                                identity=settings_identity(config), show_progress=not quiet, overwrite=overwrite)  # fmt: skip
@@ -147,3 +151,4 @@ def print_summary(name: str, s: dict[str, Any], out: Path) -> None:
     snr = "n/a" if s["snr_db"] is None else f"{s['snr_db']:.1f} dB"
     typer.echo(f"{name}: ASR {s['asr_threat']:.3f} on {s['n']} clips, SNR {snr}, "
                f"{s['seconds_per_example']:.2f} s/clip -> {out / 'records.json'}")  # fmt: skip
+    audible_warning(name, s.get("snr_db_median"))

@@ -192,3 +192,12 @@ def is_main_rank() -> bool:
 def fmt(value: float | None, spec: str = ".2f") -> str:
     """A number for a one-line report, ``n/a`` when there is none."""
     return "n/a" if value is None else format(value, spec)
+
+
+def audible_warning(what: str, median_snr_db: float | None) -> None:
+    """A warning line on stderr when ``what``'s median SNR is under the audibility limit (:mod:`staa.experiment.readings`)."""
+    from staa.experiment.readings import AUDIBLE_SNR_DB
+
+    if median_snr_db is not None and median_snr_db < AUDIBLE_SNR_DB:
+        print(f"warning: {what}: median SNR {median_snr_db:.1f} dB is under {AUDIBLE_SNR_DB:g} dB, the perturbation "
+              "is audible (a relative budget, --eps-db, keeps it under the speech on any corpus)", file=sys.stderr)

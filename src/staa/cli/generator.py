@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
-from staa.cli.common import checked_device, checked_places, choice, corpus_for_models, fmt, is_main_rank, target_index, targeted_pair  # fmt: skip
+from staa.cli.common import audible_warning, checked_device, checked_places, choice, corpus_for_models, fmt, is_main_rank, target_index, targeted_pair  # fmt: skip
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, MAX_CLIP_SECONDS, TRAINING_PRESET
 from staa.errors import ConfigError
 
@@ -61,6 +61,7 @@ def train(
     preset: PresetOption = TRAINING_PRESET,
     arch: ArchOption = GENERATOR_PRESET,
     eps: float = typer.Option(DEFAULT_EPS, help="L∞ bound ε of the perturbation"),
+    eps_db: float = typer.Option(None, "--eps-db", help="relative L∞ bound instead: δ's peak this many dB under each clip's peak"),
     bound: BoundOption = None,
     mask: MaskOption = None,
     k_percent: float = typer.Option(None, help="top-k mask: % of each clip's samples perturbed (default 10)"),
@@ -120,7 +121,7 @@ def train(
     config = check_train_config(STAATrainConfig.preset(preset, **options))  # every option checked before any work
     budgets = budget_controllers(config, budget_k_percent, budget_snr, update=budget_update, lr=budget_lr)
     shape = {"bound": bound, "mask": mask, "k_percent": k_percent, "noise_channels": noise_channels}
-    arch_config = GeneratorConfig.preset(arch, eps=eps, alignment=alignment, factorised=not no_factorisation,
+    arch_config = GeneratorConfig.preset(arch, eps=eps, eps_db=eps_db, alignment=alignment, factorised=not no_factorisation,
                                          **{k: v for k, v in shape.items() if v is not None})  # fmt: skip
     threat_models = [(path, load_model(path)) for path in threat]
     pc = _with_speech(corpus_for_models(threat_models, corpus, root, cache, seconds, quiet, device=device), data, cache, quiet)
@@ -150,6 +151,7 @@ def apply(
         MAX_CLIP_SECONDS, help="--input-dir: refuse longer files before any work (a clip is attacked whole; memory grows with length)"
     ),
     eps: float = typer.Option(None, help="default: the generator's training ε"),
+    eps_db: float = typer.Option(None, "--eps-db", help="relative ε: dB under each clip's peak (default: the generator's budget)"),
     target_class: str = typer.Option(None, help="evaluate as a targeted attack towards this class (name or index)"),
     batch_size: int = typer.Option(8, min=1, help="--corpus: clips attacked together"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
@@ -185,7 +187,7 @@ def apply(
         pc = corpus_for_models([(model, victim)], corpus, root, cache, seconds, quiet)
         classes = pc.classes
     target = target_index(target_class, classes)
-    attack = STAANet.from_pretrained(victim.to(device), generator, eps=eps, targeted=target is not None)
+    attack = STAANet.from_pretrained(victim.to(device), generator, eps=eps, eps_db=eps_db, targeted=target is not None)
     if input_dir is not None:
         clips = folder_clips(input_dir, out, max_seconds=max_seconds, min_samples=victim.min_samples)
         batches, total, source, names = clip_batches(clips), len(clips), str(input_dir), [n for n, _ in clips]
@@ -201,6 +203,7 @@ def apply(
         f"{s['n']} clips: ASR {s['asr_threat']:.4f}, sparsity {fmt(s['sparsity_pct'])} %, SNR {fmt(s['snr_db'])} dB, "
         f"{1000 * s['seconds_per_example']:.1f} ms/clip -> {out / 'wav'}"
     )
+    audible_warning("STAA-Net", s.get("snr_db_median"))
 
 
 def _with_speech(pc: Any, sources: list[Any] | None, cache: Path, quiet: bool) -> Any:

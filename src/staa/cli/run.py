@@ -6,6 +6,7 @@ line would promise a ``COMMAND [ARGS]`` that does not exist).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -33,4 +34,8 @@ def run(
     config = load_config(experiment, [*set_, *threads])
     log = (lambda _: None) if quiet else typer.echo
     report = run_experiment(config, out, device=device, show_progress=not quiet, log=log, overwrite=overwrite)
+    from staa.cli.common import audible_warning
+
+    for row in json.loads((report.parent / "results.json").read_text())["readings"]["audible"]:
+        audible_warning(f"{row['label']} on {row['threat']} ({row['split']})", row["snr_db_median"])
     typer.echo(f"report: {report.resolve()}")

@@ -23,16 +23,19 @@ from typing import Any
 
 import yaml
 
+from staa.attacks.budget import AmplitudeBudget
 from staa.attacks.registry import PUBLIC_ATTACKS
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.data.base import SPLITS
 from staa.data.registry import check_corpus_options
 from staa.data.synthetic import SyntheticCorpus
-from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
+from staa.defaults import GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
 from staa.runtime.threads import check_threads
 from staa import validation
-from staa.experiment.plans import ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID, check_buildable
+from staa.experiment.plans import (
+    ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID, budget_of, check_buildable, experiment_budget,
+)  # fmt: skip
 from staa.experiment.sections.budgets import validate_budget
 from staa.experiment.sections.curves import validate_sweeps
 from staa.experiment.sections.robustness import validate_defenses
@@ -49,7 +52,8 @@ MAX_NODES = 100_000  # values after aliases are expanded (the shipped files have
 MAX_DEPTH = 64
 #: What an experiment file may leave out: filled in when the file is read (:func:`apply_defaults`), the one
 #: place where defaults are applied, so every step reads ``config["splits"]`` and the like as they are.
-DEFAULTS: dict[str, Any] = {"seed": 0, "device": "cpu", "eps": DEFAULT_EPS, "splits": ["val", "test"],
+#: ``eps`` null: the absolute staa.defaults.DEFAULT_EPS, unless ``eps_db`` gives a relative budget.
+DEFAULTS: dict[str, Any] = {"seed": 0, "device": "cpu", "eps": None, "eps_db": None, "splits": ["val", "test"],
                             "max_examples": None, "threads": None}  # fmt: skip
 REPORT_DEFAULTS: dict[str, Any] = {"examples": 1, "perceptual": True, "chunk_size": 8}
 #: The top-level keys of an experiment file (documented in :mod:`staa.experiment`, checked by a test).
@@ -148,9 +152,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     check_lists(config, path, repeats=False)  # nulls first: a null victim is no model to look up
     if not isinstance(config["corpus"], dict) or not config["corpus"].get("name"):
         raise ConfigError("corpus.name is missing", path)
-    eps = config["eps"]
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
-        raise ConfigError(f"eps must be a number in (0, 1], got {eps!r}", path)
+    _check_budget(experiment_budget(config), "eps / eps_db", path)
     _validate_values(config, path)
     check_nested_keys(config, path)
     splits = config["splits"]
@@ -175,6 +177,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     for aid, spec in attackers.items():
         if spec.get("attack") not in PUBLIC_ATTACKS:
             raise ConfigError(f"attacker '{aid}': unknown attack {spec.get('attack')!r} (available: {', '.join(PUBLIC_ATTACKS)})", path)
+        _check_budget(budget_of(spec, experiment_budget(config)), f"attacker '{aid}'", path)
         validate_budget(aid, (spec.get("train") or {}).get("budget"), path)
         _validate_presets(aid, spec, path)
     for aid, spec in (config.get("ablations") or {}).items():
@@ -199,6 +202,14 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     check_lists(config, path)
     try:
         check_buildable(config)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), path) from None
+
+
+def _check_budget(budget: dict[str, Any], owner: str, path: Path | str) -> None:
+    """An L∞ budget of the file: exactly one of ``eps`` (in (0, 1]) and ``eps_db`` (dB, ≥ 0), one line if not."""
+    try:
+        AmplitudeBudget(**budget, owner=owner)
     except ConfigError as exc:
         raise ConfigError(str(exc), path) from None
 

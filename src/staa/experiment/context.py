@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from staa.attacks.base import Attack
+from staa.attacks.budget import budget_claim
 from staa.data.base import SPLITS
 from staa.data.cache import PreparedCorpus
 from staa.evaluation.adversarial_set import ADV_FILE, RECORDS_FILE, AdversarialSet, craft_adversarial_set
@@ -100,7 +101,7 @@ class ExperimentContext:
         """
         data = self.corpus.split(split)
         chunk = int(self.config["report"]["chunk_size"])
-        claim_folder(directory, {"attack": attack.name, "settings": identity, "eps": attack.eps, "target": target,
+        claim_folder(directory, {"attack": attack.name, "settings": identity, **budget_claim({"eps": attack.eps, "eps_db": attack.eps_db}), "target": target,
                                  "threat": threat_key, "indices": indices.tolist(), "seed": self.run_seed,
                                  "chunk_size": chunk}, outputs=SET_OUTPUTS, overwrite=self.overwrite)  # fmt: skip
         return craft_adversarial_set(

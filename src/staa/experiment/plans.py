@@ -39,19 +39,28 @@ MASK_CONTROL_SUFFIX = "_mask"
 
 @dataclass
 class AttackerPlan:
-    """One row of the attack tables for one threat model: what to build, at which ε, and how to label it."""
+    """One row of the attack tables for one threat model: what to build, at which ε, and how to label it.
+
+    The budget is ``eps`` (absolute) or ``eps_db`` (dB under each clip's peak, :mod:`staa.attacks.budget`);
+    the other is None."""
 
     id: str
     attack: str
     label: str
     group: str  # comparison | ablation | control
-    eps: float = DEFAULT_EPS
+    eps: float | None = DEFAULT_EPS
     settings: dict[str, Any] = field(default_factory=dict)
     target: str | None = None
     generator: dict[str, Any] | None = None
     train: dict[str, Any] | None = None
     fit: dict[str, Any] | None = None
     source: str | None = None  # a mask control: the STAA-Net attacker whose generator it reuses
+    eps_db: float | None = None
+
+    @property
+    def budget(self) -> dict[str, float | None]:
+        """``eps`` and ``eps_db`` as the attacks take them (one of the two None)."""
+        return {"eps": self.eps, "eps_db": self.eps_db}
 
     @property
     def kind(self) -> type[Attack]:
@@ -70,8 +79,22 @@ class AttackerPlan:
 
 
 def experiment_eps(config: dict[str, Any]) -> float:
-    """The experiment's ε (``eps``, default :data:`staa.defaults.DEFAULT_EPS`): every attack's L∞ bound."""
-    return float(config["eps"])
+    """The experiment's absolute ε (``eps``, default :data:`staa.defaults.DEFAULT_EPS`): adversarial training's bound."""
+    eps = config.get("eps")
+    return DEFAULT_EPS if eps is None else float(eps)
+
+
+def budget_of(spec: dict[str, Any], default: dict[str, float | None]) -> dict[str, float | None]:
+    """The L∞ budget of an experiment file's ``spec`` (its own ``eps`` or ``eps_db``, replacing ``default``
+    as a whole), as the keywords ``eps`` and ``eps_db``; checked by :class:`~staa.attacks.budget.AmplitudeBudget`."""
+    if spec.get("eps") is None and spec.get("eps_db") is None:
+        return dict(default)
+    return {"eps": spec.get("eps"), "eps_db": spec.get("eps_db")}
+
+
+def experiment_budget(config: dict[str, Any]) -> dict[str, float | None]:
+    """The experiment's budget: ``eps_db`` (relative) or ``eps`` (absolute, default :data:`staa.defaults.DEFAULT_EPS`)."""
+    return budget_of(config, {"eps": DEFAULT_EPS, "eps_db": None})
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
@@ -84,26 +107,28 @@ def merge(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
 
 def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
     """The attackers of ``threat``: comparisons, then ablations, then the control rows."""
-    eps = experiment_eps(config)
+    budget = experiment_budget(config)
     overrides = (config.get("threat_overrides") or {}).get(threat) or {}
     attackers = {k: merge(v, overrides.get(k)) for k, v in config["attackers"].items() if v}
     plans = [
-        AttackerPlan(aid, s["attack"], s.get("label", aid), "comparison", eps, s.get("settings") or {}, s.get("target"),
-                     s.get("generator"), s.get("train"), s.get("fit"))
+        AttackerPlan(aid, s["attack"], s.get("label", aid), "comparison", settings=s.get("settings") or {},
+                     target=s.get("target"), generator=s.get("generator"), train=s.get("train"), fit=s.get("fit"),
+                     **budget_of(s, budget))
         for aid, s in attackers.items()
-    ]
+    ]  # fmt: skip
     for aid, spec in (config.get("ablations") or {}).items():
         if not spec:
             continue
         spec = merge(spec, overrides.get(aid))
         base = attackers[spec["of"]]
         plans.append(
-            AttackerPlan(aid, base["attack"], spec.get("label", aid), "ablation", eps,
-                         merge(base.get("settings") or {}, spec.get("settings")), base.get("target"),
-                         merge(base.get("generator") or {}, spec.get("generator")),
-                         merge(base.get("train") or {}, spec.get("train")), base.get("fit"))
+            AttackerPlan(aid, base["attack"], spec.get("label", aid), "ablation",
+                         settings=merge(base.get("settings") or {}, spec.get("settings")), target=base.get("target"),
+                         generator=merge(base.get("generator") or {}, spec.get("generator")),
+                         train=merge(base.get("train") or {}, spec.get("train")), fit=base.get("fit"),
+                         **budget_of(base, budget))  # an ablation keeps the budget of the attacker it varies
         )
-    plans.append(AttackerPlan(ZERO_ID, "zero", "No attack (δ = 0)", "control", eps))
+    plans.append(AttackerPlan(ZERO_ID, "zero", "No attack (δ = 0)", "control", **budget))
     shift = (config.get("controls") or {}).get("authors_shift", "auto")
     generators = [p for p in plans if p.trains_generator and p.group == "comparison"]
     authors = [p for p in generators if (p.generator or {}).get("alignment") == "authors"]
@@ -113,8 +138,8 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
         unets = [p for p in generators if generator_config(p).architecture == "wave-u-net"]
         padding = next((p.generator or {} for p in authors + unets), {"preset": "fast"})
         plans.append(
-            AttackerPlan(SHIFT_ID, "zero", "Authors' shift alone (δ = 0)", "control", eps,
-                         generator={**padding, "alignment": "authors"})
+            AttackerPlan(SHIFT_ID, "zero", "Authors' shift alone (δ = 0)", "control",
+                         generator={**padding, "alignment": "authors"}, **budget)
         )
     return plans + mask_control_plans(config, generators)
 
@@ -126,7 +151,7 @@ def mask_control_plans(config: dict[str, Any], generators: list[AttackerPlan]) -
     return [
         AttackerPlan(f"{g.id}-{kind}{MASK_CONTROL_SUFFIX}", "staa_mask_control",
                      f"{g.label}: {kind} positions (same v, same sparsity)", "control", g.eps, {"kind": kind},
-                     g.target, g.generator, g.train, source=g.id)
+                     g.target, g.generator, g.train, source=g.id, eps_db=g.eps_db)
         for g in generators if g.factorised_generator
         for kind in MASK_CONTROLS if controls.get(f"{kind}{MASK_CONTROL_SUFFIX}", True)
     ]  # fmt: skip
@@ -139,7 +164,7 @@ def plan_of(config: dict[str, Any], threat: str, attacker: str) -> AttackerPlan:
 
 def per_clip_attack(plan: AttackerPlan, model: nn.Module, *, targeted: bool = False) -> Attack:
     """The baseline attack of ``plan`` (PGD, SparseFool, One-Pixel, zero) on ``model``, at the plan's ε."""
-    return build_attack(plan.attack, model, eps=plan.eps, **({"targeted": True} if targeted else {}), **plan.settings)
+    return build_attack(plan.attack, model, **plan.budget, **({"targeted": True} if targeted else {}), **plan.settings)
 
 
 def _checked(cls: type, spec: dict[str, Any], what: str) -> dict[str, Any]:
@@ -156,7 +181,8 @@ def generator_config(plan: AttackerPlan) -> GeneratorConfig:
     spec = dict(plan.generator or {})
     preset = spec.pop("preset", GENERATOR_PRESET)
     spec = GeneratorConfig.renamed(spec)
-    return GeneratorConfig.preset(preset, **{"eps": plan.eps, **_checked(GeneratorConfig, spec, "generator")})
+    budget = {"eps": DEFAULT_EPS if plan.eps is None else plan.eps, "eps_db": plan.eps_db}  # eps unused under eps_db
+    return GeneratorConfig.preset(preset, **{**budget, **_checked(GeneratorConfig, spec, "generator")})
 
 
 def train_config(plan: AttackerPlan, seed: int, target: int | None) -> tuple[STAATrainConfig, dict[str, Any] | None]:
@@ -251,7 +277,7 @@ def _build_plan(plan: AttackerPlan, seed: int) -> None:
         train_data(plan)
     elif issubclass(cls, FittedAttack):  # fitted by the attack itself (the universal perturbation)
         universal_config(plan, seed)
-        cls(nn.Module(), eps=plan.eps, **plan.settings)
+        cls(nn.Module(), **plan.budget, **plan.settings)
     elif not cls.control:  # a control is built from what it controls (δ = 0; a trained generator)
         per_clip_attack(plan, nn.Module())
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from staa.attacks.base import Attack, FittedAttack
+from staa.attacks.budget import budget_claim
 from staa.attacks.registry import accepts
 from staa.attacks.staa import Generator, STAANet
 from staa.attacks.staa.controls import MaskControl
@@ -130,7 +131,7 @@ def fit_universal_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, t
     """Fit (or reuse) the universal perturbation of ``plan`` on the training split against ``threat``."""
     fit_cfg = universal_config(plan, ctx.run_seed)
     directory = ctx.attack_root / "generators" / threat / plan.id
-    claim_folder(directory, {"settings": plan.settings, "fit": asdict(fit_cfg), "eps": plan.eps, "target": target,
+    claim_folder(directory, {"settings": plan.settings, "fit": asdict(fit_cfg), **budget_claim(plan.budget), "target": target,
                              "threat": ctx.fingerprints[threat], "corpus": ctx.corpus.path.name},
                  outputs=(PERTURBATION_FILE, FIT_FILE), overwrite=ctx.overwrite)  # fmt: skip
     train = ctx.corpus.split("train")
@@ -138,7 +139,7 @@ def fit_universal_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, t
             f"epochs, or reused from {directory}")  # fmt: skip
     return fitted_universal(
         ctx.models[threat], directory, lambda: torch.from_numpy(np.array(train.waves, dtype=np.float32)),
-        eps=plan.eps, target=target, config=fit_cfg, settings=plan.settings, record={"settings": plan.settings},
+        **plan.budget, target=target, config=fit_cfg, settings=plan.settings, record={"settings": plan.settings},
     )  # fmt: skip
 
 
@@ -149,12 +150,12 @@ def build_attack_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, ta
     if plan.trains_generator:
         generator = train_generator_for(ctx, threat, plan, target)
         weights = ctx.attack_root / "generators" / threat / plan.id / "best" / WEIGHTS_NAME
-        attack = STAANet(model, generator, eps=plan.eps, **({"targeted": True} if target is not None else {}), **plan.settings)
+        attack = STAANet(model, generator, **plan.budget, **({"targeted": True} if target is not None else {}), **plan.settings)
         return attack, {"generator": file_fingerprint(weights), **plan.settings}
     if issubclass(cls, MaskControl):  # the source attacker's generator, its v on control positions
         generator = train_generator_for(ctx, threat, plan_of(ctx.config, threat, str(plan.source)), target)
         weights = ctx.out / "generators" / threat / str(plan.source) / "best" / WEIGHTS_NAME
-        attack = MaskControl(model, generator, eps=plan.eps, seed=ctx.seed, **plan.settings)
+        attack = MaskControl(model, generator, **plan.budget, seed=ctx.seed, **plan.settings)
         return attack, {"generator": file_fingerprint(weights), **plan.settings}
     if issubclass(cls, FittedAttack):  # fitted by the attack itself: the universal perturbation
         attack = fit_universal_for(ctx, threat, plan, target)

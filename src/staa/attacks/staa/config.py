@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
+from staa.attacks.budget import MAX_EPS_DB
 from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
 
@@ -43,7 +44,9 @@ class GeneratorConfig:
     convolutions of ``kernel_size``, and resolution changes by learned stride-``stride`` (transposed)
     convolutions. ``bound`` turns the magnitude head into v ∈ [−ε, ε]: ``tanh`` is the authors' ε·tanh
     (smooth, never reaches ε), ``clip`` the paper's hard clip ε·clip(z, −1, 1). Both scale linearly with
-    ε, so a generator can be run at another ε. ``gamma`` thresholds the position scores; in training
+    ε, so a generator can be run at another ε. ``eps_db`` (None: the absolute ``eps``) is the relative budget
+    of :mod:`staa.attacks.budget`: ε is then each clip's peak, ``eps_db`` dB lower, in training and inference
+    alike, and ``eps`` is unused (a checkpoint without the field is an absolute one). ``gamma`` thresholds the position scores; in training
     each element keeps its continuous score with probability ``quant_prob``. ``factorised = False`` is
     the "w/o factorisation" ablation (no position decoder, δ = v dense). ``alignment = "authors"``
     reproduces the authors' bug of adding δ to the first N samples of the reflection-padded input, a
@@ -75,6 +78,7 @@ class GeneratorConfig:
     depth: int = 1
     norm: str = "gn"
     eps: float = DEFAULT_EPS
+    eps_db: float | None = None
     bound: str = "clip"
     gamma: float = 0.5
     quant_prob: float = 0.5
@@ -104,6 +108,7 @@ class GeneratorConfig:
             (1 <= self.fold <= 64, f"fold must be in [1, 64], got {self.fold}"),
             (0 <= self.noise_channels <= 64, f"noise_channels must be in [0, 64], got {self.noise_channels}"),
             (0 < self.eps <= 1, f"eps must be in (0, 1], got {self.eps}"),
+            (self.eps_db is None or 0 <= self.eps_db <= MAX_EPS_DB, f"eps_db must be in [0, {MAX_EPS_DB:g}], got {self.eps_db}"),
             (0 < self.gamma < 1, f"gamma must be in (0, 1), got {self.gamma}"),
             (0 <= self.quant_prob <= 1, f"quant_prob must be in [0, 1], got {self.quant_prob}"),
             (self.norm in NORMS, f"norm must be one of {NORMS}, got '{self.norm}'"),
@@ -199,7 +204,12 @@ class GeneratorConfig:
         return getattr(cls, name)(**overrides)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model_type": self.model_type, **asdict(self)}
+        """The config as ``config.json`` and folder claims hold it; an absolute budget leaves ``eps_db`` out,
+        so its files and claims read as those written before relative budgets existed."""
+        d = asdict(self)
+        if d["eps_db"] is None:
+            del d["eps_db"]
+        return {"model_type": self.model_type, **d}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from staa.attacks.budget import AmplitudeBudget, clip_peak
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.masks import budget, threshold_mask, topk_mask
 from staa.attacks.staa.layers import (
@@ -132,28 +133,38 @@ class Generator(nn.Module):
                 module.checkpointing = enabled
         return self
 
-    def forward(self, x: Tensor, eps: float | None = None, k_percent: float | None = None) -> GeneratorOutput:
-        """Perturb ``x``; ``k_percent`` overrides a top-k mask's budget (training anneals it from 100 %)."""
+    def forward(self, x: Tensor, eps: float | Tensor | None = None, k_percent: float | None = None) -> GeneratorOutput:
+        """Perturb ``x`` under ``eps`` (a float, or one per clip of shape (B, 1); None: the config's budget,
+        :meth:`clip_eps`); ``k_percent`` overrides a top-k mask's budget (training anneals it from 100 %)."""
         if x.dim() != 2:
             raise ConfigError(f"generator: expected a (batch, samples) waveform, got shape {tuple(x.shape)}")
-        eps = self.config.eps if eps is None else eps
+        eps = self.clip_eps(x) if eps is None else eps
         clean, magnitudes, mask, scores = self.perturb(x, eps, k_percent)
         delta = magnitudes * mask
         return GeneratorOutput(torch.clamp(clean + delta, -1.0, 1.0), delta, magnitudes, mask, scores)
 
-    def perturb(self, x: Tensor, eps: float, k_percent: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-        """(the clip δ is added to, v, m, scores) of :meth:`forward`: the heads on the padded clip, then the mask."""
+    def clip_eps(self, x: Tensor) -> Tensor:
+        """The config's budget for clips ``x``: ε per clip, shape (B, 1) (absolute ``eps`` or relative ``eps_db``)."""
+        return AmplitudeBudget(None if self.config.eps_db is not None else self.config.eps, self.config.eps_db, "generator").of(x)
+
+    def perturb(self, x: Tensor, eps: float | Tensor, k_percent: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """(the clip δ is added to, v, m, scores) of :meth:`forward`: the heads on the padded clip, then the mask.
+
+        Under a relative budget (``eps_db``) the heads see each clip scaled to a unit peak, so that a clip
+        recorded at another level gets the same δ relative to it (the network is not scale-equivariant).
+        """
         n = x.shape[-1]
         p = self.plan(n)
         padded = x[:, reflect_indices(n, p.left, p.right).to(x.device)]
-        magnitudes, scores = self.heads(padded, n, eps)
+        level = clip_peak(x).clamp_min(1e-12) if self.config.eps_db is not None else 1.0
+        magnitudes, scores = self.heads(padded / level, n, eps)
         if scores is None:
             mask = torch.ones_like(magnitudes)
         else:
             mask, scores = self.quantise(scores, k_percent)
         return (x if self.config.alignment == "exact" else padded[:, :n]), magnitudes, mask, scores
 
-    def heads(self, padded: Tensor, count: int, eps: float) -> tuple[Tensor, Tensor | None]:
+    def heads(self, padded: Tensor, count: int, eps: float | Tensor) -> tuple[Tensor, Tensor | None]:
         """Magnitudes v and scores ∂ (None if not factorised) of the first ``count`` outputs of a padded input.
 
         ``padded`` is already reflection-padded (offline: by :meth:`plan`; streaming: a segment of the
@@ -175,7 +186,7 @@ class Generator(nn.Module):
         logits = depth_to_space(self.position_decoder(h, skips))[:, :count]
         return magnitudes, logits if self.config.mask == "topk" else (torch.tanh(logits) + 1) / 2
 
-    def _bound(self, z: Tensor, eps: float) -> Tensor:
+    def _bound(self, z: Tensor, eps: float | Tensor) -> Tensor:
         """v = ε·tanh(z) (authors, smooth), ε·clip(z, −1, 1) (the paper's hard clip) or ε·sign(z) (straight-through tanh)."""
         if self.config.bound == "tanh":
             return eps * torch.tanh(z)

@@ -250,7 +250,7 @@ def _step_loss(
         out.magnitudes,
         out.mask,
         None if topk else out.scores,
-        cfg.weights(generator.config.eps),
+        cfg.weights(generator.clip_eps(x)),  # the "mean" reduction measures v in units of each clip's ε
         gamma=g.gamma,
         targeted=cfg.targeted,
         kappa=cfg.kappa,
