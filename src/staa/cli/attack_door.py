@@ -128,7 +128,7 @@ def run_attack(name: str, model: Path, out: Path, *, input: Path | None, corpus:
     settings = {"targeted": targeted, "batch_size": batch_size, **options}
     budget = {"eps": settings.pop("eps", eps), "eps_db": settings.pop("eps_db", eps_db)}
     if budget["eps"] is not None and budget["eps_db"] is not None:
-        raise ConfigError("give one budget: --eps (absolute) or --eps-db (relative to each clip), not both")
+        raise ConfigError("give exactly one amplitude budget: --eps (absolute) or --eps-db (relative to each clip)")
     if fitted:  # no budget given: the one it was fitted under
         attack = cls.from_pretrained(net, generator, **{k: v for k, v in budget.items() if v is not None}, **settings)
     else:
