@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c constraints.txt
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ test: install
 
 test-fast: install  # everything but the end-to-end runs marked slow (a whole experiment, torchrun, learning)
 	$(PY) -m pytest -q -m "not slow"
+
+lint: install  # ruff's lint rules and formatting (pyproject.toml), as CI checks them
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: install
 	$(PY) benchmarks/run_all.py

@@ -76,13 +76,13 @@ class Reread(AdjointGenerator):
         sizes = (self.context.out.out_channels, config.context_channels, config.context_layers, config.context_kernel)
         self.later = nn.ModuleList(Context(*sizes) for _ in range(self.stages - 1))
 
-    def perturb(self, x: Tensor, eps: float, sparsity_pct: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    def perturb(self, x: Tensor, eps: float, k_percent: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         total, current = torch.zeros_like(x), x
-        for i, context in enumerate([self.context, *self.later]):
+        for context in [self.context, *self.later]:
             z = self.adjoint(current, context)
             total = total + z / _rms(z)
             magnitudes = self._bound(self.gain * total / _rms(total), eps)
-            mask, scores = self.quantise(total.abs(), sparsity_pct)
+            mask, scores = self.quantise(total.abs(), k_percent)
             current = torch.clamp(x + magnitudes * mask, -1.0, 1.0)
         return x, magnitudes, mask, scores
 

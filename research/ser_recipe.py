@@ -104,7 +104,7 @@ def report(runs: dict[tuple[str, str, str], list[dict]], corpora: dict[str, Prep
         pc = corpora[corpus]
         val, test = pc.split("val").labels, pc.split("test").labels
         c = len(pc.classes)
-        for seed, r in enumerate(records):
+        for r in records:
             b = Bootstrap(len(test), seed=0)
             t = b.interval(*uar_of(b, [r["test_pred"]], test, c))
             v = uar_of(Bootstrap(len(val)), [r["val_pred"]], val, c)[0]

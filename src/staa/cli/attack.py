@@ -241,7 +241,7 @@ def sweep(
     model: Model,
     out: Annotated[Path, typer.Option(help="output folder (curves.csv, curves.png, curves.json, one set per budget)")],
     k_percent: Annotated[list[float], typer.Option("--k-percent", help="sample budget in % of the clip; repeat for each")],
-    victim: Annotated[list[Path], typer.Option(help="victim checkpoint folder; repeat (the threat model is always one)")] = [],
+    victim: Annotated[list[Path], typer.Option(help="victim checkpoint folder; repeat (the threat model is always one)")] = [],  # noqa: B006  (typer reads the default; it is never mutated)
     corpus: Corpus = "synthetic",
     root: Root = None,
     cache: Cache = DEFAULT_CACHE,
