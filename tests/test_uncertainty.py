@@ -47,7 +47,7 @@ def test_point_estimates_match_the_metrics() -> None:
     y, clean, adv = (rng.integers(0, 4, 50) for _ in range(3))
     assert accuracy_interval(clean, y).value == pytest.approx(accuracy(clean, y))
     assert asr_interval(clean, adv).value == pytest.approx(np.mean(clean != adv))
-    assert asr_interval(clean, adv, target=y).value == pytest.approx(np.mean(adv == y))
+    assert asr_interval(clean, adv, target=y).value == pytest.approx(np.mean((adv == y) & (clean != y)))
     assert correct_to_wrong_interval(clean, adv, y).value == pytest.approx(correct_to_wrong_rate(clean, adv, y))
 
 

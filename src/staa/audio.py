@@ -12,6 +12,7 @@ import os
 import warnings
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
@@ -20,7 +21,11 @@ from scipy.signal import resample_poly
 from staa.errors import AudioError, first_line
 from staa.io.outputs import atomic_path
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
 SAMPLE_RATE = 16_000
+DC_OFFSET_LIMIT = 0.1  # |mean sample| of a clip beyond which it is far from centred speech (a warning)
 
 
 def resample(x: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -83,6 +88,8 @@ def load_audio(
     * any rate is resampled to ``sample_rate`` (polyphase);
     * integer PCM of any width (8/16/24/32 bit) is scaled by soundfile to [-1, 1); float files that
       exceed that range (some editors overshoot) are clipped to [-1, 1] with a warning naming the file;
+    * a clip far from what the models were built for is kept but named in a warning: a DC offset (mean
+      sample) beyond :data:`DC_OFFSET_LIMIT`;
     * a truncated file yields the complete frames it holds (the header's length is not trusted);
     * ``max_seconds`` reads only the head of very long files, all that length unification keeps.
 
@@ -103,8 +110,23 @@ def load_audio(
     peak = float(np.abs(x).max())
     if peak > 1.0:
         warnings.warn(f"{path}: peak amplitude {peak:.3g} exceeds 1; clipped to [-1, 1]", stacklevel=2)
+    offset = float(x.mean(dtype=np.float64))
+    if abs(offset) > DC_OFFSET_LIMIT:
+        warnings.warn(f"{path}: DC offset {offset:+.2f} (the mean sample); the models were trained on centred "
+                      "speech, so their predictions on this clip may mean little (remove the offset first)", stacklevel=2)  # fmt: skip
     x = resample(x, sr, sample_rate)
     return np.clip(x, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def load_clip(path: str | Path, *, max_seconds: float | None = None) -> Tensor:
+    """One audio file as the (1, N) float32 tensor at 16 kHz that every attack and model takes.
+
+    :func:`load_audio` (down-mixed, resampled, checked; errors are one line naming the file) with a batch
+    axis: ``staa.SparsePGD(model, eps=0.05, k_percent=10)(staa.load_clip("clip.wav"))``.
+    """
+    import torch
+
+    return torch.from_numpy(load_audio(path, max_seconds=max_seconds))[None]
 
 
 def unify_length(x: np.ndarray, length: int) -> np.ndarray:

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -58,14 +60,27 @@ def uar(pred: ArrayLike, target: ArrayLike, num_classes: int | None = None) -> f
     return float((np.diag(cm)[present] / support[present]).mean())
 
 
+def succeeded(clean_pred: Any, adv_pred: Any, target: Any | None = None) -> Any:
+    """Per clip, whether an attack succeeded: untargeted, the prediction flipped; targeted, it landed on
+    ``target`` from another class. The one rule of every attack, ASR and targeted table: a clip the model
+    already gave the target is no success (``staa attack targets`` leaves such clips out altogether).
+    Works on NumPy arrays and tensors alike."""
+    if target is None:
+        return adv_pred != clean_pred
+    return (adv_pred == target) & ~already_at_target(clean_pred, target)
+
+
+def already_at_target(clean_pred: Any, target: Any) -> Any:
+    """Per clip, whether the model already predicts ``target``: a targeted attack cannot succeed there."""
+    return clean_pred == target
+
+
 def attack_success_rate(clean_pred: ArrayLike, adv_pred: ArrayLike, target: ArrayLike | None = None) -> float:
-    """Untargeted: share of predictions that flip; targeted: share that land on ``target``."""
+    """Untargeted: share of predictions that flip; targeted: share that land on ``target`` (:func:`succeeded`)."""
     c, a = _np(clean_pred), _np(adv_pred)
     if c.size == 0:
         raise ValueError("ASR of an empty set is undefined")
-    if target is not None:
-        return float((a == _np(target)).mean())
-    return float((a != c).mean())
+    return float(succeeded(c, a, None if target is None else _np(target)).mean())
 
 
 def correct_to_wrong_rate(clean_pred: ArrayLike, adv_pred: ArrayLike, labels: ArrayLike) -> float:
@@ -101,6 +116,13 @@ class SNRSummary:
     n_finite: int
     n_zero_perturbation: int
     n_silent: int
+
+
+def median_snr(snr: Tensor) -> float | None:
+    """Median SNR over the finite values (None when there are none): what the audibility warning reads."""
+    values = torch.as_tensor(snr).double().numpy()
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else None
 
 
 def mean_snr(snr: Tensor) -> SNRSummary:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from staa.metrics import uar
+from staa.metrics import succeeded, uar
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence[int] | Sequence[bool]
 LEVEL = 0.95
@@ -141,8 +141,7 @@ def asr_interval(
     clean_pred: ArrayLike, adv_pred: ArrayLike, target: ArrayLike | None = None, **bootstrap: Any
 ) -> Interval:
     """Untargeted ASR (flips of the clean prediction) or, with ``target``, targeted success."""
-    a = _np(adv_pred)
-    return rate_interval(a == _np(target) if target is not None else a != _np(clean_pred), **bootstrap)
+    return rate_interval(succeeded(_np(clean_pred), _np(adv_pred), None if target is None else _np(target)), **bootstrap)
 
 
 def correct_to_wrong_interval(

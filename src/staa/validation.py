@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from typing import Any
@@ -65,6 +66,19 @@ def seed(name: str, value: Any) -> int:
     return number(name, value, integer=True, low=0, high=2**32 - 1)
 
 
+def environment_int(name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
+    """The environment variable ``name`` as a whole number in [low, high] (``default`` when unset or empty).
+
+    A value a user exported by mistake (``OMP_NUM_THREADS=four``) is refused in one line naming it.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+        raise ConfigError(f"environment variable {name}: must be a whole number{_range(low, high, False)}, got {raw!r}")
+    return int(raw)
+
+
 def check_fields(cls: type, data: dict[str, Any], what: str = "") -> None:
     """Every key of ``data`` that is a field of dataclass ``cls`` holds a value of the field's type.
 
@@ -77,6 +91,22 @@ def check_fields(cls: type, data: dict[str, Any], what: str = "") -> None:
         if f.name in data and not _matches(data[f.name], hints[f.name]):
             where = f"{what}: " if what else ""
             raise ConfigError(f"{where}{f.name}: must be {_describe(hints[f.name])}, got {_short(data[f.name])}")
+
+
+def check_arguments(function: Any, given: dict[str, Any], what: str = "") -> None:
+    """Every argument in ``given`` that ``function`` annotates holds a value of its type (as :func:`check_fields`).
+
+    ``--set attackers.pgd.settings.steps=ten`` is refused naming the key and the type expected, instead of
+    failing on the first comparison inside the constructor.
+    """
+    try:
+        hints = typing.get_type_hints(function)
+    except Exception:  # annotations this check cannot resolve: left to the function itself
+        return
+    for name, value in given.items():
+        if name in hints and not _matches(value, hints[name]):
+            where = f"{what}." if what else ""
+            raise ConfigError(f"{where}{name}: must be {_describe(hints[name])}, got {_short(value)}")
 
 
 def _matches(value: Any, hint: Any) -> bool:

@@ -57,6 +57,21 @@ def test_sparse_pgd_run_writes_records_and_wavs(tmp_path, cache, checkpoint):
     assert rate == 16_000 and len(audio) == 4000
 
 
+def test_eps_db_attacks_each_clip_under_its_own_peak_and_warns_when_audible(tmp_path, cache, checkpoint):
+    common = [*common_options(cache, checkpoint), "--limit", "3", "--k-percent", "5", "--steps", "2"]
+    result = invoke("pgd", *common, "--out", str(tmp_path / "quiet"), "--eps-db", "30")
+    assert result.exit_code == 0, result.output
+    records = json.loads((tmp_path / "quiet" / "records.json").read_text())
+    assert records["eps"] is None and records["eps_db"] == 30
+    assert all(e["eps_db"] == pytest.approx(30, abs=1e-3) for e in records["examples"])
+    assert "warning" not in result.output
+    loud = invoke("pgd", *common, "--out", str(tmp_path / "loud"), "--eps-db", "6")
+    assert loud.exit_code == 0 and (json.loads((tmp_path / "loud" / "records.json").read_text())["summary"]["n_success"] == 0
+                                    or "median SNR" in loud.output)  # fmt: skip
+    both = invoke("pgd", *common, "--out", str(tmp_path / "both"), "--eps", "0.05", "--eps-db", "26")
+    assert both.exit_code != 0 and "exactly one" in str(both.exception)
+
+
 def test_targeted_run_needs_a_known_class_and_refuses_foreign_options(tmp_path, cache, checkpoint):
     common = common_options(cache, checkpoint) + ["--out", str(tmp_path / "out"), "--limit", "1"]
     for args in (["--targeted"], ["--targeted", "--target-class", "boredom"], ["--k-percent", "5"]):

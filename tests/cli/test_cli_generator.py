@@ -70,7 +70,8 @@ def test_train_then_apply_to_a_split_and_to_a_folder(workspace: Path) -> None:
     assert {"success", "snr_db", "sparsity_pct", "seconds", "clean_pred", "adv_pred"} <= set(first)
     # the summary of every crafted set (docs/results-schema.md), whichever command made it
     summary = record["summary"]
-    assert set(summary) == {"n", "n_success", "asr_threat", "snr_db", "snr_excluded", "sparsity_pct", "seconds_per_example"}
+    assert set(summary) == {"n", "n_success", "asr_threat", "snr_db", "snr_db_median", "snr_excluded", "sparsity_pct",
+                            "seconds_per_example"}
     assert summary["asr_threat"] == pytest.approx(np.mean([e["success"] for e in record["examples"]]))
     assert summary["n_success"] == sum(e["success"] for e in record["examples"])
     fooled = [e["sparsity_pct"] for e in record["examples"] if e["success"]]
@@ -183,7 +184,8 @@ def test_budget_options_are_checked(workspace: Path) -> None:
         (["--budget-sparsity", "5", "--no-sparsity"], "ablation"),
         (["--budget-snr", "30", "--no-magnitude"], "ablation"),
         (["--budget-sparsity", "5", "--budget-update", "integral"], "update must be one of"),
-        (["--budget-sparsity", "150"], "target sparsity"),
+        (["--budget-sparsity", "150"], "target sparsity"),  # the earlier name, still taken
+        (["--budget-k-percent", "150"], "target sparsity"),
     ):
         result = runner.invoke(app, base + extra)
         assert isinstance(result.exception, ConfigError) and message in str(result.exception), result.output

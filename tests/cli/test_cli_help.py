@@ -8,7 +8,7 @@ import sys
 
 HEAVY = ("torch", "transformers", "scipy", "matplotlib")
 HELPS = [[], ["data", "prepare"], ["ser", "train"], ["ser", "evaluate"], ["generator", "train"], ["generator", "apply"],
-         ["attack", "run"], ["attack", "universal"], ["attack", "targets"], ["defense", "wrap"],
+         ["attack", "run"], ["attack", "universal"], ["attack", "targets"], ["attack", "pgd"], ["attack", "staa"], ["defense", "wrap"],
          ["defense", "evaluate"], ["defense", "adv-train"], ["run"]]  # fmt: skip
 
 PROBE = """
@@ -35,3 +35,9 @@ def test_module_entry_point_help_loads_no_torch():
     imported = {line.rpartition("|")[2].strip().split(".")[0] for line in out.stderr.splitlines() if line.startswith("import time:")}
     assert out.returncode == 0 and "Usage" in out.stdout and "typer" in imported
     assert not imported & set(HEAVY)
+
+
+def test_python_dash_m_staa_is_the_command_and_its_help_loads_no_torch():
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "staa", "attack", "--help"], capture_output=True, text=True)
+    imported = {line.rpartition("|")[2].strip().split(".")[0] for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert out.returncode == 0 and "sparse_rs" in out.stdout and not imported & set(HEAVY)

@@ -22,6 +22,12 @@ def test_threat_side_measures_from_x_adv_minus_x(tmp_path, hand_waves, hand_made
     # SNR over successful clips with a finite value: rows 0 (20 dB) and 4 (13.98 dB); the silent row 3 is counted apart
     assert s["snr_db"] == pytest.approx((20.0 + 20 * math.log10(0.25 / 0.05)) / 2, abs=1e-4)
     assert s["snr_excluded"] == {"zero_perturbation": 0, "silent": 1}
+    assert s["snr_db_median"] == pytest.approx(s["snr_db"], abs=1e-4)  # the median of two values is their mean
+    # the budget of every clip, absolute and relative to its peak (none for the silent clip), and their medians
+    ex = adv.records["examples"]
+    assert [e["eps"] for e in ex] == pytest.approx([hand_made.EPS] * 5)
+    assert ex[0]["eps_db"] == pytest.approx(20.0, abs=1e-4) and ex[3]["eps_db"] is None
+    assert s["eps_median"] == pytest.approx(hand_made.EPS) and s["eps_db_median"] is not None
     assert s["sparsity_pct"] == pytest.approx(100 * hand_made.K / hand_made.N)
     ex = adv.records["examples"]
     assert ex[3]["snr_db"] is None and ex[0]["snr_db"] == pytest.approx(20.0, abs=1e-4)

@@ -143,3 +143,13 @@ def test_report_renders_in_headless_chromium(report_dir, tmp_path_factory):
     assert all("controls" in p for p in players)
     assert [a["src"] for t, a in parsed.tags if t == "img"] == ["figures/ex.png"]
     assert "82.71" in parsed.cells and "STAA-Net" in parsed.cells  # the attack table's numbers made it to the DOM
+
+
+def test_report_warns_of_audible_rows_and_reads_the_mask_controls(fake_results):
+    readings = {"audible_snr_db": 20.0, "positions": [
+        {"threat": "emo18", "split": "test", "text": "STAA-Net (30.0 %): positions not shown to matter (+0.0 points)."}],
+        "audible": [{"threat": "emo18", "attacker": "pgd", "label": "PGD", "split": "test", "snr_db_median": 15.5}]}
+    html = render_report({**fake_results, "eps_db": 26, "readings": readings}, [])
+    assert "Audible:</strong> PGD on Emo18 (test): median SNR\n    15.5 dB" in html
+    assert "positions not shown to matter" in html and "ε 26 dB under each" in html
+    assert "Readings" not in render_report(fake_results, [])

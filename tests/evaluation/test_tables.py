@@ -34,7 +34,7 @@ def test_ser_table_has_accuracy_and_uar_per_split(fake_results):
 def test_attack_table_layout_follows_the_paper(fake_results):
     table = attack_table(fake_results)
     groups = [g for g, _ in table.header_groups()]
-    assert groups == ["", "", "SNR (dB)", "Sparsity (%)", "Mask Jaccard", "Mask periodicity", "Speed (s)", "PESQ", "STOI",
+    assert groups == ["", "", "SNR (dB)", "Median SNR (dB)", "ε (median)", "ε (dB under peak, median)", "Sparsity (%)", "Mask Jaccard", "Mask periodicity", "Speed (s)", "PESQ", "STOI",
                       "Emo18 ASR (%)", "Zhao19 ASR (%)"]  # fmt: skip
     rows = _csv_rows(table)
     # comparison and control rows, grouped by threat model (the Zhao19 row comes last although listed once)

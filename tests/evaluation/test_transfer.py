@@ -31,10 +31,10 @@ def test_victims_replay_the_same_audio(tmp_path, hand_waves, hand_made):
 def test_targeted_success_means_hitting_the_target(tmp_path, hand_waves, hand_made):
     waves, labels = hand_waves
     adv = hand_made.craft(tmp_path, waves, labels, hand_made.step(targeted=True), target=1)
-    # +ε towards class 1: rows 3 (0 → 0.05) and 4 (−0.01 → 0.04) reach it, rows 0 and 1 stay there,
-    # row 2 (−0.2 → −0.15) does not: the victim ends on the target for 4 of 5 clips
+    # +ε towards class 1: rows 3 (0 → 0.05) and 4 (−0.01 → 0.04) reach it; rows 0 and 1 were there
+    # already (no success: nothing was imposed), row 2 (−0.2 → −0.15) does not: 2 of 5 clips
     assert adv.records["target"] == 1
-    assert evaluate_victim(adv, waves, hand_made.SignModel(), "sign")["asr"] == pytest.approx(4 / 5)
+    assert evaluate_victim(adv, waves, hand_made.SignModel(), "sign")["asr"] == pytest.approx(2 / 5)
 
 
 def test_victim_results_are_cached_per_weights(tmp_path, hand_waves, hand_made):

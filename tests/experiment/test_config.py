@@ -50,7 +50,7 @@ def test_overrides_set_nested_yaml_values():
     [
         ("victims=[emo18, hubert]", "model 'hubert' is used but not defined"),
         ("attackers.pgd.attack=fgsm", "unknown attack 'fgsm'"),
-        ("eps=2", r"eps must be a number in \(0, 1\]"),
+        ("eps=2", r"eps must be in \(0, 1\]"),
         ("splits=[dev]", "splits: must list some of train, val, test"),
         ("colour=blue", "unknown keys"),
         ("controls.authors_shift=maybe", "authors_shift must be auto, true or false"),
@@ -95,3 +95,32 @@ def test_models_take_their_recipe_by_name():
     demo = load_config("demo", ["models.emo18.recipe=small_corpus", "models.emo18.recipe_settings={augment: {mix_prob: 0}}"])
     cfg = model_train_config(demo, "emo18", 3)
     assert cfg.seed == 3 and cfg.augment.mix_prob == 0 and cfg.epochs == demo["models"]["emo18"]["epochs"]
+
+
+def test_defaults_are_filled_in_once_when_the_file_is_read(tmp_path):
+    """What a file leaves out is in the parsed config (one place applies defaults), the report's keys included."""
+    import yaml
+
+    from staa.experiment.config import DEFAULTS, REPORT_DEFAULTS
+
+    demo = load_config("demo")
+    minimal = {k: demo[k] for k in ("name", "corpus", "models", "threat_models", "victims", "attackers")}
+    minimal["report"] = {"examples": 0}
+    path = tmp_path / "minimal.yaml"
+    path.write_text(yaml.safe_dump(minimal))
+    config = load_config(path)
+    assert {k: config[k] for k in DEFAULTS} == DEFAULTS
+    assert config["report"] == {**REPORT_DEFAULTS, "examples": 0}
+
+
+def test_every_top_level_key_and_default_is_documented():
+    """The schema's documentation (staa.experiment's docstring) names every key the validation accepts."""
+    import re
+
+    import staa.experiment
+    from staa.experiment.config import DEFAULTS, KEYS, REPORT_DEFAULTS
+
+    doc = staa.experiment.__doc__
+    block = doc[doc.index("Configuration") : doc.index("The package, read top down")]
+    assert all(re.search(rf"\b{key}\b", block) for key in KEYS)
+    assert set(DEFAULTS) <= KEYS and all(key in block for key in REPORT_DEFAULTS)

@@ -151,7 +151,7 @@ def test_budget_reports_the_selected_checkpoint_and_the_dual_update_of_lambda(la
     (budget,) = results["budgets"]
     history = json.loads((out / "generators" / "emo18" / "staa" / "train.json").read_text())["history"]
     chosen = next(h for h in history if h["step"] == budget["best_step"])
-    assert (budget["budget"], budget["target"], budget["weight"]) == ("sparsity_pct", 5.0, "lambda_s")
+    assert (budget["budget"], budget["target"], budget["weight"]) == ("k_percent", 5.0, "lambda_s")
     assert budget["steps"] == history[-1]["step"] and len(history) == 2  # two passes, one validation each
     assert budget["achieved"] == chosen["val_sparsity_all"] == budget["val_sparsity_pct"]
     assert budget["initial_lambda"] == pytest.approx(1e-4)  # the paper preset's λ_s
@@ -237,7 +237,7 @@ def test_rerun_skips_the_lab_steps_and_gives_identical_sections(lab, tmp_path):
         ("models.emo18_at.adversarial.from=hubert", "'from' names model 'hubert'"),
         ("models.emo18.adversarial={from: emo18_at}", "is a cycle"),
         ("models.emo18_at.adversarial.attack=fgsm", "unknown attack 'fgsm'"),
-        ("attackers.staa.train.budget={sparsity_pct: 5, snr_db: 30}", "exactly one of sparsity_pct, snr_db"),
+        ("attackers.staa.train.budget={sparsity_pct: 5, snr_db: 30}", "exactly one of k_percent, snr_db"),
         ("targeted.attackers=[staa]", "would need training per target class"),
         ("targeted.attackers=[pgd2]", "targeted.attackers: 'pgd2' is not an attacker"),
     ],

@@ -8,6 +8,7 @@ from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
 from staa.experiment import load_config
+from staa.experiment.config import apply_defaults
 from staa.experiment.plans import (
     attacker_plans,
     generator_config,
@@ -63,11 +64,37 @@ def test_eps_goes_straight_from_the_file_into_every_attack_and_adversarial_train
     assert model_train_config(own, "emo18_at", seed=0).eps == 0.1  # ... unless the model names its own
     unset = load_config("demo")
     del unset["eps"]
+    apply_defaults(unset)  # what reading a file without eps does
     assert attacker_plans(unset, "emo18")[0].eps == DEFAULT_EPS
 
 
+def test_eps_db_goes_from_the_file_or_an_attacker_into_every_attack_and_generator():
+    """A relative budget replaces the absolute one on every row; an attacker's own budget replaces the file's."""
+    config = load_config("demo", ["eps=null", "eps_db=26", "attackers.pgd0.eps=0.02"])
+    plans = {p.id: p for p in attacker_plans(config, "emo18")}
+    assert plans["pgd0"].budget == {"eps": 0.02, "eps_db": None}
+    assert {(p.eps, p.eps_db) for i, p in plans.items() if i != "pgd0"} == {(None, 26)}
+    model = build_model("emo18", num_classes=7, hidden=8)
+    attack = per_clip_attack(plans["pgd"], model)
+    assert attack.eps is None and attack.eps_db == 26
+    assert generator_config(plans["staa"]).eps_db == 26
+    assert plans["staa-random_mask"].eps_db == 26  # the mask controls keep their generator's budget
+    with pytest.raises(ConfigError, match="exactly one"):
+        load_config("demo", ["eps_db=26"])  # the demo's eps: 0.05 as well
+    with pytest.raises(ConfigError, match="attacker 'pgd'.*eps_db"):
+        load_config("demo", ["attackers.pgd.eps_db=-1"])
+
+
+def test_the_real_speech_experiments_travel_and_the_paper_ones_keep_their_eps():
+    for name, budget in (("emodb", {"eps": None, "eps_db": 26}), ("ravdess", {"eps": None, "eps_db": 26}),
+                         ("demos", {"eps": 0.05, "eps_db": None}), ("iemocap", {"eps": 0.01, "eps_db": None})):
+        config = load_config(name, ["corpus.root=/data"])
+        assert {tuple(p.budget.items()) for p in attacker_plans(config, config["threat_models"][0])} == {
+            tuple(budget.items())}
+
+
 def test_presets_and_their_defaults_are_the_config_classes_and_the_clis():
-    budgeted = "{attack: staa, generator: {mask: threshold}, train: {preset: paper, budget: {sparsity_pct: 20, lr: 0.5}}}"
+    budgeted = "{attack: staa, generator: {preset: fast, mask: threshold}, train: {preset: paper, budget: {sparsity_pct: 20, lr: 0.5}}}"
     config = load_config("demo", ["attackers.staa.generator={}", "attackers.staa.train={epochs: 2}",
                                   "attackers.staa_5.generator.preset=realtime", f"attackers.staa_budget={budgeted}"])  # fmt: skip
     plans = {p.id: p for p in attacker_plans(config, "emo18")}

@@ -63,7 +63,7 @@ def test_files_are_written_with_the_permissions_the_umask_allows(tmp_path):
 # ---- claimed folders: settings recorded, other settings refused, --overwrite starts over ------------------
 def test_a_claim_refuses_other_settings_and_names_what_changed(tmp_path):
     claim_folder(tmp_path, {"epochs": 1, "lr": 0.1, "attack": {"k_percent": 10}}, outputs=["records.json"])
-    (tmp_path / "records.json").write_text("{}")
+    write_json(tmp_path / "records.json", {})
     claim_folder(tmp_path, {"epochs": 1, "lr": 0.1, "attack": {"k_percent": 10}}, outputs=["records.json"])
     with pytest.raises(ConfigError) as info:
         claim_folder(tmp_path, {"epochs": 2, "lr": 0.1, "attack": {"k_percent": 90}}, outputs=["records.json"])
@@ -72,9 +72,9 @@ def test_a_claim_refuses_other_settings_and_names_what_changed(tmp_path):
 
 
 def test_overwrite_deletes_only_the_claimed_outputs(tmp_path):
-    (tmp_path / "wav").mkdir()
-    (tmp_path / "wav" / "a.wav").write_bytes(b"x")
-    (tmp_path / "records.json").write_text("{}")
+    claim_folder(tmp_path, {"k": 0}, outputs=["records.json", "wav"])
+    write_json(tmp_path / "wav" / "a.wav", {})
+    write_json(tmp_path / "records.json", {})
     (tmp_path / "notes.txt").write_text("mine")
     claim_folder(tmp_path, {"k": 1}, outputs=["records.json", "wav"], overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "spec.json"]

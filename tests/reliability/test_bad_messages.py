@@ -101,7 +101,7 @@ def test_usage_errors_are_one_line_too(args, fragment, staa, tmp_path):
     [
         (lambda p: p.mkdir(), "not a file (give a YAML experiment file)"),
         (lambda p: p.write_text(""), "an experiment file must be a YAML mapping"),
-        (lambda p: p.write_bytes(b"name: \xff\xfe\n"), "cannot read the file"),
+        (lambda p: p.write_bytes(b"name: \xff\xfe\n"), "not UTF-8 text (byte 0xff at offset 6)"),
         (lambda p: p.write_text("name: [unclosed\n"), "not valid YAML"),
     ],
     ids=["a folder", "empty", "not UTF-8", "broken YAML"],

@@ -31,7 +31,7 @@ def test_cli_train_and_evaluate_under_torchrun(wav_manifest, staa_cli, tmp_path)
     assert stdout.count("best validation UAR") == 1  # rank 0 reports, rank 1 stays quiet
     train = json.loads((out / "train.json").read_text())
     assert train["world_size"] == 2 and len(train["history"]) == 1
-    assert sorted(p.name for p in out.iterdir()) == ["best", "last.pt", "spec.json", "train.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["best", "last.pt", "spec.json", "train.json", "written.txt"]
 
     stdout = torchrun("ser", "evaluate", str(out / "best"), *corpus)
     assert stdout.count("test: UAR") == 1

@@ -104,7 +104,7 @@ def test_only_rank_zero_writes(runs):
     written = sorted(p.name for p in double.iterdir())
     assert written == [
         "best", "final", "generator_grads.safetensors", "grads.safetensors", "last.pt", "recipe_grads.safetensors",
-        "result.json", "spec.json", "train.json"
+        "result.json", "spec.json", "train.json", "written.txt"
     ]
 
 

@@ -1,28 +1,41 @@
-"""Attacks: one base class (:class:`Attack`), one module per attack; STAA-Net lives in ``staa.attacks.staa``."""
+"""Attacks: one base class (:class:`Attack`) and its kinds, one module per attack; STAA-Net lives in ``staa.attacks.staa``.
 
-from staa.attacks.base import Attack, AttackResult, frozen, margin_loss
-from staa.attacks.fmn import FMNL0
-from staa.attacks.onepixel import OnePixel
-from staa.attacks.pgd import SparsePGD
-from staa.attacks.pgd0 import PGD0
-from staa.attacks.sigma_zero import SigmaZero
-from staa.attacks.sparse_rs import SparseRS
-from staa.attacks.sparsefool import SparseFool
-from staa.attacks.universal import UniversalPerturbation
-from staa.attacks.zero import ZeroPerturbation
+The names are imported on first use (``staa.attacks.SparsePGD``), so naming attacks (the registry, the
+command line's help) loads no torch.
+"""
 
-__all__ = [
-    "Attack",
-    "AttackResult",
-    "FMNL0",
-    "OnePixel",
-    "PGD0",
-    "SigmaZero",
-    "SparseFool",
-    "SparsePGD",
-    "SparseRS",
-    "UniversalPerturbation",
-    "ZeroPerturbation",
-    "frozen",
-    "margin_loss",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+EXPORTS = {
+    "Attack": "staa.attacks.base",
+    "AttackResult": "staa.attacks.base",
+    "BudgetedAttack": "staa.attacks.base",
+    "FittedAttack": "staa.attacks.base",
+    "MinimizationAttack": "staa.attacks.base",
+    "frozen": "staa.attacks.base",
+    "margin_loss": "staa.attacks.base",
+    "FMNL0": "staa.attacks.fmn",
+    "OnePixel": "staa.attacks.onepixel",
+    "SparsePGD": "staa.attacks.pgd",
+    "PGD0": "staa.attacks.pgd0",
+    "SigmaZero": "staa.attacks.sigma_zero",
+    "SparseRS": "staa.attacks.sparse_rs",
+    "SparseFool": "staa.attacks.sparsefool",
+    "UniversalPerturbation": "staa.attacks.universal",
+    "ZeroPerturbation": "staa.attacks.zero",
+}
+
+__all__ = sorted(EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in EXPORTS:
+        raise AttributeError(f"module 'staa.attacks' has no attribute '{name}'")
+    return getattr(importlib.import_module(EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *EXPORTS})

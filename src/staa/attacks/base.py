@@ -16,12 +16,14 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from staa.attacks.budget import AmplitudeBudget
 from staa.errors import ConfigError
-from staa.metrics import snr_db, sparsity
+from staa.metrics import snr_db, sparsity, succeeded
 
 
 @dataclass
@@ -36,6 +38,7 @@ class AttackResult:
     success: Tensor
     seconds: float
     target: Tensor | None = None
+    eps: Tensor | None = None  # (B,) the L∞ bound each clip was attacked under (absolute units)
 
     @property
     def seconds_per_example(self) -> float:
@@ -138,23 +141,31 @@ class SampleBudget:
 
 
 class Attack:
-    """Base class. ``eps`` bounds |δ|∞ in raw waveform units; ``bounds`` is the valid amplitude range."""
+    """Base class. The L∞ budget is ``eps`` (raw waveform units) or ``eps_db`` (dB under each clip's peak,
+    :mod:`staa.attacks.budget`); either way every clip gets its own ε, :meth:`clip_eps`, shape (B, 1).
+    ``bounds`` is the valid amplitude range.
+
+    ``control`` marks a control row rather than an attacker (δ = 0; another attacker's generator on other
+    positions): it is reported beside the attacks but is no point of their curves.
+    """
 
     name = "attack"
+    control = False
 
     def __init__(
         self,
         model: nn.Module,
-        eps: float,
+        eps: float | None = None,
         *,
+        eps_db: float | None = None,
         targeted: bool = False,
         bounds: tuple[float, float] = (-1.0, 1.0),
         batch_size: int | None = None,
     ) -> None:
-        if not 0 < eps <= 1:
-            raise ConfigError(f"{self.name}: eps must be in (0, 1], got {eps}")
+        self.amplitude = AmplitudeBudget(eps, eps_db, self.name)
         self.model = model
-        self.eps = float(eps)
+        self.eps = None if eps is None else float(eps)
+        self.eps_db = None if eps_db is None else float(eps_db)
         self.targeted = targeted
         self.bounds = bounds
         self.batch_size = batch_size
@@ -195,7 +206,7 @@ class Attack:
             seconds = time.perf_counter() - start
             x_adv = self._project(x, x_adv.detach())
             adv_pred = self.predict(x_adv)
-        success = adv_pred == labels if self.targeted else adv_pred != labels
+        success = succeeded(clean_pred, adv_pred, labels) if self.targeted else adv_pred != labels
         return AttackResult(
             x_adv=x_adv.cpu(),
             delta=(x_adv - x).cpu(),
@@ -205,6 +216,7 @@ class Attack:
             success=success.cpu(),
             seconds=seconds,
             target=labels.cpu() if self.targeted else None,
+            eps=self.clip_eps(x).squeeze(1).cpu(),
         )
 
     # ---- helpers shared by subclasses --------------------------------------------------------------
@@ -217,14 +229,20 @@ class Attack:
         ]
         return torch.cat(parts)
 
+    def clip_eps(self, x: Tensor) -> Tensor:
+        """The L∞ bound of each clean clip of ``x`` (B, N), shape (B, 1): what every projection uses."""
+        return self.amplitude.of(x)
+
     def _project(self, x: Tensor, x_adv: Tensor) -> Tensor:
-        """Clip to the ε-ball around x and to the valid amplitude range (the invariant of every attack)."""
-        x_adv = torch.max(torch.min(x_adv, x + self.eps), x - self.eps)
+        """Clip to each clip's ε-ball around the clean ``x`` and to the valid amplitude range (the invariant of every attack)."""
+        eps = self.clip_eps(x)
+        x_adv = torch.max(torch.min(x_adv, x + eps), x - eps)
         return x_adv.clamp(*self.bounds)
 
     def _delta_bounds(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Per sample, the lowest and highest δ allowed: the ε-ball intersected with the amplitude range."""
-        return self._project(x, x - self.eps) - x, self._project(x, x + self.eps) - x
+        eps = self.clip_eps(x)
+        return self._project(x, x - eps) - x, self._project(x, x + eps) - x
 
     def _check_input(self, x: Tensor) -> Tensor:
         x = torch.as_tensor(x, dtype=torch.float32)
@@ -240,3 +258,27 @@ class Attack:
         if x.min() < lo or x.max() > hi:
             raise ConfigError(f"{self.name}: input outside the valid amplitude range [{lo}, {hi}]")
         return x
+
+
+# ---- kinds of attack: what sweeps, curves, seeds and experiments dispatch on -----------------------------
+class BudgetedAttack(Attack):
+    """An attack at a fixed ε and sample budget (``k`` samples or ``k_percent`` % of the clip): one run per budget."""
+
+
+class MinimizationAttack(Attack):
+    """An attack that seeks the fewest changed samples within ε: one run, read at every budget (its L0 per clip)."""
+
+
+class FittedAttack(Attack):
+    """An attack with a learned state (a generator, a universal δ), fitted once then applied to any clip.
+
+    ``fitted_state`` says what the state is (``generator``: trained by ``staa generator train``;
+    ``perturbation``: fitted by the attack itself); :meth:`from_pretrained` loads a saved one.
+    """
+
+    fitted_state = "perturbation"
+
+    @classmethod
+    def from_pretrained(cls, model: nn.Module, path: str | Path, **kwargs: object) -> FittedAttack:
+        """The attack of ``model`` with the state saved at ``path``; implemented by each fitted attack."""
+        raise NotImplementedError

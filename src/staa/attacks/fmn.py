@@ -29,7 +29,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.base import Attack, loss_gradient
+from staa.attacks.base import MinimizationAttack, loss_gradient
 from staa.attacks.l0 import SparsestFooling, project_sparse_box
 from staa.errors import ConfigError
 
@@ -39,7 +39,7 @@ def cosine(start: float, end: float, step: int, steps: int) -> float:
     return end + (start - end) * (1 + math.cos(math.pi * step / steps)) / 2
 
 
-class FMNL0(Attack):
+class FMNL0(MinimizationAttack):
     """Minimum-L0 perturbation within ε per clip, by FMN's adaptive radius; ``steps`` gradient steps."""
 
     name = "fmn"
@@ -47,8 +47,9 @@ class FMNL0(Attack):
     def __init__(
         self,
         model: nn.Module,
-        eps: float,
+        eps: float | None = None,
         *,
+        eps_db: float | None = None,
         steps: int = 100,
         alpha_init: float = 1.0,
         alpha_final: float | None = None,
@@ -58,7 +59,7 @@ class FMNL0(Attack):
         bounds: tuple[float, float] = (-1.0, 1.0),
         batch_size: int | None = None,
     ) -> None:
-        super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
+        super().__init__(model, eps, eps_db=eps_db, targeted=targeted, bounds=bounds, batch_size=batch_size)
         if steps < 1:
             raise ConfigError(f"fmn: steps must be at least 1, got {steps}")
         alpha_final = alpha_init / 100 if alpha_final is None else alpha_final
@@ -70,7 +71,7 @@ class FMNL0(Attack):
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
         lo, hi = self._delta_bounds(x)
-        n = x.shape[1]
+        eps, n = self.clip_eps(x), x.shape[1]
         delta = torch.zeros_like(x)
         radius = torch.ones(len(x), device=x.device)
         best = SparsestFooling(x)
@@ -84,7 +85,7 @@ class FMNL0(Attack):
             shrink = torch.minimum(torch.minimum(radius - 1, (radius * (1 - gamma)).floor()), best.l0)
             grow = torch.maximum(radius + 1, (radius * (1 + gamma)).floor())
             radius = torch.where(fooled, shrink, grow).clamp(0, n)
-            step = alpha * self.eps * grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-30)
+            step = alpha * eps * grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-30)
             delta = project_sparse_box(delta - step, lo, hi, radius.long())
         best.update(delta, self.is_success(self.predict(x + delta), labels))
         return x + best.delta

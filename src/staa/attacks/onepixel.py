@@ -1,7 +1,7 @@
 """One-Pixel attack (Su et al., 2019) on raw audio: differential evolution over (position, value) genes.
 
 A candidate changes ``pixels`` samples of a clip. Its genome holds, per changed sample, a position in
-[0, N) and a value in [−ε, ε]: an **additive** change x[p] += v by default (so |δ|∞ ≤ ε like every other
+[0, N) and a value in [−ε, ε] (stored in units of the clip's ε): an **additive** change x[p] += v by default (so |δ|∞ ≤ ε like every other
 attack here), or the authors' **multiplicative** one, x[p] ← x[p]·(1 + v), where the absolute change
 is at most ε·|x[p]| (``multiplicative=True``).
 
@@ -26,6 +26,12 @@ from torch import Tensor, nn
 
 from staa.attacks.base import Attack
 from staa.errors import ConfigError
+from staa.runtime.progress import inner
+
+
+#: Beyond this many changed samples differential evolution is no longer a few-pixel attack: its genome
+#: grows with them and it becomes a slow random search that a budgeted attack does better and names truly.
+MAX_PIXELS = 100
 
 
 class OnePixel(Attack):
@@ -40,8 +46,9 @@ class OnePixel(Attack):
     def __init__(
         self,
         model: nn.Module,
-        eps: float,
+        eps: float | None = None,
         *,
+        eps_db: float | None = None,
         pixels: int = 1,
         popsize: int = 300,
         iterations: int = 20,
@@ -53,9 +60,10 @@ class OnePixel(Attack):
         bounds: tuple[float, float] = (-1.0, 1.0),
         batch_size: int | None = None,
     ) -> None:
-        super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
-        if pixels < 1:
-            raise ConfigError(f"onepixel: pixels must be at least 1, got {pixels}")
+        super().__init__(model, eps, eps_db=eps_db, targeted=targeted, bounds=bounds, batch_size=batch_size)
+        if not 1 <= pixels <= MAX_PIXELS:
+            raise ConfigError(f"onepixel: pixels must be 1 to {MAX_PIXELS}, got {pixels} (a few-sample search; for a "
+                              "budget in % of the clip use pgd, pgd0 or sparse_rs with k_percent)")  # fmt: skip
         if popsize < 4:
             raise ConfigError(f"onepixel: popsize must be at least 4, got {popsize}")
         if iterations < 0:
@@ -82,7 +90,7 @@ class OnePixel(Attack):
         champion = pop[rows, best]
         self._keep_fooled(champion, pop, fitness, fooled)
         active = rows[~fooled.any(dim=1)]
-        for _ in range(self.iterations):
+        for _ in inner(range(self.iterations), f"{self.name}: generations on {len(x)} clips", self.iterations):
             if not len(active):
                 break
             a = active
@@ -119,9 +127,9 @@ class OnePixel(Attack):
         return ((strata + torch.rand(shape, generator=self.generator)) / self.popsize).to(device)
 
     def _gene_bounds(self, n: int, device: torch.device) -> tuple[Tensor, Tensor]:
-        """Genes alternate (position, value): positions in [0, n), values in [−ε, ε]."""
-        low = torch.tensor([0.0, -self.eps] * self.pixels, device=device)
-        high = torch.tensor([float(n), self.eps] * self.pixels, device=device)
+        """Genes alternate (position, value): positions in [0, n), values in [−1, 1] in units of the clip's ε."""
+        low = torch.tensor([0.0, -1.0] * self.pixels, device=device)
+        high = torch.tensor([float(n), 1.0] * self.pixels, device=device)
         return low, high
 
     @staticmethod
@@ -136,7 +144,7 @@ class OnePixel(Attack):
     def apply(self, x: Tensor, genome: Tensor) -> Tensor:
         """Audio of one candidate per clip: ``genome`` (B, 2·pixels) applied to ``x`` (B, N)."""
         positions = genome[:, 0::2].long().clamp(0, x.shape[1] - 1)
-        values = genome[:, 1::2]
+        values = genome[:, 1::2] * self.clip_eps(x)
         if self.multiplicative:
             values = values * x.gather(1, positions)
         return self._project(x, x.scatter_add(1, positions, values))

@@ -23,14 +23,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.base import LOSSES, Attack, SampleBudget, loss_gradient
+from staa.attacks.base import LOSSES, BudgetedAttack, SampleBudget, loss_gradient
 from staa.errors import ConfigError
 
 
-class SparsePGD(Attack):
+class SparsePGD(BudgetedAttack):
     """PGD under an L∞ budget ``eps`` and an L0 budget of ``k`` samples (or ``k_percent`` % of N).
 
-    ``alpha`` defaults to ε/4 and ``steps`` to 20 (the authors' settings); ``k = k_percent = None``
+    ``alpha`` defaults to each clip's ε/4 and ``steps`` to 20 (the authors' settings); ``k = k_percent = None``
     is dense PGD. ``seed`` gives the random start its own generator; without it the start is drawn
     from torch's global generator (seeded per chunk by :func:`staa.evaluation.adversarial_set.craft_adversarial_set`).
     """
@@ -40,8 +40,9 @@ class SparsePGD(Attack):
     def __init__(
         self,
         model: nn.Module,
-        eps: float,
+        eps: float | None = None,
         *,
+        eps_db: float | None = None,
         k: int | None = None,
         k_percent: float | None = None,
         alpha: float | None = None,
@@ -54,7 +55,7 @@ class SparsePGD(Attack):
         bounds: tuple[float, float] = (-1.0, 1.0),
         batch_size: int | None = None,
     ) -> None:
-        super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
+        super().__init__(model, eps, eps_db=eps_db, targeted=targeted, bounds=bounds, batch_size=batch_size)
         self.sample_budget = SampleBudget(k, k_percent, self.name)
         if steps < 1:
             raise ConfigError(f"pgd: steps must be at least 1, got {steps}")
@@ -62,9 +63,9 @@ class SparsePGD(Attack):
             raise ConfigError(f"pgd: unknown loss '{loss}' (expected one of {', '.join(LOSSES)})")
         self.k = k
         self.k_percent = k_percent
-        self.alpha = self.eps / 4 if alpha is None else float(alpha)
-        if self.alpha <= 0:
+        if alpha is not None and alpha <= 0:
             raise ConfigError(f"pgd: alpha must be positive, got {alpha}")
+        self.alpha = None if alpha is None else float(alpha)  # None: each clip's ε / 4
         self.steps = steps
         self.random_start = random_start
         self.loss = loss
@@ -77,7 +78,9 @@ class SparsePGD(Attack):
         return n if allowed is None else allowed
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
-        lo, hi = self._project(x, x - self.eps), self._project(x, x + self.eps)
+        eps = self.clip_eps(x)
+        lo, hi = self._project(x, x - eps), self._project(x, x + eps)
+        alpha = eps / 4 if self.alpha is None else torch.full_like(eps, self.alpha)
         k = self.budget(x.shape[1])
         support = None
         if k < x.shape[1]:
@@ -85,7 +88,7 @@ class SparsePGD(Attack):
             support = torch.zeros_like(x).scatter_(1, grad.abs().topk(k, dim=1).indices, 1.0)
         x_adv = x.clone()
         if self.random_start:
-            noise = (torch.rand(x.shape, generator=self.generator) * 2 - 1).to(x.device) * self.eps
+            noise = (torch.rand(x.shape, generator=self.generator) * 2 - 1).to(x.device) * eps
             x_adv = torch.clamp(x + (noise if support is None else noise * support), lo, hi)
         active = torch.arange(len(x), device=x.device)
         for _ in range(self.steps):
@@ -95,7 +98,7 @@ class SparsePGD(Attack):
                 active, grad = active[keep], grad[keep]
                 if not len(active):
                     break
-            step = self.alpha * grad.sign()
+            step = alpha[active] * grad.sign()
             if support is not None:
                 step = step * support[active]
             x_adv[active] = torch.clamp(x_adv[active] - step, lo[active], hi[active])

@@ -28,14 +28,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.base import LOSSES, Attack, SampleBudget, loss_gradient
+from staa.attacks.base import LOSSES, BudgetedAttack, SampleBudget, loss_gradient
 from staa.attacks.l0 import project_sparse_box
 from staa.errors import ConfigError
 
 AUTHORS_ETA = 120000 / 255 / 3072  # the authors' CIFAR-10 η per value of the [0, 1] range
 
 
-class PGD0(Attack):
+class PGD0(BudgetedAttack):
     """PGD with an L0 budget of ``k`` samples (or ``k_percent`` % of N) re-selected every step, within ε.
 
     ``steps`` defaults to 20 (the cost of sparse PGD-20) and ``restarts`` to 1; the paper runs
@@ -47,8 +47,9 @@ class PGD0(Attack):
     def __init__(
         self,
         model: nn.Module,
-        eps: float,
+        eps: float | None = None,
         *,
+        eps_db: float | None = None,
         k: int | None = None,
         k_percent: float | None = None,
         steps: int = 20,
@@ -61,7 +62,7 @@ class PGD0(Attack):
         bounds: tuple[float, float] = (-1.0, 1.0),
         batch_size: int | None = None,
     ) -> None:
-        super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
+        super().__init__(model, eps, eps_db=eps_db, targeted=targeted, bounds=bounds, batch_size=batch_size)
         self.sample_budget = SampleBudget(k, k_percent, self.name, required=True)
         if steps < 1 or restarts < 1:
             raise ConfigError(f"pgd0: steps and restarts must be at least 1, got {steps} and {restarts}")
@@ -108,7 +109,7 @@ class PGD0(Attack):
         x_adv: Tensor, pending: Tensor,
     ) -> tuple[Tensor, Tensor]:  # fmt: skip
         """``steps`` projected steps; fooled clips are written to ``x_adv`` and leave. Returns the rest."""
-        length = self.eta * self.eps * x.shape[1]
+        length = self.eta * self.clip_eps(x) * x.shape[1]  # (B, 1): each clip's ε
         for _ in range(self.steps):
             logits, _, grad = loss_gradient(self.model, x[rows] + delta, labels[rows], targeted=self.targeted, loss=self.loss)
             fooled = self.is_success(logits.argmax(-1), labels[rows])
@@ -117,6 +118,6 @@ class PGD0(Attack):
             rows, delta, grad = rows[~fooled], delta[~fooled], grad[~fooled]
             if not len(rows):
                 break
-            step = length * grad / grad.abs().sum(dim=1, keepdim=True).clamp_min(1e-30)
+            step = length[rows] * grad / grad.abs().sum(dim=1, keepdim=True).clamp_min(1e-30)
             delta = project_sparse_box(delta - step, lo[rows], hi[rows], k)
         return rows, delta

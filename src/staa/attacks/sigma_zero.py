@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.base import Attack, margin_loss
+from staa.attacks.base import MinimizationAttack, margin_loss
 from staa.attacks.fmn import cosine
 from staa.attacks.l0 import SparsestFooling
 from staa.errors import ConfigError
@@ -40,7 +40,7 @@ from staa.errors import ConfigError
 BETAS = (0.9, 0.999)
 
 
-class SigmaZero(Attack):
+class SigmaZero(MinimizationAttack):
     """Minimum-L0 perturbation within ε per clip, by a smoothed L0 penalty and an adaptive threshold."""
 
     name = "sigma_zero"
@@ -48,8 +48,9 @@ class SigmaZero(Attack):
     def __init__(
         self,
         model: nn.Module,
-        eps: float,
+        eps: float | None = None,
         *,
+        eps_db: float | None = None,
         steps: int = 100,
         eta: float = 1.0,
         sigma: float = 1e-3,
@@ -59,7 +60,7 @@ class SigmaZero(Attack):
         bounds: tuple[float, float] = (-1.0, 1.0),
         batch_size: int | None = None,
     ) -> None:
-        super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
+        super().__init__(model, eps, eps_db=eps_db, targeted=targeted, bounds=bounds, batch_size=batch_size)
         if steps < 1:
             raise ConfigError(f"sigma_zero: steps must be at least 1, got {steps}")
         if eta <= 0 or sigma <= 0 or not 0 <= tau <= 1 or tau_factor < 0:
@@ -69,30 +70,31 @@ class SigmaZero(Attack):
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
         lo, hi = self._delta_bounds(x)
+        eps = self.clip_eps(x)
         u = torch.zeros_like(x)  # δ/ε: the paper's geometry
         first, second = torch.zeros_like(x), torch.zeros_like(x)
         tau = torch.full((len(x), 1), self.tau, device=x.device)
         best = SparsestFooling(x)
         for i in range(self.steps):
-            fooled, grad = self._objective(x, u, labels)
-            best.update(u * self.eps, fooled)
+            fooled, grad = self._objective(x, u, eps, labels)
+            best.update(u * eps, fooled)
             grad = grad / grad.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
             first.mul_(BETAS[0]).add_(grad, alpha=1 - BETAS[0])
             second.mul_(BETAS[1]).addcmul_(grad, grad, value=1 - BETAS[1])
             denom = (second / (1 - BETAS[1] ** (i + 1))).sqrt().add_(1e-8)
             eta = cosine(self.eta, self.eta / 10, i, self.steps)
             u = u - eta / (1 - BETAS[0] ** (i + 1)) * first / denom
-            u = torch.minimum(torch.maximum(u, lo / self.eps), hi / self.eps)
+            u = torch.minimum(torch.maximum(u, lo / eps), hi / eps)
             tau = (tau + torch.where(fooled, self.tau_factor, -self.tau_factor)[:, None] * eta).clamp(0, 1)
             u = torch.where(u.abs() < tau, torch.zeros_like(u), u)
-        best.update(u * self.eps, self.is_success(self.predict(x + u * self.eps), labels))
+        best.update(u * eps, self.is_success(self.predict(x + u * eps), labels))
         return x + best.delta
 
-    def _objective(self, x: Tensor, u: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    def _objective(self, x: Tensor, u: Tensor, eps: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         """Whether x + εu fools the model, and the gradient w.r.t. u of max(L, 0) + ℓ̂₀/N."""
         u = u.detach().requires_grad_(True)
         with torch.enable_grad():
-            logits = self.model(x + u * self.eps)
+            logits = self.model(x + u * eps)
             smooth_l0 = (u.square() / (u.square() + self.sigma)).mean(dim=1)
             loss = margin_loss(logits, labels, self.targeted) + smooth_l0
             (grad,) = torch.autograd.grad(loss.sum(), u)

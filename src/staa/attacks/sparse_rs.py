@@ -31,8 +31,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from staa.attacks.base import Attack, SampleBudget
+from staa.attacks.base import BudgetedAttack, SampleBudget
 from staa.errors import ConfigError
+from staa.runtime.progress import inner
 
 # Queries (of 10 000) after which α is divided by the next factor.
 SCHEDULE_QUERIES = (50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -47,7 +48,7 @@ def alpha_schedule(alpha_init: float, iteration: int, queries: int) -> float:
     return alpha_init / SCHEDULE_FACTORS[bisect.bisect_left(SCHEDULE_QUERIES, scaled)]
 
 
-class SparseRS(Attack):
+class SparseRS(BudgetedAttack):
     """Random search over k changed samples at ±ε; ``queries`` model queries per clip at most."""
 
     name = "sparse_rs"
@@ -55,8 +56,9 @@ class SparseRS(Attack):
     def __init__(
         self,
         model: nn.Module,
-        eps: float,
+        eps: float | None = None,
         *,
+        eps_db: float | None = None,
         k: int | None = None,
         k_percent: float | None = None,
         queries: int = 10000,
@@ -66,7 +68,7 @@ class SparseRS(Attack):
         bounds: tuple[float, float] = (-1.0, 1.0),
         batch_size: int | None = None,
     ) -> None:
-        super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
+        super().__init__(model, eps, eps_db=eps_db, targeted=targeted, bounds=bounds, batch_size=batch_size)
         self.sample_budget = SampleBudget(k, k_percent, self.name, required=True)
         if queries < 1:
             raise ConfigError(f"sparse_rs: queries must be at least 1, got {queries}")
@@ -92,7 +94,7 @@ class SparseRS(Attack):
         delta = torch.zeros_like(x).scatter_(1, inside, self._corners(x, inside))
         loss, fooled = self._score(x, delta, labels)
         rows = (~fooled).nonzero().squeeze(1)
-        for iteration in range(1, self.queries):
+        for iteration in inner(range(1, self.queries), f"{self.name}: queries on {b} clips", self.queries - 1):
             if not len(rows):
                 break
             m = max(1, int(alpha_schedule(self.alpha_init, iteration, self.queries) * k))
@@ -119,7 +121,7 @@ class SparseRS(Attack):
         """A random ±ε for each of ``positions`` (B, m), clipped so that x + δ stays in range."""
         sign = torch.randint(0, 2, positions.shape, generator=self.generator).to(x.device) * 2 - 1
         clean = x.gather(1, positions)
-        return (clean + sign * self.eps).clamp(*self.bounds) - clean
+        return (clean + sign * self.clip_eps(x)).clamp(*self.bounds) - clean
 
     def _score(self, x: Tensor, delta: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         """One query per row: the loss the search lowers and whether the row is fooled."""

@@ -45,8 +45,9 @@ class SparseFool(Attack):
     def __init__(
         self,
         model: nn.Module,
-        eps: float,
+        eps: float | None = None,
         *,
+        eps_db: float | None = None,
         steps: int = 20,
         lam: float = 10.0,
         overshoot: float = 0.02,
@@ -56,7 +57,7 @@ class SparseFool(Attack):
         bounds: tuple[float, float] = (-1.0, 1.0),
         batch_size: int | None = None,
     ) -> None:
-        super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
+        super().__init__(model, eps, eps_db=eps_db, targeted=targeted, bounds=bounds, batch_size=batch_size)
         if steps < 1 or deepfool_steps < 1:
             raise ConfigError(f"sparsefool: steps and deepfool_steps must be at least 1, got {steps}, {deepfool_steps}")
         if lam < 1:
@@ -72,7 +73,8 @@ class SparseFool(Attack):
         self.candidates = candidates
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
-        lo, hi = self._project(x, x - self.eps), self._project(x, x + self.eps)
+        eps = self.clip_eps(x)
+        lo, hi = self._project(x, x - eps), self._project(x, x + eps)
         x_i, x_adv = x.clone(), x.clone()
         active = torch.arange(len(x), device=x.device)
         for _ in range(self.steps):

@@ -11,7 +11,9 @@ binary in the forward pass with a straight-through gradient to ∂, so the spars
 construction. Without a budget it is STAA-Net's threshold m = [∂ ≥ γ], mixed soft/hard in training
 (see the generator), and λ_s decides the sparsity.
 
-δ has the training clips' length; a clip of another length gets δ tiled periodically and cropped.
+δ has the training clips' length; a clip of another length gets δ tiled periodically and cropped. Under
+a relative budget (``eps_db``) the stored δ is in units of ε (|δ| ≤ 1) and each clip gets it scaled by its
+own ε (:mod:`staa.attacks.budget`), in the fit as when it is applied.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from staa.attacks.base import Attack, SampleBudget, frozen
+from staa.attacks.base import BudgetedAttack, FittedAttack, SampleBudget, frozen
 from staa.attacks.staa.losses import LossWeights, staa_loss
 from staa.errors import CheckpointError, ConfigError
 from staa.io.outputs import atomic_path, write_json
@@ -60,16 +62,21 @@ class UniversalConfig:
         number("universal fit: gamma", self.gamma, low=0, high=1, low_open=True)
 
 
-class UniversalPerturbation(Attack):
-    """``UniversalPerturbation(model, eps, k_percent=10).fit(x_train)``, then call it on any clips."""
+class UniversalPerturbation(FittedAttack, BudgetedAttack):
+    """One input-agnostic sparse δ fitted on training clips, then added to any clip.
+
+    ``UniversalPerturbation(model, eps, k_percent=10).fit(x_train)``, then call it on any clips;
+    :meth:`from_pretrained` loads a saved one (``perturbation.safetensors``, or the folder holding it).
+    """
 
     name = "universal"
 
     def __init__(
         self,
         model: nn.Module,
-        eps: float,
+        eps: float | None = None,
         *,
+        eps_db: float | None = None,
         k: int | None = None,
         k_percent: float | None = None,
         perturbation: Tensor | None = None,
@@ -77,7 +84,7 @@ class UniversalPerturbation(Attack):
         bounds: tuple[float, float] = (-1.0, 1.0),
         batch_size: int | None = None,
     ) -> None:
-        super().__init__(model, eps, targeted=targeted, bounds=bounds, batch_size=batch_size)
+        super().__init__(model, eps, eps_db=eps_db, targeted=targeted, bounds=bounds, batch_size=batch_size)
         self.sample_budget = SampleBudget(k, k_percent, self.name)
         self.k, self.k_percent = k, k_percent
         self.perturbation = None if perturbation is None else self._checked(torch.as_tensor(perturbation).float())
@@ -106,9 +113,10 @@ class UniversalPerturbation(Attack):
                 totals: dict[str, float] = {}
                 for rows in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
                     v, mask, scores = self._factors(w, s, cfg, training=True)
+                    v = v[None] * self._scale(x[rows])
                     x_adv = torch.clamp(x[rows] + v * mask, *self.bounds)
                     terms = staa_loss(
-                        [self.model(x_adv)], labels[rows], v[None], mask[None], scores[None], weights,
+                        [self.model(x_adv)], labels[rows], v, mask[None], scores[None], weights,
                         gamma=cfg.gamma, targeted=self.targeted, kappa=cfg.kappa,
                     )
                     optimizer.zero_grad(set_to_none=True)
@@ -129,8 +137,8 @@ class UniversalPerturbation(Attack):
             return torch.cat([self.model(x[i : i + batch_size]).argmax(-1) for i in range(0, len(x), batch_size)])
 
     def _factors(self, w: Tensor, s: Tensor, cfg: UniversalConfig, *, training: bool) -> tuple[Tensor, Tensor, Tensor]:
-        """Magnitudes v ∈ (−ε, ε), mask m and scores ∂ of the current parameters."""
-        v, scores = self.eps * torch.tanh(w), torch.sigmoid(s)
+        """Magnitudes v ∈ (−ε, ε) (relative budget: (−1, 1), in units of each clip's ε), mask m and scores ∂."""
+        v, scores = (1.0 if self.amplitude.relative else self.eps) * torch.tanh(w), torch.sigmoid(s)
         k = self.budget(len(scores))
         if k is not None:
             hard = torch.zeros_like(scores).scatter_(0, scores.topk(k).indices, 1.0)
@@ -145,7 +153,11 @@ class UniversalPerturbation(Attack):
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
         if self.perturbation is None:
             raise ConfigError("universal: the perturbation has not been fitted or loaded")
-        return x + self.tiled(x.shape[1]).to(x.device)
+        return x + self.tiled(x.shape[1]).to(x.device) * self._scale(x)
+
+    def _scale(self, x: Tensor) -> Tensor | float:
+        """What the stored δ is multiplied by for clips ``x``: 1, or each clip's ε (B, 1) under a relative budget."""
+        return self.clip_eps(x) if self.amplitude.relative else 1.0
 
     def tiled(self, n: int) -> Tensor:
         """δ repeated periodically and cropped to ``n`` samples."""
@@ -156,8 +168,9 @@ class UniversalPerturbation(Attack):
     def _checked(self, delta: Tensor) -> Tensor:
         if delta.dim() != 1 or not torch.isfinite(delta).all():
             raise ConfigError(f"universal: a perturbation must be a finite 1-D tensor, got shape {tuple(delta.shape)}")
-        if delta.abs().max() > self.eps + 1e-6:
-            raise ConfigError(f"universal: perturbation peak {float(delta.abs().max()):.4g} exceeds eps {self.eps}")
+        limit, unit = (1.0, "1 (units of each clip's eps)") if self.amplitude.relative else (self.eps, f"eps {self.eps}")
+        if delta.abs().max() > limit + 1e-6:
+            raise ConfigError(f"universal: perturbation peak {float(delta.abs().max()):.4g} exceeds {unit}")
         budget = self.budget(len(delta))
         if budget is not None and int((delta != 0).sum()) > budget:
             raise ConfigError(f"universal: perturbation has {int((delta != 0).sum())} non-zero samples, budget {budget}")
@@ -169,7 +182,7 @@ class UniversalPerturbation(Attack):
         if self.perturbation is None:
             raise ConfigError("universal: nothing to save, the perturbation has not been fitted")
         path = Path(path)
-        meta = {"eps": self.eps, "k": self.k, "k_percent": self.k_percent, "targeted": self.targeted}
+        meta = {"eps": self.eps, "eps_db": self.eps_db, "k": self.k, "k_percent": self.k_percent, "targeted": self.targeted}
         with atomic_path(path) as tmp:
             tensors = {"perturbation": self.perturbation.cpu().contiguous()}
             save_file(tensors, str(tmp), metadata={"settings": json.dumps(meta)})
@@ -187,13 +200,22 @@ class UniversalPerturbation(Attack):
             delta = load_file(str(path))["perturbation"]
         except Exception as exc:  # safetensors raises its own error types for corrupt/foreign files
             raise CheckpointError(f"not a universal perturbation file ({str(exc).splitlines()[0]})", path) from None
-        settings = {**meta, **kwargs}
-        return cls(model, settings.pop("eps"), perturbation=delta, **settings)
+        if any(kwargs.get(key) is not None and meta.get(key) is None for key in ("eps", "eps_db")):
+            saved = "eps_db" if meta.get("eps_db") is not None else "eps"
+            raise CheckpointError(f"this perturbation was fitted under {saved}: it keeps that kind of budget", path)
+        settings = {**meta, **{k: v for k, v in kwargs.items() if v is not None or k not in ("eps", "eps_db")}}
+        return cls(model, settings.pop("eps", None), eps_db=settings.pop("eps_db", None), perturbation=delta, **settings)
+
+    @classmethod
+    def from_pretrained(cls, model: nn.Module, path: str | Path, **kwargs: Any) -> UniversalPerturbation:
+        """:meth:`from_file` of a saved δ, or of the ``perturbation.safetensors`` in a fit's output folder."""
+        path = Path(path)
+        return cls.from_file(model, path / PERTURBATION_FILE if path.is_dir() else path, **kwargs)
 
 
 PERTURBATION_FILE = "perturbation.safetensors"
 FIT_FILE = "fit.json"
-SAVED_SETTINGS = ("eps", "k", "k_percent", "targeted")  # stored with δ; a reloaded δ keeps them
+SAVED_SETTINGS = ("eps", "eps_db", "k", "k_percent", "targeted")  # stored with δ; a reloaded δ keeps them
 
 
 def fitted_universal(
@@ -201,7 +223,8 @@ def fitted_universal(
     directory: str | Path,
     clips: Callable[[], Tensor],
     *,
-    eps: float,
+    eps: float | None = None,
+    eps_db: float | None = None,
     target: int | None = None,
     config: UniversalConfig | None = None,
     settings: dict[str, Any] | None = None,
@@ -219,7 +242,7 @@ def fitted_universal(
     if path.exists() and (directory / FIT_FILE).exists():
         options = {k: v for k, v in settings.items() if k not in SAVED_SETTINGS}
         return UniversalPerturbation.from_file(model, path, targeted=targeted, **options)
-    attack = UniversalPerturbation(model, eps, targeted=targeted, **settings)
+    attack = UniversalPerturbation(model, eps, eps_db=eps_db, targeted=targeted, **settings)
     history = attack.fit(clips(), target=target, config=cfg)
     attack.save(path)
     write_json(directory / FIT_FILE, {"history": history, "fit_config": asdict(cfg),

@@ -24,9 +24,13 @@ class ZeroPerturbation(Attack):
     """δ = 0: x_adv = x, or the generator's output at ε = 0 when a ``generator`` is given."""
 
     name = "zero"
+    control = True
 
-    def __init__(self, model: nn.Module, eps: float = 1.0, *, generator: nn.Module | None = None, **kwargs) -> None:
-        super().__init__(model, eps, **kwargs)
+    def __init__(
+        self, model: nn.Module, eps: float | None = None, *, eps_db: float | None = None,
+        generator: nn.Module | None = None, **kwargs,
+    ) -> None:  # fmt: skip
+        super().__init__(model, 1.0 if eps is None and eps_db is None else eps, eps_db=eps_db, **kwargs)
         self.generator = generator
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:

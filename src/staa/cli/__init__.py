@@ -17,6 +17,7 @@ import sys
 import warnings
 
 import typer
+import typer.main
 from typer._click import exceptions as usage  # typer's own click: its usage errors are raised from here
 
 from staa.cli import attack, common, data, defense, generator, run, ser
@@ -43,8 +44,9 @@ def options(threads: int = typer.Option(None, "--threads", min=1, max=1024, help
 
 def main() -> None:
     warnings.formatwarning = _warning_line
+    common.current_out = None  # set by the command once it has checked its output folder
     try:
-        code = app(standalone_mode=False)
+        code = common.finite_numbers(typer.main.get_command(app))(standalone_mode=False)
     except StaaError as exc:
         _fail(str(exc))
     except usage.NoArgsIsHelpError as exc:  # `staa`, `staa ser`: the help, as typer shows it
@@ -54,19 +56,28 @@ def main() -> None:
         message = " ".join(exc.format_message().split())
         where = f"{exc.ctx.command_path}: " if exc.ctx is not None and ": " not in message else ""
         _fail(f"{where}{message} (see --help)")
-    except typer.Abort:  # Ctrl-C: not wrong use; the conventional status of an interrupted command
-        typer.echo("aborted", err=True)
-        sys.exit(130)
+    except typer.Abort:  # end of input at a prompt: as an interrupted command
+        code = 130
     except BrokenPipeError:  # the reader went away (`staa ... | head`): nothing left to tell
         sys.exit(1)
     except OSError as exc:  # a last resort: the operations themselves check what they can up front
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror or exc}")
+    if code == 130:  # Ctrl-C (typer's own status for it): not wrong use; say what stays and how to go on
+        typer.echo(_aborted_line(), err=True)
     if code in (0, None) and "torch.distributed" in sys.modules:  # a finished command under torchrun
         from staa.runtime import distributed
 
         distributed.shutdown()
     sys.exit(code or 0)
+
+
+def _aborted_line() -> str:
+    """The one line of an interrupted command: finished outputs stay, a rerun resumes from them."""
+    if common.current_out is None:
+        return "aborted: finished files are kept; run the same command again to resume"
+    return (f"aborted: the outputs finished so far stay in {common.current_out} (a file being written is not kept); "
+            "run the same command again to resume from them")
 
 
 def _warning_line(message: Warning | str, *_: object, **__: object) -> str:

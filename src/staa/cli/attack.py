@@ -23,8 +23,10 @@ from typing import Annotated, Any
 import typer
 
 from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
-from staa.cli.common import checked_places, checked_target, corpus_for_models  # fmt: skip
-from staa.defaults import DEFAULT_EPS
+from staa.attacks.registry import ATTACKS
+from staa.cli.attack_door import Input, Options, print_summary, register, run_attack
+from staa.cli.common import checked_device, checked_places, checked_target, corpus_for_models  # fmt: skip
+from staa.defaults import DEFAULT_EPS, MAX_CLIP_SECONDS
 from staa.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
@@ -50,13 +52,13 @@ BatchSize = Annotated[int, typer.Option(min=1, help="clips attacked together")]
 Perceptual = Annotated[bool, typer.Option(help="also score PESQ and STOI (needs the extra: pip install 'staa\\[perceptual]')")]
 Seed = Annotated[int, typer.Option(min=0, max=2**32 - 1, help="fixes every random choice of the run")]
 Overwrite = Annotated[bool, typer.Option(help=OVERWRITE_HELP)]
-Device = Annotated[str, typer.Option(help=DEVICE_HELP)]
+Device = Annotated[str, typer.Option(help=DEVICE_HELP, callback=checked_device)]
 Quiet = Annotated[bool, typer.Option(help="no progress bars or progress lines")]
 
 
 @app.command("run")
 def run(
-    name: Annotated[str, typer.Argument(help="attack name: pgd, sparsefool, onepixel, universal, zero")],
+    name: Annotated[str, typer.Argument(help="a registered attack (`staa attack --help` lists them)")],
     model: Model,
     out: Annotated[Path, typer.Option(help="output folder (records.json, x_adv.npy, wav/: 16 kHz mono 32-bit float)")],
     corpus: Corpus = "synthetic",
@@ -66,6 +68,9 @@ def run(
     split: SplitName = "test",
     eps: Annotated[
         float | None, typer.Option(help=f"L∞ budget in waveform units (default {DEFAULT_EPS}; universal: the fitted one)")
+    ] = None,
+    eps_db: Annotated[
+        float | None, typer.Option("--eps-db", help="relative L∞ budget instead: δ's peak this many dB under each clip's peak")
     ] = None,
     k_percent: KPercent = None,
     steps: Steps = None,
@@ -86,45 +91,35 @@ def run(
     device: Device = "cpu",
     quiet: Quiet = False,
 ) -> None:
-    """Attack a split with a registered attack; writes OUT/records.json and OUT/wav/*.wav.
+    """Attack a split with a registered attack (as `staa attack NAME`, its options as flags); writes OUT/records.json.
 
     A killed run resumes where it stopped; rerunning it with other settings is refused (--overwrite starts over).
     """
-    from staa.attacks.registry import attack_options, build_attack
-    from staa.attacks.universal import UniversalPerturbation
-    from staa.evaluation.runs import attack_split
-    from staa.models import load_model
-    from staa.runtime.reproducibility import seed_everything
+    from staa.attacks.base import FittedAttack
+    from staa.attacks.registry import attack_class, attack_options
 
     # No seed is passed: random attacks draw from torch's global generator, which the adversarial-set
     # store seeds per chunk, so a resumed run produces the same audio as an uninterrupted one.
     kwargs = attack_options(name, k_percent=k_percent, steps=steps, pixels=pixels, popsize=popsize,
                             iterations=iterations, multiplicative=multiplicative or None)  # fmt: skip
-    if (name == "universal") != (perturbation is not None):
-        raise ConfigError("attack 'universal' needs --perturbation FILE (fit one with `staa attack universal`)"
+    if issubclass(attack_class(name), FittedAttack) != (perturbation is not None):
+        raise ConfigError(f"attack '{name}' needs --perturbation FILE (fit one with `staa attack {name}`)"
                           if perturbation is None else "--perturbation applies only to attack 'universal'")  # fmt: skip
-    checked_places(out, cache)
-    seed_everything(seed)
-    net = load_model(model)
-    pc = corpus_for_models([(model, net)], corpus, root, cache, seconds, quiet)
-    net.to(device)
-    target = checked_target(targeted, target_class, pc.classes)
-    common = {"targeted": targeted, "batch_size": batch_size, **kwargs}
-    if perturbation is not None:
-        attack = UniversalPerturbation.from_file(net, perturbation, **({} if eps is None else {"eps": eps}), **common)
-        kwargs["perturbation"] = str(perturbation)
-    else:
-        attack = build_attack(name, net, eps=DEFAULT_EPS if eps is None else eps, **common)
-    adv = attack_split(attack, pc, split, out, limit=limit, target=target, seed=seed, perceptual=perceptual,
-                       config={"model": str(model), **kwargs}, show_progress=not quiet, overwrite=overwrite)  # fmt: skip
-    _print_summary(attack.name, adv.records["summary"], out)
+    run_attack(name, model, out, input=None, corpus=corpus, root=root, cache=cache, seconds=seconds, split=split,
+               limit=limit, options=kwargs, generator=perturbation, eps=eps, eps_db=eps_db, targeted=targeted,
+               target_class=target_class, batch_size=batch_size, max_seconds=MAX_CLIP_SECONDS, perceptual=perceptual,
+               seed=seed, overwrite=overwrite, device=device, quiet=quiet)  # fmt: skip
 
 
-@app.command()
+@app.command(help=ATTACKS.description("universal"))
 def universal(
     model: Model,
     out: Annotated[Path, typer.Option(help="output folder (perturbation.safetensors, fit.json, records.json, wav/)")],
-    corpus: Corpus = "synthetic",
+    input: Input = None,
+    generator: Annotated[Path | None, typer.Option("--generator", "--perturbation", help="a saved perturbation (file, "
+                         "or the folder of an earlier fit) to apply instead of fitting one")] = None,  # fmt: skip
+    option: Options = [],  # noqa: B006  (typer reads the default; it is never mutated)
+    corpus: Annotated[str | None, typer.Option(help="corpus name or CSV manifest (default synthetic)")] = None,
     root: Root = None,
     cache: Cache = DEFAULT_CACHE,
     seconds: Seconds = None,
@@ -150,9 +145,26 @@ def universal(
     """Learn one sparse perturbation for all clips, save it, attack a split with it (as `staa attack run`).
 
     A rerun into the same OUT with the same settings reuses OUT/perturbation.safetensors instead of fitting
-    again; other settings are refused (--overwrite starts over).
+    again; other settings are refused (--overwrite starts over). With --generator a saved perturbation
+    attacks --input (a file or folder) or the --corpus split, as every `staa attack NAME` does.
     """
+    from staa.attacks.registry import checked_options
     from staa.attacks.universal import UniversalConfig, UniversalPerturbation
+
+    options = checked_options("universal", option)
+    if generator is not None:
+        return run_attack("universal", model, out, input=input, corpus=corpus, root=root, cache=cache, seconds=seconds,
+                          split=split, limit=limit, options=options, generator=generator, eps=options.pop("eps", None),
+                          eps_db=options.pop("eps_db", None),
+                          targeted=targeted, target_class=target_class, batch_size=batch_size,
+                          max_seconds=MAX_CLIP_SECONDS, perceptual=perceptual, seed=seed, overwrite=overwrite,
+                          device=device, quiet=quiet)  # fmt: skip
+    if input is not None:
+        raise ConfigError("--input: a universal perturbation is fitted on a corpus; apply a saved one with --generator")
+    eps, k_percent = options.pop("eps", eps), options.pop("k_percent", k_percent)
+    if options:
+        raise ConfigError(f"-o {', '.join(options)}: a fit takes eps and k_percent (and --epochs, --lr)")
+    corpus = corpus or "synthetic"
     from staa.evaluation.runs import universal_run
     from staa.models import load_model
     from staa.runtime.reproducibility import seed_everything
@@ -170,7 +182,7 @@ def universal(
                         target=target, config=fit_config, settings={"k_percent": k_percent, "batch_size": batch_size},
                         seed=seed, perceptual=perceptual, record={"model": str(model), "k_percent": k_percent},
                         show_progress=not quiet, overwrite=overwrite)  # fmt: skip
-    _print_summary(adv.records["attack"], adv.records["summary"], out)
+    print_summary(adv.records["attack"], adv.records["summary"], out)
 
 
 @app.command()
@@ -198,14 +210,15 @@ def targets(
     quiet: Quiet = False,
 ) -> None:
     """Targeted success per target class: each class is imposed on the clips the model does not already give it."""
-    from staa.attacks.registry import attack_options
+    from staa.attacks.base import FittedAttack
+    from staa.attacks.registry import attack_class, attack_options
     from staa.evaluation.robustness import attack_factory
     from staa.evaluation.runs import targeted_success_run
     from staa.models import load_model
     from staa.runtime.reproducibility import seed_everything
 
-    if name == "universal":
-        raise ConfigError("a universal perturbation is fitted per target: use `staa attack universal --targeted`")
+    if issubclass(attack_class(name), FittedAttack):
+        raise ConfigError(f"a fitted attack is fitted per target: use `staa attack {name} --targeted`")
     kwargs = attack_options(name, k_percent=k_percent, steps=steps, pixels=pixels, popsize=popsize,
                             iterations=iterations, multiplicative=multiplicative or None)  # fmt: skip
     checked_places(out, cache)
@@ -249,12 +262,14 @@ def sweep(
     A killed sweep resumes at its first unfinished budget; other settings are refused (--overwrite starts over).
     """
     from staa.attacks.registry import attack_options, build_attack
-    from staa.evaluation.curves import MINIMUM_NORM_ATTACKS, sweepable
+    from staa.attacks.base import FittedAttack
+    from staa.attacks.registry import attack_class
+    from staa.evaluation.curves import minimum_norm as seeks_minimum, sweepable
     from staa.evaluation.runs import sweep_run
     from staa.runtime.reproducibility import seed_everything
 
-    minimum_norm = name in MINIMUM_NORM_ATTACKS
-    if name == "universal" or not (minimum_norm or sweepable(name)):
+    minimum_norm = seeks_minimum(name)
+    if issubclass(attack_class(name), FittedAttack) or not (minimum_norm or sweepable(name)):
         raise ConfigError(f"attack '{name}' cannot be swept here: use pgd, pgd0 or sparse_rs (crafted per budget) or "
                           "sigma_zero, fmn (minimum-norm); a universal perturbation is swept in an experiment file")  # fmt: skip
     if any(not 0 < k <= 100 for k in k_percent) or len(set(k_percent)) < len(k_percent):
@@ -295,7 +310,4 @@ def _checkpoints(paths: list[Path], device: str) -> dict[str, tuple[Any, str]]:
     return out
 
 
-def _print_summary(name: str, s: dict[str, Any], out: Path) -> None:
-    snr = "n/a" if s["snr_db"] is None else f"{s['snr_db']:.1f} dB"
-    typer.echo(f"{name}: ASR {s['asr_threat']:.3f} on {s['n']} clips, SNR {snr}, "
-               f"{s['seconds_per_example']:.2f} s/clip -> {out / 'records.json'}")  # fmt: skip
+register(app, skip=("universal",))  # `staa attack NAME` for every other registered attack

@@ -5,11 +5,14 @@ Like every CLI module it imports the library inside functions, so that ``staa --
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from typer._click.exceptions import BadParameter
 
 from staa.defaults import DEFAULT_THREADS, MAX_CLIP_SECONDS
 
@@ -20,11 +23,12 @@ ROOT_HELP = "the corpus's folder (not needed for synthetic or a CSV manifest)"
 SECONDS_HELP = f"unified clip length in seconds, at most {MAX_CLIP_SECONDS:g} (default: the corpus's)"
 OVERWRITE_HELP = "start over: delete this command's earlier outputs in --out (otherwise a rerun resumes, and refuses other settings)"
 TARGET_HELP = "target class of a targeted attack, by name or index"
-DEVICE_HELP = "cpu, cuda or cuda:N"
+DEVICE_HELP = "cpu, cuda or cuda:N (checked against the devices this machine has)"
 THREADS_HELP = (f"CPU threads of this process (default: OMP_NUM_THREADS when set, else {DEFAULT_THREADS}; "
                 "for `staa run` it replaces the experiment's threads: key)")  # fmt: skip
 
 asked_threads: int | None = None  # what --threads said (None: not given), for `staa run`
+current_out: Path | None = None  # the command's output folder, once checked: inputs are kept apart from it
 
 
 def use_threads(threads: int | None) -> None:
@@ -33,21 +37,61 @@ def use_threads(threads: int | None) -> None:
     Setting ``OMP_NUM_THREADS`` is enough while torch is not imported yet (the CLI imports it inside each
     command); an already imported torch is told directly.
     """
+    from staa.validation import environment_int
+
     global asked_threads
     asked_threads = threads
-    count = threads if threads is not None else int(os.environ.get("OMP_NUM_THREADS") or DEFAULT_THREADS)
+    count = threads if threads is not None else environment_int("OMP_NUM_THREADS", DEFAULT_THREADS, low=1, high=1024)
     os.environ["OMP_NUM_THREADS"] = str(count)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(count)
 
 
 def checked_places(out: Path | None, cache: Path | None = None) -> None:
-    """Refuse, before any work, an output folder or cache that cannot be written (one line each)."""
+    """Refuse, before any work, an output folder or cache that cannot be written (one line each).
+
+    The output folder is remembered: the corpus prepared later must lie apart from it (:func:`prepared_corpus`).
+    """
     from staa.io.outputs import writable_folder
 
+    global current_out
     for path in (out, cache):
         if path is not None:
             writable_folder(path)
+    current_out = out if out is not None else current_out
+
+
+def finite_numbers(command: Any) -> Any:
+    """``command`` (a click command tree) with every float option refusing NaN and infinities.
+
+    Typer parses ``--budget-snr nan`` as a float; no range check catches NaN (every comparison with it is
+    false), so it would pass through and never act. Every number that enters through an option is finite.
+    """
+    for sub in getattr(command, "commands", {}).values():
+        finite_numbers(sub)
+    for param in command.params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is not None and "float" in str(descriptor.annotation):
+            param.callback = _finite(param.callback)
+    return command
+
+
+def _finite(inner: Any) -> Any:
+    def check(ctx: Any, param: Any, value: Any) -> Any:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        bad = next((v for v in values if isinstance(v, float) and not math.isfinite(v)), None)
+        if bad is not None:
+            raise BadParameter(f"must be a finite number, got {bad}", ctx=ctx, param=param)
+        return inner(ctx, param, value) if inner is not None else value
+
+    return check
+
+
+def checked_device(device: str | None) -> str | None:
+    """A ``--device`` option's callback: the device must exist here (:func:`staa.runtime.device.check_device`)."""
+    from staa.runtime.device import check_device
+
+    return None if device is None else check_device(device, "--device")
 
 
 def prepared_corpus(
@@ -61,9 +105,15 @@ def prepared_corpus(
     from staa.data.cache import prepare
     from staa.data.registry import build_corpus
 
+    from staa.io.outputs import inputs_apart
+
     checked_places(None, cache)
     options = {"classes": list(classes)} if classes and corpus.endswith(".csv") else {}
-    return prepare(build_corpus(corpus, root, **options), cache, seconds=seconds, show_progress=not quiet)
+    data = build_corpus(corpus, root, **options)
+    if current_out is not None:  # outputs written among the recordings could replace them
+        files = [it.path for it in data.items()] if current_out.exists() else []  # a new folder holds none
+        inputs_apart(current_out, [root, corpus if corpus.endswith(".csv") else None, *files])
+    return prepare(data, cache, seconds=seconds, show_progress=not quiet)
 
 
 def corpus_for_models(models: Sequence[tuple[Path, Any]], corpus: str, root: Path | None, cache: Path,
@@ -142,3 +192,12 @@ def is_main_rank() -> bool:
 def fmt(value: float | None, spec: str = ".2f") -> str:
     """A number for a one-line report, ``n/a`` when there is none."""
     return "n/a" if value is None else format(value, spec)
+
+
+def audible_warning(what: str, median_snr_db: float | None) -> None:
+    """A warning line on stderr when ``what``'s median SNR is under the audibility limit (:mod:`staa.experiment.readings`)."""
+    from staa.experiment.readings import AUDIBLE_SNR_DB
+
+    if median_snr_db is not None and median_snr_db < AUDIBLE_SNR_DB:
+        print(f"warning: {what}: median SNR {median_snr_db:.1f} dB is under {AUDIBLE_SNR_DB:g} dB, the perturbation "
+              "is audible (a relative budget, --eps-db, keeps it under the speech on any corpus)", file=sys.stderr)

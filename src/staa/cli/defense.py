@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP  # fmt: skip
-from staa.cli.common import checked_places, corpus_for_models  # fmt: skip
+from staa.cli.common import checked_device, checked_places, corpus_for_models  # fmt: skip
 from staa.defaults import DEFAULT_EPS
 
 app = typer.Typer(no_args_is_help=True)
@@ -61,7 +61,7 @@ def evaluate(
     eot_samples: int = typer.Option(1, min=1, max=1000, help="EOT draws for random defenses in adaptive attacks"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes every random choice of the run"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Robust accuracy and ASR of every victim × defense × attack, non-adaptive and adaptive."""
@@ -103,7 +103,7 @@ def adv_train(
     adv_fraction: float = typer.Option(0.5, help="share of each batch replaced by adversarial clips"),
     seed: int = typer.Option(0, help="fixes the data order and the training attack's draws"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Adversarially train (fine-tune) a model; resumes from OUT/last.pt when present."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
-from staa.cli.common import checked_places, choice, corpus_for_models, fmt, is_main_rank, target_index, targeted_pair  # fmt: skip
+from staa.cli.common import audible_warning, checked_device, checked_places, choice, corpus_for_models, fmt, is_main_rank, target_index, targeted_pair  # fmt: skip
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, MAX_CLIP_SECONDS, TRAINING_PRESET
 from staa.errors import ConfigError
 
@@ -61,9 +61,11 @@ def train(
     preset: PresetOption = TRAINING_PRESET,
     arch: ArchOption = GENERATOR_PRESET,
     eps: float = typer.Option(DEFAULT_EPS, help="L∞ bound ε of the perturbation"),
+    eps_db: float = typer.Option(None, "--eps-db", help="relative L∞ bound instead: δ's peak this many dB under each clip's peak"),
     bound: BoundOption = None,
     mask: MaskOption = None,
-    sparsity_pct: float = typer.Option(None, help="top-k mask: % of each clip's samples perturbed (default 10)"),
+    k_percent: float = typer.Option(None, help="top-k mask: % of each clip's samples perturbed (default 10)"),
+    sparsity_pct: float = typer.Option(None, hidden=True, help="the earlier name of --k-percent"),
     noise_channels: int = typer.Option(None, help="±1 carrier channels drawn from each clip (default: the architecture's)"),
     alignment: str = typer.Option("exact", help="exact, or authors (reproduce the shifted-clip bug)"),
     steps: int = typer.Option(None, help="optimisation steps (default: the preset's; paper: --epochs passes)"),
@@ -80,7 +82,8 @@ def train(
     no_magnitude: bool = typer.Option(False, "--no-magnitude", help="ablation: λ_m = 0"),
     no_sparsity: bool = typer.Option(False, "--no-sparsity", help="ablation: λ_s = 0"),
     no_quantisation: bool = typer.Option(False, "--no-quantisation", help="ablation: λ_q = 0"),
-    budget_sparsity: BudgetSparsityOption = None,
+    budget_k_percent: BudgetSparsityOption = None,
+    budget_sparsity: float = typer.Option(None, hidden=True, help="the earlier name of --budget-k-percent"),
     budget_snr: float = typer.Option(None, help="adapt λ_m after every validation until the SNR reaches this dB"),
     budget_update: BudgetUpdateOption = "multiplicative",
     budget_lr: float = typer.Option(1.0, help="dual step size of the budget controllers (per validation)"),
@@ -89,13 +92,13 @@ def train(
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
     data: DataOption = None,
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Train a generator (resumes from OUT/state.pt); data-parallel under torchrun.
 
-    A top-k generator (the default architectures) perturbs exactly --sparsity-pct % of each clip. With a
-    budget (--budget-sparsity for the threshold mask, --budget-snr) the loss weight it controls is
+    A top-k generator (the default architectures) perturbs exactly --k-percent % of each clip. With a
+    budget (--budget-k-percent for the threshold mask, --budget-snr) the loss weight it controls is
     adapted after every validation (dual ascent, :mod:`staa.attacks.staa.budget`); train.json records the
     weights at every validation next to the measured sparsity and SNR.
     """
@@ -104,6 +107,8 @@ def train(
     from staa.training.generator import budget_controllers, check_train_config, train_staa_generator
 
     checked_places(out, cache)
+    k_percent = k_percent if k_percent is not None else sparsity_pct
+    budget_k_percent = budget_k_percent if budget_k_percent is not None else budget_sparsity
     for option, value, cls in (("--arch", arch, GeneratorConfig), ("--preset", preset, STAATrainConfig)):
         choice(option, value, cls.PRESETS)
     targeted_pair(targeted, target_class)
@@ -114,9 +119,9 @@ def train(
                "no_factorisation": no_factorisation, "no_magnitude": no_magnitude, "no_sparsity": no_sparsity,
                "no_quantisation": no_quantisation, "checkpointing": checkpointing}  # fmt: skip
     config = check_train_config(STAATrainConfig.preset(preset, **options))  # every option checked before any work
-    budgets = budget_controllers(config, budget_sparsity, budget_snr, update=budget_update, lr=budget_lr)
-    shape = {"bound": bound, "mask": mask, "sparsity_pct": sparsity_pct, "noise_channels": noise_channels}
-    arch_config = GeneratorConfig.preset(arch, eps=eps, alignment=alignment, factorised=not no_factorisation,
+    budgets = budget_controllers(config, budget_k_percent, budget_snr, update=budget_update, lr=budget_lr)
+    shape = {"bound": bound, "mask": mask, "k_percent": k_percent, "noise_channels": noise_channels}
+    arch_config = GeneratorConfig.preset(arch, eps=eps, eps_db=eps_db, alignment=alignment, factorised=not no_factorisation,
                                          **{k: v for k, v in shape.items() if v is not None})  # fmt: skip
     threat_models = [(path, load_model(path)) for path in threat]
     pc = _with_speech(corpus_for_models(threat_models, corpus, root, cache, seconds, quiet, device=device), data, cache, quiet)
@@ -125,12 +130,7 @@ def train(
     result = train_staa_generator(arch_config, config, [m for _, m in threat_models], pc, out, budgets=budgets,
                                   device=device, show_progress=not quiet, overwrite=overwrite)  # fmt: skip
     if is_main_rank():
-        last = result["history"][-1] if result["history"] else {}
-        typer.echo(
-            f"validation ASR {last.get('val_asr', float('nan')):.4f}, sparsity {fmt(last.get('val_sparsity'))} %, "
-            f"SNR {fmt(last.get('val_snr_db'))} dB (last validation); generator {out / 'best'}")
-        for budget in result.get("budgets", []):
-            typer.echo(_budget_line(budget, last))
+        _report(result, out)
 
 
 @app.command()
@@ -151,13 +151,17 @@ def apply(
         MAX_CLIP_SECONDS, help="--input-dir: refuse longer files before any work (a clip is attacked whole; memory grows with length)"
     ),
     eps: float = typer.Option(None, help="default: the generator's training ε"),
+    eps_db: float = typer.Option(None, "--eps-db", help="relative ε: dB under each clip's peak (default: the generator's budget)"),
     target_class: str = typer.Option(None, help="evaluate as a targeted attack towards this class (name or index)"),
     batch_size: int = typer.Option(8, min=1, help="--corpus: clips attacked together"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Write adversarial WAVs for a corpus split or a folder, and OUT/result.json (per-example and summary).
+
+    `staa attack staa --generator GEN --input DIR` attacks the same clips into OUT/records.json, the record
+    format of every attack.
 
     Every clip comes back as a 16 kHz mono 32-bit float WAV under OUT/wav/, whatever its rate and channels
     (a 48 kHz stereo file is down-mixed and resampled first). A folder is checked whole before anything is
@@ -183,7 +187,7 @@ def apply(
         pc = corpus_for_models([(model, victim)], corpus, root, cache, seconds, quiet)
         classes = pc.classes
     target = target_index(target_class, classes)
-    attack = STAANet.from_pretrained(victim.to(device), generator, eps=eps, targeted=target is not None)
+    attack = STAANet.from_pretrained(victim.to(device), generator, eps=eps, eps_db=eps_db, targeted=target is not None)
     if input_dir is not None:
         clips = folder_clips(input_dir, out, max_seconds=max_seconds, min_samples=victim.min_samples)
         batches, total, source, names = clip_batches(clips), len(clips), str(input_dir), [n for n, _ in clips]
@@ -199,6 +203,7 @@ def apply(
         f"{s['n']} clips: ASR {s['asr_threat']:.4f}, sparsity {fmt(s['sparsity_pct'])} %, SNR {fmt(s['snr_db'])} dB, "
         f"{1000 * s['seconds_per_example']:.1f} ms/clip -> {out / 'wav'}"
     )
+    audible_warning("STAA-Net", s.get("snr_db_median"))
 
 
 def _with_speech(pc: Any, sources: list[Any] | None, cache: Path, quiet: bool) -> Any:
@@ -210,6 +215,17 @@ def _with_speech(pc: Any, sources: list[Any] | None, cache: Path, quiet: bool) -
 
     with ddp.main_first():  # under torchrun rank 0 pools, the others reuse its cache
         return pooled_speech(sources, pc, cache, show_progress=not quiet and ddp.is_main())
+
+
+def _report(result: dict[str, Any], out: Path) -> None:
+    """The last validation's ASR, sparsity and SNR, where the generator is, and each budget's outcome."""
+    last = result["history"][-1] if result["history"] else {}
+    typer.echo(
+        f"validation ASR {last.get('val_asr', float('nan')):.4f}, sparsity {fmt(last.get('val_sparsity'))} %, "
+        f"SNR {fmt(last.get('val_snr_db'))} dB (last validation); generator {out / 'best'}"
+    )
+    for budget in result.get("budgets", []):
+        typer.echo(_budget_line(budget, last))
 
 
 def _budget_line(budget: dict[str, Any], last: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP  # fmt: skip
-from staa.cli.common import checked_places, corpus_for_models, is_main_rank, prepared_corpus_for_ranks  # fmt: skip
+from staa.cli.common import checked_device, checked_places, corpus_for_models, is_main_rank, prepared_corpus_for_ranks  # fmt: skip
 from staa.defaults import SER_RECIPE
 
 app = typer.Typer(no_args_is_help=True)
@@ -29,7 +29,7 @@ def train(
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
     pretrained: str = typer.Option(None, help="foundation models: local folder or hub id of the encoder"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Train an SER model (resumes from OUT/last.pt when present); data-parallel under torchrun."""
@@ -63,7 +63,7 @@ def evaluate(
     shared_classes: bool = typer.Option(False, "--shared-classes", help="cross-corpus: score only the clips of "
                                         "the classes the model and the corpus both name (others left out and "
                                         "counted); writes CHECKPOINT/eval-<corpus>.json"),
-    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Accuracy, UAR and confusion matrix per split; writes CHECKPOINT/eval.json; sharded under torchrun."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from staa import validation
 from staa.audio import SAMPLE_RATE, unify_length
 from staa.data.base import SPLITS, Corpus
 from staa.defaults import MAX_CLIP_SECONDS
-from staa.errors import DataError
+from staa.errors import DataError, first_line
 from staa.io.outputs import atomic_path, write_json
 from staa.runtime.progress import progress
 from staa.runtime.reproducibility import provenance
@@ -72,21 +73,56 @@ class PreparedCorpus:
     length: int
 
     def split(self, name: str) -> Split:
+        """One split, its arrays checked against the manifest: a damaged cache is named, never served."""
         if name not in SPLITS:
             raise DataError(f"unknown split '{name}' (expected train, val or test)", self.path)
-        manifest = json.loads((self.path / "manifest.json").read_text())
-        waves = np.load(self.path / f"{name}.npy", mmap_mode="r")
-        labels = np.load(self.path / f"{name}_labels.npy")
-        return Split(waves, labels, manifest["splits"][name]["items"])
+        manifest = _read_manifest(self.path)
+        try:
+            items = manifest["splits"][name]["items"]
+            waves = np.load(self.path / f"{name}.npy", mmap_mode="r")
+            labels = np.load(self.path / f"{name}_labels.npy")
+        except (OSError, ValueError, EOFError, KeyError, TypeError) as exc:
+            raise DamagedCache(self.path, first_line(exc)) from None
+        shape = (len(items), self.length)
+        if waves.dtype != np.float32 or waves.shape != shape:
+            raise DamagedCache(self.path, f"{name}.npy holds {waves.dtype} {waves.shape}, not float32 {shape}")
+        indices = labels.shape == (len(items),) and labels.dtype.kind in "iu"
+        # -1: a clip without a label of the corpus's classes (a generator's pooled training speech)
+        if not indices or (len(labels) and not -1 <= labels.min() <= labels.max() < len(self.classes)):
+            raise DamagedCache(self.path, f"{name}_labels.npy does not hold one class index (or -1) per clip")
+        return Split(waves, labels, items)
 
     @classmethod
     def load(cls, path: str | Path) -> PreparedCorpus:
         path = Path(path)
+        m = _read_manifest(path)
         try:
-            m = json.loads((path / "manifest.json").read_text())
-        except FileNotFoundError:
-            raise DataError("not a prepared corpus (manifest.json missing)", path) from None
-        return cls(path, m["name"], m["classes"], m["sample_rate"], m["length"])
+            return cls(path, m["name"], m["classes"], m["sample_rate"], m["length"])
+        except (KeyError, TypeError):
+            raise DamagedCache(path, "manifest.json lacks the corpus's name, classes, rate or length") from None
+
+
+def _read_manifest(path: Path) -> dict:
+    """A prepared corpus's manifest.json, or one line: missing (not a prepared corpus) or damaged."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError("not a prepared corpus (manifest.json missing)", path) from None
+    except (OSError, ValueError) as exc:
+        raise DamagedCache(path, f"manifest.json: {first_line(exc)}") from None
+    if not isinstance(manifest, dict):
+        raise DamagedCache(path, "manifest.json is not an object")
+    return manifest
+
+
+class DamagedCache(DataError):
+    """A prepared corpus whose files do not agree (a half-written or edited cache)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"the prepared corpus is damaged ({problem}); delete this folder and it is prepared again", path)
+        self.problem = problem
+
+
 
 
 def cache_key(corpus: Corpus, sample_rate: int, length: int) -> str:
@@ -114,7 +150,7 @@ def prepare(
     key = cache_key(corpus, sample_rate, length)
     out = Path(root) / f"{corpus.name}-{key}"
     prepared = PreparedCorpus(out, corpus.name, list(corpus.classes), sample_rate, length)
-    if (out / "manifest.json").exists():
+    if (out / "manifest.json").exists() and _intact(prepared):
         return prepared
     out.mkdir(parents=True, exist_ok=True)
     splits: dict[str, dict] = {}
@@ -144,6 +180,20 @@ def prepare(
         },
     )
     return prepared
+
+
+def _intact(prepared: PreparedCorpus) -> bool:
+    """Whether every split of a prepared corpus agrees with its manifest; a damaged one (a split cut short,
+    an edited manifest) loses its files, with a warning, so that it is prepared again."""
+    try:
+        for split in SPLITS:
+            prepared.split(split)
+        return True
+    except DamagedCache as exc:
+        warnings.warn(f"{prepared.path}: the prepared corpus was damaged ({exc.problem}); preparing it again", stacklevel=3)
+    for name in ("manifest.json", *(f"{s}{suffix}.npy" for s in SPLITS for suffix in ("", "_labels"))):
+        (prepared.path / name).unlink(missing_ok=True)
+    return False
 
 
 def _write_split(

@@ -11,6 +11,7 @@ the CSV and the row (rows are counted as file lines, the header being line 1).
 from __future__ import annotations
 
 import csv
+import io
 import random
 import re
 from collections import defaultdict
@@ -21,6 +22,7 @@ from staa import validation
 from staa.data.base import SPLITS, Item, speaker_split
 from staa.data.files import AudioFileCorpus
 from staa.errors import ConfigError, DataError
+from staa.io.text import read_text
 
 PROPORTIONS = (0.6, 0.2, 0.2)
 REQUIRED = ("path", "label")
@@ -53,7 +55,7 @@ class ManifestCorpus(AudioFileCorpus):
         """(line number, stripped row) pairs, after the header and required values are checked."""
         if not self.csv_path.is_file():
             raise DataError("manifest not found", self.csv_path)
-        with self.csv_path.open(newline="", encoding="utf-8-sig") as f:
+        with io.StringIO(read_text(self.csv_path, DataError), newline="") as f:
             reader = csv.DictReader(f)
             header = [c.strip() for c in reader.fieldnames or []]
             if not header:

@@ -6,32 +6,31 @@ import inspect
 from pathlib import Path
 
 from staa.data.base import Corpus
-from staa.data.demos import DEMoS
-from staa.data.emodb import EmoDB
-from staa.data.iemocap import IEMOCAP
 from staa.data.manifest import ManifestCorpus
-from staa.data.nemo import NEMO
-from staa.data.ravdess import RAVDESS
 from staa.data.synthetic import SyntheticCorpus
 from staa.errors import ConfigError
+from staa.registry import Registry
 
-CORPORA: dict[str, type[Corpus]] = {
-    "synthetic": SyntheticCorpus,
-    "demos": DEMoS,
-    "iemocap": IEMOCAP,
-    "emodb": EmoDB,
-    "ravdess": RAVDESS,
-    "nemo": NEMO,
-}
+CORPORA = Registry(
+    "corpus",
+    {
+        "synthetic": "staa.data.synthetic:SyntheticCorpus",
+        "demos": "staa.data.demos:DEMoS",
+        "iemocap": "staa.data.iemocap:IEMOCAP",
+        "emodb": "staa.data.emodb:EmoDB",
+        "ravdess": "staa.data.ravdess:RAVDESS",
+        "nemo": "staa.data.nemo:NEMO",
+    },
+)
 
 
 def check_corpus_options(name: str, options: dict) -> type[Corpus]:
     """The class of corpus ``name`` after checking that it takes every one of ``options`` (by keyword)."""
     if not isinstance(name, str):
         raise ConfigError(f"a corpus is named by a string, got {name!r}")
+    if not name.endswith(".csv") and name not in CORPORA:
+        raise ConfigError(f"unknown corpus '{name}' (available: {', '.join(CORPORA.names())}, or a .csv manifest)")
     cls = ManifestCorpus if name.endswith(".csv") else CORPORA.get(name)
-    if cls is None:
-        raise ConfigError(f"unknown corpus '{name}' (available: {', '.join(sorted(CORPORA))}, or a .csv manifest)")
     params = list(inspect.signature(cls.__init__).parameters)[2 if cls is not SyntheticCorpus else 1 :]
     unknown = sorted(set(options) - set(params))
     if unknown:

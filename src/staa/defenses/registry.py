@@ -7,15 +7,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from staa.defenses.base import Defense
-from staa.defenses.lowpass import DownUpSample, LowPass
-from staa.defenses.median import MedianFilter
-from staa.defenses.noise import GaussianNoise
-from staa.defenses.quantization import Quantization
 from staa.errors import ConfigError
+from staa.registry import Registry
 
-DEFENSES: dict[str, type[Defense]] = {
-    cls.name: cls for cls in (MedianFilter, Quantization, LowPass, DownUpSample, GaussianNoise)
-}
+DEFENSES = Registry(
+    "defense",
+    {
+        "median": "staa.defenses.median:MedianFilter",
+        "quantize": "staa.defenses.quantization:Quantization",
+        "lowpass": "staa.defenses.lowpass:LowPass",
+        "resample": "staa.defenses.lowpass:DownUpSample",
+        "noise": "staa.defenses.noise:GaussianNoise",
+    },
+)
 
 
 def build_defense(spec: Mapping[str, Any] | str) -> Defense:
@@ -25,7 +29,7 @@ def build_defense(spec: Mapping[str, Any] | str) -> Defense:
     spec = parse_spec(spec) if isinstance(spec, str) else dict(spec)
     name = spec.pop("name", None)
     if not isinstance(name, str) or name not in DEFENSES:
-        raise ConfigError(f"unknown defense '{name}' (available: {', '.join(sorted(DEFENSES))})")
+        raise ConfigError(f"unknown defense '{name}' (available: {', '.join(DEFENSES.names())})")
     try:
         return DEFENSES[name](**spec)
     except TypeError as exc:

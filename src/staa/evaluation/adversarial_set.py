@@ -32,9 +32,10 @@ import torch
 from numpy.lib.format import open_memmap
 
 from staa.attacks.base import Attack
+from staa.attacks.budget import budget_claim, eps_to_db
 from staa.errors import DataError
 from staa.evaluation.perceptual import Score, score_clips, summarize
-from staa.metrics import mask_jaccard, mask_periodicity, mean_snr, snr_db, sparsity
+from staa.metrics import mask_jaccard, mask_periodicity, mean_snr, median_snr, snr_db, sparsity
 from staa.io.outputs import atomic_path, write_json
 from staa.runtime.progress import progress
 from staa.runtime.reproducibility import provenance
@@ -133,11 +134,12 @@ def craft_adversarial_set(
                 clean_pred=result.clean_pred.numpy(),
                 adv_pred=result.adv_pred.numpy(),
                 success=result.success.numpy(),
+                eps=result.eps.numpy(),
                 seconds=np.float64(result.seconds),
             )
     records = {
         "attack": attack.name,
-        "eps": attack.eps,
+        **budget_claim({"eps": attack.eps, "eps_db": attack.eps_db}),
         "targeted": attack.targeted,
         "target": target,
         "seed": seed,
@@ -166,7 +168,7 @@ def _finalize(
     """
     parts = [out / "parts" / f"{s:07d}.npz" for s in starts]
     examples: list[dict[str, Any]] = []
-    snr, spars, success, scores = [], [], [], {"pesq": [], "stoi": []}
+    snr, spars, success, bounds, scores = [], [], [], [], {"pesq": [], "stoi": []}
     periodicity, masks = [], []
     seconds = 0.0
     with atomic_path(out / ADV_FILE) as tmp:
@@ -179,6 +181,8 @@ def _finalize(
                 clean = np.array(waves[rows], dtype=np.float32)
                 delta = torch.from_numpy(adv - clean)
                 chunk_snr, chunk_spars = snr_db(torch.from_numpy(clean), delta), sparsity(delta)
+                chunk_eps = torch.from_numpy(chunk["eps"]) if "eps" in chunk.files else None  # parts of older runs: none
+                chunk_eps_db = None if chunk_eps is None else eps_to_db(torch.from_numpy(clean), chunk_eps)
                 periodicity.append(mask_periodicity(delta))
                 masks.append((delta[: max(0, JACCARD_CLIPS - sum(len(m) for m in masks))] != 0).float())
                 chunk_scores = _perceptual(clean, adv, ok, perceptual_rate) if perceptual_rate else {}
@@ -192,6 +196,7 @@ def _finalize(
                         "success": bool(ok[j]),
                         "snr_db": finite_or_none(float(chunk_snr[j])),
                         "sparsity_pct": float(chunk_spars[j]),
+                        **({} if chunk_eps is None else {"eps": float(chunk_eps[j]), "eps_db": finite_or_none(float(chunk_eps_db[j]))}),
                     }
                     for name, per_clip in chunk_scores.items():
                         record.update(_score_fields(name, per_clip[j]))
@@ -199,11 +204,13 @@ def _finalize(
                     examples.append(record)
                 snr.append(chunk_snr)
                 spars.append(chunk_spars)
+                bounds.extend([] if chunk_eps is None else zip(chunk_eps.tolist(), chunk_eps_db.tolist()))
                 success.append(torch.from_numpy(ok))
                 seconds += float(chunk["seconds"])
         x_adv.flush()
         del x_adv
     summary = crafted_summary(torch.cat(success), torch.cat(snr), torch.cat(spars), seconds, scores)
+    summary.update(budget_summary(bounds))
     per_clip = torch.cat(periodicity)
     summary["mask_jaccard"] = finite_or_none(mask_jaccard(torch.cat(masks)))
     summary["mask_periodicity"] = finite_or_none(float(per_clip.nanmean())) if (~per_clip.isnan()).any() else None
@@ -213,6 +220,15 @@ def _finalize(
         part.unlink(missing_ok=True)
     (out / "parts").rmdir()
     return AdversarialSet.load(out)
+
+
+def budget_summary(bounds: list[tuple[float, float]]) -> dict[str, float | None]:
+    """Medians over the clips of the absolute ε and of the relative ε in dB they were attacked under."""
+    if not bounds:
+        return {"eps_median": None, "eps_db_median": None}
+    eps, eps_db = np.array(bounds, dtype=np.float64).T
+    finite = eps_db[np.isfinite(eps_db)]
+    return {"eps_median": float(np.median(eps)), "eps_db_median": float(np.median(finite)) if finite.size else None}
 
 
 def _score_fields(name: str, score: Score | None) -> dict[str, Any]:
@@ -242,6 +258,7 @@ def crafted_summary(
         "n_success": int(mask.sum()),
         "asr_threat": float(mask.double().mean()) if n else None,
         "snr_db": snr_summary.mean_db,
+        "snr_db_median": median_snr(snr[mask]),
         "snr_excluded": {"zero_perturbation": snr_summary.n_zero_perturbation, "silent": snr_summary.n_silent},
         "sparsity_pct": float(sparsity_pct[mask].mean()) if mask.any() else None,
         "seconds_per_example": seconds / max(1, n),

@@ -40,8 +40,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from staa.attacks.base import Attack, AttackResult
-from staa.attacks.registry import accepts
+from staa.attacks.base import Attack, AttackResult, BudgetedAttack, MinimizationAttack
+from staa.attacks.registry import attack_class
 from staa.evaluation.adversarial_set import AdversarialSet
 from staa.evaluation.figures import save_png
 from staa.evaluation.transfer import rate_intervals
@@ -52,7 +52,9 @@ from staa.uncertainty import ArrayLike, accuracy_interval, asr_interval, rate_in
 
 IntervalDict = dict[str, Any]  # staa.uncertainty.Interval.to_dict(), as results.json stores it
 
-MINIMUM_NORM_ATTACKS = ("sigma_zero", "fmn")  # one run answers every budget: their curve needs no sweep
+def minimum_norm(name: str) -> bool:
+    """Whether attack ``name`` seeks the fewest samples: one run answers every budget, its curve needs no sweep."""
+    return issubclass(attack_class(name), MinimizationAttack)
 
 
 def sweepable(name: str) -> bool:
@@ -60,7 +62,7 @@ def sweepable(name: str) -> bool:
 
     STAA-Net is trained at one budget per generator, so it is measured as points instead.
     """
-    return name != "staa" and accepts(name, "k_percent")
+    return issubclass(attack_class(name), BudgetedAttack)
 
 
 @dataclass(frozen=True)

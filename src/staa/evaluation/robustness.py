@@ -49,11 +49,12 @@ def attack_factory(name: str, **kwargs: Any) -> AttackFactory:
 
 
 def attack_factory_from_spec(spec: str) -> AttackFactory:
-    """``"pgd:eps=0.05,k_percent=5"`` → a factory, its options checked before any work; ε defaults to
-    :data:`~staa.defaults.DEFAULT_EPS`, as everywhere."""
+    """``"pgd:eps=0.05,k_percent=5"`` (or ``eps_db=26``) → a factory, its options checked before any work;
+    without either budget ε is :data:`~staa.defaults.DEFAULT_EPS`, as everywhere."""
     options = parse_spec(spec)
     name = options.pop("name")
-    return attack_factory(name, **attack_options(name, **{"eps": DEFAULT_EPS, **options}))
+    default = {} if "eps" in options or "eps_db" in options else {"eps": DEFAULT_EPS}
+    return attack_factory(name, **attack_options(name, **{**default, **options}))
 
 
 def robust_accuracy(

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from staa.attacks.base import Attack
+from staa.attacks.budget import budget_claim
 from staa.attacks.staa import STAANet
 from staa.attacks.staa.export import WAV_DIR, export_adversarial
 from staa.attacks.universal import FIT_FILE, PERTURBATION_FILE, UniversalConfig, UniversalPerturbation, fitted_universal
@@ -95,29 +96,46 @@ def attack_split(
     the weights' fingerprint instead of paths, the claim on ``out``.
     """
     data, n = first_clips(corpus, split, limit)
-    spec = _spec(attack.name, attack.eps, attack.model, corpus, split, n, target, seed, perceptual)
-    spec = {**spec, "batch_size": attack.batch_size, "options": _identity(config)}
+    spec = _spec(attack.name, _budget(attack), attack.model, corpus, split, n, target, seed, perceptual)
+    spec = {**spec, "batch_size": attack.batch_size, "options": settings_identity(config)}
     with claimed(out, spec, outputs=ATTACK_OUTPUTS, overwrite=overwrite):
         return _craft(attack, corpus, data, n, split, out, target, seed, perceptual, config, show_progress)
 
 
-def _spec(name: str, eps: float, model: Any, corpus: PreparedCorpus, split: str, n: int, target: int | None,
-          seed: int, perceptual: bool) -> dict[str, Any]:  # fmt: skip
-    """What makes an attacked split: the attack, the model's weights, the clips, the target and the seed."""
-    return {"attack": name, "eps": eps, "model": fingerprint(model), "corpus": corpus.path.name, "split": split, "n": n,
+def _budget(attack: Attack) -> dict[str, float | None]:
+    """The attack's L∞ budget as claims record it (``eps``; ``eps_db`` when relative)."""
+    return budget_claim({"eps": attack.eps, "eps_db": attack.eps_db})
+
+
+def _spec(name: str, budget: dict[str, float | None], model: Any, corpus: PreparedCorpus, split: str, n: int,
+          target: int | None, seed: int, perceptual: bool) -> dict[str, Any]:  # fmt: skip
+    """What makes an attacked split: the attack, its budget, the model's weights, the clips, the target and the seed."""
+    return {"attack": name, **budget, "model": fingerprint(model), "corpus": corpus.path.name, "split": split, "n": n,
             "target": target, "seed": seed, "perceptual": perceptual}  # fmt: skip
 
 
-def _identity(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with files recorded by content: a moved checkpoint is the same, a retrained one is not."""
-    return {k: (file_fingerprint(v) if k == "perturbation" and Path(v).is_file() else v)
+def settings_identity(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with files recorded by content: a moved checkpoint is the same, a retrained one is not.
+
+    ``perturbation`` and ``generator`` name a file or a folder holding ``model.safetensors`` or
+    ``perturbation.safetensors``; ``model`` is left out (the claim records the weights' fingerprint).
+    """
+    return {k: (_content(v) if k in ("perturbation", "generator") and v is not None else v)
             for k, v in config.items() if k != "model"}  # fmt: skip
+
+
+def _content(path: str | Path) -> str:
+    """The fingerprint of a saved state (a file, or the weights file of a folder), else its path."""
+    for candidate in (Path(path), Path(path) / "model.safetensors", Path(path) / PERTURBATION_FILE):
+        if candidate.is_file():
+            return file_fingerprint(candidate)
+    return str(path)
 
 
 def _craft(attack: Attack, corpus: PreparedCorpus, data: Split, n: int, split: str, out: Path, target: int | None,
            seed: int, perceptual: bool, config: dict[str, Any], show_progress: bool) -> AdversarialSet:  # fmt: skip
     """Craft (or resume) the adversarial set of the first ``n`` rows of ``data`` and write one WAV per clip."""
-    settings = {"attack": attack.name, "corpus": corpus.name, "split": split, "eps": attack.eps, **config}
+    settings = {"attack": attack.name, "corpus": corpus.name, "split": split, **_budget(attack), **config}
     adv = craft_adversarial_set(
         attack, data.waves, data.labels, np.arange(n), out, items=data.items, target=target,
         chunk_size=attack.batch_size or 8, seed=seed, perceptual=perceptual, sample_rate=corpus.sample_rate,
@@ -157,7 +175,7 @@ def universal_run(
     fit_data, fit_n = first_clips(corpus, fit_split, fit_limit)
     data, n = first_clips(corpus, split, limit)
     fit = {"fit_split": fit_split, "fit_n": fit_n, **vars(config), **settings}
-    spec = _spec(UniversalPerturbation.name, eps, model, corpus, split, n, target, seed, perceptual)
+    spec = _spec(UniversalPerturbation.name, {"eps": eps}, model, corpus, split, n, target, seed, perceptual)
     fit_record = {**record, "corpus": corpus.name, "n": fit_n, "eps": eps, "target": target, **fit}
     with claimed(out, {**spec, "fit": fit}, outputs=UNIVERSAL_OUTPUTS, overwrite=overwrite):
         attack = fitted_universal(model, out, lambda: torch.from_numpy(np.array(fit_data.waves[:fit_n], dtype=np.float32)),
@@ -185,7 +203,7 @@ def apply_generator(
     model, input) joins the provenance; ``inputs`` (the clips' names) and the weights identify the claim.
     """
     names = hashlib.sha256("\n".join(inputs).encode("utf-8")).hexdigest()[:16]
-    spec = {"generator": fingerprint(attack.generator), "model": fingerprint(attack.model), "eps": attack.eps,
+    spec = {"generator": fingerprint(attack.generator), "model": fingerprint(attack.model), **_budget(attack),
             "target": target, "source": source.get("source"), "inputs": {"n": len(inputs), "names": names}}
     with claimed(out, spec, outputs=APPLY_OUTPUTS, overwrite=overwrite):
         raw = export_adversarial(attack, batches, out, target=target, total=total, show_progress=show_progress)
@@ -208,7 +226,7 @@ def _write_result(attack: STAANet, raw: list[dict[str, Any]], out: Path, target:
         for e in raw
     ]  # fmt: skip
     record = {"summary": summary, "examples": examples, "wav_format": "16 kHz mono 32-bit float",
-              "provenance": provenance({**source, "eps": attack.eps, "target_class": target})}  # fmt: skip
+              "provenance": provenance({**source, **_budget(attack), "target_class": target})}  # fmt: skip
     write_json(out / "result.json", record)
     return record
 
@@ -232,7 +250,7 @@ def targeted_success_run(
     Writes ``targeted.json`` (``settings``, the per-target record and provenance) and ``targeted.md``.
     """
     data, n = first_clips(corpus, split, limit)
-    spec = {**_identity(settings), "model": fingerprint(model), "corpus": corpus.path.name, "split": split, "n": n,
+    spec = {**settings_identity(settings), "model": fingerprint(model), "corpus": corpus.path.name, "split": split, "n": n,
             "batch_size": batch_size, "seed": seed}
     with claimed(out, spec, outputs=("targeted.json", "targeted.md"), overwrite=overwrite):
         x = torch.from_numpy(np.array(data.waves[:n], dtype=np.float32)).to(device)
@@ -311,7 +329,7 @@ def sweep_run(
     folders = {"minimum-norm", *(f"k{b:g}" for b in budgets), *earlier}  # --overwrite removes every budget's set
     spec = {"attacker": attacker, "victims": {v: key for v, (_, key) in victims.items()}, "corpus": corpus.path.name,
             "split": split, "n": n, "budgets": sorted(budgets), "minimum_norm": minimum_norm, "seed": seed,
-            "options": _identity(config)}  # fmt: skip
+            "options": settings_identity(config)}  # fmt: skip
     with claimed(out, spec, outputs=("curves.csv", "curves.png", "curves.json", *sorted(folders)), overwrite=overwrite):
         return _sweep(make_attack, budgets, victims, corpus, data, n, split, out, attacker, minimum_norm, seed, config,
                       device, show_progress)  # fmt: skip

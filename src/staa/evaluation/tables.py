@@ -69,6 +69,9 @@ def ser_table(results: dict[str, Any]) -> Table:
 Measure = tuple[str, Callable[[dict[str, Any]], str]]
 MEASURES: list[Measure] = [
     ("SNR (dB)", lambda r: decimals(r["snr_db"])),
+    ("Median SNR (dB)", lambda r: decimals(r.get("snr_db_median"))),
+    ("ε (median)", lambda r: MISSING if r.get("eps_median") is None else f"{r['eps_median']:.4f}"),
+    ("ε (dB under peak, median)", lambda r: decimals(r.get("eps_db_median"))),
     ("Sparsity (%)", lambda r: decimals(r["sparsity_pct"])),
     ("Mask Jaccard", lambda r: decimals(r.get("mask_jaccard"))),
     ("Mask periodicity", lambda r: decimals(r.get("mask_periodicity"))),

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from staa.attacks.base import Attack
 from staa.errors import ConfigError
-from staa.metrics import mean_snr
+from staa.metrics import already_at_target, mean_snr
 from staa.models.base import SERModel
 from staa.uncertainty import rate_interval
 
@@ -38,7 +38,7 @@ def targeted_success_by_class(
     clean = model.predict(x, batch_size)
     per_target: dict[str, dict[str, Any]] = {}
     for t in range(model.num_classes):
-        keep = clean != t
+        keep = ~already_at_target(clean, t)  # no success is possible there (metrics.succeeded): left out
         if keep.any():
             result = attack(x[keep], target=t)
             per_target[names[t]] = target_entry(t, result.success, result.snr_db, result.sparsity)

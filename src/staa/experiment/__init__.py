@@ -24,7 +24,11 @@ folder is refused rather than silently mixing results.
 Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overridden with
 ``--set dotted.key=value``, the value parsed as YAML)::
 
-    name, seed, device, eps, splits, max_examples
+    name, seed, device, eps | eps_db, splits, max_examples
+                                       defaults (config.DEFAULTS, filled in when the file is read): seed 0,
+                                       device cpu, eps staa.defaults.DEFAULT_EPS, splits [val, test],
+                                       max_examples null (every clip), threads null
+    eps: 0.05 | eps_db: 26             the L∞ budget: absolute, or dB under each clip's peak (docs/budgets.md)
     threads                            CPU threads of the run (default: the process's; `staa` sets them
                                        from --threads, OMP_NUM_THREADS or staa.defaults.DEFAULT_THREADS)
     attack_seeds: [<seed>, ...]        repeat the randomised attackers under these seeds too: mean ± sd
@@ -36,9 +40,9 @@ Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overrid
         adversarial: {from: <model id>, attack, eps, settings, adv_fraction}   adversarial training
                      (fine-tunes the trained model ``from``; without it, trains from scratch)
     threat_models: [<id>, ...]         victims: [<id>, ...]
-    attackers: {<id>: {attack, label, settings, target, generator, train, fit}}
-        generator/train: STAA-Net (preset: authors | fast | realtime, default fast; paper | authors,
-                     default paper); train.budget: {sparsity_pct | snr_db, update, lr, damping}
+    attackers: {<id>: {attack, label, eps | eps_db, settings, target, generator, train, fit}}
+        generator/train: STAA-Net (preset: adjoint | authors | fast | realtime, default adjoint; topk | paper |
+                     authors, default topk); train.budget: {k_percent | snr_db, update, lr, damping}
                      (λ adapted during training, sections/budgets.py)
         fit: the universal perturbation's optimisation (staa.attacks.universal.UniversalConfig)
         sweep: {k_percent: [1, 2, 5, 10, 20]}   craft a budgeted attacker (pgd, pgd0, sparse_rs, universal)
@@ -52,7 +56,7 @@ Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overrid
                eot_samples, split}       robust accuracy of defended victims (sections/robustness.py)
     targeted: {attackers, classes: all | [<class>, ...], split}   success per target class
                                          (sections/targeted.py)
-    report: {examples, perceptual, chunk_size}
+    report: {examples, perceptual, chunk_size}        defaults 1, true, 8 (config.REPORT_DEFAULTS)
 
 The package, read top down (each module imports only those below it; none imports the runner)::
 

@@ -15,6 +15,7 @@ documents that expand (YAML aliases) to more than :data:`MAX_NODES` values or ne
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -22,21 +23,26 @@ from typing import Any
 
 import yaml
 
-from staa.attacks.registry import ATTACKS
+from staa.attacks.budget import AmplitudeBudget
+from staa.attacks.registry import PUBLIC_ATTACKS
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.data.base import SPLITS
 from staa.data.registry import check_corpus_options
 from staa.data.synthetic import SyntheticCorpus
-from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, TRAINING_PRESET
+from staa.defaults import GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
 from staa.runtime.threads import check_threads
 from staa import validation
-from staa.experiment.plans import ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID, check_buildable
+from staa.experiment.plans import (
+    ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID, budget_of, check_buildable, experiment_budget,
+)  # fmt: skip
 from staa.experiment.sections.budgets import validate_budget
 from staa.experiment.sections.curves import validate_sweeps
 from staa.experiment.sections.robustness import validate_defenses
 from staa.experiment.sections.seeds import validate_attack_seeds
 from staa.experiment.sections.targeted import validate_targeted
+from staa.experiment.strict import DuplicateKey, check_lists, check_nested_keys, parse_yaml
+from staa.io.text import read_text
 
 BUILTIN = ("demo", "emodb", "ravdess", "nemo", "demos", "iemocap")
 ADVERSARIAL_KEYS = {"from", "attack", "eps", "settings", "adv_fraction"}
@@ -44,6 +50,15 @@ CORPUS_KEYS = {"name", "root", "seconds", "cache", "options"}
 MAX_FILE_BYTES = 1 << 20  # an experiment file is a page of YAML; a megabyte is no experiment
 MAX_NODES = 100_000  # values after aliases are expanded (the shipped files have a few hundred)
 MAX_DEPTH = 64
+#: What an experiment file may leave out: filled in when the file is read (:func:`apply_defaults`), the one
+#: place where defaults are applied, so every step reads ``config["splits"]`` and the like as they are.
+#: ``eps`` null: the absolute staa.defaults.DEFAULT_EPS, unless ``eps_db`` gives a relative budget.
+DEFAULTS: dict[str, Any] = {"seed": 0, "device": "cpu", "eps": None, "eps_db": None, "splits": ["val", "test"],
+                            "max_examples": None, "threads": None}  # fmt: skip
+REPORT_DEFAULTS: dict[str, Any] = {"examples": 1, "perceptual": True, "chunk_size": 8}
+#: The top-level keys of an experiment file (documented in :mod:`staa.experiment`, checked by a test).
+KEYS = {*DEFAULTS, "name", "corpus", "models", "threat_models", "victims", "attackers", "ablations",
+        "threat_overrides", "controls", "report", "defenses", "targeted", "attack_seeds"}  # fmt: skip
 
 
 def builtin_path(name: str) -> Path:
@@ -60,13 +75,15 @@ def load_config(spec: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ConfigError(f"{path.stat().st_size} bytes: larger than the {MAX_FILE_BYTES} an experiment file may have", path)
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config = parse_yaml(read_text(path, ConfigError))
+    except DuplicateKey as exc:
+        raise ConfigError(str(exc), path) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML ({' '.join(str(exc).split())[:160]})", path) from None
     except RecursionError:
         raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the file ({getattr(exc, 'strerror', None) or exc})", path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file ({exc.strerror or exc})", path) from None
     if not isinstance(config, dict):
         raise ConfigError("an experiment file must be a YAML mapping", path)
     check_size(config, path)
@@ -115,24 +132,30 @@ def apply_override(config: dict[str, Any], item: str) -> None:
     node[last] = value
 
 
+def apply_defaults(config: dict[str, Any]) -> None:
+    """Fill in the keys the file left out (:data:`DEFAULTS`, ``report``'s :data:`REPORT_DEFAULTS`), in place."""
+    for key, value in DEFAULTS.items():
+        config.setdefault(key, copy.deepcopy(value))
+    if isinstance(config.get("report") or {}, dict):
+        config["report"] = {**REPORT_DEFAULTS, **(config.get("report") or {})}
+
+
 def validate(config: dict[str, Any], path: Path | str) -> None:
-    """Check the experiment's structure and references up front, one line per problem."""
-    allowed = {"name", "seed", "device", "eps", "splits", "max_examples", "corpus", "models", "threat_models",
-               "victims", "attackers", "ablations", "threat_overrides", "controls", "report", "defenses", "targeted",
-               "threads", "attack_seeds"}
-    unknown = set(config) - allowed
+    """Check the experiment's structure and references up front, one line per problem (defaults filled in first)."""
+    apply_defaults(config)
+    unknown = set(config) - KEYS
     if unknown:
-        raise ConfigError(f"unknown keys {sorted(unknown)} (allowed: {', '.join(sorted(allowed))})", path)
+        raise ConfigError(f"unknown keys {sorted(unknown)} (allowed: {', '.join(sorted(KEYS))})", path)
     for key in ("name", "corpus", "models", "threat_models", "victims", "attackers"):
         if not config.get(key):
             raise ConfigError(f"'{key}' is missing or empty", path)
+    check_lists(config, path, repeats=False)  # nulls first: a null victim is no model to look up
     if not isinstance(config["corpus"], dict) or not config["corpus"].get("name"):
         raise ConfigError("corpus.name is missing", path)
-    eps = config.get("eps", DEFAULT_EPS)
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
-        raise ConfigError(f"eps must be a number in (0, 1], got {eps!r}", path)
+    _check_budget(experiment_budget(config), "eps / eps_db", path)
     _validate_values(config, path)
-    splits = config.get("splits", ["val", "test"])
+    check_nested_keys(config, path)
+    splits = config["splits"]
     if not isinstance(splits, list) or not splits or any(s not in SPLITS for s in splits):
         raise ConfigError(f"splits: must list some of train, val, test, got {splits!r}", path)
     models = config["models"]
@@ -152,8 +175,9 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
         _validate_adversarial(name, (spec or {}).get("adversarial"), models, path)
     attackers = {k: v for k, v in config["attackers"].items() if v}
     for aid, spec in attackers.items():
-        if spec.get("attack") not in ATTACKS:
-            raise ConfigError(f"attacker '{aid}': unknown attack {spec.get('attack')!r} (available: {', '.join(ATTACKS)})", path)
+        if spec.get("attack") not in PUBLIC_ATTACKS:
+            raise ConfigError(f"attacker '{aid}': unknown attack {spec.get('attack')!r} (available: {', '.join(PUBLIC_ATTACKS)})", path)
+        _check_budget(budget_of(spec, experiment_budget(config)), f"attacker '{aid}'", path)
         validate_budget(aid, (spec.get("train") or {}).get("budget"), path)
         _validate_presets(aid, spec, path)
     for aid, spec in (config.get("ablations") or {}).items():
@@ -175,8 +199,17 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     validate_targeted(config, path)
     validate_sweeps(config, path)
     validate_attack_seeds(config, path)
+    check_lists(config, path)
     try:
         check_buildable(config)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), path) from None
+
+
+def _check_budget(budget: dict[str, Any], owner: str, path: Path | str) -> None:
+    """An L∞ budget of the file: exactly one of ``eps`` (in (0, 1]) and ``eps_db`` (dB, ≥ 0), one line if not."""
+    try:
+        AmplitudeBudget(**budget, owner=owner)
     except ConfigError as exc:
         raise ConfigError(str(exc), path) from None
 
@@ -185,9 +218,9 @@ def _validate_values(config: dict[str, Any], path: Path | str) -> None:
     """The top-level numbers and the corpus section, each in its range (one line naming the key)."""
     corpus = config["corpus"]
     try:
-        validation.seed("seed", config.get("seed", 0))
-        check_threads(config.get("threads"))
-        if config.get("max_examples") is not None:
+        validation.seed("seed", config["seed"])
+        check_threads(config["threads"])
+        if config["max_examples"] is not None:
             validation.number("max_examples", config["max_examples"], integer=True, low=1)
         unknown = set(corpus) - CORPUS_KEYS
         if unknown:
@@ -203,12 +236,12 @@ def _validate_values(config: dict[str, Any], path: Path | str) -> None:
             bad = [k for k, v in section.items() if not isinstance(v, dict) and v is not None] if isinstance(section, dict) else [key]
             if bad:
                 raise ConfigError(f"{key} must map ids to mappings (see '{bad[0]}')")
-        report = config.get("report") or {}
-        if not isinstance(report, dict) or set(report) - {"examples", "perceptual", "chunk_size"}:
+        report = config["report"]
+        if not isinstance(report, dict) or set(report) - set(REPORT_DEFAULTS):
             raise ConfigError(f"report must be a mapping with keys among examples, perceptual, chunk_size, got {report!r}")
-        validation.number("report.chunk_size", report.get("chunk_size", 8), integer=True, low=1, high=100_000)
-        validation.number("report.examples", report.get("examples", 0), integer=True, low=0, high=10_000)
-        if not isinstance(report.get("perceptual", True), bool) or not isinstance(config.get("device", "cpu"), str):
+        validation.number("report.chunk_size", report["chunk_size"], integer=True, low=1, high=100_000)
+        validation.number("report.examples", report["examples"], integer=True, low=0, high=10_000)
+        if not isinstance(report["perceptual"], bool) or not isinstance(config["device"], str):
             raise ConfigError("report.perceptual must be true or false and device a name such as cpu or cuda")
         for key in ("threat_models", "victims"):
             if not isinstance(config[key], list):
@@ -224,8 +257,8 @@ def _validate_adversarial(name: str, spec: Any, models: dict[str, Any], path: Pa
     where = f"models.{name}.adversarial"
     if not isinstance(spec, dict) or set(spec) - ADVERSARIAL_KEYS:
         raise ConfigError(f"{where} must be a mapping with keys among {', '.join(sorted(ADVERSARIAL_KEYS))}", path)
-    if spec.get("attack", "pgd") not in ATTACKS:
-        raise ConfigError(f"{where}: unknown attack {spec.get('attack')!r} (available: {', '.join(ATTACKS)})", path)
+    if spec.get("attack", "pgd") not in PUBLIC_ATTACKS:
+        raise ConfigError(f"{where}: unknown attack {spec.get('attack')!r} (available: {', '.join(PUBLIC_ATTACKS)})", path)
     seen = [name]
     while (source := ((models.get(seen[-1]) or {}).get("adversarial") or {}).get("from")) is not None:
         if source not in models or not models[source]:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from staa.attacks.base import Attack
+from staa.attacks.budget import budget_claim
 from staa.data.base import SPLITS
 from staa.data.cache import PreparedCorpus
 from staa.evaluation.adversarial_set import ADV_FILE, RECORDS_FILE, AdversarialSet, craft_adversarial_set
@@ -47,7 +48,7 @@ class ExperimentContext:
 
     @property
     def seed(self) -> int:
-        return int(self.config.get("seed", 0))
+        return int(self.config["seed"])
 
     @property
     def run_seed(self) -> int:
@@ -65,7 +66,7 @@ class ExperimentContext:
 
     @property
     def splits(self) -> list[str]:
-        return list(self.config.get("splits", ["val", "test"]))
+        return list(self.config["splits"])
 
     def rel(self, path: Path) -> str:
         """``path`` relative to the output folder, as results.json and the report link it."""
@@ -74,7 +75,7 @@ class ExperimentContext:
     def indices(self, split: str) -> np.ndarray:
         """The attacked rows of ``split``: all, or a seeded subset of ``max_examples`` rows (sorted)."""
         n = len(self.corpus.split(split))
-        cap = self.config.get("max_examples")
+        cap = self.config["max_examples"]
         if not cap or cap >= n:
             return np.arange(n)
         rng = np.random.default_rng([self.seed, SPLITS.index(split)])
@@ -99,8 +100,8 @@ class ExperimentContext:
         settings, ``meta`` what ``records.json`` says the set is (threat, attacker).
         """
         data = self.corpus.split(split)
-        chunk = int((self.config.get("report") or {}).get("chunk_size", 8))
-        claim_folder(directory, {"attack": attack.name, "settings": identity, "eps": attack.eps, "target": target,
+        chunk = int(self.config["report"]["chunk_size"])
+        claim_folder(directory, {"attack": attack.name, "settings": identity, **budget_claim({"eps": attack.eps, "eps_db": attack.eps_db}), "target": target,
                                  "threat": threat_key, "indices": indices.tolist(), "seed": self.run_seed,
                                  "chunk_size": chunk}, outputs=SET_OUTPUTS, overwrite=self.overwrite)  # fmt: skip
         return craft_adversarial_set(

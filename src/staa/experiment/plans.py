@@ -17,8 +17,8 @@ from typing import Any
 
 from torch import nn
 
-from staa.attacks.base import Attack
-from staa.attacks.registry import build_attack
+from staa.attacks.base import Attack, FittedAttack
+from staa.attacks.registry import attack_class, build_attack
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.attacks.universal import UniversalConfig
 from staa.data.speech import Source, parse_sources
@@ -28,7 +28,7 @@ from staa.models.registry import model_class
 from staa.training.adversarial import AdvTrainConfig
 from staa.training.generator import check_train_config
 from staa.training.ser import TrainConfig
-from staa.validation import check_fields
+from staa.validation import check_arguments, check_fields
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # ids of models and attackers name output folders
 ZERO_ID = "zero"
@@ -39,29 +39,62 @@ MASK_CONTROL_SUFFIX = "_mask"
 
 @dataclass
 class AttackerPlan:
-    """One row of the attack tables for one threat model: what to build, at which ε, and how to label it."""
+    """One row of the attack tables for one threat model: what to build, at which ε, and how to label it.
+
+    The budget is ``eps`` (absolute) or ``eps_db`` (dB under each clip's peak, :mod:`staa.attacks.budget`);
+    the other is None."""
 
     id: str
     attack: str
     label: str
     group: str  # comparison | ablation | control
-    eps: float = DEFAULT_EPS
+    eps: float | None = DEFAULT_EPS
     settings: dict[str, Any] = field(default_factory=dict)
     target: str | None = None
     generator: dict[str, Any] | None = None
     train: dict[str, Any] | None = None
     fit: dict[str, Any] | None = None
     source: str | None = None  # a mask control: the STAA-Net attacker whose generator it reuses
+    eps_db: float | None = None
+
+    @property
+    def budget(self) -> dict[str, float | None]:
+        """``eps`` and ``eps_db`` as the attacks take them (one of the two None)."""
+        return {"eps": self.eps, "eps_db": self.eps_db}
+
+    @property
+    def kind(self) -> type[Attack]:
+        """The class of the plan's attack (internal ones included: the experiment builds its controls)."""
+        return attack_class(self.attack, internal=True)
+
+    @property
+    def trains_generator(self) -> bool:
+        """Whether the plan's attack is a generator trained for it (STAA-Net; not a control reusing one)."""
+        return issubclass(self.kind, FittedAttack) and self.kind.fitted_state == "generator"
 
     @property
     def factorised_generator(self) -> bool:
         """A STAA-Net plan whose generator has positions to control (not the "w/o factorisation" ablation)."""
-        return self.attack == "staa" and (self.generator or {}).get("factorised", True) is not False
+        return self.trains_generator and (self.generator or {}).get("factorised", True) is not False
 
 
 def experiment_eps(config: dict[str, Any]) -> float:
-    """The experiment's ε (``eps``, default :data:`staa.defaults.DEFAULT_EPS`): every attack's L∞ bound."""
-    return float(config.get("eps", DEFAULT_EPS))
+    """The experiment's absolute ε (``eps``, default :data:`staa.defaults.DEFAULT_EPS`): adversarial training's bound."""
+    eps = config.get("eps")
+    return DEFAULT_EPS if eps is None else float(eps)
+
+
+def budget_of(spec: dict[str, Any], default: dict[str, float | None]) -> dict[str, float | None]:
+    """The L∞ budget of an experiment file's ``spec`` (its own ``eps`` or ``eps_db``, replacing ``default``
+    as a whole), as the keywords ``eps`` and ``eps_db``; checked by :class:`~staa.attacks.budget.AmplitudeBudget`."""
+    if spec.get("eps") is None and spec.get("eps_db") is None:
+        return dict(default)
+    return {"eps": spec.get("eps"), "eps_db": spec.get("eps_db")}
+
+
+def experiment_budget(config: dict[str, Any]) -> dict[str, float | None]:
+    """The experiment's budget: ``eps_db`` (relative) or ``eps`` (absolute, default :data:`staa.defaults.DEFAULT_EPS`)."""
+    return budget_of(config, {"eps": DEFAULT_EPS, "eps_db": None})
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
@@ -74,28 +107,30 @@ def merge(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
 
 def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
     """The attackers of ``threat``: comparisons, then ablations, then the control rows."""
-    eps = experiment_eps(config)
+    budget = experiment_budget(config)
     overrides = (config.get("threat_overrides") or {}).get(threat) or {}
     attackers = {k: merge(v, overrides.get(k)) for k, v in config["attackers"].items() if v}
     plans = [
-        AttackerPlan(aid, s["attack"], s.get("label", aid), "comparison", eps, s.get("settings") or {}, s.get("target"),
-                     s.get("generator"), s.get("train"), s.get("fit"))
+        AttackerPlan(aid, s["attack"], s.get("label", aid), "comparison", settings=s.get("settings") or {},
+                     target=s.get("target"), generator=s.get("generator"), train=s.get("train"), fit=s.get("fit"),
+                     **budget_of(s, budget))
         for aid, s in attackers.items()
-    ]
+    ]  # fmt: skip
     for aid, spec in (config.get("ablations") or {}).items():
         if not spec:
             continue
         spec = merge(spec, overrides.get(aid))
         base = attackers[spec["of"]]
         plans.append(
-            AttackerPlan(aid, base["attack"], spec.get("label", aid), "ablation", eps,
-                         merge(base.get("settings") or {}, spec.get("settings")), base.get("target"),
-                         merge(base.get("generator") or {}, spec.get("generator")),
-                         merge(base.get("train") or {}, spec.get("train")), base.get("fit"))
+            AttackerPlan(aid, base["attack"], spec.get("label", aid), "ablation",
+                         settings=merge(base.get("settings") or {}, spec.get("settings")), target=base.get("target"),
+                         generator=merge(base.get("generator") or {}, spec.get("generator")),
+                         train=merge(base.get("train") or {}, spec.get("train")), fit=base.get("fit"),
+                         **budget_of(base, budget))  # an ablation keeps the budget of the attacker it varies
         )
-    plans.append(AttackerPlan(ZERO_ID, "zero", "No attack (δ = 0)", "control", eps))
+    plans.append(AttackerPlan(ZERO_ID, "zero", "No attack (δ = 0)", "control", **budget))
     shift = (config.get("controls") or {}).get("authors_shift", "auto")
-    generators = [p for p in plans if p.attack == "staa" and p.group == "comparison"]
+    generators = [p for p in plans if p.trains_generator and p.group == "comparison"]
     authors = [p for p in generators if (p.generator or {}).get("alignment") == "authors"]
     if shift is not False and (authors or (generators and shift is True)):
         # the shift is a Wave-U-Net's padding (an adjoint generator has none): the first authors'-alignment
@@ -103,8 +138,8 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
         unets = [p for p in generators if generator_config(p).architecture == "wave-u-net"]
         padding = next((p.generator or {} for p in authors + unets), {"preset": "fast"})
         plans.append(
-            AttackerPlan(SHIFT_ID, "zero", "Authors' shift alone (δ = 0)", "control", eps,
-                         generator={**padding, "alignment": "authors"})
+            AttackerPlan(SHIFT_ID, "zero", "Authors' shift alone (δ = 0)", "control",
+                         generator={**padding, "alignment": "authors"}, **budget)
         )
     return plans + mask_control_plans(config, generators)
 
@@ -116,7 +151,7 @@ def mask_control_plans(config: dict[str, Any], generators: list[AttackerPlan]) -
     return [
         AttackerPlan(f"{g.id}-{kind}{MASK_CONTROL_SUFFIX}", "staa_mask_control",
                      f"{g.label}: {kind} positions (same v, same sparsity)", "control", g.eps, {"kind": kind},
-                     g.target, g.generator, g.train, source=g.id)
+                     g.target, g.generator, g.train, source=g.id, eps_db=g.eps_db)
         for g in generators if g.factorised_generator
         for kind in MASK_CONTROLS if controls.get(f"{kind}{MASK_CONTROL_SUFFIX}", True)
     ]  # fmt: skip
@@ -129,7 +164,7 @@ def plan_of(config: dict[str, Any], threat: str, attacker: str) -> AttackerPlan:
 
 def per_clip_attack(plan: AttackerPlan, model: nn.Module, *, targeted: bool = False) -> Attack:
     """The baseline attack of ``plan`` (PGD, SparseFool, One-Pixel, zero) on ``model``, at the plan's ε."""
-    return build_attack(plan.attack, model, eps=plan.eps, **({"targeted": True} if targeted else {}), **plan.settings)
+    return build_attack(plan.attack, model, **plan.budget, **({"targeted": True} if targeted else {}), **plan.settings)
 
 
 def _checked(cls: type, spec: dict[str, Any], what: str) -> dict[str, Any]:
@@ -145,7 +180,9 @@ def generator_config(plan: AttackerPlan) -> GeneratorConfig:
     """``generator: {preset, ...}`` of a STAA-Net plan at its ε (preset default :data:`GENERATOR_PRESET`)."""
     spec = dict(plan.generator or {})
     preset = spec.pop("preset", GENERATOR_PRESET)
-    return GeneratorConfig.preset(preset, **{"eps": plan.eps, **_checked(GeneratorConfig, spec, "generator")})
+    spec = GeneratorConfig.renamed(spec)
+    budget = {"eps": DEFAULT_EPS if plan.eps is None else plan.eps, "eps_db": plan.eps_db}  # eps unused under eps_db
+    return GeneratorConfig.preset(preset, **{**budget, **_checked(GeneratorConfig, spec, "generator")})
 
 
 def train_config(plan: AttackerPlan, seed: int, target: int | None) -> tuple[STAATrainConfig, dict[str, Any] | None]:
@@ -201,7 +238,7 @@ def check_buildable(config: dict[str, Any]) -> None:
     """Build, without weights or data, every model's training config and options and every attacker's
     attack and configs, so that a value they cannot use is refused before the first step, not after
     minutes of training (raises :class:`ConfigError` naming the model or attacker)."""
-    seed = config.get("seed", 0)
+    seed = config["seed"]
     for name in needed_models(config):
         spec = config["models"][name]
         try:
@@ -231,15 +268,17 @@ def _build_plan(plan: AttackerPlan, seed: int) -> None:
     for key in ("settings", "generator", "train", "fit"):
         if not isinstance(getattr(plan, key) or {}, dict):
             raise ConfigError(f"{key} must be a mapping, got {getattr(plan, key)!r}")
-    if plan.attack == "staa" or plan.generator is not None:
+    cls = plan.kind
+    check_arguments(cls.__init__, plan.settings, "settings")
+    if plan.trains_generator or plan.generator is not None:
         generator_config(plan)
-    if plan.attack == "staa":
+    if plan.trains_generator:
         train_config(plan, seed, None)
         train_data(plan)
-    elif plan.attack == "universal":
+    elif issubclass(cls, FittedAttack):  # fitted by the attack itself (the universal perturbation)
         universal_config(plan, seed)
-        build_attack("universal", nn.Module(), eps=plan.eps, **plan.settings)
-    elif plan.attack not in ("zero", "staa_mask_control"):  # a mask control is built from its trained generator
+        cls(nn.Module(), **plan.budget, **plan.settings)
+    elif not cls.control:  # a control is built from what it controls (δ = 0; a trained generator)
         per_clip_attack(plan, nn.Module())
 
 

@@ -23,7 +23,8 @@ from staa.evaluation.figures import plot_example, write_listening_files
 from staa.evaluation.report import write_report
 from staa.evaluation.tables import write_tables
 from staa.experiment.context import ExperimentContext
-from staa.experiment.plans import experiment_eps
+from staa.experiment.plans import experiment_budget
+from staa.experiment.readings import AUDIBLE_SNR_DB, audible_rows, position_readings
 from staa.io.outputs import write_json
 from staa.runtime.reproducibility import provenance
 
@@ -53,7 +54,8 @@ def results_record(ctx: ExperimentContext, rows: list[dict[str, Any]]) -> dict[s
         "provenance": provenance(ctx.config, ctx.seed),
         "corpus": {"name": pc.name, "classes": pc.classes, "sample_rate": pc.sample_rate, "length": pc.length,
                    "seconds": pc.length / pc.sample_rate, "splits": {s: len(pc.split(s)) for s in SPLITS}},
-        "eps": experiment_eps(ctx.config),
+        **experiment_budget(ctx.config),
+        "readings": {"audible_snr_db": AUDIBLE_SNR_DB, "audible": audible_rows(rows), "positions": position_readings(rows)},
         "splits": ctx.splits,
         "threat_models": list(ctx.config["threat_models"]),
         "victims": list(ctx.config["victims"]),
@@ -65,7 +67,7 @@ def results_record(ctx: ExperimentContext, rows: list[dict[str, Any]]) -> dict[s
 
 def listening_examples(ctx: ExperimentContext, results: dict[str, Any]) -> list[dict[str, Any]]:
     """Fig. 3 and listening files for the first successful clips of each comparison attacker (last split)."""
-    per_attacker = int((ctx.config.get("report") or {}).get("examples", 1))
+    per_attacker = int(ctx.config["report"]["examples"])
     classes = ctx.corpus.classes
     out = []
     for row in results["attacks"]:

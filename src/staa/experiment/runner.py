@@ -12,10 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
-from staa.errors import ConfigError
 from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import attacker_plans, needed_models
 from staa.experiment.results import write_results_and_report
@@ -23,10 +21,12 @@ from staa.experiment.sections.budgets import budgets
 from staa.experiment.sections.curves import curves
 from staa.experiment.sections.robustness import robustness
 from staa.experiment.sections.seeds import attack_seeds
-from staa.experiment.sections.targeted import targeted
+from staa.experiment.sections.targeted import check_classes, targeted
 from staa.experiment.steps import attack_and_replay, prepare_corpus, train_ser_model
 from staa.io.outputs import write_text
 from staa.runtime.reproducibility import seed_everything
+from staa.io.lock import folder_lock
+from staa.runtime.device import check_device
 from staa.runtime.threads import torch_threads
 
 
@@ -47,12 +47,10 @@ def run_experiment(
     ``out_dir``; return the path of ``report.html``. ``overwrite`` starts every step over instead of
     resuming or refusing outputs made with other settings."""
     out = Path(out_dir)
-    ctx = ExperimentContext(config, out, device or config.get("device", "cpu"), show_progress, log, overwrite)
-    if ctx.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device '{ctx.device}' requested but CUDA is not available")
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
-    with torch_threads(config.get("threads")):  # None: as the process has them (`staa` sets them from --threads)
+    ctx = ExperimentContext(config, out, device or config["device"], show_progress, log, overwrite)
+    check_device(ctx.device)
+    with folder_lock(out), torch_threads(config["threads"]):  # one run per folder; threads None: the process's
+        write_text(out / "experiment.yaml", yaml.safe_dump(config, sort_keys=False))
         return _steps(ctx)
 
 
@@ -61,6 +59,7 @@ def _steps(ctx: ExperimentContext) -> Path:
     config = ctx.config
     seed_everything(ctx.seed)
     prepare_corpus(ctx)
+    check_classes(ctx)  # the classes the file names exist: known now, before any training
     for name in needed_models(config):
         train_ser_model(ctx, name)
     rows = []

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from staa.attacks.base import Attack
-from staa.attacks.registry import accepts, build_attack
+from staa.attacks.base import Attack, FittedAttack
+from staa.attacks.budget import budget_claim
+from staa.attacks.registry import accepts
 from staa.attacks.staa import Generator, STAANet
 from staa.attacks.staa.controls import MaskControl
 from staa.attacks.universal import fitted_universal
@@ -130,7 +131,7 @@ def fit_universal_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, t
     """Fit (or reuse) the universal perturbation of ``plan`` on the training split against ``threat``."""
     fit_cfg = universal_config(plan, ctx.run_seed)
     directory = ctx.attack_root / "generators" / threat / plan.id
-    claim_folder(directory, {"settings": plan.settings, "fit": asdict(fit_cfg), "eps": plan.eps, "target": target,
+    claim_folder(directory, {"settings": plan.settings, "fit": asdict(fit_cfg), **budget_claim(plan.budget), "target": target,
                              "threat": ctx.fingerprints[threat], "corpus": ctx.corpus.path.name},
                  outputs=(PERTURBATION_FILE, FIT_FILE), overwrite=ctx.overwrite)  # fmt: skip
     train = ctx.corpus.split("train")
@@ -138,32 +139,33 @@ def fit_universal_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, t
             f"epochs, or reused from {directory}")  # fmt: skip
     return fitted_universal(
         ctx.models[threat], directory, lambda: torch.from_numpy(np.array(train.waves, dtype=np.float32)),
-        eps=plan.eps, target=target, config=fit_cfg, settings=plan.settings, record={"settings": plan.settings},
+        **plan.budget, target=target, config=fit_cfg, settings=plan.settings, record={"settings": plan.settings},
     )  # fmt: skip
 
 
 def build_attack_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None) -> tuple[Attack, dict[str, Any]]:
     """The attack of ``plan`` on ``threat`` and the settings that identify its outputs."""
     model = ctx.models[threat]
-    if plan.attack == "staa":
+    cls = plan.kind
+    if plan.trains_generator:
         generator = train_generator_for(ctx, threat, plan, target)
         weights = ctx.attack_root / "generators" / threat / plan.id / "best" / WEIGHTS_NAME
-        attack = STAANet(model, generator, eps=plan.eps, **({"targeted": True} if target is not None else {}), **plan.settings)
+        attack = STAANet(model, generator, **plan.budget, **({"targeted": True} if target is not None else {}), **plan.settings)
         return attack, {"generator": file_fingerprint(weights), **plan.settings}
-    if plan.attack == "staa_mask_control":  # the source attacker's generator, its v on control positions
+    if issubclass(cls, MaskControl):  # the source attacker's generator, its v on control positions
         generator = train_generator_for(ctx, threat, plan_of(ctx.config, threat, str(plan.source)), target)
         weights = ctx.out / "generators" / threat / str(plan.source) / "best" / WEIGHTS_NAME
-        attack = MaskControl(model, generator, eps=plan.eps, seed=ctx.seed, **plan.settings)
+        attack = MaskControl(model, generator, **plan.budget, seed=ctx.seed, **plan.settings)
         return attack, {"generator": file_fingerprint(weights), **plan.settings}
-    if plan.attack == "universal":
+    if issubclass(cls, FittedAttack):  # fitted by the attack itself: the universal perturbation
         attack = fit_universal_for(ctx, threat, plan, target)
         return attack, {"perturbation": file_fingerprint(ctx.attack_root / "generators" / threat / plan.id / PERTURBATION_FILE),
                         **plan.settings}  # fmt: skip
-    if plan.attack == "zero" and plan.generator is not None:  # the authors' shift: a generator's output at ε = 0
+    if cls.control and plan.generator is not None:  # the authors' shift: a generator's output at ε = 0
         cfg = generator_config(plan)
-        return build_attack("zero", model, generator=Generator(cfg)), {"generator_config": cfg.to_dict()}
-    if plan.attack == "zero":
-        return build_attack("zero", model), {}
+        return cls(model, generator=Generator(cfg)), {"generator_config": cfg.to_dict()}
+    if cls.control:
+        return cls(model), {}
     if ctx.attack_seed is not None and accepts(plan.attack, "seed"):  # a repeat: the attack draws from its seed
         plan = replace(plan, settings={**plan.settings, "seed": ctx.attack_seed})
     return per_clip_attack(plan, model, targeted=target is not None), dict(plan.settings)
@@ -175,7 +177,7 @@ def attack_and_replay(ctx: ExperimentContext, threat: str, plan: AttackerPlan) -
         raise ConfigError(f"attacker '{plan.id}': target '{plan.target}' is not a class of {ctx.corpus.name}")
     target = ctx.corpus.classes.index(plan.target) if plan.target is not None else None
     attack, identity = build_attack_for(ctx, threat, plan, target)
-    perceptual = bool((ctx.config.get("report") or {}).get("perceptual", True))
+    perceptual = bool(ctx.config["report"]["perceptual"])
     rows = []
     for split_name in ctx.splits:
         split, indices = ctx.corpus.split(split_name), ctx.indices(split_name)

@@ -7,7 +7,10 @@
   file, a read-only folder) is refused in one line before any work.
 * :func:`claim_folder`: a folder's ``spec.json`` records the settings behind its outputs, so a resumed or
   repeated run with other settings is refused (naming what changed) instead of mixing results, or, with
-  ``overwrite``, starts over.
+  ``overwrite``, starts over. Every file written (atomically) below a claimed folder is listed in its
+  ``written.txt``; ``overwrite`` deletes those files only, and a folder whose outputs hold a file staa did
+  not write is refused rather than emptied.
+* :func:`inputs_apart`: an output folder that holds, is, or lies inside an input is refused.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,10 +26,14 @@ from typing import Any
 import numpy as np
 
 from staa.errors import ConfigError
+from staa.io.lock import folder_lock
 
 TMP_MARK = ".tmp"
 SPEC_FILE = "spec.json"
+WRITTEN_FILE = "written.txt"  # the files staa wrote below a claimed folder, one relative path a line
 RESTART_HINT = "rerun with --overwrite to start over, or use another --out"
+FOREIGN_HINT = "--overwrite deletes only the files staa recorded writing: move them away or use another --out"
+_claims: set[Path] = set()  # folders claimed by this process: writes below them are recorded
 
 
 @contextlib.contextmanager
@@ -47,6 +53,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp made it 0600; the file is shared as the umask says
         os.replace(tmp_path, path)
+        _record_written(path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -128,41 +135,60 @@ def claim_folder(
     ``outputs`` are the names (relative to ``directory``) that the claiming step writes. Another
     ``spec.json`` is refused, naming what changed, while any of them exists (a claim with none of its
     outputs written, left by a killed run, is simply replaced); without ``spec.json`` they are outputs of
-    unknown settings and are refused too. ``overwrite`` deletes them (and only them) and claims the folder
-    anew. ``write = False`` checks without writing (the other ranks under torchrun).
+    unknown settings and are refused too. ``overwrite`` deletes the files staa wrote among them (listed
+    in ``written.txt``) and claims the folder anew; a file it did not write there is refused, never
+    deleted. ``write = False`` checks without writing (the other ranks under torchrun).
     """
     directory = Path(directory)
-    spec = json.loads(json.dumps(spec, default=str))
-    path = directory / SPEC_FILE
-    old = _read_spec(path)
-    found = [name for name in outputs if (directory / name).exists()]
+    old, spec = check_claim(directory, spec, outputs=outputs, overwrite=overwrite)
     if overwrite:
-        for name in (*outputs, SPEC_FILE):
-            _remove(directory / name)
-    elif old is not None and old != spec and (found or not outputs):
-        raise ConfigError(f"outputs here were made with other settings ({describe_changes(old, spec)}); {RESTART_HINT}",
-                          directory)  # fmt: skip
-    elif old is None and found:
-        raise ConfigError(f"holds outputs ({', '.join(found[:3])}) made with unrecorded settings; {RESTART_HINT}", directory)
+        _remove_written(directory, outputs)
+    if write:
+        _claims.add(directory.resolve())
     if (overwrite or old != spec) and write:
-        write_json(path, spec)
+        write_json(directory / SPEC_FILE, spec)
+
+
+def check_claim(directory: Path, spec: dict[str, Any], *, outputs: Sequence[str], overwrite: bool
+                ) -> tuple[dict[str, Any] | None, dict[str, Any]]:  # fmt: skip
+    """:func:`claim_folder`'s refusals, touching nothing: (the recorded spec or None, ``spec`` as JSON keeps it)."""
+    spec = json.loads(json.dumps(spec, default=str))
+    old = _read_spec(directory / SPEC_FILE)
+    found = [name for name in outputs if (directory / name).exists()]
+    foreign = _foreign_files(directory, found)
+    hint = FOREIGN_HINT if foreign else RESTART_HINT  # never offer --overwrite where it could not start over
+    if overwrite and foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise ConfigError(f"holds files staa has no record of writing ({shown}); {FOREIGN_HINT}", directory)
+    if not overwrite and old is not None and old != spec and (found or not outputs):
+        raise ConfigError(f"outputs here were made with other settings ({describe_changes(old, spec)}); {hint}", directory)
+    if not overwrite and old is None and found:
+        raise ConfigError(f"holds outputs ({', '.join(found[:3])}) made with unrecorded settings; {hint}", directory)
+    return old, spec
 
 
 @contextlib.contextmanager
 def claimed(directory: str | Path, spec: dict[str, Any], *, outputs: Sequence[str], overwrite: bool = False,
             write: bool = True) -> Iterator[Path]:  # fmt: skip
-    """:func:`claim_folder` around a step: a step that fails before writing any of its ``outputs`` takes
-    its claim back (and the folder, if the step made it), so a refused run leaves nothing behind."""
+    """:func:`claim_folder` around a step, holding the folder's lock (:func:`staa.io.lock.folder_lock`): one
+    run at a time writes there. A step that fails before writing any of its ``outputs`` takes its claim
+    back (and the folder, if the step made it), so a refused run leaves nothing behind."""
     directory = Path(directory)
     made = [p for p in (directory, *directory.parents) if not p.exists()]
-    claim_folder(directory, spec, outputs=outputs, overwrite=overwrite, write=write)
+    check_claim(directory, spec, outputs=outputs, overwrite=overwrite)  # a refused run does not even lock
     try:
-        yield directory
+        with folder_lock(directory, enabled=write):
+            claim_folder(directory, spec, outputs=outputs, overwrite=overwrite, write=write)
+            try:
+                yield directory
+            except BaseException:
+                if write and not any((directory / name).exists() for name in outputs):
+                    (directory / SPEC_FILE).unlink(missing_ok=True)
+                    (directory / WRITTEN_FILE).unlink(missing_ok=True)
+                raise
     except BaseException:
-        if write and not any((directory / name).exists() for name in outputs):
-            (directory / SPEC_FILE).unlink(missing_ok=True)
-            if made:
-                remove_empty_folders(made[-1])
+        if write and made and not any((directory / name).exists() for name in outputs):
+            remove_empty_folders(made[-1])
         raise
 
 
@@ -208,8 +234,72 @@ def _read_spec(path: Path) -> dict[str, Any] | None:
     return spec if isinstance(spec, dict) else {"": spec}
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+def _record_written(path: Path) -> None:
+    """Add ``path`` to the ``written.txt`` of the deepest folder this process claimed above it."""
+    if not _claims or path.name in (WRITTEN_FILE, SPEC_FILE):
+        return
+    full = path.parent.resolve() / path.name
+    owner = next((p for p in full.parents if p in _claims), None)
+    if owner is not None and owner.is_dir():
+        with open(owner / WRITTEN_FILE, "a", encoding="utf-8") as f:
+            f.write(full.relative_to(owner).as_posix() + "\n")
+
+
+def written_files(directory: Path) -> set[str]:
+    """The files (relative paths) that staa recorded writing below the claimed ``directory``."""
+    try:
+        return set((directory / WRITTEN_FILE).read_text(encoding="utf-8").splitlines())
+    except (FileNotFoundError, UnicodeDecodeError):
+        return set()
+
+
+def _files_below(directory: Path, names: Sequence[str]) -> list[str]:
+    """Every file (relative path, links included) that the outputs ``names`` of ``directory`` hold."""
+    files = []
+    for name in names:
+        p = directory / name
+        if p.is_dir() and not p.is_symlink():
+            files += sorted(q.relative_to(directory).as_posix() for q in p.rglob("*") if not q.is_dir() or q.is_symlink())
+        elif p.exists() or p.is_symlink():
+            files.append(Path(name).as_posix())
+    return files
+
+
+def _foreign_files(directory: Path, found: Sequence[str]) -> list[str]:
+    """Files among the outputs that staa did not record writing (the user's, or of a folder without a record)."""
+    written = written_files(directory)
+    return [f for f in _files_below(directory, found) if f not in written and not _partial(f)]
+
+
+def _partial(name: str) -> bool:
+    """A temporary that a killed atomic write left (removed by :func:`remove_partial_outputs`)."""
+    base = name.rsplit("/", 1)[-1]
+    return base.startswith(".") and TMP_MARK in base[1:]
+
+
+def _remove_written(directory: Path, outputs: Sequence[str]) -> None:
+    """Delete the files staa wrote among ``outputs`` (and the folders they leave empty), then the claim."""
+    for name in _files_below(directory, [n for n in outputs if (directory / n).exists() or (directory / n).is_symlink()]):
+        (directory / name).unlink()
+    for name in outputs:
+        if (directory / name).is_dir() and not (directory / name).is_symlink():
+            remove_empty_folders(directory / name)
+    for name in (SPEC_FILE, WRITTEN_FILE):
+        (directory / name).unlink(missing_ok=True)
+
+
+def inputs_apart(out: str | Path, inputs: Sequence[str | Path | None]) -> None:
+    """Refuse an output folder that is an input, holds one, or lies inside one (one line naming both).
+
+    Outputs written into the inputs' place could replace them, and a later ``--overwrite`` would have
+    them among its outputs; the check runs before any work.
+    """
+    target = Path(out).resolve()
+    for given in inputs:
+        if given is None or not Path(given).exists():
+            continue
+        source = Path(given).resolve()
+        if source == target or target in source.parents:
+            raise ConfigError(f"holds the input {given}: give an output folder apart from the inputs", out)
+        if source in target.parents and source.is_dir():
+            raise ConfigError(f"lies inside the input folder {given}: give an output folder apart from the inputs", out)

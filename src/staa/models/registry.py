@@ -8,29 +8,29 @@ loads its victim through :func:`load_model`.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
-from staa.errors import CheckpointError, ConfigError
+from staa.errors import CheckpointError
 from staa.models.base import SERModel, read_config
+from staa.registry import Registry
 
-MODELS: dict[str, str] = {
-    "emo18": "staa.models.emo18:Emo18",
-    "zhao19": "staa.models.zhao19:Zhao19",
-    "wav2vec2": "staa.models.foundation:Wav2Vec2SER",
-    "wavlm": "staa.models.foundation:WavLMSER",
-    "hubert": "staa.models.foundation:HubertSER",
-    "defended": "staa.defenses.defended:Defended",
-}
+MODELS = Registry(
+    "model",
+    {
+        "emo18": "staa.models.emo18:Emo18",
+        "zhao19": "staa.models.zhao19:Zhao19",
+        "wav2vec2": "staa.models.foundation:Wav2Vec2SER",
+        "wavlm": "staa.models.foundation:WavLMSER",
+        "hubert": "staa.models.foundation:HubertSER",
+        "defended": "staa.defenses.defended:Defended",
+    },
+)
 
 
 def model_class(name: str) -> type[SERModel]:
     """The class registered under ``name`` (a model name or a checkpoint's ``model_type``)."""
-    if name not in MODELS:
-        raise ConfigError(f"unknown model '{name}' (available: {', '.join(sorted(MODELS))})")
-    module, cls = MODELS[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    return MODELS.get(name)
 
 
 def build_model(name: str, **config: Any) -> SERModel:

@@ -13,13 +13,14 @@ ranks by :func:`shard_indices`, and batch-norm statistics are computed over the 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
+
+from staa.validation import environment_int
 
 
 def is_distributed() -> bool:
@@ -28,12 +29,12 @@ def is_distributed() -> bool:
 
 def setup(device: str | torch.device = "cpu") -> None:
     """Join the process group when launched by torchrun; no-op otherwise or when already joined."""
-    if is_distributed() or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if is_distributed() or environment_int("WORLD_SIZE", 1, low=1) <= 1:
         return
     backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
     dist.init_process_group(backend=backend)
     if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(environment_int("LOCAL_RANK", 0))
 
 
 def shutdown() -> None:
@@ -48,7 +49,7 @@ def local_device(device: str | torch.device) -> torch.device:
     """``cuda`` means this rank's GPU (LOCAL_RANK) under torchrun; other devices are returned as given."""
     device = torch.device(device)
     if device.type == "cuda" and device.index is None and is_distributed():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cuda", environment_int("LOCAL_RANK", 0))
     return device
 
 

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 T = TypeVar("T")
 
 LOG_INTERVAL = 10.0  # seconds between two log lines of one loop when stderr is not a terminal
+_shown = 0  # enabled progress loops running now: loops inside them (:func:`inner`) report too
 
 
 def progress(
@@ -42,6 +43,25 @@ def progress(
     if not enabled:
         yield from items
         return
+    global _shown
+    _shown += 1
+    try:
+        yield from _shown_progress(items, description, total, sizes, unit)
+    finally:
+        _shown -= 1
+
+
+def inner(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """A long loop inside one item of a shown loop (an attack's queries on one chunk of clips): a line every
+    :data:`LOG_INTERVAL` seconds, so that minutes of work are never silent; nothing when no loop is shown."""
+    if not _shown:
+        yield from items
+        return
+    yield from logged(items, description, total, LOG_INTERVAL, final=False)
+
+
+def _shown_progress(items: Iterable[T], description: str, total: int | None, sizes: Sequence[int] | None,
+                    unit: str | None) -> Iterator[T]:  # fmt: skip
     if sizes is not None:
         total = sum(sizes)
     elif total is None and hasattr(items, "__len__"):
@@ -70,9 +90,11 @@ def logged(
     *,
     sizes: Sequence[int] | None = None,
     unit: str | None = None,
+    final: bool = True,
 ) -> Iterator[T]:
     """Iterate ``items``, printing ``description: done/total in N s`` every ``interval`` seconds and at the
-    end; with ``sizes`` and ``unit``, ``done`` counts units and the line ends with their rate."""
+    end (without ``final``, only if a line was printed before); with ``sizes`` and ``unit``, ``done`` counts
+    units and the line ends with their rate."""
     start = last = time.monotonic()
     done = 0
     of = f"/{total}" if total is not None else ""
@@ -89,4 +111,5 @@ def logged(
         if now - last >= interval:
             print(line(now, ""), file=sys.stderr, flush=True)
             last = now
-    print(line(time.monotonic(), " done"), file=sys.stderr, flush=True)
+    if final or last > start:
+        print(line(time.monotonic(), " done"), file=sys.stderr, flush=True)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from staa.attacks.base import Attack
-from staa.attacks.registry import accepts, attack_class
+from staa.attacks.registry import accepts, attack_class, public_attack
 from staa.data.cache import PreparedCorpus, Split
 from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
@@ -61,6 +61,7 @@ class AdvTrainConfig(TrainConfig):
         if self.augment is not None or self.balance != "none":
             raise ConfigError("adversarial training takes plain shuffled batches: augment and balance are not supported")
         number("eps", self.eps, low=0, high=1, low_open=True)
+        public_attack(self.attack)
         if not isinstance(self.attack_options, dict):
             raise ConfigError(f"attack options must be a mapping, got {self.attack_options!r}")
 

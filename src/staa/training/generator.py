@@ -36,26 +36,35 @@ from staa.io.weights import fingerprint
 
 OUTPUTS = ("best", "last", "state.pt", "train.json")  # what the trainer writes into its folder
 
-BUDGETS = ("sparsity_pct", "snr_db")  # an upper bound on sparsity (λ_s adapts), a lower bound on SNR (λ_m)
+BUDGETS = ("k_percent", "snr_db")  # an upper bound on sparsity (λ_s adapts), a lower bound on SNR (λ_m)
 BUDGET_OPTIONS = ("update", "lr", "damping", "max_factor")  # the controllers' settings
+RENAMED_BUDGETS = {"sparsity_pct": "k_percent"}  # earlier names, still read from experiment files
+
+
+def budget_spec(spec: Any) -> Any:
+    """A ``train.budget`` mapping with earlier names (:data:`RENAMED_BUDGETS`) under their current ones."""
+    if not isinstance(spec, dict):
+        return spec
+    return {RENAMED_BUDGETS.get(k, k): v for k, v in spec.items()}
 
 
 def budget_controllers(
-    train_config: STAATrainConfig, sparsity_pct: float | None = None, snr_db: float | None = None, **options: Any
+    train_config: STAATrainConfig, k_percent: float | None = None, snr_db: float | None = None, **options: Any
 ) -> list[DualController]:
     """The ``train_generator`` callbacks that hold the given budgets (none without one), checked up front.
 
     A budget adapts λ_s (sparsity) or λ_m (SNR), so it cannot be combined with that term's ablation in
     ``train_config``; ``options`` are the controllers' (``update``, ``lr``, ``damping``, ``max_factor``).
     """
+    k_percent = options.pop("sparsity_pct", k_percent)  # the earlier name
     unknown = sorted(set(options) - set(BUDGET_OPTIONS))
     if unknown:
         raise ConfigError(f"budget: unknown options {unknown} (known: {', '.join(BUDGET_OPTIONS)})")
-    if (sparsity_pct is not None and train_config.no_sparsity) or (snr_db is not None and train_config.no_magnitude):
+    if (k_percent is not None and train_config.no_sparsity) or (snr_db is not None and train_config.no_magnitude):
         raise ConfigError("a budget adapts λ_s (sparsity) or λ_m (SNR): it cannot be combined with its term's ablation")
     controllers: list[DualController] = []
-    if sparsity_pct is not None:
-        controllers.append(SparsityBudget(float(sparsity_pct), **options))
+    if k_percent is not None:
+        controllers.append(SparsityBudget(float(k_percent), **options))
     if snr_db is not None:
         controllers.append(SNRBudget(float(snr_db), **options))
     return controllers

@@ -150,7 +150,7 @@ def _resume(model: SERModel, optimizer: torch.optim.Optimizer, path: Path) -> tu
 
     A state written for another architecture or class count is refused in one line.
     """
-    state = load_state(path)
+    state = load_state(path, {"model": dict, "optimizer": dict, "history": list, "best_uar": (int, float), "epoch": int})
     if state is None:
         return [], -1.0, 0
     try:

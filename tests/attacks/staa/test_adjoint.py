@@ -96,7 +96,7 @@ def test_it_carries_a_frozen_copy_of_the_threats_front_end(threat) -> None:
 
 
 def test_it_perturbs_exactly_the_budget_and_each_clip_on_its_own_positions(threat) -> None:
-    g = adjoint(threat, sparsity_pct=10.0).eval()
+    g = adjoint(threat, k_percent=10.0).eval()
     x = clips(4)
     with torch.no_grad():
         out = g(x)

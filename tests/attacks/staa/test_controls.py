@@ -14,7 +14,7 @@ from staa.errors import ConfigError
 
 def generator() -> Generator:
     torch.manual_seed(0)
-    return Generator(GeneratorConfig(levels=3, features=4, mask="topk", sparsity_pct=5.0, bound="clip", eps=0.05))
+    return Generator(GeneratorConfig.authors(levels=3, features=4, mask="topk", k_percent=5.0, bound="clip", eps=0.05))
 
 
 def clips() -> torch.Tensor:

@@ -37,12 +37,12 @@ def _trained_looking(config: GeneratorConfig) -> Generator:
 @pytest.mark.parametrize(
     "config",
     [
-        GeneratorConfig(levels=3, features=4, norm="bn"),
-        GeneratorConfig(levels=3, features=4, norm="gn", kernel_size=7, stride=3),
-        GeneratorConfig(levels=4, features=2, norm="none", growth="add", depth=2),
-        GeneratorConfig(levels=3, features=4, norm="bn", factorised=False),
-        GeneratorConfig(levels=3, features=4, norm="bn", fold=4),
-        GeneratorConfig(levels=3, features=4, norm="bn", fold=2),
+        GeneratorConfig.authors(levels=3, features=4, norm="bn"),
+        GeneratorConfig.authors(levels=3, features=4, norm="gn", kernel_size=7, stride=3),
+        GeneratorConfig.authors(levels=4, features=2, norm="none", growth="add", depth=2),
+        GeneratorConfig.authors(levels=3, features=4, norm="bn", factorised=False),
+        GeneratorConfig.authors(levels=3, features=4, norm="bn", fold=4),
+        GeneratorConfig.authors(levels=3, features=4, norm="bn", fold=2),
     ],
 )
 def test_fused_generator_equals_generator(config: GeneratorConfig) -> None:
@@ -58,7 +58,7 @@ def test_fused_generator_equals_generator(config: GeneratorConfig) -> None:
 
 
 def test_fusion_removes_batch_norm_and_transposed_convolutions_from_a_copy() -> None:
-    g = _trained_looking(GeneratorConfig(levels=3, features=4, norm="bn"))
+    g = _trained_looking(GeneratorConfig.authors(levels=3, features=4, norm="bn"))
     fused = fuse(g)
     kinds = {type(m) for m in fused.modules()}
     assert nn.BatchNorm1d not in kinds and nn.ConvTranspose1d not in kinds and SubPixelConv1d in kinds

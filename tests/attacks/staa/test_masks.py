@@ -48,10 +48,10 @@ def test_a_full_budget_keeps_every_sample_and_still_passes_gradient() -> None:
 @pytest.mark.parametrize("pct", [1.0, 10.0, 37.5])
 def test_a_top_k_generator_perturbs_at_most_its_budget_in_training_and_inference_alike(pct: float) -> None:
     torch.manual_seed(0)
-    g = Generator(GeneratorConfig(levels=3, features=4, mask="topk", sparsity_pct=pct, bound="clip"))
+    g = Generator(GeneratorConfig.authors(levels=3, features=4, mask="topk", k_percent=pct, bound="clip"))
     x = torch.rand(3, 1600, generator=torch.Generator().manual_seed(3)) * 1.6 - 0.8
     train_mask = g.train()(x).mask
     eval_out = g.eval()(x)
     assert torch.equal(train_mask, eval_out.mask)  # the same binary mask: no random quantisation
     assert ((eval_out.delta != 0).sum(-1) <= budget(pct, 1600)).all()
-    assert torch.equal(g(x, sparsity_pct=100.0).mask, torch.ones_like(x))  # training anneals from dense
+    assert torch.equal(g(x, k_percent=100.0).mask, torch.ones_like(x))  # training anneals from dense

@@ -22,7 +22,7 @@ def clips(tiny_corpus) -> torch.Tensor:
 
 
 def zero_generator(**kw) -> Generator:
-    g = Generator(GeneratorConfig(levels=3, features=4, **kw))
+    g = Generator(GeneratorConfig.authors(levels=3, features=4, **kw))
     with torch.no_grad():
         g.magnitude_decoder.head.weight.zero_()
         g.magnitude_decoder.head.bias.zero_()
@@ -40,7 +40,7 @@ def test_zero_perturbation_gives_the_clean_clip_and_no_success(victim, tiny_corp
 
 def test_attack_uses_the_generator_in_eval_mode_and_stays_in_the_eps_ball(victim, tiny_corpus) -> None:
     torch.manual_seed(1)
-    g = Generator(GeneratorConfig(levels=3, features=4, eps=0.05)).train()
+    g = Generator(GeneratorConfig.authors(levels=3, features=4, eps=0.05)).train()
     x = clips(tiny_corpus)
     attack = STAANet(victim, g)
     assert attack.eps == 0.05 and attack.name == "staa"
@@ -55,14 +55,14 @@ def test_attack_uses_the_generator_in_eval_mode_and_stays_in_the_eps_ball(victim
 
 
 def test_another_eps_scales_the_perturbation(victim, tiny_corpus) -> None:
-    g = Generator(GeneratorConfig(levels=3, features=4, eps=0.05, bound="clip"))
+    g = Generator(GeneratorConfig.authors(levels=3, features=4, eps=0.05, bound="clip"))
     x = clips(tiny_corpus) * 0.5  # far from ±1, so no amplitude clamping interferes
     big, small = STAANet(victim, g)(x), STAANet(victim, g, eps=0.01)(x)
     assert torch.allclose(small.delta * 5, big.delta, atol=1e-6)
 
 
 def test_from_pretrained_and_registry(victim, tiny_corpus, tmp_path) -> None:
-    g = Generator(GeneratorConfig(levels=3, features=4)).eval()
+    g = Generator(GeneratorConfig.authors(levels=3, features=4)).eval()
     g.save_pretrained(tmp_path / "gen")
     x = clips(tiny_corpus)
     loaded = STAANet.from_pretrained(victim, tmp_path / "gen")

@@ -16,7 +16,7 @@ from staa.models import build_model
 
 
 def tiny(**kw) -> GeneratorConfig:
-    return GeneratorConfig(**{"levels": 3, "features": 4, **kw})
+    return GeneratorConfig.authors(**{"levels": 3, "features": 4, **kw})
 
 
 def zero_magnitudes(g: Generator) -> Generator:
@@ -158,9 +158,9 @@ def test_loading_refuses_other_checkpoints(tmp_path) -> None:
 
 def test_invalid_configs_and_inputs_are_refused() -> None:
     with pytest.raises(ConfigError, match="bound"):
-        GeneratorConfig(bound="soft")
+        GeneratorConfig.authors(bound="soft")
     with pytest.raises(ConfigError, match="levels"):
-        GeneratorConfig(levels=1)
+        GeneratorConfig.authors(levels=1)
     with pytest.raises(ConfigError, match="batch, samples"):
         Generator(tiny())(torch.zeros(10))
 
@@ -168,7 +168,7 @@ def test_invalid_configs_and_inputs_are_refused() -> None:
 def test_presets_differ_as_documented() -> None:
     fast, authors = GeneratorConfig.fast(), GeneratorConfig.authors()
     assert authors.channels == [32, 64, 128, 256, 512, 1024]
-    assert GeneratorConfig(growth="add", levels=4).channels == [32, 64, 96, 128]
+    assert GeneratorConfig.authors(growth="add", levels=4).channels == [32, 64, 96, 128]
     assert Generator(fast).num_parameters() * 100 < Generator(authors).num_parameters()
 
 
@@ -254,7 +254,7 @@ def test_realtime_preset_is_fast_on_frames_of_two_samples(tmp_path) -> None:
     Generator(GeneratorConfig.realtime(fold=4)).save_pretrained(tmp_path / "fold4")
     assert Generator.from_pretrained(tmp_path / "fold4").config.fold == 4
     with pytest.raises(ConfigError, match="fold"):
-        GeneratorConfig(fold=0)
+        GeneratorConfig.authors(fold=0)
 
 
 # ---- activation checkpointing: a training-memory option that changes no value ----------------------------

@@ -24,7 +24,7 @@ from staa.training.ser import TrainConfig, train_ser
 
 def generator() -> Generator:
     torch.manual_seed(0)
-    return Generator(GeneratorConfig(levels=3, features=8, bound="clip"))
+    return Generator(GeneratorConfig.authors(levels=3, features=8, bound="clip"))
 
 
 def evaluate(g: Generator, threat, x: torch.Tensor) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from staa.models import build_model
 
 def tiny_generator(seed: int = 0, **kw) -> Generator:
     torch.manual_seed(seed)
-    return Generator(GeneratorConfig(levels=3, features=4, **kw))
+    return Generator(GeneratorConfig.authors(levels=3, features=4, **kw))
 
 
 def short(**kw) -> STAATrainConfig:
@@ -174,7 +174,7 @@ def test_a_dense_start_ramps_the_threshold_masks_weights_and_is_never_best(threa
 
 
 def test_a_top_k_mask_anneals_from_dense_to_its_budget(threat, micro_corpus, tmp_path) -> None:
-    g = tiny_generator(mask="topk", sparsity_pct=10.0)
+    g = tiny_generator(mask="topk", k_percent=10.0)
     cfg = short(steps=8, eval_every=2, dense_steps=2, anneal_steps=3)
     result = train_generator(g, [threat], micro_corpus, tmp_path, cfg, show_progress=False)
     budgets = [h["sparsity_budget_pct"] for h in result["history"]]

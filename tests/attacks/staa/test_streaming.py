@@ -13,7 +13,7 @@ from staa.errors import ConfigError
 def _generator(dtype: torch.dtype = torch.float64, **overrides) -> Generator:
     """A small batch-norm generator with non-trivial running statistics and a mask that is partly on."""
     torch.manual_seed(0)
-    g = Generator(GeneratorConfig(levels=3, features=4, norm="bn", **overrides)).to(dtype).eval()
+    g = Generator(GeneratorConfig.authors(levels=3, features=4, norm="bn", **overrides)).to(dtype).eval()
     for m in g.modules():
         if isinstance(m, torch.nn.BatchNorm1d):
             m.running_mean.uniform_(-0.1, 0.1)
@@ -112,7 +112,7 @@ def test_real_time_factor_is_measured(generator: Generator) -> None:
 
 def test_group_norm_generator_is_refused() -> None:
     with pytest.raises(ConfigError, match="GroupNorm"):
-        StreamingGenerator(Generator(GeneratorConfig(levels=2, features=2, norm="gn")))
+        StreamingGenerator(Generator(GeneratorConfig.authors(levels=2, features=2, norm="gn")))
 
 
 def test_invalid_block_is_refused(generator: Generator) -> None:

@@ -117,17 +117,17 @@ class AdjointGenerator(Generator):
         self.front.eval()  # the threat's running statistics, always
         return self
 
-    def perturb(self, x: Tensor, eps: float, sparsity_pct: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    def perturb(self, x: Tensor, eps: float | Tensor, k_percent: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """v = ε·bound(a·z/rms(z)) and the top-k |z| as the mask, for z = J_F(x)ᵀC(F(x)); δ is added to x itself."""
         z = _normalised(self.adjoint(x)) if self.config.draws == 1 else self.smoothed(x, eps)
         magnitudes = self._bound(self.gain * z, eps)
         if not self.config.factorised:
             return x, magnitudes, torch.ones_like(magnitudes), None
-        mask, scores = self.quantise(z.abs(), sparsity_pct)
+        mask, scores = self.quantise(z.abs(), k_percent)
         return x, magnitudes, mask, scores
 
-    def smoothed(self, x: Tensor, eps: float) -> Tensor:
-        """The mean of z/rms(z) over ``draws`` copies of each clip with ±ε on a random ``sparsity_pct`` % of
+    def smoothed(self, x: Tensor, eps: float | Tensor) -> Tensor:
+        """The mean of z/rms(z) over ``draws`` copies of each clip with ±ε on a random ``k_percent`` % of
         its samples: the transpose where the attack will take the clip, not only where it starts.
 
         Why: the front end is piecewise linear (max-pooling winners, leaky ReLUs), and a perturbation of ε
@@ -139,7 +139,8 @@ class AdjointGenerator(Generator):
         """
         b, n, d = len(x), x.shape[-1], self.config.draws
         bits = hashed_bits(d, n, clip_seeds(x, 0), x.device)  # (B, draws, N)
-        chosen = (bits >> 8).to(torch.float64) < self.config.sparsity_pct / 100 * 2**24
+        chosen = (bits >> 8).to(torch.float64) < self.config.k_percent / 100 * 2**24
+        eps = eps.reshape(-1, 1, 1) if isinstance(eps, Tensor) else eps  # per clip: over its draws and samples
         noise = eps * ((bits & 1) * 2 - 1).to(x.dtype) * chosen.to(x.dtype)
         z = self.adjoint(torch.clamp(x[:, None] + noise, -1.0, 1.0).reshape(b * d, n)).reshape(b, d, n)
         return _normalised(_normalised(z).mean(1))

@@ -20,22 +20,42 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.base import Attack
+from staa.attacks.base import FittedAttack
 from staa.attacks.staa.fused import fuse
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.generator import Generator
 from staa.io.weights import check_checkpoint, read_config
 
 
-class STAANet(Attack):
-    """``STAANet(model, generator)(x)`` → AttackResult; ``eps`` defaults to the generator's training ε."""
+def generator_budget(generator: Generator, eps: float | None, eps_db: float | None) -> dict[str, float | None]:
+    """The budget given (``eps`` or ``eps_db``), else the one the generator was trained under."""
+    if eps is None and eps_db is None:
+        config = generator.config
+        return {"eps": None, "eps_db": config.eps_db} if config.eps_db is not None else {"eps": config.eps, "eps_db": None}
+    return {"eps": eps, "eps_db": eps_db}
+
+
+class STAANet(FittedAttack):
+    """STAA-Net: one forward of a trained generator per batch (``--generator DIR``; `staa generator train`).
+
+    ``STAANet.from_pretrained(model, "generator/best")(x)`` → AttackResult; without ``eps`` or ``eps_db``
+    the generator's training budget.
+    """
 
     name = "staa"
+    fitted_state = "generator"
 
     def __init__(
-        self, model: nn.Module, generator: Generator, eps: float | None = None, *, fused: bool = True, **kwargs: Any
+        self,
+        model: nn.Module,
+        generator: Generator,
+        eps: float | None = None,
+        *,
+        eps_db: float | None = None,
+        fused: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(model, generator.config.eps if eps is None else eps, **kwargs)
+        super().__init__(model, **generator_budget(generator, eps, eps_db), **kwargs)
         self.generator = generator
         self.fused = fuse(generator) if fused else None
 
@@ -54,12 +74,12 @@ class STAANet(Attack):
         """x_adv of the generator in eval mode; the labels are not needed (the attack is input-only)."""
         if self.fused is not None:
             with torch.no_grad():
-                return self.fused.to(x.device)(x, eps=self.eps).x_adv
+                return self.fused.to(x.device)(x, eps=self.clip_eps(x)).x_adv
         self.generator.to(x.device)
         was_training = self.generator.training
         self.generator.eval()
         try:
             with torch.no_grad():
-                return self.generator(x, eps=self.eps).x_adv
+                return self.generator(x, eps=self.clip_eps(x)).x_adv
         finally:
             self.generator.train(was_training)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
+from staa.attacks.budget import MAX_EPS_DB
 from staa.defaults import DEFAULT_EPS
 from staa.errors import ConfigError
 
@@ -24,19 +25,28 @@ ARCHITECTURES = ("wave-u-net", "adjoint")
 # by the architecture, docs/generators.md): a per-clip top-k mask at a 10 % budget, linear up-sampling,
 # the paper's hard clip of the magnitudes, and one carrier channel drawn from each clip, which trained
 # better than none or four on the synthetic corpus (docs/results/demo.md#carrier-channels).
-TOPK = {"mask": "topk", "sparsity_pct": 10.0, "upsample": "linear", "bound": "clip", "noise_channels": 1}
+TOPK = {"mask": "topk", "k_percent": 10.0, "upsample": "linear", "bound": "clip", "noise_channels": 1}
+# The authors' Wave-U-Net where the defaults (the adjoint generator's) differ; also what a stored config
+# written before these fields existed was trained with.
+AUTHORS = {"architecture": "wave-u-net", "mask": "threshold", "upsample": "transposed", "bound": "tanh", "noise_channels": 0}
 
 
 @dataclass
 class GeneratorConfig:
-    """Wave-U-Net generator of STAA-Net (paper §3.2, the authors' ``generator_train.py`` defaults).
+    """STAA-Net's generator: its architecture, perturbation bound, mask and quantisation.
+
+    The defaults are the shipped default generator, :meth:`adjoint` (:data:`staa.defaults.GENERATOR_PRESET`,
+    what ``staa generator train`` and the experiments build when no preset is named); :meth:`authors` is the
+    Wave-U-Net of the paper (§3.2, the authors' ``generator_train.py`` defaults).
 
     ``levels`` channel stages (``levels − 1`` down/up-sampling blocks) of ``features`` base channels that
     ``growth`` doubles (32→64→…, the authors) or adds (32→64→96→…); every stage has ``depth`` valid
     convolutions of ``kernel_size``, and resolution changes by learned stride-``stride`` (transposed)
     convolutions. ``bound`` turns the magnitude head into v ∈ [−ε, ε]: ``tanh`` is the authors' ε·tanh
     (smooth, never reaches ε), ``clip`` the paper's hard clip ε·clip(z, −1, 1). Both scale linearly with
-    ε, so a generator can be run at another ε. ``gamma`` thresholds the position scores; in training
+    ε, so a generator can be run at another ε. ``eps_db`` (None: the absolute ``eps``) is the relative budget
+    of :mod:`staa.attacks.budget`: ε is then each clip's peak, ``eps_db`` dB lower, in training and inference
+    alike, and ``eps`` is unused (a checkpoint without the field is an absolute one). ``gamma`` thresholds the position scores; in training
     each element keeps its continuous score with probability ``quant_prob``. ``factorised = False`` is
     the "w/o factorisation" ablation (no position decoder, δ = v dense). ``alignment = "authors"``
     reproduces the authors' bug of adding δ to the first N samples of the reflection-padded input, a
@@ -44,7 +54,7 @@ class GeneratorConfig:
     ``fold`` > 1 is space-to-depth: frames of ``fold`` samples enter as channels and the U-Net runs at
     1/``fold`` of the sample rate (1, the authors' network, keeps every existing checkpoint valid).
     ``mask`` is ``threshold`` (the paper's [∂ ≥ γ], sparsity from the ‖m‖₁ penalty) or ``topk`` (exactly
-    ``sparsity_pct`` % of each clip's samples, the highest scores; :mod:`~staa.attacks.staa.masks`).
+    ``k_percent`` % of each clip's samples, the highest scores; :mod:`~staa.attacks.staa.masks`).
     ``upsample``: ``transposed`` convolutions (the authors; their phases make a comb) or ``linear``
     interpolation then a convolution. ``noise_channels`` ±1 carriers enter beside the clip, because a
     U-Net that up-samples smoothly cannot make the high frequencies the SER models are most sensitive
@@ -55,7 +65,7 @@ class GeneratorConfig:
     ``front`` records the threat model's config, whose convolutional front end the generator carries, and
     ``context_channels``, ``context_layers`` and ``context_kernel`` size the network that predicts its
     coefficients (the U-Net fields above are then unused). ``draws`` > 1 averages its transpose over that
-    many copies of the clip perturbed at random (±ε on ``sparsity_pct`` % of the samples, drawn from a
+    many copies of the clip perturbed at random (±ε on ``k_percent`` % of the samples, drawn from a
     hash of the clip): the front end's Jacobian at the scale of the attack rather than at the clean clip.
     """
 
@@ -68,19 +78,20 @@ class GeneratorConfig:
     depth: int = 1
     norm: str = "gn"
     eps: float = DEFAULT_EPS
-    bound: str = "tanh"
+    eps_db: float | None = None
+    bound: str = "clip"
     gamma: float = 0.5
     quant_prob: float = 0.5
     factorised: bool = True
     alignment: str = "exact"
     fold: int = 1
-    mask: str = "threshold"
-    sparsity_pct: float = 10.0
-    upsample: str = "transposed"
+    mask: str = "topk"
+    k_percent: float = 10.0
+    upsample: str = "linear"
     noise_channels: int = 0
     noise: str = "clip"
     noise_seed: int = 0
-    architecture: str = "wave-u-net"
+    architecture: str = "adjoint"
     front: dict[str, Any] | None = None
     context_channels: int = 256
     context_layers: int = 2
@@ -97,6 +108,7 @@ class GeneratorConfig:
             (1 <= self.fold <= 64, f"fold must be in [1, 64], got {self.fold}"),
             (0 <= self.noise_channels <= 64, f"noise_channels must be in [0, 64], got {self.noise_channels}"),
             (0 < self.eps <= 1, f"eps must be in (0, 1], got {self.eps}"),
+            (self.eps_db is None or 0 <= self.eps_db <= MAX_EPS_DB, f"eps_db must be in [0, {MAX_EPS_DB:g}], got {self.eps_db}"),
             (0 < self.gamma < 1, f"gamma must be in (0, 1), got {self.gamma}"),
             (0 <= self.quant_prob <= 1, f"quant_prob must be in [0, 1], got {self.quant_prob}"),
             (self.norm in NORMS, f"norm must be one of {NORMS}, got '{self.norm}'"),
@@ -105,7 +117,7 @@ class GeneratorConfig:
             (self.alignment in ALIGNMENTS, f"alignment must be one of {ALIGNMENTS}, got '{self.alignment}'"),
             (self.mask in MASKS, f"mask must be one of {MASKS}, got '{self.mask}'"),
             (self.upsample in UPSAMPLINGS, f"upsample must be one of {UPSAMPLINGS}, got '{self.upsample}'"),
-            (0 < self.sparsity_pct <= 100, f"sparsity_pct must be in (0, 100], got {self.sparsity_pct}"),
+            (0 < self.k_percent <= 100, f"k_percent must be in (0, 100], got {self.k_percent}"),
             (self.noise in NOISES, f"noise must be one of {NOISES}, got '{self.noise}'"),
             (self.architecture in ARCHITECTURES, f"architecture must be one of {ARCHITECTURES}, got '{self.architecture}'"),
             (1 <= self.context_channels <= 4096, f"context_channels must be in [1, 4096], got {self.context_channels}"),
@@ -136,7 +148,7 @@ class GeneratorConfig:
     @classmethod
     def authors(cls, **overrides: Any) -> GeneratorConfig:
         """The authors' architecture (6 levels, 32 features, double growth, k5, s4, GroupNorm): ≈50.7 M parameters."""
-        return cls(**overrides)
+        return cls(**{**AUTHORS, **cls.renamed(overrides)})
 
     @classmethod
     def fast(cls, **overrides: Any) -> GeneratorConfig:
@@ -148,7 +160,7 @@ class GeneratorConfig:
         4 base channels would be ~25× faster, but in short CPU runs against a weakly trained Emo18 its
         position map collapsed to all-zero even with the adversarial loss alone, where 8 learned.
         """
-        return cls(**{"levels": 4, "features": 8, **TOPK, **overrides})
+        return cls(**{**AUTHORS, "levels": 4, "features": 8, **TOPK, **cls.renamed(overrides)})
 
     @classmethod
     def realtime(cls, **overrides: Any) -> GeneratorConfig:
@@ -167,7 +179,7 @@ class GeneratorConfig:
         the speech is. It keeps GroupNorm: with batch norm or no norm the f = 4 mask never left its initial
         state; ``norm="bn"`` streams (:mod:`staa.attacks.staa.streaming`) but was not trained at f = 2.
         """
-        return cls(**{"levels": 4, "features": 8, "fold": 2, **TOPK, **overrides})
+        return cls(**{**AUTHORS, "levels": 4, "features": 8, "fold": 2, **TOPK, **cls.renamed(overrides)})
 
     @classmethod
     def adjoint(cls, **overrides: Any) -> GeneratorConfig:
@@ -177,7 +189,7 @@ class GeneratorConfig:
         ``front`` is filled from the threat model when the generator is built for it
         (:meth:`~staa.attacks.staa.generator.Generator.for_config`).
         """
-        return cls(**{"architecture": "adjoint", **TOPK, "noise_channels": 0, **overrides})
+        return cls(**cls.renamed(overrides))
 
     PRESETS = ("authors", "fast", "realtime", "adjoint")  # no annotation: a class constant, not a dataclass field
 
@@ -192,9 +204,25 @@ class GeneratorConfig:
         return getattr(cls, name)(**overrides)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model_type": self.model_type, **asdict(self)}
+        """The config as ``config.json`` and folder claims hold it; an absolute budget leaves ``eps_db`` out,
+        so its files and claims read as those written before relative budgets existed."""
+        d = asdict(self)
+        if d["eps_db"] is None:
+            del d["eps_db"]
+        return {"model_type": self.model_type, **d}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
+        """A stored config; a field it lacks was added after it was written, so takes the authors' value."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{**AUTHORS, **{k: v for k, v in cls.renamed(d).items() if k in names}})
+
+    #: Field names of earlier versions, still read from stored configs and experiment files: old → new.
+    RENAMED = {"sparsity_pct": "k_percent"}  # no annotation: a class constant, not a dataclass field
+
+    @classmethod
+    def renamed(cls, d: dict[str, Any]) -> dict[str, Any]:
+        """``d`` with the keys of :attr:`RENAMED` under their current names (a current name given too wins)."""
+        out = {cls.RENAMED[k]: v for k, v in d.items() if k in cls.RENAMED}
+        out.update((k, v) for k, v in d.items() if k not in cls.RENAMED)
+        return out

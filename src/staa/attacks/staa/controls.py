@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from staa.attacks.base import Attack, frozen
+from staa.attacks.staa.attack import generator_budget
 from staa.attacks.staa.generator import Generator
 from staa.errors import ConfigError
 
@@ -49,6 +50,7 @@ class MaskControl(Attack):
     """``MaskControl(model, generator, kind="random")``: the generator's v on control positions."""
 
     name = "staa_mask_control"
+    control = True
 
     def __init__(
         self,
@@ -57,18 +59,19 @@ class MaskControl(Attack):
         kind: str = "random",
         eps: float | None = None,
         *,
+        eps_db: float | None = None,
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
         if kind not in KINDS:
             raise ConfigError(f"{self.name}: kind must be one of {', '.join(KINDS)}, got '{kind}'")
-        super().__init__(model, generator.config.eps if eps is None else eps, **kwargs)
+        super().__init__(model, **generator_budget(generator, eps, eps_db), **kwargs)
         self.generator, self.kind, self.seed = generator, kind, seed
 
     def perturb(self, x: Tensor, labels: Tensor) -> Tensor:
         self.generator.to(x.device)
         with frozen(self.generator), torch.no_grad():
-            out = self.generator(x, eps=self.eps)
+            out = self.generator(x, eps=self.clip_eps(x))
         counts = (out.delta != 0).sum(dim=-1)
         n = x.shape[-1]
         if self.kind == "random":

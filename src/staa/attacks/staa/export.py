@@ -27,11 +27,11 @@ import soundfile as sf
 import torch
 from torch import Tensor
 
-from staa.attacks.staa.attack import STAANet
+from staa.attacks.base import Attack
 from staa.audio import SAMPLE_RATE, check_audio_file, load_audio, write_audio
 from staa.data.cache import Split
 from staa.errors import AudioError, DataError, first_line
-from staa.io.outputs import remove_empty_folders
+from staa.io.outputs import inputs_apart, remove_empty_folders
 from staa.runtime.progress import progress
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -63,6 +63,7 @@ def folder_clips(folder: str | Path, out: str | Path, *, max_seconds: float, min
         raise DataError("not a folder (--input-dir takes a folder of audio files)", folder)
     if Path(out).resolve() == folder.resolve() or folder.resolve() in Path(out).resolve().parents:
         raise DataError(f"the output folder {out} lies inside it: give one outside the inputs", folder)
+    inputs_apart(out, [folder])  # nor may it hold the inputs: their outputs would land among them
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
         raise DataError(f"no {', '.join(AUDIO_SUFFIXES)} files in this folder or below it", folder)
@@ -81,6 +82,17 @@ def folder_clips(folder: str | Path, out: str | Path, *, max_seconds: float, min
         _check_clip(path, max_seconds, min_samples)
         clips.append((name, path))
     return clips
+
+
+def input_clips(path: str | Path, out: str | Path, *, max_seconds: float, min_samples: int) -> list[tuple[str, Path]]:
+    """(output name, file) of one audio file, or of every file of a folder (:func:`folder_clips`), checked alike."""
+    path = Path(path)
+    if path.is_dir():
+        return folder_clips(path, out, max_seconds=max_seconds, min_samples=min_samples)
+    inputs_apart(out, [path])  # the output folder may not hold the file it attacks
+    check_audio_file(path)
+    _check_clip(path, max_seconds, min_samples)
+    return [(output_name(PurePath(path.name)), path)]
 
 
 def _check_clip(path: Path, max_seconds: float, min_samples: int) -> None:
@@ -106,7 +118,7 @@ def clip_batches(clips: list[tuple[str, Path]]) -> Iterator[tuple[list[str], Ten
 
 
 def export_adversarial(
-    attack: STAANet,
+    attack: Attack,
     batches: Iterable[tuple[list[str], Tensor]],
     out_dir: str | Path,
     *,

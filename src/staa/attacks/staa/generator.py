@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from staa.attacks.budget import AmplitudeBudget, clip_peak
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.masks import budget, threshold_mask, topk_mask
 from staa.attacks.staa.layers import (
@@ -74,7 +75,7 @@ class Generator(nn.Module):
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
-        self.config = config = config or GeneratorConfig()
+        self.config = config = config or GeneratorConfig.authors()
         if config.architecture != self.architecture:
             raise ConfigError(f"generator config: a '{config.architecture}' generator is built by "
                               f"Generator.for_config, not {type(self).__name__}")  # fmt: skip
@@ -132,28 +133,38 @@ class Generator(nn.Module):
                 module.checkpointing = enabled
         return self
 
-    def forward(self, x: Tensor, eps: float | None = None, sparsity_pct: float | None = None) -> GeneratorOutput:
-        """Perturb ``x``; ``sparsity_pct`` overrides a top-k mask's budget (training anneals it from 100 %)."""
+    def forward(self, x: Tensor, eps: float | Tensor | None = None, k_percent: float | None = None) -> GeneratorOutput:
+        """Perturb ``x`` under ``eps`` (a float, or one per clip of shape (B, 1); None: the config's budget,
+        :meth:`clip_eps`); ``k_percent`` overrides a top-k mask's budget (training anneals it from 100 %)."""
         if x.dim() != 2:
             raise ConfigError(f"generator: expected a (batch, samples) waveform, got shape {tuple(x.shape)}")
-        eps = self.config.eps if eps is None else eps
-        clean, magnitudes, mask, scores = self.perturb(x, eps, sparsity_pct)
+        eps = self.clip_eps(x) if eps is None else eps
+        clean, magnitudes, mask, scores = self.perturb(x, eps, k_percent)
         delta = magnitudes * mask
         return GeneratorOutput(torch.clamp(clean + delta, -1.0, 1.0), delta, magnitudes, mask, scores)
 
-    def perturb(self, x: Tensor, eps: float, sparsity_pct: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-        """(the clip δ is added to, v, m, scores) of :meth:`forward`: the heads on the padded clip, then the mask."""
+    def clip_eps(self, x: Tensor) -> Tensor:
+        """The config's budget for clips ``x``: ε per clip, shape (B, 1) (absolute ``eps`` or relative ``eps_db``)."""
+        return AmplitudeBudget(None if self.config.eps_db is not None else self.config.eps, self.config.eps_db, "generator").of(x)
+
+    def perturb(self, x: Tensor, eps: float | Tensor, k_percent: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """(the clip δ is added to, v, m, scores) of :meth:`forward`: the heads on the padded clip, then the mask.
+
+        Under a relative budget (``eps_db``) the heads see each clip scaled to a unit peak, so that a clip
+        recorded at another level gets the same δ relative to it (the network is not scale-equivariant).
+        """
         n = x.shape[-1]
         p = self.plan(n)
         padded = x[:, reflect_indices(n, p.left, p.right).to(x.device)]
-        magnitudes, scores = self.heads(padded, n, eps)
+        level = clip_peak(x).clamp_min(1e-12) if self.config.eps_db is not None else 1.0
+        magnitudes, scores = self.heads(padded / level, n, eps)
         if scores is None:
             mask = torch.ones_like(magnitudes)
         else:
-            mask, scores = self.quantise(scores, sparsity_pct)
+            mask, scores = self.quantise(scores, k_percent)
         return (x if self.config.alignment == "exact" else padded[:, :n]), magnitudes, mask, scores
 
-    def heads(self, padded: Tensor, count: int, eps: float) -> tuple[Tensor, Tensor | None]:
+    def heads(self, padded: Tensor, count: int, eps: float | Tensor) -> tuple[Tensor, Tensor | None]:
         """Magnitudes v and scores ∂ (None if not factorised) of the first ``count`` outputs of a padded input.
 
         ``padded`` is already reflection-padded (offline: by :meth:`plan`; streaming: a segment of the
@@ -175,7 +186,7 @@ class Generator(nn.Module):
         logits = depth_to_space(self.position_decoder(h, skips))[:, :count]
         return magnitudes, logits if self.config.mask == "topk" else (torch.tanh(logits) + 1) / 2
 
-    def _bound(self, z: Tensor, eps: float) -> Tensor:
+    def _bound(self, z: Tensor, eps: float | Tensor) -> Tensor:
         """v = ε·tanh(z) (authors, smooth), ε·clip(z, −1, 1) (the paper's hard clip) or ε·sign(z) (straight-through tanh)."""
         if self.config.bound == "tanh":
             return eps * torch.tanh(z)
@@ -184,7 +195,7 @@ class Generator(nn.Module):
         soft = torch.tanh(z)
         return eps * (torch.sign(z) + (soft - soft.detach()))
 
-    def quantise(self, scores: Tensor, sparsity_pct: float | None = None) -> tuple[Tensor, Tensor]:
+    def quantise(self, scores: Tensor, k_percent: float | None = None) -> tuple[Tensor, Tensor]:
         """(m, ∂): the mask of :mod:`staa.attacks.staa.masks` and the scores to report.
 
         ``threshold``: ``scores`` are ∂ ∈ [0, 1]. ``topk``: ``scores`` are the position logits z, whose
@@ -193,7 +204,7 @@ class Generator(nn.Module):
         cfg = self.config
         if cfg.mask == "threshold":
             return threshold_mask(scores, cfg.gamma, cfg.quant_prob, self.training), scores
-        k = budget(cfg.sparsity_pct if sparsity_pct is None else sparsity_pct, scores.shape[-1])
+        k = budget(cfg.k_percent if k_percent is None else k_percent, scores.shape[-1])
         return topk_mask(scores, k)[0], scores
 
     # ---- checkpoints -----------------------------------------------------------------------------

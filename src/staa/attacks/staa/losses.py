@@ -45,7 +45,7 @@ def _l2(x: Tensor, reduction: str) -> Tensor:
     return (norm if reduction == "sum" else norm / x.shape[-1] ** 0.5).mean()
 
 
-def magnitude_loss(magnitudes: Tensor, reduction: str = "sum", eps: float = 1.0) -> Tensor:
+def magnitude_loss(magnitudes: Tensor, reduction: str = "sum", eps: float | Tensor = 1.0) -> Tensor:
     """L_mag = ‖v‖₂ (Eq. 4) on the magnitudes before masking, as paper and code (``mean``: RMS of v/ε)."""
     return _l2(magnitudes if reduction == "sum" else magnitudes / eps, reduction)
 
@@ -99,7 +99,7 @@ class LossWeights:
     quantisation: float
     factorised: bool = True
     reduction: str = "sum"
-    eps: float = 1.0
+    eps: float | Tensor = 1.0  # one, or one per clip (B, 1)
 
 
 def staa_loss(

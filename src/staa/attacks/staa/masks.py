@@ -25,9 +25,9 @@ import torch
 from torch import Tensor
 
 
-def budget(sparsity_pct: float, n: int) -> int:
-    """Samples a clip of ``n`` may change at ``sparsity_pct`` %: rounded down, at least one."""
-    return max(1, min(n, math.floor(sparsity_pct * n / 100 + 1e-9)))
+def budget(k_percent: float, n: int) -> int:
+    """Samples a clip of ``n`` may change at ``k_percent`` %: rounded down, at least one."""
+    return max(1, min(n, math.floor(k_percent * n / 100 + 1e-9)))
 
 
 def threshold_mask(scores: Tensor, gamma: float, quant_prob: float, training: bool) -> Tensor:

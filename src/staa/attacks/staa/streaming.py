@@ -65,6 +65,9 @@ class StreamingGenerator:
             )
         if block < 1:
             raise ConfigError(f"streaming: block must be at least 1 sample, got {block}")
+        if config.eps_db is not None and eps is None:
+            raise ConfigError("streaming: a relative budget (eps_db) needs the whole clip's peak, which a stream "
+                              "does not have yet: give an absolute eps")  # fmt: skip
         self.generator = generator
         self.eps = config.eps if eps is None else eps
         self.stride = config.fold * config.stride ** (config.levels - 1)

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from torch import Tensor
+
 from staa.attacks.staa.budget import DualController
 from staa.attacks.staa.generator import Generator
 from staa.attacks.staa.losses import REDUCTIONS, LossWeights
@@ -106,7 +108,7 @@ class STAATrainConfig:
     def augmentation(self) -> augment.Augmentation | None:
         return None if self.augment is None else augment.Augmentation.from_dict(dict(self.augment))
 
-    def weights(self, eps: float = 1.0) -> LossWeights:
+    def weights(self, eps: float | Tensor = 1.0) -> LossWeights:
         """The λs of Eq. 7 after the ablation switches, read afresh at every step."""
         return LossWeights(
             magnitude=0.0 if self.no_magnitude else self.lambda_m,
@@ -168,8 +170,8 @@ def check_setup(
     g = generator.config
     if g.factorised and g.mask == "topk" and any(c.weight == "lambda_s" for c in callbacks):
         raise ConfigError(
-            f"a top-k generator keeps its sparsity budget by construction ({g.sparsity_pct} %): set the generator's "
-            "sparsity_pct instead of a sparsity budget"
+            f"a top-k generator keeps its sparsity budget by construction ({g.k_percent} %): set the generator's "
+            "k_percent instead of a sparsity budget"
         )
     if not threat_models:
         raise ConfigError("generator training needs at least one threat model")

@@ -104,7 +104,7 @@ def train_generator(
     run = _plan(generator, cfg, len(train))
     optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr)
     scheduler = _lr_scheduler(optimizer, cfg, run)
-    state = load_state(out / "state.pt")
+    state = load_state(out / "state.pt", {"generator": dict, "optimizer": dict, "scheduler": dict, "history": list})
     if state is not None:
         _restore(generator, optimizer, scheduler, cfg, callbacks, run, state, out / "state.pt")
     show = show_progress and ddp.is_main()
@@ -125,7 +125,7 @@ def _plan(generator: Generator, cfg: STAATrainConfig, n_train: int) -> _Run:
     per_pass = max(1, math.ceil(n_train / cfg.batch_size))
     steps = cfg.steps or cfg.epochs * per_pass
     g = generator.config
-    target = g.sparsity_pct if g.factorised and g.mask == "topk" else 100.0
+    target = g.k_percent if g.factorised and g.mask == "topk" else 100.0
     return _Run(steps, per_pass, cfg.eval_every or per_pass, DensitySchedule(target, cfg.dense_steps, cfg.anneal_steps).fitted(steps))
 
 
@@ -158,7 +158,7 @@ def _train_step(
         step_cfg = _annealed(cfg, generator, run.schedule, step)
         # weight by this rank's share so that averaging over ranks gives the global-batch mean
         means = backward_step(generator, threat_models, x, step_cfg, len(rows) * ddp.world_size() / len(batch),
-                              sparsity_pct=run.schedule.pct(step))  # fmt: skip
+                              k_percent=run.schedule.pct(step))  # fmt: skip
         for k, v in means.items():
             run.sums[k] = run.sums.get(k, 0.0) + v * len(rows)
         run.seen += len(rows)
@@ -202,7 +202,7 @@ def backward_step(
     cfg: STAATrainConfig,
     weight: float = 1.0,
     *,
-    sparsity_pct: float | None = None,
+    k_percent: float | None = None,
 ) -> dict[str, float]:
     """Accumulate the gradient of ``weight`` × Eq. 7 on ``x`` into the generator; return each term's mean.
 
@@ -215,7 +215,7 @@ def backward_step(
     sums: dict[str, float] = {}
     for start in range(0, len(x), step):
         part = x[start : start + step]
-        terms, out = _step_loss(generator, threat_models, part, cfg, sparsity_pct)
+        terms, out = _step_loss(generator, threat_models, part, cfg, k_percent)
         share = weight * (len(part) / len(x))
         saliency = cfg.lambda_p > 0 and _is_topk(generator)
         if saliency:
@@ -236,11 +236,11 @@ def _is_topk(generator: Generator) -> bool:
 
 
 def _step_loss(
-    generator: Generator, threat_models: Sequence[SERModel], x: Tensor, cfg: STAATrainConfig, sparsity_pct: float | None
+    generator: Generator, threat_models: Sequence[SERModel], x: Tensor, cfg: STAATrainConfig, k_percent: float | None
 ) -> tuple[dict[str, Tensor], GeneratorOutput]:
-    """Eq. 7 on one part of a batch (a top-k mask at ``sparsity_pct``: no sparsity or quantisation term)."""
+    """Eq. 7 on one part of a batch (a top-k mask at ``k_percent``: no sparsity or quantisation term)."""
     labels = clean_labels(threat_models[0], x, cfg)
-    out = generator(x, sparsity_pct=sparsity_pct)
+    out = generator(x, k_percent=k_percent)
     logits = [model(out.x_adv) for model in threat_models]
     g = generator.config
     topk = _is_topk(generator)
@@ -250,7 +250,7 @@ def _step_loss(
         out.magnitudes,
         out.mask,
         None if topk else out.scores,
-        cfg.weights(generator.config.eps),
+        cfg.weights(generator.clip_eps(x)),  # the "mean" reduction measures v in units of each clip's ε
         gamma=g.gamma,
         targeted=cfg.targeted,
         kappa=cfg.kappa,

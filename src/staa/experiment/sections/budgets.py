@@ -1,6 +1,6 @@
 """Budgeted sparsity in an experiment: ``attackers.<id>.train.budget`` and the ``budgets`` section.
 
-``train: {preset: paper, budget: {sparsity_pct: 10, update: multiplicative, lr: 1.0}}`` (or
+``train: {preset: paper, budget: {k_percent: 10, update: multiplicative, lr: 1.0}}`` (or
 ``budget: {snr_db: 25}``) makes the generator's training adapt λ_s (λ_m) after every validation with
 :mod:`staa.attacks.staa.budget`'s dual-ascent controllers (:func:`staa.training.generator.budget_controllers`,
 the same wiring as ``staa generator train --budget-*``), instead of the paper's fixed weight.
@@ -17,17 +17,18 @@ from typing import Any
 from staa.errors import ConfigError
 from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import attacker_plans
-from staa.training.generator import BUDGET_OPTIONS, BUDGETS
+from staa.training.generator import BUDGET_OPTIONS, BUDGETS, budget_spec
 
 
 def validate_budget(aid: str, spec: Any, path: Path | str) -> None:
-    """``attackers.<id>.train.budget``: exactly one of ``sparsity_pct`` / ``snr_db``, plus controller options."""
+    """``attackers.<id>.train.budget``: exactly one of ``k_percent`` / ``snr_db``, plus controller options."""
     if spec is None:
         return
+    spec = budget_spec(spec)
     where = f"attacker '{aid}': train.budget"
     kinds = set(spec) & set(BUDGETS) if isinstance(spec, dict) else set()
     if len(kinds) != 1 or set(spec) - set(BUDGETS) - set(BUDGET_OPTIONS):
-        raise ConfigError(f"{where} needs exactly one of sparsity_pct, snr_db (options: {', '.join(sorted(BUDGET_OPTIONS))})", path)
+        raise ConfigError(f"{where} needs exactly one of k_percent, snr_db (options: {', '.join(sorted(BUDGET_OPTIONS))})", path)
 
 
 def budgets(ctx: ExperimentContext) -> list[dict[str, Any]]:
@@ -35,7 +36,7 @@ def budgets(ctx: ExperimentContext) -> list[dict[str, Any]]:
     out = []
     for threat in ctx.config["threat_models"]:
         for plan in attacker_plans(ctx.config, threat):
-            budget = (plan.train or {}).get("budget") if plan.attack == "staa" else None
+            budget = budget_spec((plan.train or {}).get("budget")) if plan.trains_generator else None
             if not budget:
                 continue
             trained = json.loads((ctx.out / "generators" / threat / plan.id / "train.json").read_text())
@@ -43,7 +44,7 @@ def budgets(ctx: ExperimentContext) -> list[dict[str, Any]]:
             chosen = next(h for h in reversed(history)
                           if (h["val_asr"], h["val_sparsity_all"]) == (best["val_asr"], best["val_sparsity_all"]))  # fmt: skip
             kind = next(k for k in BUDGETS if k in budget)
-            weight, metric = ("lambda_s", "val_sparsity_all") if kind == "sparsity_pct" else ("lambda_m", "val_snr_db")
+            weight, metric = ("lambda_s", "val_sparsity_all") if kind == "k_percent" else ("lambda_m", "val_snr_db")
             out.append({
                 "threat": threat, "attacker": plan.id, "label": plan.label, "budget": kind, "target": float(budget[kind]),
                 "update": budget.get("update", "multiplicative"), "steps": trained["steps"], "best_step": chosen["step"],

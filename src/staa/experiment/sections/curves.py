@@ -31,7 +31,7 @@ from typing import Any
 from staa.attacks.registry import ATTACKS
 from staa.errors import ConfigError
 from staa.evaluation.adversarial_set import AdversarialSet
-from staa.evaluation.curves import MINIMUM_NORM_ATTACKS, CurvePoint, minimum_norm_set_curve, set_points, sweepable
+from staa.evaluation.curves import CurvePoint, minimum_norm, minimum_norm_set_curve, set_points, sweepable
 from staa.evaluation.transfer import evaluate_victim
 from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import AttackerPlan, attacker_plans
@@ -56,7 +56,7 @@ def validate_sweeps(config: dict[str, Any], path: Path | str) -> None:
         if not numbers or not budgets or len(set(budgets)) < len(budgets) or not all(0 < b <= 100 for b in budgets):
             raise ConfigError(f"{where}.k_percent must be a non-empty list of distinct numbers in (0, 100], got {budgets!r}", path)
         attack = spec.get("attack")
-        if attack in MINIMUM_NORM_ATTACKS:
+        if attack in ATTACKS and minimum_norm(attack):
             raise ConfigError(f"{where}: {attack} is a minimum-norm attack, its whole curve comes from one run; drop 'sweep'", path)
         if not sweepable(attack):
             budgeted = ", ".join(a for a in ATTACKS if sweepable(a))
@@ -74,7 +74,7 @@ def swept_budgets(config: dict[str, Any]) -> list[float]:
 def curves(ctx: ExperimentContext) -> dict[str, Any] | None:
     """Craft (or reuse) the swept budgets and read every attacker's points; the ``curves`` section (None without one)."""
     attackers = {k: v for k, v in ctx.config["attackers"].items() if v}
-    if not any(s.get("sweep") or s["attack"] in MINIMUM_NORM_ATTACKS for s in attackers.values()):
+    if not any(s.get("sweep") or minimum_norm(s["attack"]) for s in attackers.values()):
         return None
     split = ctx.splits[-1]
     budgets = swept_budgets(ctx.config) or list(DEFAULT_BUDGETS)
@@ -82,7 +82,7 @@ def curves(ctx: ExperimentContext) -> dict[str, Any] | None:
     points = []
     for threat in ctx.config["threat_models"]:
         for plan in attacker_plans(ctx.config, threat):
-            if plan.group == "comparison" and plan.target is None and plan.attack != "zero":
+            if plan.group == "comparison" and plan.target is None and not plan.kind.control:
                 points += _points(ctx, threat, plan, split, readings)
     return {"split": split, "budgets": budgets, "minimum_norm_readings": readings, "points": points}
 
@@ -99,12 +99,12 @@ def _points(ctx: ExperimentContext, threat: str, plan: AttackerPlan, split: str,
         kind = "sweep"
     else:
         adv = AdversarialSet.load(own)
-        minimum_norm = plan.attack in MINIMUM_NORM_ATTACKS
+        least = minimum_norm(plan.attack)
         replays = _replayed(ctx, adv, split)
-        read = minimum_norm_set_curve(adv, replays, readings, attacker=plan.id) if minimum_norm else \
+        read = minimum_norm_set_curve(adv, replays, readings, attacker=plan.id) if least else \
             set_points(adv, replays, attacker=plan.id, point=True)  # fmt: skip
         found = [(p, own) for p in read]
-        kind = "minimum_norm" if minimum_norm else "point"
+        kind = "minimum_norm" if least else "point"
     order = ctx.config["victims"]
     found.sort(key=lambda item: order.index(item[0].victim))  # stable: budgets stay in order
     return [{"threat": threat, **asdict(p), "label": plan.label, "attack": plan.attack, "kind": kind,

@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from staa.attacks.base import FittedAttack
+from staa.attacks.registry import attack_class
 from staa.defenses import Defended, build_defenses
 from staa.errors import ConfigError
 from staa.evaluation.adversarial_set import AdversarialSet
@@ -37,11 +39,15 @@ from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import ID, AttackerPlan, attacker_plans, per_clip_attack, plan_of
 
 KEYS = {"pipelines", "victims", "attackers", "adaptive", "eot_samples", "split"}
-NOT_ADAPTIVE = {
-    "staa": "an adaptive STAA-Net needs a generator trained through each defense (a training run per victim × defense)",
-    "universal": "an adaptive universal perturbation needs a fit through each defense (a training run per victim × defense)",
-}
-NO_ADAPTIVE_ROW = ("zero",)  # δ = 0 is the same clip whoever crafts it
+
+
+def not_adaptive(attack: str) -> str | None:
+    """Why attack ``attack`` has no adaptive row: a fitted attack would need its state fitted through each defense."""
+    cls = attack_class(attack)
+    if issubclass(cls, FittedAttack):
+        return (f"an adaptive {attack} attack needs its {cls.fitted_state} fitted through each defense "
+                "(a training run per victim × defense)")  # fmt: skip
+    return None
 
 
 def validate_defenses(config: dict[str, Any], path: Path | str) -> None:
@@ -71,7 +77,7 @@ def validate_defenses(config: dict[str, Any], path: Path | str) -> None:
         if attackers[aid].get("target") is not None:
             raise ConfigError(f"defenses.attackers: '{aid}' is targeted; robust accuracy is measured against untargeted attacks", path)
     split = spec.get("split")
-    if split is not None and split not in config.get("splits", ["val", "test"]):
+    if split is not None and split not in config["splits"]:
         raise ConfigError(f"defenses.split '{split}' is not one of the experiment's splits", path)
     eot = spec.get("eot_samples", 1)
     if not isinstance(eot, int) or eot < 1 or not isinstance(spec.get("adaptive", True), bool):
@@ -99,9 +105,9 @@ def robustness(ctx: ExperimentContext) -> dict[str, Any] | None:
         for aid in attackers:
             plans = {v: plan_of(ctx.config, v, aid) for v in victims}
             attack = next(iter(plans.values())).attack
-            if attack in NOT_ADAPTIVE:
-                not_run.append({"attacker": aid, "mode": "adaptive", "reason": NOT_ADAPTIVE[attack]})
-            elif attack not in NO_ADAPTIVE_ROW:
+            if not_adaptive(attack):
+                not_run.append({"attacker": aid, "mode": "adaptive", "reason": not_adaptive(attack)})
+            elif not attack_class(attack).control:  # δ = 0 is the same clip whoever crafts it
                 rows += [row for v in victims for row in scorer.adaptive(v, plans[v])]
     return {
         "split": split,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from staa import validation
+from staa.attacks.base import FittedAttack
 from staa.attacks.registry import accepts
 from staa.errors import ConfigError
 from staa.experiment.context import ExperimentContext
@@ -51,7 +52,7 @@ def randomised(plan: AttackerPlan) -> bool:
     """Whether another seed can change the plan's adversarial set (controls and deterministic attacks cannot)."""
     if plan.group == "control":
         return False
-    return plan.attack in ("staa", "universal") or accepts(plan.attack, "seed")
+    return issubclass(plan.kind, FittedAttack) or accepts(plan.attack, "seed")
 
 
 def attack_seeds(ctx: ExperimentContext, rows: list[dict[str, Any]]) -> dict[str, Any] | None:

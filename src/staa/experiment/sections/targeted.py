@@ -17,13 +17,20 @@ from typing import Any
 import torch
 
 from staa.errors import ConfigError
+from staa.attacks.base import FittedAttack
+from staa.attacks.registry import ATTACKS, attack_class
 from staa.evaluation.targeted import success_rates, target_entry
 from staa.evaluation.transfer import evaluate_victim, predict, rate_intervals
 from staa.experiment.context import ExperimentContext
-from staa.experiment.plans import AttackerPlan, per_clip_attack, plan_of
+from staa.experiment.plans import AttackerPlan, attacker_plans, per_clip_attack, plan_of
 
 KEYS = {"attackers", "classes", "split"}
-PER_CLIP_ATTACKS = ("pgd", "sparsefool", "onepixel")
+
+
+def per_clip(attack: str) -> bool:
+    """Whether attack ``attack`` crafts each clip on its own (not fitted beforehand, not a control)."""
+    cls = attack_class(attack)
+    return not issubclass(cls, FittedAttack) and not cls.control
 
 
 def validate_targeted(config: dict[str, Any], path: Path | str) -> None:
@@ -37,18 +44,34 @@ def validate_targeted(config: dict[str, Any], path: Path | str) -> None:
     for aid in spec["attackers"]:
         if aid not in attackers:
             raise ConfigError(f"targeted.attackers: '{aid}' is not an attacker of this experiment ({', '.join(attackers)})", path)
-        if attackers[aid]["attack"] not in PER_CLIP_ATTACKS:
+        if not per_clip(attackers[aid]["attack"]):
             raise ConfigError(
                 f"targeted.attackers: '{aid}' ({attackers[aid]['attack']}) would need training per target class; "
-                f"use one of {', '.join(PER_CLIP_ATTACKS)}",
+                f"use one of {', '.join(a for a in ATTACKS if per_clip(a))}",
                 path,
             )
     classes = spec.get("classes", "all")
     if classes != "all" and not (isinstance(classes, list) and classes):
         raise ConfigError(f"targeted.classes must be 'all' or a list of class names, got {classes!r}", path)
     split = spec.get("split")
-    if split is not None and split not in config.get("splits", ["val", "test"]):
+    if split is not None and split not in config["splits"]:
         raise ConfigError(f"targeted.split '{split}' is not one of the experiment's splits", path)
+
+
+def check_classes(ctx: ExperimentContext) -> None:
+    """Every class an experiment names (``targeted.classes``, an attacker's ``target``) is one of the prepared
+    corpus's: checked as soon as the corpus is known, before any model is trained or clip attacked."""
+    names = ctx.corpus.classes
+    spec = ctx.config.get("targeted") or {}
+    asked = [] if spec.get("classes", "all") == "all" else list(spec["classes"])
+    unknown = [c for c in asked if c not in names]
+    if unknown:
+        raise ConfigError(f"targeted.classes: {unknown} are not classes of {ctx.corpus.name} ({', '.join(names)})")
+    for threat in ctx.config["threat_models"]:
+        for plan in attacker_plans(ctx.config, threat):
+            if plan.target is not None and plan.target not in names:
+                raise ConfigError(f"attacker '{plan.id}': target '{plan.target}' is not a class of {ctx.corpus.name} "
+                                  f"({', '.join(names)})")  # fmt: skip
 
 
 def targeted(ctx: ExperimentContext) -> dict[str, Any] | None:

@@ -1,0 +1,5 @@
+"""``python -m staa``: the ``staa`` command."""
+
+from staa.cli import main
+
+main()
