@@ -131,3 +131,21 @@ def test_experiment_reuse_on_other_data_is_refused(staa, tiny_experiment, tmp_pa
                         "other settings (corpus", keep=(out / "models",))  # fmt: skip
     assert str(out / "models" / "emo18") in line
 
+
+
+def test_shared_classes_scores_a_corpus_of_other_classes_on_the_ones_both_name(staa, checkpoints, tmp_path):
+    """The repair of the refusal above: ``--shared-classes`` leaves out the data's guilt and surprise clips."""
+    from staa.data.cache import PreparedCorpus
+
+    ckpt, cache = tmp_path / "ckpt", tmp_path / "cache"
+    shutil.copytree(checkpoints / "emodb", ckpt)
+    staa.succeeds("ser", "evaluate", ckpt, "--corpus", "synthetic", "--cache", cache, "--seconds", "0.25",
+                  "--quiet", "--shared-classes", "--split", "test")  # fmt: skip
+    (written,) = ckpt.glob("eval-synthetic*.json")  # named after the prepared corpus
+    result = json.loads(written.read_text())["splits"]["test"]
+    assert result["shared_classes"] == ["anger", "disgust", "fear", "happiness", "sadness"]
+    pc = PreparedCorpus.load(next(p.parent for p in cache.rglob("manifest.json")))
+    names = [pc.classes[i] for i in pc.split("test").labels]
+    assert result["left_out"] == {c: names.count(c) for c in ("guilt", "surprise") if c in names}
+    assert result["n"] == len(names) - sum(result["left_out"].values())
+    assert not (ckpt / "eval.json").exists()

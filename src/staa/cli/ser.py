@@ -54,15 +54,21 @@ def train(
 @app.command()
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="checkpoint folder (config.json + model.safetensors)"),
-    corpus: str = typer.Option("synthetic", help="corpus name or CSV manifest (its classes must be the model's)"),
+    corpus: str = typer.Option("synthetic", help="corpus name or CSV manifest (its classes must be the model's, "
+                               "unless --shared-classes)"),
     root: Path = typer.Option(None, help=ROOT_HELP),
     cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
     seconds: float = typer.Option(None, help=SECONDS_HELP),
     split: list[str] = typer.Option(["val", "test"], help="splits to evaluate"),
+    shared_classes: bool = typer.Option(False, "--shared-classes", help="cross-corpus: score only the clips of "
+                                        "the classes the model and the corpus both name (others left out and "
+                                        "counted); writes CHECKPOINT/eval-<corpus>.json"),
     device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Accuracy, UAR and confusion matrix per split; writes CHECKPOINT/eval.json; sharded under torchrun."""
+    if shared_classes:
+        return _evaluate_shared(checkpoint, corpus, root, cache, seconds, split, device, quiet)
     from staa.runtime import distributed as ddp
     from staa.models import load_model
     from staa.io.outputs import write_json
@@ -79,3 +85,28 @@ def evaluate(
     write_json(checkpoint / "eval.json", {"corpus": pc.name, "splits": results, "provenance": provenance()})
     for s, r in results.items():
         typer.echo(f"{s}: UAR {r['uar']:.4f}  accuracy {r['accuracy']:.4f}  (n={r['n']})")
+
+
+def _evaluate_shared(checkpoint: Path, corpus: str, root: Path | None, cache: Path, seconds: float | None,
+                     splits: list[str], device: str, quiet: bool) -> None:  # fmt: skip
+    """``--shared-classes``: the model scored on another corpus's clips of the classes both name."""
+    from staa.evaluation.cross_corpus import score_shared_classes
+    from staa.io.outputs import write_json
+    from staa.models import load_model
+    from staa.runtime import distributed as ddp
+    from staa.runtime.reproducibility import provenance
+
+    net = load_model(checkpoint)
+    checked_places(checkpoint, cache)
+    pc = prepared_corpus_for_ranks(device, corpus, root, cache, seconds, quiet)
+    net.check_fits(None, pc.sample_rate, checkpoint, length=pc.length)
+    net.to(ddp.local_device(device))
+    results = {s: score_shared_classes(net, pc.split(s), pc.classes, device=device) for s in splits}
+    if not is_main_rank():
+        return
+    write_json(checkpoint / f"eval-{pc.name}.json", {"corpus": pc.name, "data_classes": pc.classes,
+                                                    "splits": results, "provenance": provenance()})  # fmt: skip
+    for s, r in results.items():
+        ci, gone = r["uar_ci"], ", ".join(f"{c} {n}" for c, n in r["left_out"].items()) or "none"
+        typer.echo(f"{s}: UAR {r['uar']:.4f} [{ci['low']:.4f}, {ci['high']:.4f}] over {len(r['shared_classes'])} "
+                   f"shared classes (n={r['n']}; left out: {gone})")
