@@ -49,8 +49,10 @@ def main() -> None:
         for name, mib in (("default", 0), ("padded", allocator.DEFAULT_PAD_MIB)):
             allocator.keep_freed_memory(mib)
             rows[name].append(one_round(model, x, args.steps))
-    print(f"Emo18, {args.batch} clips of {args.seconds} s, {args.steps} steps per round, {args.rounds} rounds each, "
-          f"{torch.get_num_threads()} thread(s)")
+    print(
+        f"Emo18, {args.batch} clips of {args.seconds} s, {args.steps} steps per round, {args.rounds} rounds each, "
+        f"{torch.get_num_threads()} thread(s)"
+    )
     print("| setting | wall s | user s | sys s | page faults |\n|---|---|---|---|---|")
     medians = {}
     for name, values in rows.items():

@@ -43,9 +43,9 @@ from staa.attacks.pgd0 import PGD0
 from staa.attacks.sigma_zero import SigmaZero
 from staa.attacks.sparse_rs import SparseRS
 from staa.attacks.sparsefool import SparseFool
+from staa.io.outputs import write_json
 from staa.models import Emo18
 from staa.models.base import standardize
-from staa.io.outputs import write_json
 from staa.runtime.reproducibility import provenance, seed_everything
 
 # Paper, Speed (s) per clip: Table 4 (DEMoS, Emo18 threat model) val / test, and the range over
@@ -85,7 +85,10 @@ def split_query_cost(model: Emo18, x: Tensor, query_batch: int = 16, repeats: in
     features = model.cnn(standardize(batch).unsqueeze(1))
     model.head(features)  # warm-up
     timings = {}
-    for name, step in (("front_end", lambda: model.cnn(standardize(batch).unsqueeze(1))), ("head", lambda: model.head(features))):
+    for name, step in (
+        ("front_end", lambda: model.cnn(standardize(batch).unsqueeze(1))),
+        ("head", lambda: model.head(features)),
+    ):
         start = time.perf_counter()
         for _ in range(repeats):
             step()
@@ -105,7 +108,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         (f"sparse PGD-20 (k = {k} %)", "pgd", SparsePGD(counter, eps, k_percent=k, seed=seed)),
         ("dense PGD-20", "pgd", SparsePGD(counter, eps, seed=seed)),
         (f"PGD0, 20 steps (k = {k} %)", "pgd0", PGD0(counter, eps, k_percent=k, seed=seed)),
-        (f"Sparse-RS, {queries} queries (k = {k} %)", "sparse_rs", SparseRS(counter, eps, k_percent=k, queries=queries, seed=seed)),
+        (
+            f"Sparse-RS, {queries} queries (k = {k} %)",
+            "sparse_rs",
+            SparseRS(counter, eps, k_percent=k, queries=queries, seed=seed),
+        ),
         (f"sigma-zero, {min_steps} steps", "sigma_zero", SigmaZero(counter, eps, steps=min_steps)),
         (f"FMN-L0, {min_steps} steps", "fmn", FMNL0(counter, eps, steps=min_steps)),
         ("SparseFool (all classes)", "sparsefool", SparseFool(counter, eps, steps=steps)),
@@ -158,7 +165,9 @@ def report(result: dict[str, Any]) -> str:
         f"{one['paper_budget_floor_seconds']:.0f} s/clip"
     )
     pgd = rows[1]["seconds_per_example"]
-    lines.append("ratios to dense PGD-20: " + ", ".join(f"{r['attack']} {r['seconds_per_example'] / pgd:.2f}x" for r in rows))
+    lines.append(
+        "ratios to dense PGD-20: " + ", ".join(f"{r['attack']} {r['seconds_per_example'] / pgd:.2f}x" for r in rows)
+    )
     return "\n".join(lines)
 
 

@@ -59,16 +59,20 @@ def main() -> None:
     parser.add_argument("--ravdess", help="RAVDESS folder holding Actor_XX folders")
     args = parser.parse_args()
     corpora = {"synthetic": None, "emodb": args.emodb, "ravdess": args.ravdess}
-    print("| corpus | clips | peak median (p10–p90) | active RMS median | crest dB median (p10–p90) | 20·log10(median peak / 0.05) |")
+    print(
+        "| corpus | clips | peak median (p10–p90) | active RMS median | crest dB median (p10–p90) | 20·log10(median peak / 0.05) |"
+    )
     print("|---|---|---|---|---|---|")
     for name, root in corpora.items():
         if name != "synthetic" and root is None:
             continue
         m = levels(name, root)
         q = {k: np.percentile(v, [10, 50, 90]) for k, v in m.items()}
-        print(f"| {name} | {len(m['peak'])} | {q['peak'][1]:.3f} ({q['peak'][0]:.3f}–{q['peak'][2]:.3f}) "
-              f"| {q['active_rms'][1]:.4f} | {q['crest_db'][1]:.1f} ({q['crest_db'][0]:.1f}–{q['crest_db'][2]:.1f}) "
-              f"| {20 * np.log10(q['peak'][1] / 0.05):.1f} |")
+        print(
+            f"| {name} | {len(m['peak'])} | {q['peak'][1]:.3f} ({q['peak'][0]:.3f}–{q['peak'][2]:.3f}) "
+            f"| {q['active_rms'][1]:.4f} | {q['crest_db'][1]:.1f} ({q['crest_db'][0]:.1f}–{q['crest_db'][2]:.1f}) "
+            f"| {20 * np.log10(q['peak'][1] / 0.05):.1f} |"
+        )
 
 
 if __name__ == "__main__":

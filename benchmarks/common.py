@@ -84,7 +84,9 @@ def markdown(header: list[str], rows: list[list[object]]) -> str:
 def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
     """Options every script (and run_all.py, once) takes: where, how many threads, the threat model's ε."""
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1, help="intra-op threads (2 for the 2-core goal on a quiet machine)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="intra-op threads (2 for the 2-core goal on a quiet machine)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eps", type=float, default=DEFAULT_EPS, help="paper: 0.05 on DEMoS")
     parser.add_argument("--k-percent", type=float, default=6.8, help="sparse PGD budget (6 500 of 96 000 samples)")

@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # the adjoint preset carries this Emo18's front end
     configs = {name: GeneratorConfig.preset(name) for name in args.configs}
     configs.update({f"adjoint×{d}": GeneratorConfig.adjoint(draws=d) for d in args.adjoint_draws})
-    generators = {name: Generator.for_config(config, [model]).eval().to(args.device) for name, config in configs.items()}
+    generators = {
+        name: Generator.for_config(config, [model]).eval().to(args.device) for name, config in configs.items()
+    }
     contenders: dict[str, Callable[[], object]] = {"sparse PGD-20": lambda: pgd.perturb(x, labels)}
     for name, g in generators.items():
         contenders[name] = _inference(g, x)
@@ -60,7 +62,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"pgd20_seconds_per_example": pgd_s, "generators": rows}
     if "realtime" in generators:  # a stream has neither the whole clip's statistics nor its ranking: the
         # streaming variant has batch norm, the per-sample threshold mask and no carrier
-        streamable = Generator(GeneratorConfig.realtime(norm="bn", mask="threshold", noise_channels=0)).eval().to(args.device)
+        streamable = (
+            Generator(GeneratorConfig.realtime(norm="bn", mask="threshold", noise_channels=0)).eval().to(args.device)
+        )
         result["streaming"] = stream(fuse(streamable), x, args.chunk)
     return result
 
@@ -89,11 +93,22 @@ def stream(generator: Generator, x: torch.Tensor, chunk_seconds: float) -> dict[
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--configs", nargs="+", default=list(GeneratorConfig.PRESETS), choices=list(GeneratorConfig.PRESETS))
-    parser.add_argument("--adjoint-draws", nargs="*", type=int, default=[],
-                        help="also the adjoint generator with these draws (rows adjoint×D)")
-    parser.add_argument("--threat", default="emo18", choices=("emo18", "wav2vec2-base"),
-                        help="the threat model PGD attacks and the adjoint generator takes its front end from")
+    parser.add_argument(
+        "--configs", nargs="+", default=list(GeneratorConfig.PRESETS), choices=list(GeneratorConfig.PRESETS)
+    )
+    parser.add_argument(
+        "--adjoint-draws",
+        nargs="*",
+        type=int,
+        default=[],
+        help="also the adjoint generator with these draws (rows adjoint×D)",
+    )
+    parser.add_argument(
+        "--threat",
+        default="emo18",
+        choices=("emo18", "wav2vec2-base"),
+        help="the threat model PGD attacks and the adjoint generator takes its front end from",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk", type=float, default=0.1, help="streaming chunk in seconds")
 

@@ -77,7 +77,9 @@ def table(result: dict[str, Any]) -> str:
     for r in base["rows"]:
         if r["family"] == "pgd":
             continue
-        note = f"{r['seconds_per_example'] / dense:.1f}x dense PGD-20, {r['queries_per_example']:.0f} forward passes/clip"
+        note = (
+            f"{r['seconds_per_example'] / dense:.1f}x dense PGD-20, {r['queries_per_example']:.0f} forward passes/clip"
+        )
         if "projected_seconds_at_paper_budget" in r and r["queries_per_example"] < 300 * 21:
             note += f"; paper budget (6 300 queries) projected {r['projected_seconds_at_paper_budget']:.0f} s/clip"
         if "projected_seconds_at_full_budget" in r and r["queries_per_example"] < baselines.SPARSE_RS_FULL_BUDGET:
@@ -97,7 +99,9 @@ def table(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_shared_arguments(parser)
-    parser.add_argument("--train-configs", nargs="*", default=["fast", "realtime"], choices=list(GeneratorConfig.PRESETS))
+    parser.add_argument(
+        "--train-configs", nargs="*", default=["fast", "realtime"], choices=list(GeneratorConfig.PRESETS)
+    )
     parser.add_argument("--train-batch", type=int, default=8)
     parser.add_argument("--train-steps", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/all.json"))

@@ -67,8 +67,10 @@ def main() -> None:
     for _ in range(args.repeats):
         for scenario in SCENARIOS:
             results[scenario] += measure(pc.path, scenario[1], scenario[2])
-    print(f"Emo18, one epoch of {len(pc.split('train'))} EmoDB clips (2.0 s), {os.cpu_count()} CPUs, "
-          f"median of {args.repeats} repeats\n")
+    print(
+        f"Emo18, one epoch of {len(pc.split('train'))} EmoDB clips (2.0 s), {os.cpu_count()} CPUs, "
+        f"median of {args.repeats} repeats\n"
+    )
     print("| scenario | threads per process | s per epoch | clips/s per process | clips/s machine total |")
     print("|---|---|---|---|---|")
     for (name, threads, processes), runs in results.items():

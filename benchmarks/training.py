@@ -31,7 +31,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1, help="intra-op threads (2 for the 2-core goal on a quiet machine)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="intra-op threads (2 for the 2-core goal on a quiet machine)"
+    )
     parser.add_argument("--checkpointing", action="store_true", help="activation checkpointing in the generator")
     parser.add_argument("--micro-batch", type=int, help="accumulate the gradient over parts of this many clips")
     parser.add_argument("--json", help="write the result here as JSON (one object)")

@@ -50,9 +50,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from study import add_generator_study_arguments
 from generator_probes import RECIPE
 from generator_variants import FIT_SPLITS, FittedOn, report, row
+from study import add_generator_study_arguments
 from torch import Tensor, nn
 
 from staa.attacks.base import margin_loss
@@ -231,10 +231,15 @@ def main() -> None:
     add_generator_study_arguments(parser)
     parser.add_argument("--probe", action="append", required=True, choices=list(PROBES))
     parser.add_argument("--train", default="{}", help="overrides of the shipped recipe (JSON)")
-    parser.add_argument("--generator", default="{}", help="overrides of the adjoint preset (JSON), e.g. {\"draws\": 4}")
+    parser.add_argument("--generator", default="{}", help='overrides of the adjoint preset (JSON), e.g. {"draws": 4}')
     parser.add_argument("--fit-split", default="train", choices=FIT_SPLITS)
-    parser.add_argument("--distil", type=int, default=0, metavar="STEPS",
-                        help="first fit each probe's context network to the true coefficients for STEPS steps")
+    parser.add_argument(
+        "--distil",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="first fit each probe's context network to the true coefficients for STEPS steps",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -250,7 +255,9 @@ def main() -> None:
         probe = PROBES[name].initialised(GeneratorConfig.adjoint(**json.loads(args.generator)), [threat])
         if args.distil:
             train = torch.from_numpy(np.array(corpus.split("train").waves, dtype=np.float32))
-            print(f"{name}: cosine with the true coefficients after distillation {distil(probe, threat, train, args.distil, args.seed):.3f}")
+            print(
+                f"{name}: cosine with the true coefficients after distillation {distil(probe, threat, train, args.distil, args.seed):.3f}"
+            )
         record = train_generator(probe, [threat], corpus, Path(args.out) / name, config, show_progress=False)
         load_weights(probe, Path(args.out) / name / "best" / WEIGHTS_NAME)
         rows[name] = row(probe, record, threat, victim, x)

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from study import add_generator_study_arguments
 from position_oracle import BANDS_HZ, band_shares
+from study import add_generator_study_arguments
 from torch import Tensor, nn
 
 from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train_generator

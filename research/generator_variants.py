@@ -107,12 +107,20 @@ def report(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_generator_study_arguments(parser)
-    parser.add_argument("--variant", action="append", required=True,
-                        help='NAME={"preset": "fast", "generator": {...}, "train": {...}}: a generator preset '
-                             '(fast if not named) and overrides of it and of the topk training preset')
+    parser.add_argument(
+        "--variant",
+        action="append",
+        required=True,
+        help='NAME={"preset": "fast", "generator": {...}, "train": {...}}: a generator preset '
+        "(fast if not named) and overrides of it and of the topk training preset",
+    )
     parser.add_argument("--train", default="{}", help="training overrides shared by every variant (JSON)")
-    parser.add_argument("--fit-split", default="train", choices=FIT_SPLITS,
-                        help="the split the generators train on (test: the capacity probe; train+val: a third speaker)")
+    parser.add_argument(
+        "--fit-split",
+        default="train",
+        choices=FIT_SPLITS,
+        help="the split the generators train on (test: the capacity probe; train+val: a third speaker)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()

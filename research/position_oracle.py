@@ -85,11 +85,14 @@ def oracles(model: torch.nn.Module, x: Tensor, eps: float, k: int, seed: int) ->
         out[f"gradient positions, ±sign({name}), better per clip"] = float((either[0] | either[1]).double().mean())
     for right in (0.6, 0.8, 0.9):
         flip = torch.where(torch.rand(x.shape, generator=rng) < right, 1.0, -1.0)
-        out[f"gradient positions, signs {round(100 * right)} % right"] = success(model, x, eps * sign * flip * grad_pos, clean)
+        out[f"gradient positions, signs {round(100 * right)} % right"] = success(
+            model, x, eps * sign * flip * grad_pos, clean
+        )
     for draws in (4, 8, 16):
         averaged = smoothed_gradient(model, x, clean, eps, k, draws, rng)
         out[f"gradient over {draws} sparse random copies, its positions and signs"] = success(
-            model, x, -eps * torch.sign(averaged) * top_positions(averaged.abs(), k), clean)
+            model, x, -eps * torch.sign(averaged) * top_positions(averaged.abs(), k), clean
+        )
     pgd = SparsePGD(model, eps, k=k, steps=20, seed=seed)
     out["sparse PGD-20 (for scale)"] = float(pgd(x).success.double().mean())
     return out
@@ -170,7 +173,11 @@ def main() -> None:
     measured = dict(result.get("generator", {}))
     bands = measured.pop("bands", {})
     for name, value in measured.items():
-        print(f"  generator: {name:<33} {100 * value:5.1f} %" if name == "asr" else f"  generator: {name:<33} {value:6.3f}")
+        print(
+            f"  generator: {name:<33} {100 * value:5.1f} %"
+            if name == "asr"
+            else f"  generator: {name:<33} {value:6.3f}"
+        )
     if bands:
         edges = [*BANDS_HZ, corpus.sample_rate // 2]
         names = (f"{lo}-{hi}" for lo, hi in zip(edges[:-1], edges[1:]))

@@ -30,9 +30,9 @@ import numpy as np
 
 from staa.data.cache import PreparedCorpus, prepare
 from staa.data.registry import build_corpus
+from staa.io.outputs import write_json
 from staa.models import build_model, load_model
 from staa.models.registry import model_class
-from staa.io.outputs import write_json
 from staa.runtime.reproducibility import provenance, seed_everything
 from staa.runtime.threads import DEFAULT_THREADS, torch_threads
 from staa.training.ser import TrainConfig, predict_split, train_ser
@@ -108,10 +108,14 @@ def report(runs: dict[tuple[str, str, str], list[dict]], corpora: dict[str, Prep
             b = Bootstrap(len(test), seed=0)
             t = b.interval(*uar_of(b, [r["test_pred"]], test, c))
             v = uar_of(Bootstrap(len(val)), [r["val_pred"]], val, c)[0]
-            print(f"| {corpus} | {model} | {recipe} | {r['train_config']['seed']} | {r['epochs_run']} | "
-                  f"{r['clips_per_second']:.1f} | {100 * v:.1f} | {pct(t)} | {len(test)} |")
-    print("\n| corpus | model | recipe | seeds | test UAR % mean ± sd | CI of the mean | Δ vs today [paired 95 % CI] | "
-          "Δ > today half-width |")
+            print(
+                f"| {corpus} | {model} | {recipe} | {r['train_config']['seed']} | {r['epochs_run']} | "
+                f"{r['clips_per_second']:.1f} | {100 * v:.1f} | {pct(t)} | {len(test)} |"
+            )
+    print(
+        "\n| corpus | model | recipe | seeds | test UAR % mean ± sd | CI of the mean | Δ vs today [paired 95 % CI] | "
+        "Δ > today half-width |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for (corpus, model, recipe), records in runs.items():
         pc = corpora[corpus]
@@ -158,8 +162,11 @@ def main() -> None:
                     with torch_threads(args.threads):
                         record = run_one(pc, model, recipe_config(recipe, model, seed, overrides), out)
                     runs.setdefault((corpus, model, name), []).append(record)
-                    print(f"done {corpus} {model} {name} seed {seed}: {record['epochs_run']} epochs, "
-                          f"{record['seconds']:.0f} s", flush=True)
+                    print(
+                        f"done {corpus} {model} {name} seed {seed}: {record['epochs_run']} epochs, "
+                        f"{record['seconds']:.0f} s",
+                        flush=True,
+                    )
     report(runs, corpora)
 
 

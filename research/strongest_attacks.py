@@ -30,12 +30,12 @@ import numpy as np
 import torch
 from study import add_shared_arguments
 
-from staa.attacks import PGD0, FMNL0, OnePixel, SigmaZero, SparsePGD, SparseRS
+from staa.attacks import FMNL0, PGD0, OnePixel, SigmaZero, SparsePGD, SparseRS
 from staa.attacks.base import Attack
 from staa.data.cache import prepare
 from staa.data.registry import build_corpus
-from staa.models import load_model
 from staa.io.outputs import write_json
+from staa.models import load_model
 from staa.runtime.reproducibility import provenance, seed_everything
 
 GROUPS = ("pgd", "sparse_rs", "min_l0")
@@ -72,7 +72,10 @@ def attacks(group: str, args: argparse.Namespace, model: torch.nn.Module, n: int
         popsize = args.onepixel_popsize
         pixels = SparseRS(model, eps, k_percent=k).budget(n)
         return [
-            (f"Sparse-RS (k {k:g} %, {args.queries} queries)", SparseRS(model, eps, k_percent=k, queries=args.queries, seed=seed)),
+            (
+                f"Sparse-RS (k {k:g} %, {args.queries} queries)",
+                SparseRS(model, eps, k_percent=k, queries=args.queries, seed=seed),
+            ),
             (
                 f"One-Pixel ({pixels} pixels, {popsize} x {args.queries // popsize} = {args.queries} queries)",
                 OnePixel(model, eps, pixels=pixels, popsize=popsize, iterations=args.queries // popsize - 1, seed=seed),
@@ -85,9 +88,15 @@ def attacks(group: str, args: argparse.Namespace, model: torch.nn.Module, n: int
 
 
 def report(rows: list[dict[str, Any]], n: int) -> str:
-    lines = [f"{'attack':<58} {'clips':>5} {'fooled':>6} {'ASR':>6} {'med L0 (fooled)':>16} {'med min L0 (all)':>17} {'s/clip':>7}"]
+    lines = [
+        f"{'attack':<58} {'clips':>5} {'fooled':>6} {'ASR':>6} {'med L0 (fooled)':>16} {'med min L0 (all)':>17} {'s/clip':>7}"
+    ]
     for r in rows:
-        fooled_l0 = "-" if r["median_l0_fooled"] is None else f"{r['median_l0_fooled']:.0f} ({100 * r['median_l0_fooled'] / n:.2f} %)"
+        fooled_l0 = (
+            "-"
+            if r["median_l0_fooled"] is None
+            else f"{r['median_l0_fooled']:.0f} ({100 * r['median_l0_fooled'] / n:.2f} %)"
+        )
         lines.append(
             f"{r['attack']:<58} {r['clips']:>5} {r['fooled']:>6} {100 * r['asr']:>5.1f}% {fooled_l0:>16} "
             f"{'-' if r['median_min_l0_all'] is None else format(r['median_min_l0_all'], '.0f'):>17} {r['seconds_per_clip']:>7.2f}"

@@ -30,8 +30,8 @@ from staa.attacks.staa import Generator, STAANet
 from staa.attacks.staa.fused import fuse
 from staa.data.cache import PreparedCorpus
 from staa.defaults import DEFAULT_EPS
-from staa.models import load_model
 from staa.io.outputs import write_json
+from staa.models import load_model
 from staa.runtime.reproducibility import provenance
 
 
@@ -67,7 +67,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     victim = load_model(args.victim).eval()
     waves = PreparedCorpus.load(args.corpus).split(args.split).waves
-    generators = {name: Generator.from_pretrained(folder) for name, folder in (g.split("=", 1) for g in args.generators)}
+    generators = {
+        name: Generator.from_pretrained(folder) for name, folder in (g.split("=", 1) for g in args.generators)
+    }
     clip = load_clips(1, SAMPLES)
     fused = {name: fuse(g) for name, g in generators.items()}
     pgd = SparsePGD(victim, args.eps, k_percent=args.k_percent, early_stop=False, seed=args.seed)
@@ -93,11 +95,25 @@ def main() -> None:
     print(f"sparse PGD-20: {1000 * pgd_s:.0f} ms per {SAMPLES}-sample clip")
     print(
         markdown(
-            ["generator", "parameters", "ms/6 s clip (fused, batch 1)", "PGD-20 / generator", "ASR %",
-             "sparsity % (successes)", "sparsity % (all)"],
             [
-                [r["config"], f"{r['parameters']:,}", f"{r['ms_per_example']:.1f}", f"{r['pgd20_over_generator']:.0f}x",
-                 f"{100 * r['asr']:.1f}", f"{r['sparsity_pct']:.2f}", f"{r['sparsity_pct_all']:.2f}"]
+                "generator",
+                "parameters",
+                "ms/6 s clip (fused, batch 1)",
+                "PGD-20 / generator",
+                "ASR %",
+                "sparsity % (successes)",
+                "sparsity % (all)",
+            ],
+            [
+                [
+                    r["config"],
+                    f"{r['parameters']:,}",
+                    f"{r['ms_per_example']:.1f}",
+                    f"{r['pgd20_over_generator']:.0f}x",
+                    f"{100 * r['asr']:.1f}",
+                    f"{r['sparsity_pct']:.2f}",
+                    f"{r['sparsity_pct_all']:.2f}",
+                ]
                 for r in rows
             ],  # fmt: skip
         )
@@ -105,7 +121,12 @@ def main() -> None:
     config = {**vars(args), "victim": str(args.victim), "corpus": str(args.corpus), "out": str(args.out)}
     write_json(
         args.out,
-        {"rows": rows, "pgd20_seconds_per_example": pgd_s, "clip_samples": clip.shape[1], "provenance": provenance(config)},
+        {
+            "rows": rows,
+            "pgd20_seconds_per_example": pgd_s,
+            "clip_samples": clip.shape[1],
+            "provenance": provenance(config),
+        },
     )
 
 

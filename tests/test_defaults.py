@@ -21,7 +21,10 @@ def test_every_preset_is_its_named_classmethod_with_overrides(cls, override):
 def test_defaults_name_existing_presets_and_a_valid_eps():
     assert GENERATOR_PRESET in GeneratorConfig.PRESETS and TRAINING_PRESET in STAATrainConfig.PRESETS
     assert 0 < DEFAULT_EPS <= 1
-    assert GeneratorConfig.preset("realtime", eps=0.01).fold == 2 and GeneratorConfig.preset("realtime", eps=0.01).eps == 0.01
+    assert (
+        GeneratorConfig.preset("realtime", eps=0.01).fold == 2
+        and GeneratorConfig.preset("realtime", eps=0.01).eps == 0.01
+    )
 
 
 def test_the_default_generator_is_one_everywhere(tmp_path):

@@ -91,7 +91,9 @@ def _sized(path: Path) -> bool:
     return not any(part in path.relative_to(PACKAGE).as_posix() for part in SIZE_EXEMPT)
 
 
-@pytest.mark.parametrize("path", [p for p in _modules().values() if _sized(p)], ids=lambda p: p.relative_to(PACKAGE).as_posix())
+@pytest.mark.parametrize(
+    "path", [p for p in _modules().values() if _sized(p)], ids=lambda p: p.relative_to(PACKAGE).as_posix()
+)
 def test_modules_and_functions_are_small(path: Path):
     text = path.read_text()
     assert len(text.splitlines()) <= MAX_MODULE_LINES

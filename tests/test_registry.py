@@ -14,7 +14,6 @@ from staa.errors import ConfigError
 from staa.models.registry import MODELS
 from staa.registry import Registry
 
-
 HEAVY = ("wav2vec2", "wavlm", "hubert")  # their classes load transformers: described, not imported, here
 
 
@@ -44,4 +43,7 @@ def test_an_unknown_name_is_one_line_listing_the_names():
 def test_naming_things_imports_no_torch():
     probe = ("import sys; from staa.attacks.registry import ATTACKS; "
              "[ATTACKS.description(n) for n in ATTACKS]; print('torch' in sys.modules)")  # fmt: skip
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )

@@ -9,8 +9,12 @@ module imports nothing, so ``staa --help`` can show these values without loading
 """
 
 DEFAULT_EPS = 0.05  # L∞ bound of δ in waveform units: the paper's DEMoS budget (§4.3)
-GENERATOR_PRESET = "adjoint"  # the threat's front end, transposed (GeneratorConfig()'s defaults); "authors": the paper's
-TRAINING_PRESET = "topk"  # the fast generators' recipe; "paper" reproduces the paper's loss weights and optimiser (§4.4)
+GENERATOR_PRESET = (
+    "adjoint"  # the threat's front end, transposed (GeneratorConfig()'s defaults); "authors": the paper's
+)
+TRAINING_PRESET = (
+    "topk"  # the fast generators' recipe; "paper" reproduces the paper's loss weights and optimiser (§4.4)
+)
 SER_RECIPE = "paper"  # SER training recipe of an experiment's model without ``recipe:`` (TrainConfig.preset)
 #: CPU threads per process (``staa --threads``, ``threads:``): small-batch training gains little from a second
 #: thread and collapses when processes share the cores (staa.runtime.threads).

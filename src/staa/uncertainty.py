@@ -141,7 +141,9 @@ def asr_interval(
     clean_pred: ArrayLike, adv_pred: ArrayLike, target: ArrayLike | None = None, **bootstrap: Any
 ) -> Interval:
     """Untargeted ASR (flips of the clean prediction) or, with ``target``, targeted success."""
-    return rate_interval(succeeded(_np(clean_pred), _np(adv_pred), None if target is None else _np(target)), **bootstrap)
+    return rate_interval(
+        succeeded(_np(clean_pred), _np(adv_pred), None if target is None else _np(target)), **bootstrap
+    )
 
 
 def correct_to_wrong_interval(

@@ -128,7 +128,11 @@ def _matches(value: Any, hint: Any) -> bool:
     if origin is list:
         return isinstance(value, list) and all(_matches(v, args[0]) for v in value) if args else isinstance(value, list)
     if origin is dict:
-        return isinstance(value, dict) and all(_matches(v, args[1]) for v in value.values()) if args else isinstance(value, dict)
+        return (
+            isinstance(value, dict) and all(_matches(v, args[1]) for v in value.values())
+            if args
+            else isinstance(value, dict)
+        )
     return True  # a type this check does not know: left to the constructor
 
 

@@ -129,7 +129,9 @@ def test_a_relative_generator_bounds_each_clip_in_training_mode(uneven_clips: Te
     assert (out.magnitudes.abs() <= eps_from_db(uneven_clips, EPS_DB) + TOLERANCE).all()
 
 
-def test_a_relative_universal_perturbation_reloads_and_keeps_its_kind(random_model: nn.Module, uneven_clips, tmp_path) -> None:
+def test_a_relative_universal_perturbation_reloads_and_keeps_its_kind(
+    random_model: nn.Module, uneven_clips, tmp_path
+) -> None:
     attack = _universal(random_model, uneven_clips, eps_db=EPS_DB)
     attack.save(tmp_path / "u.safetensors")
     again = UniversalPerturbation.from_file(random_model, tmp_path / "u.safetensors")
@@ -140,7 +142,9 @@ def test_a_relative_universal_perturbation_reloads_and_keeps_its_kind(random_mod
 
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
-def test_a_relative_generator_trains_the_same_at_half_the_loudness(reduction: str, random_model: nn.Module, uneven_clips) -> None:
+def test_a_relative_generator_trains_the_same_at_half_the_loudness(
+    reduction: str, random_model: nn.Module, uneven_clips
+) -> None:
     """One training step's loss terms do not depend on the recording level (the mean reduction measures v in
     units of each clip's ε), so the generator learns the same thing from a quiet corpus as from a loud one."""
     from staa.attacks.staa import STAATrainConfig

@@ -49,7 +49,9 @@ def test_a_budget_per_row_matches_one_budget_at_a_time():
     budgets = torch.tensor([0, 1, 7, 50])
     together = project_sparse_box(y, lo, hi, budgets)
     for row, k in enumerate(budgets.tolist()):
-        assert torch.equal(together[row], project_sparse_box(y[row : row + 1], lo[row : row + 1], hi[row : row + 1], k)[0])
+        assert torch.equal(
+            together[row], project_sparse_box(y[row : row + 1], lo[row : row + 1], hi[row : row + 1], k)[0]
+        )
 
 
 def test_sparsest_fooling_keeps_the_fewest_changed_samples_among_fooling_iterates():

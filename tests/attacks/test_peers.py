@@ -74,7 +74,9 @@ def test_fmn_l0_matches_secml_torch(clips):
 
     model, x, labels = clips
     attack = FMN(perturbation_model="l0", num_steps=STEPS, step_size=1.0, lb=-1.0, ub=1.0)
-    loader = attack(InBox(model, x, EPS).eval(), DataLoader(TensorDataset(torch.zeros_like(x), labels), batch_size=len(x)))
+    loader = attack(
+        InBox(model, x, EPS).eval(), DataLoader(TensorDataset(torch.zeros_like(x), labels), batch_size=len(x))
+    )
     u = torch.cat([batch[0] for batch in loader])
     our_asr, peer_asr, our_l0, peer_l0 = agree(model, x, labels, u)
     assert abs(our_asr - peer_asr) <= 0.1, (our_asr, peer_asr)

@@ -94,7 +94,13 @@ def test_dense_pgd_matches_art_pgd(trained_tiny):
         clip_values=(-1.0, 1.0),
     )
     pgd = ProjectedGradientDescentPyTorch(
-        classifier, norm=np.inf, eps=eps, eps_step=alpha, max_iter=steps, num_random_init=1, batch_size=len(x),
+        classifier,
+        norm=np.inf,
+        eps=eps,
+        eps_step=alpha,
+        max_iter=steps,
+        num_random_init=1,
+        batch_size=len(x),
         verbose=False,
     )
     np.random.seed(0)

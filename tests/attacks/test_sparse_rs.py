@@ -62,7 +62,8 @@ def test_the_same_seed_gives_the_same_audio(random_model, random_inputs):
 
 
 @pytest.mark.parametrize(
-    "options", [{}, {"k": 1, "k_percent": 2}, {"k": 1, "queries": 0}, {"k": 1, "alpha_init": 0}, {"k": 1, "alpha_init": 1.5}]
+    "options",
+    [{}, {"k": 1, "k_percent": 2}, {"k": 1, "queries": 0}, {"k": 1, "alpha_init": 0}, {"k": 1, "alpha_init": 1.5}],
 )
 def test_invalid_options_are_refused(random_model, options):
     with pytest.raises(ConfigError):

@@ -154,7 +154,9 @@ def test_targets_refuses_universal_and_foreign_options(tmp_path, checkpoint):
 def other_victim(tmp_path_factory):
     """A second small Emo18 in a ``best/`` folder: the sweep names it after the parent, ``other``."""
     torch.manual_seed(1)
-    return Emo18(Emo18Config(num_classes=7, hidden=8)).save_pretrained(tmp_path_factory.mktemp("victims") / "other" / "best")
+    return Emo18(Emo18Config(num_classes=7, hidden=8)).save_pretrained(
+        tmp_path_factory.mktemp("victims") / "other" / "best"
+    )
 
 
 def test_sweep_crafts_each_budget_once_and_writes_the_curves(tmp_path, cache, checkpoint, other_victim):
@@ -164,13 +166,20 @@ def test_sweep_crafts_each_budget_once_and_writes_the_curves(tmp_path, cache, ch
     result = invoke(*args, command="sweep")
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((out / "curves.csv").open()))
-    assert [(r["budget"], r["victim"]) for r in rows] == [("1.0", "emo18"), ("1.0", "other"), ("5.0", "emo18"), ("5.0", "other")]
+    assert [(r["budget"], r["victim"]) for r in rows] == [
+        ("1.0", "emo18"),
+        ("1.0", "other"),
+        ("5.0", "emo18"),
+        ("5.0", "other"),
+    ]
     assert all(float(r["sparsity_pct"]) <= float(r["budget"]) and r["n_clips"] == "3" for r in rows)
     record = json.loads((out / "curves.json").read_text())
     assert record["attack"] == "pgd0" and record["budgets"] == [1.0, 5.0] and len(record["points"]) == 4
     for budget in ("k1", "k5"):
         replay = json.loads((out / budget / "victims" / "other.json").read_text())
-        assert next(r for r in rows if f"k{float(r['budget']):g}" == budget and r["victim"] == "other")["asr"] == str(replay["asr"])
+        assert next(r for r in rows if f"k{float(r['budget']):g}" == budget and r["victim"] == "other")["asr"] == str(
+            replay["asr"]
+        )
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     crafted = (out / "k1" / "x_adv.npy").stat().st_mtime_ns
     assert invoke(*args, command="sweep").exit_code == 0
@@ -194,8 +203,13 @@ def test_a_minimum_norm_sweep_is_one_run_read_at_every_budget(tmp_path, cache, c
 
 def test_sweep_refuses_attacks_without_a_budget_and_bad_budgets(tmp_path, cache, checkpoint):
     common = [*common_options(cache, checkpoint), "--out", str(tmp_path / "out"), "--limit", "1"]
-    for args in (["onepixel", "--k-percent", "1"], ["universal", "--k-percent", "1"], ["pgd", "--k-percent", "1", "--k-percent", "1"],
-                 ["pgd", "--k-percent", "120"], ["pgd0", "--k-percent", "1", "--queries", "10"]):
+    for args in (
+        ["onepixel", "--k-percent", "1"],
+        ["universal", "--k-percent", "1"],
+        ["pgd", "--k-percent", "1", "--k-percent", "1"],
+        ["pgd", "--k-percent", "120"],
+        ["pgd0", "--k-percent", "1", "--queries", "10"],
+    ):
         result = invoke(*args, *common, command="sweep")
         assert isinstance(result.exception, ConfigError), result.output
     assert not (tmp_path / "out").exists()

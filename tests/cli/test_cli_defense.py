@@ -19,8 +19,16 @@ def test_wrap_writes_a_loadable_defended_checkpoint(tmp_path):
     build_model("emo18", num_classes=4, hidden=8).save_pretrained(tmp_path / "victim")
     result = CliRunner().invoke(
         app,
-        ["defense", "wrap", str(tmp_path / "victim"), "--defense", "median:kernel=3+quantize:bits=8",
-         "--out", str(tmp_path / "defended"), "--no-adaptive"],
+        [
+            "defense",
+            "wrap",
+            str(tmp_path / "victim"),
+            "--defense",
+            "median:kernel=3+quantize:bits=8",
+            "--out",
+            str(tmp_path / "defended"),
+            "--no-adaptive",
+        ],
     )
     assert result.exit_code == 0, result.output
     model = load_model(tmp_path / "defended")
@@ -55,7 +63,9 @@ def test_evaluate_writes_rows_per_defense_and_mode(tmp_path):
     assert all(r["mean_sparsity_pct"] <= 10 for r in record["rows"])  # the spec's k_percent reached the attack
     assert (tmp_path / "robust" / "robustness.md").read_text() in result.output
 
-    result = CliRunner().invoke(app, ["defense", "evaluate", *options, "--no-adaptive", "--out", str(tmp_path / "replay")])
+    result = CliRunner().invoke(
+        app, ["defense", "evaluate", *options, "--no-adaptive", "--out", str(tmp_path / "replay")]
+    )
     assert result.exit_code == 0, result.output
     replay = json.loads((tmp_path / "replay" / "robustness.json").read_text())
     assert [r["mode"] for r in replay["rows"]] == ["non-adaptive", "non-adaptive"]

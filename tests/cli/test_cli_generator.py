@@ -70,8 +70,16 @@ def test_train_then_apply_to_a_split_and_to_a_folder(workspace: Path) -> None:
     assert {"success", "snr_db", "sparsity_pct", "seconds", "clean_pred", "adv_pred"} <= set(first)
     # the summary of every crafted set (docs/results-schema.md), whichever command made it
     summary = record["summary"]
-    assert set(summary) == {"n", "n_success", "asr_threat", "snr_db", "snr_db_median", "snr_excluded", "sparsity_pct",
-                            "seconds_per_example"}
+    assert set(summary) == {
+        "n",
+        "n_success",
+        "asr_threat",
+        "snr_db",
+        "snr_db_median",
+        "snr_excluded",
+        "sparsity_pct",
+        "seconds_per_example",
+    }
     assert summary["asr_threat"] == pytest.approx(np.mean([e["success"] for e in record["examples"]]))
     assert summary["n_success"] == sum(e["success"] for e in record["examples"])
     fooled = [e["sparsity_pct"] for e in record["examples"] if e["success"]]
@@ -175,7 +183,10 @@ def test_sparsity_budget_moves_lambda_s_towards_the_budget(workspace: Path) -> N
     train = json.loads((w / "loose" / "train.json").read_text())
     (only,) = train["history"]
     assert not only["budget_met"]  # 90 dB SNR is beyond reach
-    assert [b["weight"] for b in train["budgets"]] == ["lambda_s", "lambda_m"] and "budget SNR 90.00 dB" in result.output
+    assert [b["weight"] for b in train["budgets"]] == [
+        "lambda_s",
+        "lambda_m",
+    ] and "budget SNR 90.00 dB" in result.output
 
 
 def test_budget_options_are_checked(workspace: Path) -> None:

@@ -31,13 +31,25 @@ def test_every_help_screen_loads_no_heavy_dependency():
 
 def test_module_entry_point_help_loads_no_torch():
     """``python -m staa.cli --help`` (the torchrun entry point), read from the interpreter's import log."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "staa.cli", "--help"], capture_output=True, text=True)
-    imported = {line.rpartition("|")[2].strip().split(".")[0] for line in out.stderr.splitlines() if line.startswith("import time:")}
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "staa.cli", "--help"], capture_output=True, text=True
+    )
+    imported = {
+        line.rpartition("|")[2].strip().split(".")[0]
+        for line in out.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert out.returncode == 0 and "Usage" in out.stdout and "typer" in imported
     assert not imported & set(HEAVY)
 
 
 def test_python_dash_m_staa_is_the_command_and_its_help_loads_no_torch():
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "staa", "attack", "--help"], capture_output=True, text=True)
-    imported = {line.rpartition("|")[2].strip().split(".")[0] for line in out.stderr.splitlines() if line.startswith("import time:")}
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "staa", "attack", "--help"], capture_output=True, text=True
+    )
+    imported = {
+        line.rpartition("|")[2].strip().split(".")[0]
+        for line in out.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert out.returncode == 0 and "sparse_rs" in out.stdout and not imported & set(HEAVY)

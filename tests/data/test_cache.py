@@ -107,6 +107,8 @@ def test_a_longer_prepared_length_than_the_corpus_default_keeps_the_real_audio(t
         sf.write(tmp_path / f"r{i}.wav", ramp, 16_000, subtype="FLOAT")
         rows.append(f"r{i}.wav,a,s{i},{split}")
     (tmp_path / "ramp.csv").write_text("\n".join(rows) + "\n")
-    prepared = prepare(ManifestCorpus(tmp_path / "ramp.csv", seconds=1.0), tmp_path / "cache", seconds=2.5, show_progress=False)
+    prepared = prepare(
+        ManifestCorpus(tmp_path / "ramp.csv", seconds=1.0), tmp_path / "cache", seconds=2.5, show_progress=False
+    )
     row = np.asarray(prepared.split("train").waves[0])
-    np.testing.assert_allclose(row, ramp[: 40_000], atol=1e-6)
+    np.testing.assert_allclose(row, ramp[:40_000], atol=1e-6)

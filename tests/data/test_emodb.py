@@ -100,6 +100,4 @@ def test_real_subset_prepares(subset: EmoDB, tmp_path: Path) -> None:
         assert split.labels.tolist() == expected
         assert np.all(np.abs(split.waves) <= 1.0) and np.all(np.abs(split.waves).max(axis=1) > 0.01)
     first = subset.items("test")[0]
-    np.testing.assert_allclose(
-        prepared.split("test").waves[0], unify_length(load_audio(first.path), 32_000), atol=1e-6
-    )
+    np.testing.assert_allclose(prepared.split("test").waves[0], unify_length(load_audio(first.path), 32_000), atol=1e-6)

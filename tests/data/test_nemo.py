@@ -19,7 +19,7 @@ GENDER_WORD = {"f": "female", "m": "male"}
 
 def tsv_row(name: str, emotion: str, speaker: str, gender: str) -> str:
     """One ``data.tsv`` row as nEMO writes it: a transcript with quotation marks, the speaker padded."""
-    return f'{name}\t{emotion}\t„Ala” ma kota.\tala ma kota\t        {speaker}\t{gender}\t25'
+    return f"{name}\t{emotion}\t„Ala” ma kota.\tala ma kota\t        {speaker}\t{gender}\t25"
 
 
 def make_nemo(root: Path, write_wav, rows: list[tuple[str, str, str]] | None = None) -> Path:
@@ -46,7 +46,9 @@ def test_labels_and_speakers_come_from_the_table_and_agree_with_the_names(tmp_pa
 
 def test_every_split_holds_both_genders(tmp_path: Path, write_wav) -> None:
     lists = NEMO(make_nemo(tmp_path, write_wav)).speaker_splits()
-    assert lists == {s: sorted(spk for spk, split in SPEAKER_SPLIT.items() if split == s) for s in ("train", "val", "test")}
+    assert lists == {
+        s: sorted(spk for spk, split in SPEAKER_SPLIT.items() if split == s) for s in ("train", "val", "test")
+    }
     for speakers in lists.values():
         assert {GENDERS[spk] for spk in speakers} == {"f", "m"}
     assert sum(len(v) for v in lists.values()) == len(GENDERS) == len(SPEAKER_SPLIT)

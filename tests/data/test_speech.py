@@ -11,7 +11,7 @@ import pytest
 
 from staa.data.cache import prepare
 from staa.data.manifest import ManifestCorpus
-from staa.data.speech import NO_LABEL, SpeechSet, Source, parse_source, parse_sources, pooled_speech
+from staa.data.speech import NO_LABEL, Source, SpeechSet, parse_source, parse_sources, pooled_speech
 from staa.errors import ConfigError, DataError
 
 LABELS = ("anger", "neutral")
@@ -38,7 +38,10 @@ def labelled(tmp_path: Path, write_wav):
         ("/data/extra.CSV", Source("manifest", "/data/extra.CSV")),
         ("/data/podcasts", Source("folder", "/data/podcasts")),
         ("notacorpus:/x", Source("folder", "notacorpus:/x")),
-        ({"corpus": "nemo", "root": "/n", "splits": ["train", "val"]}, Source("corpus", "/n", "nemo", ("train", "val"))),
+        (
+            {"corpus": "nemo", "root": "/n", "splits": ["train", "val"]},
+            Source("corpus", "/n", "nemo", ("train", "val")),
+        ),
         ({"manifest": "m.csv"}, Source("manifest", "m.csv")),
         ({"folder": "f"}, Source("folder", "f")),
     ],
@@ -68,7 +71,9 @@ def test_bad_source_lists_are_refused_in_one_line(value, message) -> None:
     assert "\n" not in str(err.value)
 
 
-def test_a_folder_of_any_rate_is_pooled_without_labels_beside_the_own_training_split(labelled, tmp_path, write_wav) -> None:
+def test_a_folder_of_any_rate_is_pooled_without_labels_beside_the_own_training_split(
+    labelled, tmp_path, write_wav
+) -> None:
     folder = tmp_path / "extra"
     for i, rate in enumerate((8_000, 22_050, 48_000)):
         write_wav(folder / "deep" / f"clip{i}.wav", seconds=0.05 + 0.1 * i, sample_rate=rate)
@@ -91,7 +96,9 @@ def test_labels_are_kept_where_the_threat_has_the_class(labelled, tmp_path, writ
     write_wav(tmp_path / "other" / "b.wav", seconds=0.1)
     (tmp_path / "other" / "m.csv").write_text("path,label,split\na.wav,neutral,train\nb.wav,boredom,train\n")
     (tmp_path / "other" / "paths.csv").write_text("path\na.wav\n")
-    pool = pooled_speech(parse_sources([str(tmp_path / "other" / "m.csv")]), labelled, tmp_path / "c", show_progress=False)
+    pool = pooled_speech(
+        parse_sources([str(tmp_path / "other" / "m.csv")]), labelled, tmp_path / "c", show_progress=False
+    )
     assert pool.split("train").labels.tolist() == [LABELS.index("neutral"), NO_LABEL]
     unlabelled = pooled_speech([Source("manifest", str(tmp_path / "other" / "paths.csv"))], labelled, tmp_path / "c",
                                show_progress=False)  # fmt: skip

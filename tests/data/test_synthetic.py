@@ -86,8 +86,7 @@ def per_emotion(audio: dict, measure) -> dict[str, float]:
     """Mean over speakers of each speaker's mean measurement, so every speaker weighs the same."""
     speakers = sorted({spk for spk, _ in audio})
     return {
-        emo: float(np.mean([np.mean([measure(x) for x in audio[(spk, emo)]]) for spk in speakers]))
-        for emo in EMOTIONS
+        emo: float(np.mean([np.mean([measure(x) for x in audio[(spk, emo)]]) for spk in speakers])) for emo in EMOTIONS
     }
 
 

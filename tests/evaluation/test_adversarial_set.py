@@ -32,7 +32,9 @@ def test_threat_side_measures_from_x_adv_minus_x(tmp_path, hand_waves, hand_made
     ex = adv.records["examples"]
     assert ex[3]["snr_db"] is None and ex[0]["snr_db"] == pytest.approx(20.0, abs=1e-4)
     assert [e["clean_pred"] for e in ex] == [1, 1, 0, 0, 0] and [e["adv_pred"] for e in ex] == [0, 1, 0, 1, 1]
-    assert np.array_equal(np.asarray(adv.x_adv)[:, hand_made.K:], waves[:, hand_made.K:])  # untouched beyond the first k samples
+    assert np.array_equal(
+        np.asarray(adv.x_adv)[:, hand_made.K :], waves[:, hand_made.K :]
+    )  # untouched beyond the first k samples
     assert s["seconds_per_example"] > 0
 
 
@@ -60,7 +62,9 @@ def test_a_killed_crafting_run_resumes_to_the_same_audio(tmp_path, hand_waves, h
             return super().perturb(x, labels)
 
     with pytest.raises(Killed):
-        hand_made.craft(tmp_path, waves, labels, DiesOnSecondChunk(hand_made.SignModel(), hand_made.EPS, hand_made.K), chunk_size=2)
+        hand_made.craft(
+            tmp_path, waves, labels, DiesOnSecondChunk(hand_made.SignModel(), hand_made.EPS, hand_made.K), chunk_size=2
+        )
     assert not (tmp_path / "adv" / "records.json").exists()
     assert sorted(p.name for p in (tmp_path / "adv" / "parts").iterdir()) == ["0000000.npz"]
     resumed_attack = hand_made.step()
@@ -77,7 +81,9 @@ def test_a_killed_crafting_run_resumes_to_the_same_audio(tmp_path, hand_waves, h
 def test_subset_rows_keep_their_split_indices(tmp_path, hand_waves, hand_made):
     waves, labels = hand_waves
     items = [{"path": f"clip{i}.wav"} for i in range(len(waves))]
-    adv = craft_adversarial_set(hand_made.step(), waves, labels, np.array([0, 3]), tmp_path, items=items, perceptual=False)
+    adv = craft_adversarial_set(
+        hand_made.step(), waves, labels, np.array([0, 3]), tmp_path, items=items, perceptual=False
+    )
     again = AdversarialSet.load(tmp_path)
     assert again.indices.tolist() == [0, 3] and again.labels.tolist() == [1, 0]
     assert [e["path"] for e in adv.records["examples"]] == ["clip0.wav", "clip3.wav"]

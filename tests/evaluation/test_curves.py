@@ -65,7 +65,9 @@ def victims() -> dict[str, CountModel]:
 
 def test_a_sweep_gives_asr_and_measured_sparsity_per_victim(victims):
     x, labels = torch.zeros(4, N), torch.tensor([0, 0, 1, 1])
-    points = sweep(lambda k: FirstSamples(victims["threat"], k), [10, 1, 2, 5], x, victims, attacker="first", labels=labels)
+    points = sweep(
+        lambda k: FirstSamples(victims["threat"], k), [10, 1, 2, 5], x, victims, attacker="first", labels=labels
+    )
     by = {(p.victim, p.budget): p for p in points}
     assert [by["threat", k].asr for k in (1, 2, 5, 10)] == [0.25, 0.25, 0.5, 0.75]
     assert [by["other", k].asr for k in (1, 2, 5, 10)] == [0.0, 0.5, 0.5, 0.5]
@@ -103,7 +105,12 @@ def test_csv_round_trips_and_the_figure_is_a_png(tmp_path):
     assert [r["attacker"] for r in rows] == ["pgd0", "pgd0", "STAA-Net"]
     assert rows[1]["asr"] == "0.75" and rows[2]["budget"] == "" and rows[2]["point"] == "True"
     # an interval is two numeric columns, empty where a point has none
-    assert (rows[1]["asr_low"], rows[1]["asr_high"], rows[0]["asr_low"], rows[1]["robust_accuracy_high"]) == ("0.5", "0.875", "", "")
+    assert (rows[1]["asr_low"], rows[1]["asr_high"], rows[0]["asr_low"], rows[1]["robust_accuracy_high"]) == (
+        "0.5",
+        "0.875",
+        "",
+        "",
+    )
     png = plot(points, tmp_path / "curves.png", title="EmoDB")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -139,11 +146,16 @@ def test_a_stored_minimum_norm_set_gives_each_victim_its_curve_and_robust_accura
 
 
 def test_a_stored_set_is_one_point_per_victim():
-    victims = {"threat": _replay([0] * 4, [1] * 4, asr=0.75, adv_accuracy=0.25), "other": _replay([0] * 4, [0] * 4, asr=0.5)}
+    victims = {
+        "threat": _replay([0] * 4, [1] * 4, asr=0.75, adv_accuracy=0.25),
+        "other": _replay([0] * 4, [0] * 4, asr=0.5),
+    }
     adv = _stored_set([2.0, 4.0, 9.0, 6.0], [True, True, False, False], [0] * 4, mean=3.0)
     points = set_points(adv, victims, attacker="staa", point=True)
     assert [(p.victim, p.sparsity_pct, p.asr, p.robust_accuracy, p.budget, p.point) for p in points] == [
-        ("threat", 3.0, 0.75, 0.25, None, True), ("other", 3.0, 0.5, 0.0, None, True)]
+        ("threat", 3.0, 0.75, 0.25, None, True),
+        ("other", 3.0, 0.5, 0.0, None, True),
+    ]
     nothing_fooled = _stored_set([2.0, 4.0], [False, False], [0, 0], mean=None)
     (point,) = set_points(nothing_fooled, {"threat": _replay([0] * 2, [0] * 2)}, attacker="pgd", budget=5.0)
     assert point.sparsity_pct == 3.0 and point.budget == 5.0  # the mean over all clips when none fooled the threat

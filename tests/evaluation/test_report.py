@@ -57,12 +57,24 @@ def report_dir(tmp_path, fake_results):
     adversarial = clean + np.where(np.arange(8000) % 8 == 0, 0.05, 0).astype(np.float32)
     plot_example(clean, adversarial, tmp_path / "figures" / "ex.png")
     audio = write_listening_files(tmp_path / "audio" / "ex", clean, adversarial)
-    fake_results["examples"] = [{
-        "threat": "Emo18", "attacker": "staa", "label": "STAA-Net", "split": "test", "index": 3, "path": "a<b>.wav",
-        "true_class": "a", "clean_class": "a", "adv_class": "b", "snr_db": 17.0, "snr_db_text": "17.00",
-        "sparsity_pct": 12.5, "figure": "figures/ex.png",
-        "audio": {k: p.relative_to(tmp_path).as_posix() for k, p in audio.items()},
-    }]
+    fake_results["examples"] = [
+        {
+            "threat": "Emo18",
+            "attacker": "staa",
+            "label": "STAA-Net",
+            "split": "test",
+            "index": 3,
+            "path": "a<b>.wav",
+            "true_class": "a",
+            "clean_class": "a",
+            "adv_class": "b",
+            "snr_db": 17.0,
+            "snr_db_text": "17.00",
+            "sparsity_pct": 12.5,
+            "figure": "figures/ex.png",
+            "audio": {k: p.relative_to(tmp_path).as_posix() for k, p in audio.items()},
+        }
+    ]
     tables = write_tables(fake_results, tmp_path / "tables")
     write_report(tmp_path, fake_results, tables)
     return tmp_path, tables
@@ -131,24 +143,44 @@ def test_report_renders_in_headless_chromium(report_dir, tmp_path_factory):
     directory, tables = report_dir
     profile = tmp_path_factory.mktemp("chromium-profile")
     cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-        "--dump-dom", (directory / "report.html").resolve().as_uri(),
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--dump-dom",
+        (directory / "report.html").resolve().as_uri(),
     ]
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
     parsed = _parse(dom)
     assert sum(t == "table" for t, _ in parsed.tags) == len(tables) + 1  # the summary, then every table
     players = [a for t, a in parsed.tags if t == "audio"]
-    assert [p["src"] for p in players] == ["audio/ex/clean.wav", "audio/ex/adversarial.wav", "audio/ex/perturbation.wav"]
+    assert [p["src"] for p in players] == [
+        "audio/ex/clean.wav",
+        "audio/ex/adversarial.wav",
+        "audio/ex/perturbation.wav",
+    ]
     assert all("controls" in p for p in players)
     assert [a["src"] for t, a in parsed.tags if t == "img"] == ["figures/ex.png"]
     assert "82.71" in parsed.cells and "STAA-Net" in parsed.cells  # the attack table's numbers made it to the DOM
 
 
 def test_report_warns_of_audible_rows_and_reads_the_mask_controls(fake_results):
-    readings = {"audible_snr_db": 20.0, "positions": [
-        {"threat": "emo18", "split": "test", "text": "STAA-Net (30.0 %): positions not shown to matter (+0.0 points)."}],
-        "audible": [{"threat": "emo18", "attacker": "pgd", "label": "PGD", "split": "test", "snr_db_median": 15.5}]}
+    readings = {
+        "audible_snr_db": 20.0,
+        "positions": [
+            {
+                "threat": "emo18",
+                "split": "test",
+                "text": "STAA-Net (30.0 %): positions not shown to matter (+0.0 points).",
+            }
+        ],
+        "audible": [{"threat": "emo18", "attacker": "pgd", "label": "PGD", "split": "test", "snr_db_median": 15.5}],
+    }
     html = render_report({**fake_results, "eps_db": 26, "readings": readings}, [])
     assert "Audible:</strong> PGD on Emo18 (test): median SNR\n    15.5 dB" in html
     assert "positions not shown to matter" in html and "ε 26 dB under each" in html

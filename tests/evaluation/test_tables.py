@@ -39,7 +39,10 @@ def test_attack_table_layout_follows_the_paper(fake_results):
     rows = _csv_rows(table)
     # comparison and control rows, grouped by threat model (the Zhao19 row comes last although listed once)
     assert [(r["Threat model"], r["Attacker"]) for r in rows] == [
-        ("Emo18", "PGD"), ("Emo18", "STAA-Net"), ("Emo18", "No attack (δ = 0)"), ("Zhao19", "PGD")
+        ("Emo18", "PGD"),
+        ("Emo18", "STAA-Net"),
+        ("Emo18", "No attack (δ = 0)"),
+        ("Zhao19", "PGD"),
     ]
     pgd, staa, zero, zhao = rows
     assert staa["Emo18 ASR (%) Val"] == "82.71" and staa["Zhao19 ASR (%) Test"] == "50.00"
@@ -167,7 +170,8 @@ def _robustness_section(**ci: dict) -> dict:
 
 def test_robustness_table_prints_intervals_and_renders_older_rows_bare(fake_results):
     fake_results["robustness"] = _robustness_section(
-        clean_accuracy_ci=_ci(0.7, 0.1), robust_accuracy_ci=_ci(0.2, 0.05), asr_ci=_ci(0.6, 0.2))
+        clean_accuracy_ci=_ci(0.7, 0.1), robust_accuracy_ci=_ci(0.2, 0.05), asr_ci=_ci(0.6, 0.2)
+    )
     table = experiment_robustness_table(fake_results)
     assert table.rows[0][-4:] == ["70.0 ± 10.0", "+10.0", "20.0 ± 5.0", "60.0 ± 20.0"]
     assert table.title.endswith("; ± half-width of the 95 % bootstrap interval over 10 clips")
@@ -184,9 +188,21 @@ def _targeted_section(with_ci: bool) -> dict:
             e.update(success_rate_ci=_ci(rate, 0.1, n), victims_ci={v: _ci(r, 0.2, n) for v, r in victims.items()})
         return e
 
-    per_target = {"a": entry(0, 6, 0.5, {"emo18": 0.5, "zhao19": 0.25}), "b": entry(1, 4, 1.0, {"emo18": 1.0, "zhao19": 0.5})}
-    row = {"threat": "emo18", "attacker": "pgd", "attack": "pgd", "label": "PGD", "split": "test", "per_target": per_target,
-           "mean_success_rate": 0.75, "overall_success_rate": 0.7, "victims_mean": {"emo18": 0.75, "zhao19": 0.375}}
+    per_target = {
+        "a": entry(0, 6, 0.5, {"emo18": 0.5, "zhao19": 0.25}),
+        "b": entry(1, 4, 1.0, {"emo18": 1.0, "zhao19": 0.5}),
+    }
+    row = {
+        "threat": "emo18",
+        "attacker": "pgd",
+        "attack": "pgd",
+        "label": "PGD",
+        "split": "test",
+        "per_target": per_target,
+        "mean_success_rate": 0.75,
+        "overall_success_rate": 0.7,
+        "victims_mean": {"emo18": 0.75, "zhao19": 0.375},
+    }
     return {"split": "test", "classes": ["a", "b"], "victims": ["emo18", "zhao19"], "rows": [row]}
 
 

@@ -42,13 +42,16 @@ def test_a_targets_interval_collapses_when_every_clip_succeeds_and_brackets_a_mi
 
 
 def test_the_table_prints_each_target_with_its_interval_and_the_means_bare():
-    result = success_rates({"a": _entry(0, [True] * 12), "b": _entry(1, [True] * 10 + [False] * 30), "c": _entry(2, [])})
+    result = success_rates(
+        {"a": _entry(0, [True] * 12), "b": _entry(1, [True] * 10 + [False] * 30), "c": _entry(2, [])}
+    )
     table = targeted_success_table(result, "Targeted success")
     rates = [row[2] for row in table.rows]
     assert rates[0] == "100.0 ± 0.0" and rates[1].startswith("25.0 ± ") and rates[2] == "–"
     assert rates[3:] == ["62.50", "42.31"]  # macro mean (100 + 25) / 2; micro 22 of 52 attempts
-    assert table.title.endswith("; ± half-width of the 95 % bootstrap interval over each target's n clips, "
-                                "the means over targets without")
+    assert table.title.endswith(
+        "; ± half-width of the 95 % bootstrap interval over each target's n clips, the means over targets without"
+    )
     for e in result["per_target"].values():  # a targeted.json written before the intervals
         del e["success_rate_ci"]
     old = targeted_success_table(result, "Targeted success")

@@ -19,7 +19,12 @@ def test_builtin_experiments_load(name):
 
 def test_paper_protocols_encode_the_papers_settings():
     demos, iemocap = load_config("demos"), load_config("iemocap")
-    assert (demos["eps"], demos["corpus"]["seconds"], iemocap["eps"], iemocap["corpus"]["seconds"]) == (0.05, 6.0, 0.01, 8.7)
+    assert (demos["eps"], demos["corpus"]["seconds"], iemocap["eps"], iemocap["corpus"]["seconds"]) == (
+        0.05,
+        6.0,
+        0.01,
+        8.7,
+    )
     for config in (demos, iemocap):
         assert config["threat_models"] == ["emo18", "wav2vec2"]
         assert config["victims"] == ["emo18", "zhao19", "wav2vec2", "wavlm"]
@@ -92,7 +97,9 @@ def test_models_take_their_recipe_by_name():
     for model in ravdess["models"]:  # the small-corpus recipe
         cfg = model_train_config(ravdess, model, 0)
         assert cfg.epochs == 20 and cfg.schedule == "cosine" and cfg.augment is not None and cfg.patience == 8
-    demo = load_config("demo", ["models.emo18.recipe=small_corpus", "models.emo18.recipe_settings={augment: {mix_prob: 0}}"])
+    demo = load_config(
+        "demo", ["models.emo18.recipe=small_corpus", "models.emo18.recipe_settings={augment: {mix_prob: 0}}"]
+    )
     cfg = model_train_config(demo, "emo18", 3)
     assert cfg.seed == 3 and cfg.augment.mix_prob == 0 and cfg.epochs == demo["models"]["emo18"]["epochs"]
 

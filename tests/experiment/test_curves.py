@@ -21,7 +21,11 @@ TINY = {
     "eps": 0.1,
     "splits": ["test"],
     "max_examples": 6,
-    "corpus": {"name": "synthetic", "seconds": 0.3, "options": {"n_speakers": 5, "per_emotion": 2, "seconds": 0.3, "seed": 0}},
+    "corpus": {
+        "name": "synthetic",
+        "seconds": 0.3,
+        "options": {"n_speakers": 5, "per_emotion": 2, "seconds": 0.3, "seed": 0},
+    },
     "models": {
         "emo18": {"arch": "emo18", "label": "Emo18", "epochs": 3, "lr": 1.0e-3},
         "zhao19": {"arch": "zhao19", "label": "Zhao19", "epochs": 1, "lr": 1.0e-3},
@@ -29,12 +33,27 @@ TINY = {
     "threat_models": ["emo18"],
     "victims": ["emo18", "zhao19"],
     "attackers": {
-        "pgd": {"attack": "pgd", "label": "PGD", "settings": {"k_percent": 5, "steps": 3}, "sweep": {"k_percent": [20, 1, 5]}},
+        "pgd": {
+            "attack": "pgd",
+            "label": "PGD",
+            "settings": {"k_percent": 5, "steps": 3},
+            "sweep": {"k_percent": [20, 1, 5]},
+        },
         "sigma": {"attack": "sigma_zero", "label": "σ-zero", "settings": {"steps": 30}},
         "onepixel": {"attack": "onepixel", "label": "One-Pixel", "settings": {"popsize": 4, "iterations": 1}},
-        "universal": {"attack": "universal", "label": "Universal", "settings": {"k_percent": 5}, "fit": {"epochs": 1},
-                      "sweep": {"k_percent": [2, 5]}},
-        "staa": {"attack": "staa", "label": "STAA-Net", "generator": {"preset": "fast"}, "train": {"preset": "paper", "epochs": 1}},
+        "universal": {
+            "attack": "universal",
+            "label": "Universal",
+            "settings": {"k_percent": 5},
+            "fit": {"epochs": 1},
+            "sweep": {"k_percent": [2, 5]},
+        },
+        "staa": {
+            "attack": "staa",
+            "label": "STAA-Net",
+            "generator": {"preset": "fast"},
+            "train": {"preset": "paper", "epochs": 1},
+        },
     },
     "controls": {"authors_shift": False},
     "report": {"examples": 0, "perceptual": False, "chunk_size": 4},
@@ -58,7 +77,10 @@ def _config(tmp_path: Path, *overrides: str) -> dict:
         ("attackers.pgd.sweep={k_percent: [5, 150]}", r"in \(0, 100\]"),
         ("attackers.pgd.sweep={k_percent: [true]}", "distinct numbers"),
         ("attackers.pgd.sweep={k_percent: 5}", "non-empty list"),
-        ("attackers.sigma.sweep={k_percent: [1]}", "sigma_zero is a minimum-norm attack, its whole curve comes from one run"),
+        (
+            "attackers.sigma.sweep={k_percent: [1]}",
+            "sigma_zero is a minimum-norm attack, its whole curve comes from one run",
+        ),
         ("attackers.onepixel.sweep={k_percent: [1]}", "attack 'onepixel' has no sample budget to sweep"),
         ("attackers.staa.sweep={k_percent: [1]}", "STAA-Net generators appear as points"),
         ("attackers.pgd.target=anger", "a targeted attacker cannot be swept"),
@@ -77,14 +99,20 @@ def test_swept_budgets_are_the_union_in_order(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "sweeps"),
-    [("demo", {"pgd": [1, 2, 5, 10, 20], "pgd0": [1, 2, 5, 10, 20]}),
-     ("emodb", {"pgd0": [1, 5, 10, 20]})],  # 10 % is the main row's set, reused; fewer budgets to fit 30 minutes
+    [
+        ("demo", {"pgd": [1, 2, 5, 10, 20], "pgd0": [1, 2, 5, 10, 20]}),
+        ("emodb", {"pgd0": [1, 5, 10, 20]}),
+    ],  # 10 % is the main row's set, reused; fewer budgets to fit 30 minutes
 )
 def test_shipped_experiments_include_the_strongest_attacks_and_sweep(name, sweeps):
     config = load_config(name)
     attacks = {spec["attack"] for spec in config["attackers"].values() if spec}
     assert {"pgd0", "sparse_rs", "sigma_zero"} <= attacks
-    swept = {spec["attack"]: spec["sweep"]["k_percent"] for spec in config["attackers"].values() if spec and spec.get("sweep")}
+    swept = {
+        spec["attack"]: spec["sweep"]["k_percent"]
+        for spec in config["attackers"].values()
+        if spec and spec.get("sweep")
+    }
     assert swept == sweeps
 
 
@@ -135,7 +163,9 @@ def test_points_and_minimum_norm_curves_come_from_the_attack_tables_sets(tiny):
             if rows[attacker]["sparsity_pct"] is not None:
                 assert point["sparsity_pct"] == pytest.approx(rows[attacker]["sparsity_pct"])
     curve = _points(results, attacker="sigma", victim="emo18")
-    assert [p["budget"] for p in curve] == [1.0, 2.0, 5.0, 20.0, 100.0] and {p["kind"] for p in curve} == {"minimum_norm"}
+    assert [p["budget"] for p in curve] == [1.0, 2.0, 5.0, 20.0, 100.0] and {p["kind"] for p in curve} == {
+        "minimum_norm"
+    }
     assert [p["asr"] for p in curve] == sorted(p["asr"] for p in curve)  # more samples never fool fewer clips
     whole = curve[-1]  # at 100 % every clip it fooled counts: the attack table's operating point
     assert whole["asr"] == pytest.approx(rows["sigma"]["asr"]["emo18"])
@@ -150,7 +180,9 @@ def test_the_curves_table_figure_and_report_section(tiny):
     assert (out / "figures" / "curves-emo18.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = list(csv.DictReader((out / "tables" / "curves.csv").open()))
     assert len(rows) == len(results["curves"]["points"])
-    assert all(p["asr_ci"]["value"] == p["asr"] and p["asr_ci"]["n"] == p["n_clips"] for p in results["curves"]["points"])
+    assert all(
+        p["asr_ci"]["value"] == p["asr"] and p["asr_ci"]["n"] == p["n_clips"] for p in results["curves"]["points"]
+    )
     assert all(" ± " in r["ASR (%)"] and " ± " in r["Robust accuracy (%)"] for r in rows)
     assert {r["Attacker"] for r in rows} == {"PGD", "σ-zero", "One-Pixel", "Universal", "STAA-Net"}
     assert (out / "tables" / "curves.md").exists()

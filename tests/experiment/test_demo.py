@@ -17,16 +17,31 @@ SCHEMA_DOC = Path(__file__).resolve().parents[2] / "docs" / "results-schema.md"
 pytestmark = pytest.mark.slow  # a whole (tiny) experiment: SER models, generators, every attack, the report
 
 TINY = [
-    "corpus.options.n_speakers=3", "corpus.options.per_emotion=1", "corpus.options.seconds=0.3", "corpus.seconds=0.3",
-    "models.emo18.epochs=1", "models.zhao19.epochs=1", "max_examples=3", "report.chunk_size=2",
-    "attackers.pgd.settings.steps=2", "attackers.sparsefool.settings.steps=1", "attackers.sparsefool.settings.deepfool_steps=2",
-    "attackers.onepixel.settings.popsize=4", "attackers.onepixel.settings.iterations=1", "attackers.staa.train.steps=2",
-    "attackers.staa_5.train.steps=2", "attackers.staa_unet.train.steps=2", "attackers.staa_paper.train.epochs=1",
-    "models.emo18_at.epochs=1", "models.emo18_at.adversarial.settings.steps=1",
+    "corpus.options.n_speakers=3",
+    "corpus.options.per_emotion=1",
+    "corpus.options.seconds=0.3",
+    "corpus.seconds=0.3",
+    "models.emo18.epochs=1",
+    "models.zhao19.epochs=1",
+    "max_examples=3",
+    "report.chunk_size=2",
+    "attackers.pgd.settings.steps=2",
+    "attackers.sparsefool.settings.steps=1",
+    "attackers.sparsefool.settings.deepfool_steps=2",
+    "attackers.onepixel.settings.popsize=4",
+    "attackers.onepixel.settings.iterations=1",
+    "attackers.staa.train.steps=2",
+    "attackers.staa_5.train.steps=2",
+    "attackers.staa_unet.train.steps=2",
+    "attackers.staa_paper.train.epochs=1",
+    "models.emo18_at.epochs=1",
+    "models.emo18_at.adversarial.settings.steps=1",
     "attackers.staa_budget={attack: staa, generator: {preset: fast, mask: threshold}, train: {preset: paper, epochs: 1, "
     "budget: {sparsity_pct: 10}}}",
     "attackers.universal.fit.epochs=1",
-    "attackers.pgd0.settings.steps=2", "attackers.sigma_zero.settings.steps=3", "attackers.sparse_rs.settings.queries=4",
+    "attackers.pgd0.settings.steps=2",
+    "attackers.sigma_zero.settings.steps=3",
+    "attackers.sparse_rs.settings.queries=4",
 ]
 VICTIMS = {"emo18", "zhao19", "emo18_at"}
 
@@ -93,9 +108,20 @@ def test_demo_writes_results_tables_figures_and_report(demo_run):
     assert set(curves) == docs["`curves` (`tables/curves.*`, `figures/curves-<threat>.png`)"]
     assert all(set(p) == docs["`curves.points[]`"] for p in curves["points"])
     drawn = {p["attacker"]: p["kind"] for p in curves["points"]}
-    assert drawn == {"pgd": "sweep", "pgd0": "sweep", "sigma_zero": "minimum_norm", "sparsefool": "point",
-                     "sparse_rs": "point", "onepixel": "point", "staa": "point", "staa_5": "point", "staa_unet": "point",
-                     "staa_paper": "point", "staa_budget": "point", "universal": "point"}
+    assert drawn == {
+        "pgd": "sweep",
+        "pgd0": "sweep",
+        "sigma_zero": "minimum_norm",
+        "sparsefool": "point",
+        "sparse_rs": "point",
+        "onepixel": "point",
+        "staa": "point",
+        "staa_5": "point",
+        "staa_unet": "point",
+        "staa_paper": "point",
+        "staa_budget": "point",
+        "universal": "point",
+    }
     assert (out / curves["figures"]["emo18"]).exists()
     for name in ("ser", "attacks", "attacks_correct_to_wrong", "robustness", "budgets", "targeted", "curves"):
         for ext in ("md", "csv", "tex"):
@@ -130,8 +156,10 @@ def test_demo_rerun_skips_finished_work_and_gives_the_same_numbers(demo_run):
     assert {p: p.stat().st_mtime_ns for p in watched} == before
     second = json.loads((out / "results.json").read_text())
     for key in ("models", "attacks", "examples", "corpus", "robustness", "budgets", "targeted", "curves"):
-        for a, b in zip(first[key] if isinstance(first[key], list) else [first[key]],
-                        second[key] if isinstance(second[key], list) else [second[key]]):
+        for a, b in zip(
+            first[key] if isinstance(first[key], list) else [first[key]],
+            second[key] if isinstance(second[key], list) else [second[key]],
+        ):
             a, b = json.loads(json.dumps(a)), json.loads(json.dumps(b))
             if isinstance(a, dict):
                 a.pop("seconds_per_example", None), b.pop("seconds_per_example", None)
@@ -142,4 +170,6 @@ def test_demo_refuses_to_mix_settings_in_one_folder(demo_run):
     out, _ = demo_run
     result = _run(out, "models.emo18.lr=0.01")
     assert result.exit_code != 0
-    assert isinstance(result.exception, ConfigError) and "other settings (train.lr: 0.001 → 0.01)" in str(result.exception)
+    assert isinstance(result.exception, ConfigError) and "other settings (train.lr: 0.001 → 0.01)" in str(
+        result.exception
+    )

@@ -24,11 +24,14 @@ def context(micro_corpus, out, data: str) -> ExperimentContext:
 def test_the_generator_step_trains_on_the_listed_speech(micro_corpus, tmp_path) -> None:
     (tmp_path / "speech").mkdir()
     for i, rate in enumerate((8_000, 44_100, 24_000)):
-        sf.write(str(tmp_path / "speech" / f"{i}.flac"), (0.1 * np.random.default_rng(i).standard_normal(rate // 2)), rate)
+        sf.write(
+            str(tmp_path / "speech" / f"{i}.flac"), (0.1 * np.random.default_rng(i).standard_normal(rate // 2)), rate
+        )
     ctx = context(micro_corpus, tmp_path / "run", f"[train, {tmp_path / 'speech'}]")
     train_generator_for(ctx, "emo18", plan_of(ctx.config, "emo18", "staa"), None)
     record = json.loads((tmp_path / "run" / "generators" / "emo18" / "staa" / "train.json").read_text())
-    pool = json.loads((micro_corpus.path.parent / record["provenance"]["config"]["corpus"] / "manifest.json").read_text())
+    pool = json.loads(
+        (micro_corpus.path.parent / record["provenance"]["config"]["corpus"] / "manifest.json").read_text()
+    )
     assert pool["splits"]["train"]["count"] == len(micro_corpus.split("train")) + 3
     assert pool["base"] == micro_corpus.path.name and record["steps"] == 2
-

@@ -16,8 +16,8 @@ from staa.errors import ConfigError
 from staa.evaluation.adversarial_set import AdversarialSet
 from staa.evaluation.transfer import predict
 from staa.experiment import load_config, run_experiment
-from staa.models import load_model
 from staa.io.weights import fingerprint
+from staa.models import load_model
 
 LAB = {
     "name": "lab",
@@ -25,23 +25,39 @@ LAB = {
     "eps": 1.0,  # lets a one-sample attack (k = 1) flip predictions
     "splits": ["test"],
     "max_examples": 6,
-    "corpus": {"name": "synthetic", "seconds": 0.3, "options": {"n_speakers": 5, "per_emotion": 2, "seconds": 0.3, "seed": 0}},
+    "corpus": {
+        "name": "synthetic",
+        "seconds": 0.3,
+        "options": {"n_speakers": 5, "per_emotion": 2, "seconds": 0.3, "seed": 0},
+    },
     "models": {
         "emo18": {"arch": "emo18", "label": "Emo18", "epochs": 6, "lr": 1.0e-3},
-        "emo18_at": {"arch": "emo18", "label": "Emo18 AT", "epochs": 1, "lr": 5.0e-4,
-                     "adversarial": {"from": "emo18", "settings": {"k": 1, "steps": 2}, "adv_fraction": 0.5}},
+        "emo18_at": {
+            "arch": "emo18",
+            "label": "Emo18 AT",
+            "epochs": 1,
+            "lr": 5.0e-4,
+            "adversarial": {"from": "emo18", "settings": {"k": 1, "steps": 2}, "adv_fraction": 0.5},
+        },
     },
     "threat_models": ["emo18"],
     "victims": ["emo18"],
     "attackers": {
         "pgd1": {"attack": "pgd", "label": "PGD (1 sample)", "settings": {"k": 1, "steps": 5}},
-        "staa": {"attack": "staa", "label": "STAA-Net", "generator": {"preset": "fast", "mask": "threshold", "noise_channels": 0},
-                 "train": {"preset": "paper", "epochs": 2, "budget": {"sparsity_pct": 5.0}}},
+        "staa": {
+            "attack": "staa",
+            "label": "STAA-Net",
+            "generator": {"preset": "fast", "mask": "threshold", "noise_channels": 0},
+            "train": {"preset": "paper", "epochs": 2, "budget": {"sparsity_pct": 5.0}},
+        },
         "universal": {"attack": "universal", "label": "Universal", "settings": {"k_percent": 5}, "fit": {"epochs": 1}},
     },
     "controls": {"authors_shift": False},
-    "defenses": {"pipelines": {"median5": "median:kernel=5", "noise": "noise:sigma=0.005"},
-                 "victims": ["emo18", "emo18_at"], "attackers": ["pgd1", "staa"]},
+    "defenses": {
+        "pipelines": {"median5": "median:kernel=5", "noise": "noise:sigma=0.005"},
+        "victims": ["emo18", "emo18_at"],
+        "attackers": ["pgd1", "staa"],
+    },
     "targeted": {"attackers": ["pgd1"], "classes": ["anger", "sadness"]},
     "report": {"examples": 0, "perceptual": False, "chunk_size": 4},
 }
@@ -140,7 +156,9 @@ def test_adaptive_rows_rerun_baselines_through_each_defense_and_staa_is_reported
     row = _rows(results, victim="emo18", defence="median5", mode="adaptive")[0]
     assert records["n"] == row["n"] == 6
     table = (out / "tables" / "robustness.md").read_text()
-    assert table.count("| adaptive |") == 4 and table.count("| non-adaptive |") == 12  # 2 victims × 3 defenses × 2 attackers
+    assert (
+        table.count("| adaptive |") == 4 and table.count("| non-adaptive |") == 12
+    )  # 2 victims × 3 defenses × 2 attackers
     assert all(r["asr_ci"]["n"] == r["n"] for r in results["robustness"]["rows"]) and "± " in table
 
 
@@ -180,8 +198,12 @@ def test_targeted_success_skips_free_successes_and_replays_on_victims(lab):
         adv = AdversarialSet.load(out / "targeted" / "emo18" / "pgd1" / "test" / name)
         assert adv.indices.tolist() == base[clean != t].tolist() and adv.target == t
         assert entry["success_rate"] == pytest.approx(entry["n_success"] / entry["n"])
-        assert entry["victims"]["emo18"] == pytest.approx(entry["success_rate"])  # the threat model replays its own clips
-        assert entry["success_rate_ci"]["value"] == entry["success_rate"] and entry["success_rate_ci"]["n"] == entry["n"]
+        assert entry["victims"]["emo18"] == pytest.approx(
+            entry["success_rate"]
+        )  # the threat model replays its own clips
+        assert (
+            entry["success_rate_ci"]["value"] == entry["success_rate"] and entry["success_rate_ci"]["n"] == entry["n"]
+        )
         assert entry["victims_ci"]["emo18"]["value"] == pytest.approx(entry["victims"]["emo18"])
         rates.append(entry["success_rate"])
     assert row["mean_success_rate"] == pytest.approx(sum(rates) / len(rates))
@@ -195,7 +217,9 @@ def test_universal_attacker_adds_one_sparse_delta_to_every_clip(lab):
     active wherever x + δ leaves the range, so x_adv − x differs between clips there: the check is
     against the clipped sum, not against x_adv − x being the same everywhere."""
     out, results = lab
-    delta = load_file(str(out / "generators" / "emo18" / "universal" / "perturbation.safetensors"))["perturbation"].numpy()
+    delta = load_file(str(out / "generators" / "emo18" / "universal" / "perturbation.safetensors"))[
+        "perturbation"
+    ].numpy()
     adv = AdversarialSet.load(out / "adversarial" / "emo18" / "universal" / "test")
     clean = np.asarray(_test_waves(out)[adv.indices])
     assert np.allclose(np.asarray(adv.x_adv), np.clip(clean + delta, -1, 1), atol=1e-6)  # input-agnostic

@@ -43,7 +43,9 @@ def test_ablations_inherit_their_attacker_and_controls_follow_alignment():
 def test_the_authors_shift_is_a_wave_u_nets_even_when_every_generator_is_adjoint():
     """The shift is the Wave-U-Net's padding: with only adjoint generators (the demo without its U-Net
     rows) it is measured with the fast preset's, and never asked of an adjoint generator."""
-    config = load_config("demo", ["attackers.staa_unet=null", "attackers.staa_paper=null", "controls.authors_shift=true"])
+    config = load_config(
+        "demo", ["attackers.staa_unet=null", "attackers.staa_paper=null", "controls.authors_shift=true"]
+    )
     plans = {p.id: p for p in attacker_plans(config, "emo18")}
     assert generator_config(plans["staa"]).architecture == "adjoint"
     assert plans["authors_shift"].generator == {"preset": "fast", "alignment": "authors"}
@@ -86,11 +88,16 @@ def test_eps_db_goes_from_the_file_or_an_attacker_into_every_attack_and_generato
 
 
 def test_the_real_speech_experiments_travel_and_the_paper_ones_keep_their_eps():
-    for name, budget in (("emodb", {"eps": None, "eps_db": 26}), ("ravdess", {"eps": None, "eps_db": 26}),
-                         ("demos", {"eps": 0.05, "eps_db": None}), ("iemocap", {"eps": 0.01, "eps_db": None})):
+    for name, budget in (
+        ("emodb", {"eps": None, "eps_db": 26}),
+        ("ravdess", {"eps": None, "eps_db": 26}),
+        ("demos", {"eps": 0.05, "eps_db": None}),
+        ("iemocap", {"eps": 0.01, "eps_db": None}),
+    ):
         config = load_config(name, ["corpus.root=/data"])
         assert {tuple(p.budget.items()) for p in attacker_plans(config, config["threat_models"][0])} == {
-            tuple(budget.items())}
+            tuple(budget.items())
+        }
 
 
 def test_presets_and_their_defaults_are_the_config_classes_and_the_clis():
@@ -103,13 +110,18 @@ def test_presets_and_their_defaults_are_the_config_classes_and_the_clis():
     trainer, budget = train_config(plans["staa"], seed=3, target=None)
     assert trainer == STAATrainConfig.preset(TRAINING_PRESET, epochs=2, seed=3) and budget is None
     assert train_config(plans["staa_budget"], seed=0, target=None)[1] == {"sparsity_pct": 20, "lr": 0.5}
-    with pytest.raises(ConfigError, match="attacker 'staa': generator.preset 'tiny' is not one of authors, fast, realtime"):
+    with pytest.raises(
+        ConfigError, match="attacker 'staa': generator.preset 'tiny' is not one of authors, fast, realtime"
+    ):
         load_config("demo", ["attackers.staa.generator.preset=tiny"])
 
 
 def test_ser_schedules_follow_the_paper_unless_the_file_sets_them():
     config = load_config("demo", ["models.zhao19.epochs=null", "models.zhao19.lr=null", "models.emo18.lr=2e-3"])
-    assert (model_train_config(config, "zhao19", seed=0).epochs, model_train_config(config, "zhao19", seed=0).lr) == (30, 1e-3)
+    assert (model_train_config(config, "zhao19", seed=0).epochs, model_train_config(config, "zhao19", seed=0).lr) == (
+        30,
+        1e-3,
+    )
     assert model_train_config(config, "emo18", seed=0).lr == 2e-3  # 2e-3 without a dot is text in YAML: cast
     adversarial = model_train_config(config, "emo18_at", seed=0)
     assert adversarial.attack_options == {"steps": 2, "loss": "ce", "early_stop": False, "k_percent": 10}
@@ -121,7 +133,11 @@ def test_a_generators_training_speech_is_read_and_checked_from_the_experiment_fi
 
     config = load_config("demo", ['attackers.staa.train.data=[train, "nemo:/data/nemo", {folder: /data/podcasts}]'])
     plan = plan_of(config, "emo18", "staa")
-    assert train_data(plan) == [Source("train"), Source("corpus", "/data/nemo", "nemo"), Source("folder", "/data/podcasts")]
+    assert train_data(plan) == [
+        Source("train"),
+        Source("corpus", "/data/nemo", "nemo"),
+        Source("folder", "/data/podcasts"),
+    ]
     assert train_config(plan, 0, None)[0] == train_config(plan_of(load_config("demo"), "emo18", "staa"), 0, None)[0]
     assert train_data(plan_of(load_config("demo"), "emo18", "staa")) is None  # default: the corpus's training split
     for value, message in (("[{folder: f, splits: [train]}]", "unknown keys"), ("[]", "non-empty list"),

@@ -107,7 +107,9 @@ def test_a_step_that_fails_before_writing_takes_its_claim_and_folders_back(tmp_p
 
 
 @pytest.mark.parametrize(
-    "below, fragment", [((), "exists and is not a folder"), (("sub", "out"), "which is a file")], ids=["a file", "below a file"]
+    "below, fragment",
+    [((), "exists and is not a folder"), (("sub", "out"), "which is a file")],
+    ids=["a file", "below a file"],
 )
 def test_output_places_that_cannot_be_folders(below, fragment, tmp_path):
     (tmp_path / "taken").write_text("x")

@@ -27,7 +27,9 @@ def test_attack_run_refuses_another_budget_on_a_finished_folder(staa, checkpoint
     out = tmp_path / "pgd"
     base = [*PGD, "--model", checkpoints / "emo18", "--out", out, *micro]
     staa.succeeds(*base, "--k-percent", "10")
-    staa.refuses([*base, "--k-percent", "90"], "other settings (options.k_percent: 10.0 → 90.0)", "--overwrite", keep=(out,))
+    staa.refuses(
+        [*base, "--k-percent", "90"], "other settings (options.k_percent: 10.0 → 90.0)", "--overwrite", keep=(out,)
+    )
     again = staa.succeeds(*base, "--k-percent", "10")  # the same settings: the finished set is reused
     assert "on 2 clips" in again.out
     staa.succeeds(*base, "--k-percent", "90", "--overwrite")
@@ -64,7 +66,9 @@ def _killed(*args, **kwargs):
     ],
     ids=["epochs", "budget", "clips"],
 )
-def test_attack_universal_refuses_to_reuse_a_perturbation_fitted_otherwise(first, second, changed, staa, checkpoints, micro, tmp_path):
+def test_attack_universal_refuses_to_reuse_a_perturbation_fitted_otherwise(
+    first, second, changed, staa, checkpoints, micro, tmp_path
+):
     out = tmp_path / "universal"
     base = ["attack", "universal", "--model", checkpoints / "emo18", "--out", out, "--fit-limit", "4", *micro]
     defaults = {"--epochs": "1", "--k-percent": "5", "--limit": "2"}

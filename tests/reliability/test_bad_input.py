@@ -417,7 +417,9 @@ def _resume(corpus, out: Path) -> None:
 def test_resume_with_another_model_is_refused_by_the_claim(tiny_corpus, tmp_path):
     _killed_after_one_epoch(tiny_corpus, tmp_path)
     other = build_model("emo18", num_classes=7, hidden=8)
-    expect_error(lambda: _train_one_epoch(other, tiny_corpus, tmp_path), ConfigError, 'model.model_type: "zhao19" → "emo18"')
+    expect_error(
+        lambda: _train_one_epoch(other, tiny_corpus, tmp_path), ConfigError, 'model.model_type: "zhao19" → "emo18"'
+    )
 
 
 def test_resume_state_of_another_model(tiny_corpus, tmp_path):

@@ -57,7 +57,9 @@ def _peak_rss(args: list[str], logs: Path) -> tuple[subprocess.CompletedProcess,
         proc = subprocess.Popen([sys.executable, "-m", "staa.cli", *map(str, args)], env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not the maximum over all children
     proc.returncode = os.waitstatus_to_exitcode(status)
-    done = subprocess.CompletedProcess(proc.args, proc.returncode, (logs / "out.txt").read_text(), (logs / "err.txt").read_text())
+    done = subprocess.CompletedProcess(
+        proc.args, proc.returncode, (logs / "out.txt").read_text(), (logs / "err.txt").read_text()
+    )
     return done, usage.ru_maxrss * 1024  # kilobytes on Linux
 
 
@@ -103,10 +105,13 @@ def test_a_corpus_of_long_files_is_not_unified_to_their_length(staa, tmp_path):
                  "--seconds", keep=(cache,))  # fmt: skip
 
 
-BILLION_LAUGHS = "\n".join(
-    ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
-) + "\n"
+BILLION_LAUGHS = (
+    "\n".join(
+        ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
+    )
+    + "\n"
+)
 
 
 @pytest.mark.parametrize(

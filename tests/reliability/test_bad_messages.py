@@ -31,7 +31,10 @@ def test_checkpoint_folder_that_does_not_exist(staa, checkpoints, micro, tmp_pat
 
 @pytest.mark.parametrize(
     "name, problem",
-    [("config.json", "cannot read config.json (Permission denied)"), ("model.safetensors", "cannot read the weights file (permission denied)")],
+    [
+        ("config.json", "cannot read config.json (Permission denied)"),
+        ("model.safetensors", "cannot read the weights file (permission denied)"),
+    ],
 )
 def test_checkpoint_files_that_cannot_be_read(name, problem, staa, checkpoints, read_only):
     """Not "No such file or directory": the file is there, this user may not read it."""
@@ -39,7 +42,9 @@ def test_checkpoint_files_that_cannot_be_read(name, problem, staa, checkpoints, 
     ckpt = read_only / "ckpt"
     shutil.copytree(checkpoints / "emo18", ckpt)
     (ckpt / name).chmod(0o000)
-    ran = staa.unprivileged("attack", "run", "pgd", "--model", ckpt, "--out", read_only / "out", "--cache", read_only / "cache")
+    ran = staa.unprivileged(
+        "attack", "run", "pgd", "--model", ckpt, "--out", read_only / "out", "--cache", read_only / "cache"
+    )
     assert ran.code == 2 and len(ran.lines) == 1, ran.err[-2000:]
     assert f"{ckpt / name}: {problem}" in ran.lines[0]
 
@@ -63,14 +68,27 @@ def test_audio_file_that_cannot_be_read(staa, checkpoints, read_only):
     [
         (lambda p: None, "input folder not found"),
         (lambda p: p.write_text("x"), "not a folder (--input-dir takes a folder of audio files)"),
-        (lambda p: (p.mkdir(), (p / "notes.txt").write_text("x")), "no .wav, .flac, .ogg files in this folder or below it"),
+        (
+            lambda p: (p.mkdir(), (p / "notes.txt").write_text("x")),
+            "no .wav, .flac, .ogg files in this folder or below it",
+        ),
     ],
     ids=["missing", "a file", "no audio"],
 )
 def test_input_dir_problems_are_told_apart(make, fragment, staa, checkpoints, tmp_path):
     clips, out = tmp_path / "clips", tmp_path / "adv"
     make(clips)
-    args = ["generator", "apply", checkpoints / "gen", "--model", checkpoints / "emo18", "--input-dir", clips, "--out", out]
+    args = [
+        "generator",
+        "apply",
+        checkpoints / "gen",
+        "--model",
+        checkpoints / "emo18",
+        "--input-dir",
+        clips,
+        "--out",
+        out,
+    ]
     staa.refuses(args, f"{clips}: {fragment}", keep=(out,))
 
 
@@ -78,8 +96,20 @@ def test_clip_too_short_for_the_model_names_the_file(staa, checkpoints, tmp_path
     clips, out = tmp_path / "clips", tmp_path / "adv"
     _clip(clips / "ok.wav")
     _clip(clips / "blip.wav", samples=100)
-    args = ["generator", "apply", checkpoints / "gen", "--model", checkpoints / "zhao19", "--input-dir", clips, "--out", out]
-    staa.refuses(args, f"{clips / 'blip.wav'}: 100 samples at 16 kHz, shorter than the 256 the model needs", keep=(out,))
+    args = [
+        "generator",
+        "apply",
+        checkpoints / "gen",
+        "--model",
+        checkpoints / "zhao19",
+        "--input-dir",
+        clips,
+        "--out",
+        out,
+    ]
+    staa.refuses(
+        args, f"{clips / 'blip.wav'}: 100 samples at 16 kHz, shorter than the 256 the model needs", keep=(out,)
+    )
 
 
 @pytest.mark.parametrize(

@@ -44,8 +44,20 @@ def _relabelled(manifest: Path, folder: Path, mapping: dict[str, str]) -> Path:
         ["attack", "targets", "pgd", "--model", "{ckpt}", "--out", "{out}", "--steps", "1", "--limit", "2"],
         ["generator", "train", "--threat", "{ckpt}", "--out", "{out}", "--epochs", "1"],
         ["generator", "apply", "{gen}", "--model", "{ckpt}", "--out", "{out}"],
-        ["defense", "evaluate", "--model", "{ckpt}", "--defense", "median:kernel=3", "--attack", "pgd:steps=1",
-         "--out", "{out}", "--limit", "2"],
+        [
+            "defense",
+            "evaluate",
+            "--model",
+            "{ckpt}",
+            "--defense",
+            "median:kernel=3",
+            "--attack",
+            "pgd:steps=1",
+            "--out",
+            "{out}",
+            "--limit",
+            "2",
+        ],
         ["defense", "adv-train", "{ckpt}", "--out", "{out}", "--epochs", "1"],
     ],
     ids=lambda c: " ".join(c[:2]),
@@ -73,7 +85,9 @@ def test_class_order_that_differs_is_refused(staa, checkpoints, micro, tmp_path)
     out = tmp_path / "robust"
     args = ["defense", "evaluate", "--model", checkpoints / "emo18", "--model", checkpoints / "reordered",
             "--defense", "median:kernel=3", "--attack", "pgd:steps=1", "--out", out, "--limit", "2", *micro]  # fmt: skip
-    staa.refuses(args, "class order differs: the model has surprise, sadness", str(checkpoints / "reordered"), keep=(out,))
+    staa.refuses(
+        args, "class order differs: the model has surprise, sadness", str(checkpoints / "reordered"), keep=(out,)
+    )
 
 
 def test_sample_rate_that_differs_is_refused(staa, checkpoints, micro, tmp_path):
@@ -92,14 +106,28 @@ def test_sample_rate_is_checked_for_a_folder_of_files_too(staa, checkpoints, tmp
                   tmp_path / "in", "--out", out], "expects 48000 Hz", keep=(out,))  # fmt: skip
 
 
-def test_manifest_label_outside_the_models_classes_is_refused_by_row(staa, checkpoints, micro_manifest, shared_cache, tmp_path):
+def test_manifest_label_outside_the_models_classes_is_refused_by_row(
+    staa, checkpoints, micro_manifest, shared_cache, tmp_path
+):
     manifest = _relabelled(micro_manifest, tmp_path, {"guilt": "joy"})
-    args = ["ser", "evaluate", checkpoints / "emo18", "--corpus", manifest, "--cache", shared_cache, "--seconds", "0.25"]
+    args = [
+        "ser",
+        "evaluate",
+        checkpoints / "emo18",
+        "--corpus",
+        manifest,
+        "--cache",
+        shared_cache,
+        "--seconds",
+        "0.25",
+    ]
     line = staa.refuses(args, "unknown label 'joy'", str(manifest))
     assert "row " in line
 
 
-def test_manifest_with_a_subset_of_the_classes_takes_the_models_order(staa, checkpoints, micro_manifest, shared_cache, tmp_path):
+def test_manifest_with_a_subset_of_the_classes_takes_the_models_order(
+    staa, checkpoints, micro_manifest, shared_cache, tmp_path
+):
     """Documented repair: a manifest's labels are mapped to the model's indices, not re-numbered from 0.
 
     Before, a manifest holding only 'sadness' and 'anger' became classes [anger, sadness] = [0, 1], and
@@ -130,7 +158,6 @@ def test_experiment_reuse_on_other_data_is_refused(staa, tiny_experiment, tmp_pa
     line = staa.refuses(["run", experiment, "--out", out, "--quiet", "--set", "corpus.options.seed=2"],
                         "other settings (corpus", keep=(out / "models",))  # fmt: skip
     assert str(out / "models" / "emo18") in line
-
 
 
 def test_shared_classes_scores_a_corpus_of_other_classes_on_the_ones_both_name(staa, checkpoints, tmp_path):

@@ -27,8 +27,12 @@ from staa.runtime.progress import logged
 def test_training_without_a_terminal_logs_a_line_per_epoch(staa, micro, tmp_path):
     assert not sys.stderr.isatty()
     verbose = [a for a in micro if a != "--quiet"]
-    ran = staa.succeeds("ser", "train", "zhao19", "--out", tmp_path / "ser", "--epochs", "2", "--batch-size", "16", *verbose)
-    epochs = [line for line in ran.lines if re.fullmatch(r"epoch \d/2: (\d+)/\1 clips done in \d+ s \([\d.]+ clips/s\)", line)]
+    ran = staa.succeeds(
+        "ser", "train", "zhao19", "--out", tmp_path / "ser", "--epochs", "2", "--batch-size", "16", *verbose
+    )
+    epochs = [
+        line for line in ran.lines if re.fullmatch(r"epoch \d/2: (\d+)/\1 clips done in \d+ s \([\d.]+ clips/s\)", line)
+    ]
     assert len(epochs) == 2, ran.err
     assert "\x1b[" not in ran.err and "\r" not in ran.err  # no terminal control codes in a log file
 
@@ -97,7 +101,9 @@ def test_flags_and_extras_read_as_they_are_typed():
     assert "staa[perceptual]" in _help("attack", "run")
 
 
-@pytest.mark.parametrize("command", [("attack", "run"), ("attack", "universal"), ("generator", "train"), ("generator", "apply")])
+@pytest.mark.parametrize(
+    "command", [("attack", "run"), ("attack", "universal"), ("generator", "train"), ("generator", "apply")]
+)
 def test_target_class_is_a_name_or_an_index_everywhere(command):
     assert re.search(r"--target-class <str> [^│]*name or index", _help(*command)), _help(*command)
 

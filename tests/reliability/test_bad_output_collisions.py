@@ -42,7 +42,9 @@ def test_same_stems_in_other_formats_and_folders_give_distinct_outputs(staa, che
     assert record["summary"]["n"] == 5
     written = sorted(p.relative_to(out / "wav").as_posix() for p in (out / "wav").rglob("*.wav"))
     assert written == sorted(f"{n}.wav" for n in names)
-    rate, channels, subtype = (lambda i: (i.samplerate, i.channels, i.subtype))(sf.info(str(out / "wav" / "good.flac.wav")))
+    rate, channels, subtype = (lambda i: (i.samplerate, i.channels, i.subtype))(
+        sf.info(str(out / "wav" / "good.flac.wav"))
+    )
     assert (rate, channels, subtype) == (16_000, 1, "FLOAT")  # as the help says: 16 kHz mono float32
 
 

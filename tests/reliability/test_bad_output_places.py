@@ -21,7 +21,18 @@ COMMANDS = {
     "generator train": ["generator", "train", "--threat", "{ckpt}", "--out", "{out}"],
     "generator apply": ["generator", "apply", "{gen}", "--model", "{ckpt}", "--out", "{out}"],
     "defense wrap": ["defense", "wrap", "{ckpt}", "--defense", "median:kernel=3", "--out", "{out}"],
-    "defense evaluate": ["defense", "evaluate", "--model", "{ckpt}", "--defense", "median", "--attack", "pgd", "--out", "{out}"],
+    "defense evaluate": [
+        "defense",
+        "evaluate",
+        "--model",
+        "{ckpt}",
+        "--defense",
+        "median",
+        "--attack",
+        "pgd",
+        "--out",
+        "{out}",
+    ],
     "defense adv-train": ["defense", "adv-train", "{ckpt}", "--out", "{out}"],
     "run": ["run", "demo", "--out", "{out}"],
 }
@@ -45,7 +56,9 @@ def test_an_out_below_a_file(case, staa, checkpoints, micro, tmp_path):
     taken = tmp_path / "results.txt"
     taken.write_text("someone's notes")
     out = taken / "run" / "out"
-    staa.refuses(_args(case, out, checkpoints, micro), f"cannot make a folder below {taken}, which is a file", keep=(taken,))
+    staa.refuses(
+        _args(case, out, checkpoints, micro), f"cannot make a folder below {taken}, which is a file", keep=(taken,)
+    )
 
 
 @pytest.mark.parametrize("case", sorted(COMMANDS))

@@ -78,7 +78,10 @@ def test_generator_checkpoint_config_values(case, staa, checkpoints, micro, tmp_
 DEFENDED_CONFIGS = {
     "absurd EOT draws": ({"eot_samples": 10**9}, "eot_samples: must be an integer in [1, 1000]"),
     "a list where an object belongs": ({"defences": [["median", 5]]}, "defences: must be a list of objects"),
-    "NaN noise": ({"defences": [{"name": "noise", "sigma": math.nan}]}, "noise: sigma: must be a number in (0, 1], got nan"),
+    "NaN noise": (
+        {"defences": [{"name": "noise", "sigma": math.nan}]},
+        "noise: sigma: must be a number in (0, 1], got nan",
+    ),
     "even median": ({"defences": [{"name": "median", "kernel": 4}]}, "median: kernel must be an odd integer"),
     "float kernel": ({"defences": [{"name": "median", "kernel": 5.5}]}, "median: kernel: must be an integer"),
     "unknown defense": ({"defences": [{"name": "blur"}]}, "unknown defense 'blur'"),
@@ -126,7 +129,9 @@ DEFENSE_SPECS = {
 def test_defense_parameters_on_the_command_line(spec, staa, checkpoints, tmp_path):
     """``noise:sigma=nan`` used to be saved into the defended checkpoint and evaluated to chance."""
     out = tmp_path / "defended"
-    staa.refuses(["defense", "wrap", checkpoints / "emo18", "--defense", spec, "--out", out], DEFENSE_SPECS[spec], keep=(out,))
+    staa.refuses(
+        ["defense", "wrap", checkpoints / "emo18", "--defense", spec, "--out", out], DEFENSE_SPECS[spec], keep=(out,)
+    )
 
 
 def _train(out: Path) -> list[str]:
@@ -169,7 +174,10 @@ ATTACK_OPTIONS = {
     "--eps 2": (["--eps", "2"], "eps must be in (0, 1], got 2.0"),
     "--k-percent 150": (["--k-percent", "150"], "k_percent must be in (0, 100], got 150.0"),
     "--limit 0": (["--limit", "0"], "Invalid value for '--limit'"),
-    "--target-class joy": (["--targeted", "--target-class", "joy"], "--target-class: unknown class 'joy' (classes: anger,"),
+    "--target-class joy": (
+        ["--targeted", "--target-class", "joy"],
+        "--target-class: unknown class 'joy' (classes: anger,",
+    ),
     "--target-class 9": (["--targeted", "--target-class", "9"], "--target-class: unknown class '9'"),
     "--target-class alone": (["--target-class", "anger"], "--target-class: goes together with --targeted"),
     "--steps 1.5": (["--steps", "1.5"], "Invalid value for '--steps'"),
@@ -180,30 +188,61 @@ ATTACK_OPTIONS = {
 def test_attack_options(case, staa, checkpoints, micro, tmp_path):
     extra, fragment = ATTACK_OPTIONS[case]
     out = tmp_path / "out"
-    staa.refuses(["attack", "run", "pgd", "--model", checkpoints / "emo18", "--out", out, *micro, *extra], fragment, keep=(out,))
+    staa.refuses(
+        ["attack", "run", "pgd", "--model", checkpoints / "emo18", "--out", out, *micro, *extra], fragment, keep=(out,)
+    )
 
 
 OTHER_COMMANDS = {
-    "adv-train --adv-fraction 2": (["defense", "adv-train", "{emo18}", "--adv-fraction", "2"], "adv_fraction: must be a number in [0, 1], got 2.0"),
-    "adv-train pgd:k_percent=nan": (["defense", "adv-train", "{emo18}", "--attack", "pgd:k_percent=nan"], "k_percent must be a finite number"),
+    "adv-train --adv-fraction 2": (
+        ["defense", "adv-train", "{emo18}", "--adv-fraction", "2"],
+        "adv_fraction: must be a number in [0, 1], got 2.0",
+    ),
+    "adv-train pgd:k_percent=nan": (
+        ["defense", "adv-train", "{emo18}", "--attack", "pgd:k_percent=nan"],
+        "k_percent must be a finite number",
+    ),
     "adv-train pgd:width=3": (["defense", "adv-train", "{emo18}", "--attack", "pgd:width=3"], "attack 'pgd'"),
-    "evaluate --eot-samples 0": (["defense", "evaluate", "--model", "{emo18}", "--defense", "median", "--attack", "pgd",
-                                  "--eot-samples", "0"], "Invalid value for '--eot-samples'"),  # fmt: skip
-    "evaluate pgd:eps=nan": (["defense", "evaluate", "--model", "{emo18}", "--defense", "median", "--attack", "pgd:eps=nan"],
-                             "eps must be a finite number"),  # fmt: skip
-    "apply --max-seconds 0": (["generator", "apply", "{gen}", "--model", "{emo18}", "--input-dir", "{tmp}",
-                               "--max-seconds", "0"], "--max-seconds: must be a number > 0, got 0.0"),  # fmt: skip
-    "generator train --budget-sparsity 150": (["generator", "train", "--threat", "{emo18}", "--budget-sparsity", "150"],
-                                              "target sparsity"),  # fmt: skip
-    "generator train --target-class alone": (["generator", "train", "--threat", "{emo18}", "--target-class", "anger"],
-                                             "--target-class: goes together with --targeted"),  # fmt: skip
-    "generator train --kappa nan": (["generator", "train", "--threat", "{emo18}", "--kappa", "nan"],
-                                    "'--kappa': must be a finite number, got nan"),  # fmt: skip
-    "generator train --lambda-s inf": (["generator", "train", "--threat", "{emo18}", "--lambda-s", "inf"],
-                                       "'--lambda-s': must be a finite number, got inf"),  # fmt: skip
-    "universal --lr nan": (["attack", "universal", "--model", "{emo18}", "--lr", "nan"], "'--lr': must be a finite number"),
-    "universal --lr -1": (["attack", "universal", "--model", "{emo18}", "--lr", "-1"], "universal fit: lr: must be a number > 0"),
-    "generator train --arch huge": (["generator", "train", "--threat", "{emo18}", "--arch", "huge"], "--arch: unknown choice 'huge'"),
+    "evaluate --eot-samples 0": (
+        ["defense", "evaluate", "--model", "{emo18}", "--defense", "median", "--attack", "pgd", "--eot-samples", "0"],
+        "Invalid value for '--eot-samples'",
+    ),  # fmt: skip
+    "evaluate pgd:eps=nan": (
+        ["defense", "evaluate", "--model", "{emo18}", "--defense", "median", "--attack", "pgd:eps=nan"],
+        "eps must be a finite number",
+    ),  # fmt: skip
+    "apply --max-seconds 0": (
+        ["generator", "apply", "{gen}", "--model", "{emo18}", "--input-dir", "{tmp}", "--max-seconds", "0"],
+        "--max-seconds: must be a number > 0, got 0.0",
+    ),  # fmt: skip
+    "generator train --budget-sparsity 150": (
+        ["generator", "train", "--threat", "{emo18}", "--budget-sparsity", "150"],
+        "target sparsity",
+    ),  # fmt: skip
+    "generator train --target-class alone": (
+        ["generator", "train", "--threat", "{emo18}", "--target-class", "anger"],
+        "--target-class: goes together with --targeted",
+    ),  # fmt: skip
+    "generator train --kappa nan": (
+        ["generator", "train", "--threat", "{emo18}", "--kappa", "nan"],
+        "'--kappa': must be a finite number, got nan",
+    ),  # fmt: skip
+    "generator train --lambda-s inf": (
+        ["generator", "train", "--threat", "{emo18}", "--lambda-s", "inf"],
+        "'--lambda-s': must be a finite number, got inf",
+    ),  # fmt: skip
+    "universal --lr nan": (
+        ["attack", "universal", "--model", "{emo18}", "--lr", "nan"],
+        "'--lr': must be a finite number",
+    ),
+    "universal --lr -1": (
+        ["attack", "universal", "--model", "{emo18}", "--lr", "-1"],
+        "universal fit: lr: must be a number > 0",
+    ),
+    "generator train --arch huge": (
+        ["generator", "train", "--threat", "{emo18}", "--arch", "huge"],
+        "--arch: unknown choice 'huge'",
+    ),
 }
 
 
@@ -225,7 +264,10 @@ EXPERIMENT_KEYS = {
     "max_examples 0": ("max_examples=0", "max_examples: must be an integer ≥ 1, got 0"),
     "corpus.options unknown": ("corpus.options={colour: red}", "corpus 'synthetic': unknown options ['colour']"),
     "corpus.options a list": ("corpus.options=[1, 2]", "corpus.options must be a mapping, got [1, 2]"),
-    "corpus.options bad value": ("corpus.options={n_speakers: 1}", "n_speakers: must be an integer in [3, 1000], got 1"),
+    "corpus.options bad value": (
+        "corpus.options={n_speakers: 1}",
+        "n_speakers: must be an integer in [3, 1000], got 1",
+    ),
     "corpus.seconds": ("corpus.seconds=100000", "corpus.seconds: must be a number in (0, 60], got 100000"),
     "model option typo": ("models.emo18.options={hiden: 8}", "options: unknown settings ['hiden']"),
     "model option type": ("models.emo18.options={hidden: wide}", "hidden: must be an integer, got 'wide'"),
@@ -233,7 +275,10 @@ EXPERIMENT_KEYS = {
     "generator epochs": ("attackers.staa={attack: staa, train: {epochs: 0}}", "attacker 'staa': generator training"),
     "report.chunk_size": ("report.chunk_size=0", "report.chunk_size: must be an integer in [1, 100000], got 0"),
     "no splits": ("splits=[]", "splits: must list some of train, val, test, got []"),
-    "generator kappa": ("attackers.staa={attack: staa, train: {kappa: .nan}}", "generator training: kappa: must be a finite number"),
+    "generator kappa": (
+        "attackers.staa={attack: staa, train: {kappa: .nan}}",
+        "generator training: kappa: must be a finite number",
+    ),
     "universal fit lr": ("attackers.u={attack: universal, fit: {lr: -1}}", "universal fit: lr: must be a number > 0"),
 }
 

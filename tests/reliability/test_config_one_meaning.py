@@ -51,9 +51,11 @@ def test_yaml_merge_keys_may_still_override(tmp_path):
 
 @pytest.mark.parametrize(
     "override, fragment",
-    [("attackers.pgd.settings.steps=ten", "settings.steps: must be an integer, got 'ten'"),
-     ("attackers.pgd.settings.k_percent=[5]", "settings.k_percent: must be a finite number or null, got [5]"),
-     ("models.emo18.epochs=two", "models.emo18: epochs: must be an integer, got 'two'")],
+    [
+        ("attackers.pgd.settings.steps=ten", "settings.steps: must be an integer, got 'ten'"),
+        ("attackers.pgd.settings.k_percent=[5]", "settings.k_percent: must be a finite number or null, got [5]"),
+        ("models.emo18.epochs=two", "models.emo18: epochs: must be an integer, got 'two'"),
+    ],
 )
 def test_a_set_value_of_the_wrong_type_names_key_and_type(override, fragment, staa, tiny_experiment, tmp_path):
     """The issue's case: `--set attackers.pgd.settings.steps=ten` failed with a comparison of str and int."""

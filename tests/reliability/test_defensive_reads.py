@@ -73,13 +73,17 @@ def test_manifests_with_a_byte_order_mark_are_read(encoding, micro_manifest):
     text = micro_manifest.read_text()
     copy = micro_manifest.parent / f"manifest-{encoding}.csv"
     copy.write_bytes(text.encode(encoding))
-    assert [it.path for it in ManifestCorpus(copy).items()] == [it.path for it in ManifestCorpus(micro_manifest).items()]
+    assert [it.path for it in ManifestCorpus(copy).items()] == [
+        it.path for it in ManifestCorpus(micro_manifest).items()
+    ]
 
 
 @pytest.mark.parametrize(
     "data, fragment",
-    [("path,label\nb\xe9b\xe9.wav,anger\n".encode("latin-1"), r"not UTF-8 text \(byte 0xe9"),
-     ("path,label\n".encode("utf-16-le"), "NUL characters")],
+    [
+        ("path,label\nb\xe9b\xe9.wav,anger\n".encode("latin-1"), r"not UTF-8 text \(byte 0xe9"),
+        ("path,label\n".encode("utf-16-le"), "NUL characters"),
+    ],
     ids=["latin-1", "utf-16 without a mark"],
 )
 def test_text_in_an_unknown_encoding_is_one_line(data, fragment, tmp_path):

@@ -70,4 +70,6 @@ def test_every_command_checks_its_device_first(command, device, staa, checkpoint
 
 def test_an_experiment_device_is_checked_the_same_way(staa, tiny_experiment, tmp_path):
     out = tmp_path / "out"
-    staa.refuses(["run", tiny_experiment, "--out", out, "--set", "device=gpu7"], "unknown device 'gpu7'", keep=(tmp_path,))
+    staa.refuses(
+        ["run", tiny_experiment, "--out", out, "--set", "device=gpu7"], "unknown device 'gpu7'", keep=(tmp_path,)
+    )

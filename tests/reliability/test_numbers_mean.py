@@ -22,10 +22,20 @@ from staa.models import build_model
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 @pytest.mark.parametrize(
     "command",
-    [["generator", "train", "--threat", "m", "--out", "o", "--budget-snr"],  # the case: the budget never acted
-     ["attack", "run", "pgd", "--model", "m", "--out", "o", "--eps"],
-     ["attack", "sweep", "pgd", "--model", "m", "--out", "o", "--k-percent"],
-     ["ser", "train", "--out", "o", "--lr"]],
+    [
+        [
+            "generator",
+            "train",
+            "--threat",
+            "m",
+            "--out",
+            "o",
+            "--budget-snr",
+        ],  # the case: the budget never acted
+        ["attack", "run", "pgd", "--model", "m", "--out", "o", "--eps"],
+        ["attack", "sweep", "pgd", "--model", "m", "--out", "o", "--k-percent"],
+        ["ser", "train", "--out", "o", "--lr"],
+    ],
     ids=["budget-snr", "eps", "k-percent", "lr"],
 )
 def test_non_finite_numbers_are_refused_on_every_option(command, value, staa, tmp_path, monkeypatch):

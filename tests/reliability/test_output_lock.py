@@ -58,7 +58,9 @@ def test_one_process_may_nest_locks_on_a_folder(tmp_path):
 def test_two_identical_runs_into_one_folder(holder, staa, tiny_experiment):
     """The issue's case: both runs did all the work and the later died on a missing parts/ folder."""
     out, proc = holder
-    staa.refuses(["run", tiny_experiment, "--out", out, "--quiet"], "another staa run is writing here", f"pid {proc.pid}")
+    staa.refuses(
+        ["run", tiny_experiment, "--out", out, "--quiet"], "another staa run is writing here", f"pid {proc.pid}"
+    )
 
 
 def test_an_attack_into_a_held_folder_is_refused(holder, staa, checkpoints, micro):

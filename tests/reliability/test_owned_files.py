@@ -51,7 +51,9 @@ def test_overwrite_keeps_files_the_user_put_among_the_outputs(staa, checkpoints,
     line = staa.refuses(_apply(checkpoints, clips, out, "--eps", "0.01"), "other settings", keep=(out,))
     assert "rerun with --overwrite" not in line, "never offer --overwrite where it could not start over"
     mine.unlink()
-    staa.succeeds(*_apply(checkpoints, clips, out, "--eps", "0.01", "--overwrite"))  # only staa's files left: it starts over
+    staa.succeeds(
+        *_apply(checkpoints, clips, out, "--eps", "0.01", "--overwrite")
+    )  # only staa's files left: it starts over
     assert sorted(p.name for p in (out / "wav").iterdir()) == ["a.wav", "b.wav"]
 
 

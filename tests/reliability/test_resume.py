@@ -74,4 +74,3 @@ def test_killed_run_resumes_to_identical_numbers(wav_manifest, staa_cli, tmp_pat
     assert staa_cli(*_train_args(wav_manifest, cache, killed)).returncode == 0
     assert _numbers(killed) == _numbers(straight)
     assert (killed / "best" / "model.safetensors").read_bytes() == weights
-

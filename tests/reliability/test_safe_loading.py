@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from staa.io.checkpoint import load_state
 from staa.errors import CheckpointError, ConfigError
-from staa.models import build_model, load_model
+from staa.io.checkpoint import load_state
 from staa.io.paths import resolve_inside
+from staa.models import build_model, load_model
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "staa"
 

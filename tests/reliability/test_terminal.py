@@ -26,7 +26,11 @@ def test_ctrl_c_says_what_stays_and_how_to_resume(staa, tiny_experiment, tmp_pat
         ran = staa("run", tiny_experiment, "--out", out, "--quiet")
     assert ran.code == 130
     assert len(ran.lines) == 1 and "Traceback" not in ran.err, ran.err
-    assert ran.lines[0].startswith("aborted: ") and str(out) in ran.lines[0] and "run the same command again" in ran.lines[0]
+    assert (
+        ran.lines[0].startswith("aborted: ")
+        and str(out) in ran.lines[0]
+        and "run the same command again" in ran.lines[0]
+    )
     staa.succeeds("run", tiny_experiment, "--out", out, "--quiet")  # the lock went with the interrupted run
 
 
@@ -64,8 +68,10 @@ def test_a_long_attack_reports_its_queries(capsys, monkeypatch):
 
 @pytest.mark.parametrize(
     "section, fragment",
-    [("targeted: {attackers: [pgd], classes: [joy]}", "targeted.classes: ['joy'] are not classes"),
-     ("", "attacker 'pgd': target 'joy' is not a class")],
+    [
+        ("targeted: {attackers: [pgd], classes: [joy]}", "targeted.classes: ['joy'] are not classes"),
+        ("", "attacker 'pgd': target 'joy' is not a class"),
+    ],
     ids=["targeted section", "targeted attacker"],
 )
 def test_unknown_target_classes_are_refused_before_any_training(section, fragment, staa, tmp_path):

@@ -40,7 +40,9 @@ def test_cli_train_and_evaluate_under_torchrun(wav_manifest, staa_cli, tmp_path)
     model = load_model(out / "best")
     for split in ("val", "test"):
         one_process = json.loads(json.dumps(evaluate_ser(model, prepared.split(split))))
-        assert sharded[split]["n"] == one_process["n"] and sum(map(sum, sharded[split]["confusion"])) == one_process["n"]
+        assert (
+            sharded[split]["n"] == one_process["n"] and sum(map(sum, sharded[split]["confusion"])) == one_process["n"]
+        )
         # shards are other batches: logits may move by float noise, so a clip at a near tie may go either way
         with torch.no_grad():
             top2 = model.eval()(torch.from_numpy(np.array(prepared.split(split).waves))).topk(2, dim=1).values

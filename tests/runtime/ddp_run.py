@@ -26,14 +26,14 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from staa.runtime import distributed as ddp
 from staa.attacks.staa import trainer
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.generator import Generator
 from staa.data.cache import PreparedCorpus, Split
+from staa.io.outputs import write_json
 from staa.models import build_model, load_model
 from staa.models.emo18 import Emo18
-from staa.io.outputs import write_json
+from staa.runtime import distributed as ddp
 from staa.training.ser import TrainConfig, backward_global_batch, evaluate_ser, predict_split, train_ser
 
 
@@ -52,7 +52,9 @@ def global_batch_gradient(corpus: PreparedCorpus, config: TrainConfig | None = N
 
 # every per-clip random choice and weight of the small-corpus recipe in one batch: augmentation with
 # same-class mixing on every clip, and class-weighted cross-entropy
-RECIPE = TrainConfig.small_corpus(Emo18, balance="loss", augment={"mix_prob": 1.0, "noise_prob": 0.5, "crop_seconds": 0.3})
+RECIPE = TrainConfig.small_corpus(
+    Emo18, balance="loss", augment={"mix_prob": 1.0, "noise_prob": 0.5, "crop_seconds": 0.3}
+)
 
 
 def generator_step_gradient(corpus: PreparedCorpus) -> dict[str, torch.Tensor]:

@@ -83,7 +83,9 @@ def test_evaluation_matches_single_process(runs):
     single, double = (_result(p) for p in runs)
     clear = {split: _clear_margins(single[f"{split}_logits"]) for split in ("val", "test")}
     clear["test[:13]"] = clear["test"][:13]
-    assert [d for d, c in zip(double["preds"], clear["test"]) if c] == [s for s, c in zip(single["preds"], clear["test"]) if c]
+    assert [d for d, c in zip(double["preds"], clear["test"]) if c] == [
+        s for s, c in zip(single["preds"], clear["test"]) if c
+    ]
     for split, metrics in single["evaluation"].items():
         sharded = double["evaluation"][split]
         assert sharded["n"] == metrics["n"] and sum(map(sum, sharded["confusion"])) == metrics["n"]
@@ -103,8 +105,16 @@ def test_only_rank_zero_writes(runs):
     _, double = runs
     written = sorted(p.name for p in double.iterdir())
     assert written == [
-        "best", "final", "generator_grads.safetensors", "grads.safetensors", "last.pt", "recipe_grads.safetensors",
-        "result.json", "spec.json", "train.json", "written.txt"
+        "best",
+        "final",
+        "generator_grads.safetensors",
+        "grads.safetensors",
+        "last.pt",
+        "recipe_grads.safetensors",
+        "result.json",
+        "spec.json",
+        "train.json",
+        "written.txt",
     ]
 
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from staa.training.adversarial import AdvTrainConfig, adversarial_train
 from staa.attacks.pgd import SparsePGD
 from staa.data.cache import PreparedCorpus, prepare
 from staa.data.synthetic import SyntheticCorpus
 from staa.errors import ConfigError
 from staa.models import build_model, load_model
+from staa.training.adversarial import AdvTrainConfig, adversarial_train
 
 ATTACK = {"steps": 3, "loss": "ce", "early_stop": False}
 

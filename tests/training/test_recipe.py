@@ -94,7 +94,9 @@ def test_optimiser_follows_weight_decay() -> None:
 def test_derived_generators_are_distinct_and_repeatable() -> None:
     draws = {tuple(torch.rand(3, generator=recipe.generator(0, e, s)).tolist()) for e in range(3) for s in range(3)}
     assert len(draws) == 9
-    assert torch.equal(torch.rand(3, generator=recipe.generator(5, 1, 2)), torch.rand(3, generator=recipe.generator(5, 1, 2)))
+    assert torch.equal(
+        torch.rand(3, generator=recipe.generator(5, 1, 2)), torch.rand(3, generator=recipe.generator(5, 1, 2))
+    )
 
 
 def test_presets_by_name() -> None:
@@ -111,8 +113,14 @@ def test_presets_by_name() -> None:
 
 @pytest.mark.parametrize(
     "settings",
-    [{"schedule": "step"}, {"balance": "oversample"}, {"warmup_epochs": 30}, {"patience": 0}, {"augment": {"speed": 2.0}},
-     {"weight_decay": -1.0}],
+    [
+        {"schedule": "step"},
+        {"balance": "oversample"},
+        {"warmup_epochs": 30},
+        {"patience": 0},
+        {"augment": {"speed": 2.0}},
+        {"weight_decay": -1.0},
+    ],
 )
 def test_bad_recipe_settings_are_refused(settings: dict) -> None:
     with pytest.raises(ConfigError):

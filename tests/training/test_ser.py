@@ -175,4 +175,9 @@ def test_evaluation_carries_bootstrap_intervals(tiny_corpus: PreparedCorpus, tmp
         assert ci["value"] == metrics[name] and ci["n"] == metrics["n"] and ci["level"] == 0.95
         assert ci["low"] <= metrics[name] <= ci["high"]
     assert evaluate_ser(load_model(tmp_path / "best"), tiny_corpus.split("test"), intervals=False).keys() == {
-        "n", "accuracy", "uar", "confusion", "absent_classes"}
+        "n",
+        "accuracy",
+        "uar",
+        "confusion",
+        "absent_classes",
+    }

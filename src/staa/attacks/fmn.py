@@ -77,9 +77,7 @@ class FMNL0(MinimizationAttack):
         best = SparsestFooling(x)
         for i in range(self.steps):
             alpha, gamma = cosine(*self.alpha, i, self.steps), cosine(*self.gamma, i, self.steps)
-            logits, _, grad = loss_gradient(
-                self.model, x + delta, labels, targeted=self.targeted, kappa=float("inf")
-            )
+            logits, _, grad = loss_gradient(self.model, x + delta, labels, targeted=self.targeted, kappa=float("inf"))
             fooled = self.is_success(logits.argmax(-1), labels)
             best.update(delta, fooled)
             shrink = torch.minimum(torch.minimum(radius - 1, (radius * (1 - gamma)).floor()), best.l0)

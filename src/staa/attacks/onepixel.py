@@ -28,7 +28,6 @@ from staa.attacks.base import Attack
 from staa.errors import ConfigError
 from staa.runtime.progress import inner
 
-
 #: Beyond this many changed samples differential evolution is no longer a few-pixel attack: its genome
 #: grows with them and it becomes a slow random search that a budgeted attack does better and names truly.
 MAX_PIXELS = 100

@@ -111,7 +111,9 @@ class PGD0(BudgetedAttack):
         """``steps`` projected steps; fooled clips are written to ``x_adv`` and leave. Returns the rest."""
         length = self.eta * self.clip_eps(x) * x.shape[1]  # (B, 1): each clip's ε
         for _ in range(self.steps):
-            logits, _, grad = loss_gradient(self.model, x[rows] + delta, labels[rows], targeted=self.targeted, loss=self.loss)
+            logits, _, grad = loss_gradient(
+                self.model, x[rows] + delta, labels[rows], targeted=self.targeted, loss=self.loss
+            )
             fooled = self.is_success(logits.argmax(-1), labels[rows])
             x_adv[rows[fooled]] = x[rows[fooled]] + delta[fooled]
             pending[rows[fooled]] = False

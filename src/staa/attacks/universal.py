@@ -116,8 +116,15 @@ class UniversalPerturbation(FittedAttack, BudgetedAttack):
                     v = v[None] * self._scale(x[rows])
                     x_adv = torch.clamp(x[rows] + v * mask, *self.bounds)
                     terms = staa_loss(
-                        [self.model(x_adv)], labels[rows], v, mask[None], scores[None], weights,
-                        gamma=cfg.gamma, targeted=self.targeted, kappa=cfg.kappa,
+                        [self.model(x_adv)],
+                        labels[rows],
+                        v,
+                        mask[None],
+                        scores[None],
+                        weights,
+                        gamma=cfg.gamma,
+                        targeted=self.targeted,
+                        kappa=cfg.kappa,
                     )
                     optimizer.zero_grad(set_to_none=True)
                     terms["total"].backward()
@@ -168,12 +175,16 @@ class UniversalPerturbation(FittedAttack, BudgetedAttack):
     def _checked(self, delta: Tensor) -> Tensor:
         if delta.dim() != 1 or not torch.isfinite(delta).all():
             raise ConfigError(f"universal: a perturbation must be a finite 1-D tensor, got shape {tuple(delta.shape)}")
-        limit, unit = (1.0, "1 (units of each clip's eps)") if self.amplitude.relative else (self.eps, f"eps {self.eps}")
+        limit, unit = (
+            (1.0, "1 (units of each clip's eps)") if self.amplitude.relative else (self.eps, f"eps {self.eps}")
+        )
         if delta.abs().max() > limit + 1e-6:
             raise ConfigError(f"universal: perturbation peak {float(delta.abs().max()):.4g} exceeds {unit}")
         budget = self.budget(len(delta))
         if budget is not None and int((delta != 0).sum()) > budget:
-            raise ConfigError(f"universal: perturbation has {int((delta != 0).sum())} non-zero samples, budget {budget}")
+            raise ConfigError(
+                f"universal: perturbation has {int((delta != 0).sum())} non-zero samples, budget {budget}"
+            )
         return delta
 
     # ---- files -----------------------------------------------------------------------------------
@@ -182,7 +193,13 @@ class UniversalPerturbation(FittedAttack, BudgetedAttack):
         if self.perturbation is None:
             raise ConfigError("universal: nothing to save, the perturbation has not been fitted")
         path = Path(path)
-        meta = {"eps": self.eps, "eps_db": self.eps_db, "k": self.k, "k_percent": self.k_percent, "targeted": self.targeted}
+        meta = {
+            "eps": self.eps,
+            "eps_db": self.eps_db,
+            "k": self.k,
+            "k_percent": self.k_percent,
+            "targeted": self.targeted,
+        }
         with atomic_path(path) as tmp:
             tensors = {"perturbation": self.perturbation.cpu().contiguous()}
             save_file(tensors, str(tmp), metadata={"settings": json.dumps(meta)})
@@ -204,7 +221,9 @@ class UniversalPerturbation(FittedAttack, BudgetedAttack):
             saved = "eps_db" if meta.get("eps_db") is not None else "eps"
             raise CheckpointError(f"this perturbation was fitted under {saved}: it keeps that kind of budget", path)
         settings = {**meta, **{k: v for k, v in kwargs.items() if v is not None or k not in ("eps", "eps_db")}}
-        return cls(model, settings.pop("eps", None), eps_db=settings.pop("eps_db", None), perturbation=delta, **settings)
+        return cls(
+            model, settings.pop("eps", None), eps_db=settings.pop("eps_db", None), perturbation=delta, **settings
+        )
 
     @classmethod
     def from_pretrained(cls, model: nn.Module, path: str | Path, **kwargs: Any) -> UniversalPerturbation:

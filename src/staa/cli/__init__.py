@@ -24,7 +24,9 @@ from staa.cli import attack, common, data, defense, generator, run, ser
 from staa.errors import StaaError
 from staa.runtime import allocator
 
-app = typer.Typer(help="Sparse and transferable adversarial attacks on speech emotion recognition.", no_args_is_help=True)
+app = typer.Typer(
+    help="Sparse and transferable adversarial attacks on speech emotion recognition.", no_args_is_help=True
+)
 app.add_typer(data.app, name="data", help="Prepare corpora (decode, resample, unify length, cache).")
 app.add_typer(ser.app, name="ser", help="Train and evaluate SER models.")
 app.add_typer(generator.app, name="generator", help="Train STAA-Net generators and apply them to audio.")
@@ -76,8 +78,10 @@ def _aborted_line() -> str:
     """The one line of an interrupted command: finished outputs stay, a rerun resumes from them."""
     if common.current_out is None:
         return "aborted: finished files are kept; run the same command again to resume"
-    return (f"aborted: the outputs finished so far stay in {common.current_out} (a file being written is not kept); "
-            "run the same command again to resume from them")
+    return (
+        f"aborted: the outputs finished so far stay in {common.current_out} (a file being written is not kept); "
+        "run the same command again to resume from them"
+    )
 
 
 def _warning_line(message: Warning | str, *_: object, **__: object) -> str:

@@ -22,10 +22,21 @@ from typing import Annotated, Any
 
 import typer
 
-from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
 from staa.attacks.registry import ATTACKS
 from staa.cli.attack_door import Input, Options, print_summary, register, run_attack
-from staa.cli.common import checked_device, checked_places, checked_target, corpus_for_models  # fmt: skip
+from staa.cli.common import (  # fmt: skip  # fmt: skip
+    CACHE_HELP,
+    DEFAULT_CACHE,
+    DEVICE_HELP,
+    OVERWRITE_HELP,
+    ROOT_HELP,
+    SECONDS_HELP,
+    TARGET_HELP,
+    checked_device,
+    checked_places,
+    checked_target,
+    corpus_for_models,
+)
 from staa.defaults import DEFAULT_EPS, MAX_CLIP_SECONDS
 from staa.errors import ConfigError
 
@@ -49,7 +60,9 @@ Multiplicative = Annotated[bool, typer.Option(help="onepixel: the authors' x·(1
 Targeted = Annotated[bool, typer.Option(help="push every clip towards --target-class")]
 TargetClass = Annotated[str | None, typer.Option(help=TARGET_HELP)]
 BatchSize = Annotated[int, typer.Option(min=1, help="clips attacked together")]
-Perceptual = Annotated[bool, typer.Option(help="also score PESQ and STOI (needs the extra: pip install 'staa\\[perceptual]')")]
+Perceptual = Annotated[
+    bool, typer.Option(help="also score PESQ and STOI (needs the extra: pip install 'staa\\[perceptual]')")
+]
 Seed = Annotated[int, typer.Option(min=0, max=2**32 - 1, help="fixes every random choice of the run")]
 Overwrite = Annotated[bool, typer.Option(help=OVERWRITE_HELP)]
 Device = Annotated[str, typer.Option(help=DEVICE_HELP, callback=checked_device)]
@@ -67,10 +80,12 @@ def run(
     seconds: Seconds = None,
     split: SplitName = "test",
     eps: Annotated[
-        float | None, typer.Option(help=f"L∞ budget in waveform units (default {DEFAULT_EPS}; universal: the fitted one)")
+        float | None,
+        typer.Option(help=f"L∞ budget in waveform units (default {DEFAULT_EPS}; universal: the fitted one)"),
     ] = None,
     eps_db: Annotated[
-        float | None, typer.Option("--eps-db", help="relative L∞ budget instead: δ's peak this many dB under each clip's peak")
+        float | None,
+        typer.Option("--eps-db", help="relative L∞ budget instead: δ's peak this many dB under each clip's peak"),
     ] = None,
     k_percent: KPercent = None,
     steps: Steps = None,
@@ -116,8 +131,14 @@ def universal(
     model: Model,
     out: Annotated[Path, typer.Option(help="output folder (perturbation.safetensors, fit.json, records.json, wav/)")],
     input: Input = None,
-    generator: Annotated[Path | None, typer.Option("--generator", "--perturbation", help="a saved perturbation (file, "
-                         "or the folder of an earlier fit) to apply instead of fitting one")] = None,  # fmt: skip
+    generator: Annotated[
+        Path | None,
+        typer.Option(
+            "--generator",
+            "--perturbation",
+            help="a saved perturbation (file, or the folder of an earlier fit) to apply instead of fitting one",
+        ),
+    ] = None,  # fmt: skip
     option: Options = [],  # noqa: B006  (typer reads the default; it is never mutated)
     corpus: Annotated[str | None, typer.Option(help="corpus name or CSV manifest (default synthetic)")] = None,
     root: Root = None,
@@ -131,7 +152,9 @@ def universal(
     k_percent: Annotated[
         float | None, typer.Option(help="% of samples perturbed (default: no budget, λ_s decides)")
     ] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="passes over the fit split (default: UniversalConfig's)")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(min=1, help="passes over the fit split (default: UniversalConfig's)")
+    ] = None,
     lr: Annotated[float | None, typer.Option(help="Adam step size (default: UniversalConfig's)")] = None,
     targeted: Targeted = False,
     target_class: TargetClass = None,
@@ -236,12 +259,21 @@ def targets(
 
 @app.command()
 def sweep(
-    name: Annotated[str, typer.Argument(help="budgeted attack (pgd, pgd0, sparse_rs: crafted per budget) or minimum-norm "
-                                             "attack (sigma_zero, fmn: one run, read at every budget)")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="budgeted attack (pgd, pgd0, sparse_rs: crafted per budget) or minimum-norm "
+            "attack (sigma_zero, fmn: one run, read at every budget)"
+        ),
+    ],
     model: Model,
     out: Annotated[Path, typer.Option(help="output folder (curves.csv, curves.png, curves.json, one set per budget)")],
-    k_percent: Annotated[list[float], typer.Option("--k-percent", help="sample budget in % of the clip; repeat for each")],
-    victim: Annotated[list[Path], typer.Option(help="victim checkpoint folder; repeat (the threat model is always one)")] = [],  # noqa: B006  (typer reads the default; it is never mutated)
+    k_percent: Annotated[
+        list[float], typer.Option("--k-percent", help="sample budget in % of the clip; repeat for each")
+    ],
+    victim: Annotated[
+        list[Path], typer.Option(help="victim checkpoint folder; repeat (the threat model is always one)")
+    ] = [],  # noqa: B006  (typer reads the default; it is never mutated)
     corpus: Corpus = "synthetic",
     root: Root = None,
     cache: Cache = DEFAULT_CACHE,
@@ -261,10 +293,10 @@ def sweep(
 
     A killed sweep resumes at its first unfinished budget; other settings are refused (--overwrite starts over).
     """
-    from staa.attacks.registry import attack_options, build_attack
     from staa.attacks.base import FittedAttack
-    from staa.attacks.registry import attack_class
-    from staa.evaluation.curves import minimum_norm as seeks_minimum, sweepable
+    from staa.attacks.registry import attack_class, attack_options, build_attack
+    from staa.evaluation.curves import minimum_norm as seeks_minimum
+    from staa.evaluation.curves import sweepable
     from staa.evaluation.runs import sweep_run
     from staa.runtime.reproducibility import seed_everything
 
@@ -290,7 +322,9 @@ def sweep(
                        limit=limit, seed=seed, config={"attack": name, "model": str(model), **common},
                        device=device, show_progress=not quiet, overwrite=overwrite)  # fmt: skip
     for p in points:
-        typer.echo(f"{name} k {p.budget:g} %: sparsity {p.sparsity_pct:.2f} %, ASR on {p.victim} {p.asr:.3f} ({p.n_clips} clips)")
+        typer.echo(
+            f"{name} k {p.budget:g} %: sparsity {p.sparsity_pct:.2f} %, ASR on {p.victim} {p.asr:.3f} ({p.n_clips} clips)"
+        )
     typer.echo(f"-> {out / 'curves.csv'}, {out / 'curves.png'}, {out / 'curves.json'}")
 
 
@@ -306,7 +340,10 @@ def _checkpoints(paths: list[Path], device: str) -> dict[str, tuple[Any, str]]:
         if name in out:
             raise ConfigError(f"two checkpoints are both named '{name}'", path)
         weights = path / WEIGHTS_NAME
-        out[name] = (load_model(path).to(device), file_fingerprint(weights) if weights.exists() else str(path.resolve()))
+        out[name] = (
+            load_model(path).to(device),
+            file_fingerprint(weights) if weights.exists() else str(path.resolve()),
+        )
     return out
 
 

@@ -21,8 +21,21 @@ from typing import Annotated, Any
 
 import typer
 
-from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
-from staa.cli.common import audible_warning, checked_device, checked_places, corpus_for_models, target_index, targeted_pair
+from staa.cli.common import (  # fmt: skip
+    CACHE_HELP,
+    DEFAULT_CACHE,
+    DEVICE_HELP,
+    OVERWRITE_HELP,
+    ROOT_HELP,
+    SECONDS_HELP,
+    TARGET_HELP,
+    audible_warning,
+    checked_device,
+    checked_places,
+    corpus_for_models,
+    target_index,
+    targeted_pair,
+)
 from staa.defaults import DEFAULT_EPS, MAX_CLIP_SECONDS
 
 Model = Annotated[Path, typer.Option(help="threat model checkpoint folder (config.json + model.safetensors)")]
@@ -36,8 +49,10 @@ Generator = Annotated[Path | None, typer.Option(help="staa: the generator folder
                                                      "file or the folder of `staa attack universal`")]  # fmt: skip
 
 
-DOOR_HELP = ("Attacks an audio file, a folder of them (--input) or a corpus split (--corpus) and writes OUT/records.json "
-             "and OUT/wav/. -o key=value sets any option of the attack's constructor (a wrong key lists them).")
+DOOR_HELP = (
+    "Attacks an audio file, a folder of them (--input) or a corpus split (--corpus) and writes OUT/records.json "
+    "and OUT/wav/. -o key=value sets any option of the attack's constructor (a wrong key lists them)."
+)
 
 
 def attack_command(name: str) -> Callable[..., None]:
@@ -56,12 +71,16 @@ def attack_command(name: str) -> Callable[..., None]:
         option: Options = [],  # noqa: B006  (typer reads the default; it is never mutated)
         generator: Generator = None,
         eps: Annotated[float | None, typer.Option(help=f"L∞ budget (default {DEFAULT_EPS}; fitted: theirs)")] = None,
-        eps_db: Annotated[float | None, typer.Option("--eps-db", help="relative L∞ budget instead: δ's peak this many "
-                          "dB under each clip's peak")] = None,  # fmt: skip
+        eps_db: Annotated[
+            float | None,
+            typer.Option("--eps-db", help="relative L∞ budget instead: δ's peak this many dB under each clip's peak"),
+        ] = None,  # fmt: skip
         targeted: Annotated[bool, typer.Option(help="push every clip towards --target-class")] = False,
         target_class: Annotated[str | None, typer.Option(help=TARGET_HELP)] = None,
         batch_size: Annotated[int, typer.Option(min=1, help="--corpus: clips attacked together")] = 8,
-        max_seconds: Annotated[float, typer.Option(help="--input: refuse longer files before any work")] = MAX_CLIP_SECONDS,
+        max_seconds: Annotated[
+            float, typer.Option(help="--input: refuse longer files before any work")
+        ] = MAX_CLIP_SECONDS,
         perceptual: Annotated[bool, typer.Option(help="--corpus: also score PESQ and STOI")] = False,
         seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="fixes every random choice of the run")] = 0,
         overwrite: Annotated[bool, typer.Option(help=OVERWRITE_HELP)] = False,
@@ -85,7 +104,9 @@ def register(app: typer.Typer, *, skip: tuple[str, ...] = ()) -> None:
 
     for name in ATTACKS:
         if name not in skip:
-            app.command(name, help=f"{ATTACKS.description(name)}\n\n{DOOR_HELP}", no_args_is_help=True)(attack_command(name))
+            app.command(name, help=f"{ATTACKS.description(name)}\n\n{DOOR_HELP}", no_args_is_help=True)(
+                attack_command(name)
+            )
 
 
 def run_attack(name: str, model: Path, out: Path, *, input: Path | None, corpus: str | None, root: Path | None,
@@ -132,7 +153,15 @@ def run_attack(name: str, model: Path, out: Path, *, input: Path | None, corpus:
     if fitted:  # no budget given: the one it was fitted under
         attack = cls.from_pretrained(net, generator, **{k: v for k, v in budget.items() if v is not None}, **settings)
     else:
-        attack = cls(net, **(budget if budget["eps_db"] is not None else {"eps": DEFAULT_EPS if budget["eps"] is None else budget["eps"]}), **settings)
+        attack = cls(
+            net,
+            **(
+                budget
+                if budget["eps_db"] is not None
+                else {"eps": DEFAULT_EPS if budget["eps"] is None else budget["eps"]}
+            ),
+            **settings,
+        )
     given = {k: v for k, v in budget.items() if v is not None}  # the budget asked for, as the claim records it
     config = {"model": str(model), **options, **given, **({cls.fitted_state: str(generator)} if fitted else {})}
     if input is not None:

@@ -21,7 +21,9 @@ DEFAULT_CACHE = Path("runs/cache")
 CACHE_HELP = "folder of prepared corpora (decoded once, memory-mapped, reused by every command)"
 ROOT_HELP = "the corpus's folder (not needed for synthetic or a CSV manifest)"
 SECONDS_HELP = f"unified clip length in seconds, at most {MAX_CLIP_SECONDS:g} (default: the corpus's)"
-OVERWRITE_HELP = "start over: delete this command's earlier outputs in --out (otherwise a rerun resumes, and refuses other settings)"
+OVERWRITE_HELP = (
+    "start over: delete this command's earlier outputs in --out (otherwise a rerun resumes, and refuses other settings)"
+)
 TARGET_HELP = "target class of a targeted attack, by name or index"
 DEVICE_HELP = "cpu, cuda or cuda:N (checked against the devices this machine has)"
 THREADS_HELP = (f"CPU threads of this process (default: OMP_NUM_THREADS when set, else {DEFAULT_THREADS}; "
@@ -104,7 +106,6 @@ def prepared_corpus(
     """
     from staa.data.cache import prepare
     from staa.data.registry import build_corpus
-
     from staa.io.outputs import inputs_apart
 
     checked_places(None, cache)
@@ -179,7 +180,9 @@ def target_index(target_class: str | None, classes: Sequence[str]) -> int | None
         return list(classes).index(target_class)
     if target_class.isdigit() and int(target_class) < len(classes):
         return int(target_class)
-    raise ConfigError(f"--target-class: unknown class '{target_class}' (classes: {', '.join(classes) or 'none recorded'})")
+    raise ConfigError(
+        f"--target-class: unknown class '{target_class}' (classes: {', '.join(classes) or 'none recorded'})"
+    )
 
 
 def is_main_rank() -> bool:
@@ -199,5 +202,8 @@ def audible_warning(what: str, median_snr_db: float | None) -> None:
     from staa.experiment.readings import AUDIBLE_SNR_DB
 
     if median_snr_db is not None and median_snr_db < AUDIBLE_SNR_DB:
-        print(f"warning: {what}: median SNR {median_snr_db:.1f} dB is under {AUDIBLE_SNR_DB:g} dB, the perturbation "
-              "is audible (a relative budget, --eps-db, keeps it under the speech on any corpus)", file=sys.stderr)
+        print(
+            f"warning: {what}: median SNR {median_snr_db:.1f} dB is under {AUDIBLE_SNR_DB:g} dB, the perturbation "
+            "is audible (a relative budget, --eps-db, keeps it under the speech on any corpus)",
+            file=sys.stderr,
+        )

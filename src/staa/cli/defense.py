@@ -12,8 +12,17 @@ from pathlib import Path
 
 import typer
 
-from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP  # fmt: skip
-from staa.cli.common import checked_device, checked_places, corpus_for_models  # fmt: skip
+from staa.cli.common import (  # fmt: skip  # fmt: skip
+    CACHE_HELP,
+    DEFAULT_CACHE,
+    DEVICE_HELP,
+    OVERWRITE_HELP,
+    ROOT_HELP,
+    SECONDS_HELP,
+    checked_device,
+    checked_places,
+    corpus_for_models,
+)
 from staa.defaults import DEFAULT_EPS
 
 app = typer.Typer(no_args_is_help=True)
@@ -31,9 +40,9 @@ def wrap(
     """Save a defended checkpoint (config.json + victim/) that every attack and evaluator can load."""
     from staa.defenses import Defended, build_defenses
     from staa.errors import ConfigError
-    from staa.models import load_model
     from staa.io.outputs import claimed
     from staa.io.weights import fingerprint
+    from staa.models import load_model
 
     checked_places(out)
     if out.resolve() == checkpoint.resolve():
@@ -77,7 +86,9 @@ def evaluate(
     loaded = [(p, load_model(p)) for p in model]
     names = [_victim_name(p) for p, _ in loaded]
     if len(set(names)) < len(names):
-        raise ConfigError(f"--model: two folders share the name '{max(names, key=names.count)}' (victims are named by folder)")
+        raise ConfigError(
+            f"--model: two folders share the name '{max(names, key=names.count)}' (victims are named by folder)"
+        )
     pc = corpus_for_models(loaded, corpus, root, cache, seconds, quiet)
     victims = {name: m.to(device) for name, (_, m) in zip(names, loaded)}
     table = robustness_run(victims, defenses, attacks, pc, split, out, limit=limit, adaptive=adaptive,

@@ -8,31 +8,63 @@ from typing import Annotated, Any
 
 import typer
 
-from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP, TARGET_HELP  # fmt: skip
-from staa.cli.common import audible_warning, checked_device, checked_places, choice, corpus_for_models, fmt, is_main_rank, target_index, targeted_pair  # fmt: skip
+from staa.cli.common import (  # fmt: skip  # fmt: skip
+    CACHE_HELP,
+    DEFAULT_CACHE,
+    DEVICE_HELP,
+    OVERWRITE_HELP,
+    ROOT_HELP,
+    SECONDS_HELP,
+    TARGET_HELP,
+    audible_warning,
+    checked_device,
+    checked_places,
+    choice,
+    corpus_for_models,
+    fmt,
+    is_main_rank,
+    target_index,
+    targeted_pair,
+)
 from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, MAX_CLIP_SECONDS, TRAINING_PRESET
 from staa.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 
 # The train command's options whose help takes more than a line.
-PresetOption = Annotated[str, typer.Option(
-    help="loss weights, optimiser and schedule: topk (for top-k generators), paper or authors")]
-ArchOption = Annotated[str, typer.Option(
-    help="generator architecture: authors (≈50.7 M parameters), fast (≈0.2 M), realtime (fast on 2-sample frames), "
-         "or adjoint (the threat's own front end, transposed: Emo18's or Zhao19's convolutions, "
-         "a foundation model's feature encoder)")]
-BoundOption = Annotated[str | None, typer.Option(
-    help="tanh (ε·tanh, the authors), clip (hard clip, the paper) or sign; default: the architecture's")]
-MaskOption = Annotated[str | None, typer.Option(
-    help="topk (the k highest position scores of each clip) or threshold (the paper's [∂ ≥ γ] with ‖m‖₁); "
-    "default: the architecture's (topk for fast, realtime and adjoint)")]
-DenseStepsOption = Annotated[int | None, typer.Option(
-    help="first steps with every sample perturbed (top-k) or without the sparsity terms (threshold)")]
-BudgetSparsityOption = Annotated[float | None, typer.Option(
-    help="threshold mask: adapt λ_s after every validation until the sparsity reaches this % of samples")]
-BudgetUpdateOption = Annotated[str, typer.Option(
-    help="multiplicative (the budget is an upper bound) or additive (met from both sides)")]
+PresetOption = Annotated[
+    str, typer.Option(help="loss weights, optimiser and schedule: topk (for top-k generators), paper or authors")
+]
+ArchOption = Annotated[
+    str,
+    typer.Option(
+        help="generator architecture: authors (≈50.7 M parameters), fast (≈0.2 M), realtime (fast on 2-sample frames), "
+        "or adjoint (the threat's own front end, transposed: Emo18's or Zhao19's convolutions, "
+        "a foundation model's feature encoder)"
+    ),
+]
+BoundOption = Annotated[
+    str | None,
+    typer.Option(help="tanh (ε·tanh, the authors), clip (hard clip, the paper) or sign; default: the architecture's"),
+]
+MaskOption = Annotated[
+    str | None,
+    typer.Option(
+        help="topk (the k highest position scores of each clip) or threshold (the paper's [∂ ≥ γ] with ‖m‖₁); "
+        "default: the architecture's (topk for fast, realtime and adjoint)"
+    ),
+]
+DenseStepsOption = Annotated[
+    int | None,
+    typer.Option(help="first steps with every sample perturbed (top-k) or without the sparsity terms (threshold)"),
+]
+BudgetSparsityOption = Annotated[
+    float | None,
+    typer.Option(help="threshold mask: adapt λ_s after every validation until the sparsity reaches this % of samples"),
+]
+BudgetUpdateOption = Annotated[
+    str, typer.Option(help="multiplicative (the budget is an upper bound) or additive (met from both sides)")
+]
 
 
 def _checked_sources(values: list[str] | None) -> list[Any] | None:
@@ -42,12 +74,28 @@ def _checked_sources(values: list[str] | None) -> list[Any] | None:
     return parse_sources(list(values)) if values else None
 
 
-DataOption = Annotated[list[str] | None, typer.Option("--data", callback=_checked_sources, help=(
-    "training speech instead of the corpus's training split (validation stays on its val split), repeatable: train "
-    "(that split), NAME:ROOT (a corpus), FILE.csv (a manifest, labels optional) or a folder of audio of any rate; "
-    "never a val/test clip (staa.data.speech)"))]
-CheckpointingOption = Annotated[bool, typer.Option(
-    help="recompute activations in the backward pass: less memory, more time")]
+DataOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--data",
+        callback=_checked_sources,
+        help=(
+            "training speech instead of the corpus's training split (validation stays on its val split), repeatable: train "
+            "(that split), NAME:ROOT (a corpus), FILE.csv (a manifest, labels optional) or a folder of audio of any rate; "
+            "never a val/test clip (staa.data.speech)"
+        ),
+    ),
+]
+EpsDbOption = Annotated[
+    float | None,
+    typer.Option("--eps-db", help="relative L∞ bound instead: δ's peak this many dB under each clip's peak"),
+]
+NoiseChannelsOption = Annotated[
+    int | None, typer.Option(help="±1 carrier channels drawn from each clip (default: the architecture's)")
+]
+CheckpointingOption = Annotated[
+    bool, typer.Option(help="recompute activations in the backward pass: less memory, more time")
+]
 
 
 @app.command()
@@ -61,12 +109,12 @@ def train(
     preset: PresetOption = TRAINING_PRESET,
     arch: ArchOption = GENERATOR_PRESET,
     eps: float = typer.Option(DEFAULT_EPS, help="L∞ bound ε of the perturbation"),
-    eps_db: float = typer.Option(None, "--eps-db", help="relative L∞ bound instead: δ's peak this many dB under each clip's peak"),
+    eps_db: EpsDbOption = None,
     bound: BoundOption = None,
     mask: MaskOption = None,
     k_percent: float = typer.Option(None, help="top-k mask: % of each clip's samples perturbed (default 10)"),
     sparsity_pct: float = typer.Option(None, hidden=True, help="the earlier name of --k-percent"),
-    noise_channels: int = typer.Option(None, help="±1 carrier channels drawn from each clip (default: the architecture's)"),
+    noise_channels: NoiseChannelsOption = None,
     alignment: str = typer.Option("exact", help="exact, or authors (reproduce the shifted-clip bug)"),
     steps: int = typer.Option(None, help="optimisation steps (default: the preset's; paper: --epochs passes)"),
     epochs: int = typer.Option(None, help="passes over the training split when no --steps (paper: 20)"),
@@ -124,7 +172,7 @@ def train(
     arch_config = GeneratorConfig.preset(arch, eps=eps, eps_db=eps_db, alignment=alignment, factorised=not no_factorisation,
                                          **{k: v for k, v in shape.items() if v is not None})  # fmt: skip
     threat_models = [(path, load_model(path)) for path in threat]
-    pc = _with_speech(corpus_for_models(threat_models, corpus, root, cache, seconds, quiet, device=device), data, cache, quiet)
+    pc = _with_speech(corpus_for_models(threat_models, corpus, root, cache, seconds, quiet, device=device), data, cache, quiet)  # fmt: skip
     if targeted:
         config = replace(config, target_class=target_index(target_class, pc.classes))
     result = train_staa_generator(arch_config, config, [m for _, m in threat_models], pc, out, budgets=budgets,
@@ -137,21 +185,27 @@ def train(
 def apply(
     generator: Path = typer.Argument(..., help="generator folder (config.json + model.safetensors)"),
     model: Path = typer.Option(..., help="SER checkpoint folder to attack"),
-    out: Path = typer.Option(..., help="folder for wav/ (the adversarial clips: 16 kHz mono 32-bit float) and result.json"),
+    out: Path = typer.Option(
+        ..., help="folder for wav/ (the adversarial clips: 16 kHz mono 32-bit float) and result.json"
+    ),
     corpus: str = typer.Option(None, help="corpus name or CSV manifest (or use --input-dir)"),
     root: Path = typer.Option(None, help=ROOT_HELP),
     cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
     seconds: float = typer.Option(None, help=SECONDS_HELP),
     split: str = typer.Option("test", help="split of --corpus"),
     input_dir: Path = typer.Option(
-        None, help="folder of .wav/.flac/.ogg files of any rate and length, searched recursively (instead of --corpus); "
-        "the outputs keep its tree"
+        None,
+        help="folder of .wav/.flac/.ogg files of any rate and length, searched recursively (instead of --corpus); "
+        "the outputs keep its tree",
     ),
     max_seconds: float = typer.Option(
-        MAX_CLIP_SECONDS, help="--input-dir: refuse longer files before any work (a clip is attacked whole; memory grows with length)"
+        MAX_CLIP_SECONDS,
+        help="--input-dir: refuse longer files before any work (a clip is attacked whole; memory grows with length)",
     ),
     eps: float = typer.Option(None, help="default: the generator's training ε"),
-    eps_db: float = typer.Option(None, "--eps-db", help="relative ε: dB under each clip's peak (default: the generator's budget)"),
+    eps_db: float = typer.Option(
+        None, "--eps-db", help="relative ε: dB under each clip's peak (default: the generator's budget)"
+    ),
     target_class: str = typer.Option(None, help="evaluate as a targeted attack towards this class (name or index)"),
     batch_size: int = typer.Option(8, min=1, help="--corpus: clips attacked together"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
@@ -235,5 +289,5 @@ def _budget_line(budget: dict[str, Any], last: dict[str, Any]) -> str:
         achieved = f"{fmt(last.get('val_sparsity_all'))} %"
     else:
         asked, achieved = f"SNR {budget['target']:.2f} dB", f"{fmt(last.get('val_snr_db'))} dB"
-    weight = last.get(budget['weight'])
+    weight = last.get(budget["weight"])
     return f"budget {asked}: achieved {achieved} (last validation), {budget['weight']} = {fmt(weight, '.4g')}"

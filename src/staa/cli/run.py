@@ -15,11 +15,17 @@ from staa.cli.common import checked_device
 
 
 def run(
-    experiment: str = typer.Argument(..., help="built-in experiment (demo, emodb, ravdess, nemo, demos, iemocap) or a YAML file"),
+    experiment: str = typer.Argument(
+        ..., help="built-in experiment (demo, emodb, ravdess, nemo, demos, iemocap) or a YAML file"
+    ),
     out: Path = typer.Option(..., help="output folder; rerunning into it skips finished steps and resumes"),
-    set_: list[str] = typer.Option([], "--set", help="override a config key, e.g. --set attackers.pgd.settings.steps=5"),
+    set_: list[str] = typer.Option(
+        [], "--set", help="override a config key, e.g. --set attackers.pgd.settings.steps=5"
+    ),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 (default: the experiment's)", callback=checked_device),
-    overwrite: bool = typer.Option(False, help="start every step over instead of resuming (or refusing other settings)"),
+    overwrite: bool = typer.Option(
+        False, help="start every step over instead of resuming (or refusing other settings)"
+    ),
     quiet: bool = typer.Option(False, help="no progress bars, progress lines or step messages"),
 ) -> None:
     """Prepare the corpus, train or reuse SER models and generators, attack, evaluate transfer, write the report."""

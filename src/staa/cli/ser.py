@@ -6,8 +6,19 @@ from pathlib import Path
 
 import typer
 
-from staa.cli.common import CACHE_HELP, DEFAULT_CACHE, DEVICE_HELP, OVERWRITE_HELP, ROOT_HELP, SECONDS_HELP  # fmt: skip
-from staa.cli.common import checked_device, checked_places, corpus_for_models, is_main_rank, prepared_corpus_for_ranks  # fmt: skip
+from staa.cli.common import (  # fmt: skip  # fmt: skip
+    CACHE_HELP,
+    DEFAULT_CACHE,
+    DEVICE_HELP,
+    OVERWRITE_HELP,
+    ROOT_HELP,
+    SECONDS_HELP,
+    checked_device,
+    checked_places,
+    corpus_for_models,
+    is_main_rank,
+    prepared_corpus_for_ranks,
+)
 from staa.defaults import SER_RECIPE
 
 app = typer.Typer(no_args_is_help=True)
@@ -21,9 +32,14 @@ def train(
     out: Path = typer.Option(..., help="output folder (checkpoint in OUT/best)"),
     cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
     seconds: float = typer.Option(None, help=SECONDS_HELP),
-    recipe: str = typer.Option(SER_RECIPE, help="paper (the paper's schedule) or small_corpus (augmentation, balanced "
-                               "batches, warm-up + cosine lr, early stopping: for corpora of a few speakers)"),
-    epochs: int = typer.Option(None, help="default: the recipe's (paper: 30 for scratch models, 20 for foundation models)"),
+    recipe: str = typer.Option(
+        SER_RECIPE,
+        help="paper (the paper's schedule) or small_corpus (augmentation, balanced "
+        "batches, warm-up + cosine lr, early stopping: for corpora of a few speakers)",
+    ),
+    epochs: int = typer.Option(
+        None, help="default: the recipe's (paper: 30 for scratch models, 20 for foundation models)"
+    ),
     lr: float = typer.Option(None, help="default: the recipe's (1e-3 for scratch models, 3e-5 for foundation models)"),
     batch_size: int = typer.Option(8, min=1, help="clips per training step"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
@@ -54,24 +70,29 @@ def train(
 @app.command()
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="checkpoint folder (config.json + model.safetensors)"),
-    corpus: str = typer.Option("synthetic", help="corpus name or CSV manifest (its classes must be the model's, "
-                               "unless --shared-classes)"),
+    corpus: str = typer.Option(
+        "synthetic", help="corpus name or CSV manifest (its classes must be the model's, unless --shared-classes)"
+    ),
     root: Path = typer.Option(None, help=ROOT_HELP),
     cache: Path = typer.Option(DEFAULT_CACHE, help=CACHE_HELP),
     seconds: float = typer.Option(None, help=SECONDS_HELP),
     split: list[str] = typer.Option(["val", "test"], help="splits to evaluate"),
-    shared_classes: bool = typer.Option(False, "--shared-classes", help="cross-corpus: score only the clips of "
-                                        "the classes the model and the corpus both name (others left out and "
-                                        "counted); writes CHECKPOINT/eval-<corpus>.json"),
+    shared_classes: bool = typer.Option(
+        False,
+        "--shared-classes",
+        help="cross-corpus: score only the clips of "
+        "the classes the model and the corpus both name (others left out and "
+        "counted); writes CHECKPOINT/eval-<corpus>.json",
+    ),
     device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
 ) -> None:
     """Accuracy, UAR and confusion matrix per split; writes CHECKPOINT/eval.json; sharded under torchrun."""
     if shared_classes:
         return _evaluate_shared(checkpoint, corpus, root, cache, seconds, split, device, quiet)
-    from staa.runtime import distributed as ddp
-    from staa.models import load_model
     from staa.io.outputs import write_json
+    from staa.models import load_model
+    from staa.runtime import distributed as ddp
     from staa.runtime.reproducibility import provenance
     from staa.training.ser import evaluate_ser
 
@@ -108,5 +129,7 @@ def _evaluate_shared(checkpoint: Path, corpus: str, root: Path | None, cache: Pa
                                                     "splits": results, "provenance": provenance()})  # fmt: skip
     for s, r in results.items():
         ci, gone = r["uar_ci"], ", ".join(f"{c} {n}" for c, n in r["left_out"].items()) or "none"
-        typer.echo(f"{s}: UAR {r['uar']:.4f} [{ci['low']:.4f}, {ci['high']:.4f}] over {len(r['shared_classes'])} "
-                   f"shared classes (n={r['n']}; left out: {gone})")
+        typer.echo(
+            f"{s}: UAR {r['uar']:.4f} [{ci['low']:.4f}, {ci['high']:.4f}] over {len(r['shared_classes'])} "
+            f"shared classes (n={r['n']}; left out: {gone})"
+        )

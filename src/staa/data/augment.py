@@ -66,7 +66,9 @@ class Augmentation:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ConfigError(f"augmentation: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+            raise ConfigError(
+                f"augmentation: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})"
+            )
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 

@@ -119,10 +119,10 @@ class DamagedCache(DataError):
     """A prepared corpus whose files do not agree (a half-written or edited cache)."""
 
     def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"the prepared corpus is damaged ({problem}); delete this folder and it is prepared again", path)
+        super().__init__(
+            f"the prepared corpus is damaged ({problem}); delete this folder and it is prepared again", path
+        )
         self.problem = problem
-
-
 
 
 def cache_key(corpus: Corpus, sample_rate: int, length: int) -> str:
@@ -190,15 +190,15 @@ def _intact(prepared: PreparedCorpus) -> bool:
             prepared.split(split)
         return True
     except DamagedCache as exc:
-        warnings.warn(f"{prepared.path}: the prepared corpus was damaged ({exc.problem}); preparing it again", stacklevel=3)
+        warnings.warn(
+            f"{prepared.path}: the prepared corpus was damaged ({exc.problem}); preparing it again", stacklevel=3
+        )
     for name in ("manifest.json", *(f"{s}{suffix}.npy" for s in SPLITS for suffix in ("", "_labels"))):
         (prepared.path / name).unlink(missing_ok=True)
     return False
 
 
-def _write_split(
-    corpus: Corpus, items: list, target: Path, length: int, sample_rate: int, show_progress: bool
-) -> None:
+def _write_split(corpus: Corpus, items: list, target: Path, length: int, sample_rate: int, show_progress: bool) -> None:
     with atomic_path(target) as tmp:
         arr = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(items), length))
         for i, it in enumerate(progress(items, f"prepare {corpus.name}/{target.stem}", show_progress)):

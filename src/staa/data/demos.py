@@ -60,4 +60,3 @@ class DEMoS(CodedCorpus):
             raise self.not_coded(path)
         gender, number, code = m.group(1).lower(), int(m.group(2)), m.group(3).lower()
         return Code(EMOTION_CODES[code], f"{gender}{number:02d}", gender)
-

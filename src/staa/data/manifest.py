@@ -111,9 +111,7 @@ class ManifestCorpus(AudioFileCorpus):
         return stratified_split({row["path"]: row["label"] for row in rows}, PROPORTIONS, self.seed)
 
 
-def stratified_split(
-    labels: dict[str, str], proportions: tuple[float, float, float], seed: int
-) -> dict[str, str]:
+def stratified_split(labels: dict[str, str], proportions: tuple[float, float, float], seed: int) -> dict[str, str]:
     """Split keys 60/20/20 (or ``proportions``) within every label, from ``seed``, independent of order.
 
     Each label's keys are sorted and shuffled with an RNG seeded by (seed, label); the first share goes to

@@ -91,13 +91,19 @@ class NEMO(CodedCorpus):
             raise self.not_coded(path)
         speaker, emotion = parts[0], parts[1]
         if row["emotion"] not in CLASSES:
-            raise DataError(f"unknown nEMO emotion '{row['emotion']}' in {TABLE} (expected one of {', '.join(CLASSES)})", path)
+            raise DataError(
+                f"unknown nEMO emotion '{row['emotion']}' in {TABLE} (expected one of {', '.join(CLASSES)})", path
+            )
         if (row["emotion"], row["speaker_id"]) != (emotion, speaker):
-            raise DataError(f"{TABLE} says {row['emotion']} by {row['speaker_id']}, the file name {emotion} by {speaker}", path)
+            raise DataError(
+                f"{TABLE} says {row['emotion']} by {row['speaker_id']}, the file name {emotion} by {speaker}", path
+            )
         if speaker not in GENDERS:
             raise DataError(f"unknown nEMO speaker {speaker} (expected one of {' '.join(GENDERS)})", path)
         if TSV_GENDERS.get(row["gender"]) != GENDERS[speaker]:
-            raise DataError(f"{TABLE} gives speaker {speaker} the gender '{row['gender']}', expected {GENDERS[speaker]}", path)
+            raise DataError(
+                f"{TABLE} gives speaker {speaker} the gender '{row['gender']}', expected {GENDERS[speaker]}", path
+            )
         return Code(emotion, speaker, GENDERS[speaker])
 
     def assign_splits(self, genders: Mapping[str, str]) -> dict[str, str]:

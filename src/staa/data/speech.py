@@ -66,7 +66,9 @@ class Source:
 
     def describe(self) -> str:
         name = {"train": OWN, "corpus": f"{self.corpus}:{self.path}"}.get(self.kind, self.path)
-        return name if self.splits == SPLITS or self.kind in ("train", "folder") else f"{name} ({', '.join(self.splits)})"
+        return (
+            name if self.splits == SPLITS or self.kind in ("train", "folder") else f"{name} ({', '.join(self.splits)})"
+        )
 
 
 @dataclass
@@ -108,7 +110,9 @@ def parse_source(value: Any) -> Source:
     (kind,) = kinds
     unknown = sorted(set(value) - KEYS[kind])
     if unknown:
-        raise ConfigError(f"training data source {kind}: unknown keys {unknown} (known: {', '.join(sorted(KEYS[kind]))})")
+        raise ConfigError(
+            f"training data source {kind}: unknown keys {unknown} (known: {', '.join(sorted(KEYS[kind]))})"
+        )
     splits = value.get("splits", list(SPLITS))
     if not isinstance(splits, list) or not splits or any(s not in SPLITS for s in splits):
         raise ConfigError(f"training data source {kind}: splits must be a list of train, val, test, got {splits!r}")
@@ -205,7 +209,9 @@ def check_unseen(clips: Sequence[Clip], base: PreparedCorpus) -> None:
             sizes.setdefault(p.stat().st_size, set()).add(str(p))
     for clip in clips:  # every path first: the cheap test names the plain case
         if clip.path in paths:
-            raise DataError(f"is one of {base.name}'s validation or test clips: a generator never trains on them", clip.path)
+            raise DataError(
+                f"is one of {base.name}'s validation or test clips: a generator never trains on them", clip.path
+            )
     digests: dict[int, set[str]] = {}
     for clip in clips:
         size = Path(clip.path).stat().st_size if Path(clip.path).is_file() else -1
@@ -231,7 +237,11 @@ def pooled_speech(
 ) -> SpeechSet:
     """The training speech of ``sources`` at ``base``'s rate and length, cached in ``cache_root``; reused
     when it exists. Refuses a clip of ``base``'s validation or test split (:func:`check_unseen`)."""
-    own = [(i, Path(it["path"]), it["label"]) for i, it in enumerate(base.split("train").items)] if Source("train") in sources else []
+    own = (
+        [(i, Path(it["path"]), it["label"]) for i, it in enumerate(base.split("train").items)]
+        if Source("train") in sources
+        else []
+    )
     clips = [c for s in sources if s.kind != "train" for c in source_clips(s)]
     check_unseen(clips, base)
     key = pool_key(sources, clips, base)

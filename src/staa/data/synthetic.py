@@ -133,9 +133,7 @@ def _contour(shape: str, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.zeros_like(t)
 
 
-def synthesize(
-    p: Prosody, speaker: dict[str, float], seconds: float, sr: int, rng: np.random.Generator
-) -> np.ndarray:
+def synthesize(p: Prosody, speaker: dict[str, float], seconds: float, sr: int, rng: np.random.Generator) -> np.ndarray:
     """Generate one utterance (float32, peak ≤ 0.95) from prosody, speaker and a private RNG."""
     n = int(round(seconds * sr))
     t = np.arange(n) / sr

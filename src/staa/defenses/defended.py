@@ -26,9 +26,9 @@ from torch import Tensor, nn
 from staa.defenses.base import Defense
 from staa.defenses.registry import build_defenses
 from staa.errors import CheckpointError, ConfigError, first_line
+from staa.io.outputs import write_json
 from staa.models.base import CONFIG_NAME, SERConfig, SERModel, read_config
 from staa.models.registry import load_model
-from staa.io.outputs import write_json
 from staa.validation import check_fields, number
 
 VICTIM_DIR = "victim"

@@ -75,4 +75,3 @@ class DownUpSample(Defense):
         low = max(2, math.ceil(n * self.ratio))
         down = F.interpolate(fir(x, self.kernel)[:, None], size=low, mode="linear", align_corners=True)
         return F.interpolate(down, size=n, mode="linear", align_corners=True)[:, 0]
-

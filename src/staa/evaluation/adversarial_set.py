@@ -35,8 +35,8 @@ from staa.attacks.base import Attack
 from staa.attacks.budget import budget_claim, eps_to_db
 from staa.errors import DataError
 from staa.evaluation.perceptual import Score, score_clips, summarize
-from staa.metrics import mask_jaccard, mask_periodicity, mean_snr, median_snr, snr_db, sparsity
 from staa.io.outputs import atomic_path, write_json
+from staa.metrics import mask_jaccard, mask_periodicity, mean_snr, median_snr, snr_db, sparsity
 from staa.runtime.progress import progress
 from staa.runtime.reproducibility import provenance
 
@@ -181,7 +181,9 @@ def _finalize(
                 clean = np.array(waves[rows], dtype=np.float32)
                 delta = torch.from_numpy(adv - clean)
                 chunk_snr, chunk_spars = snr_db(torch.from_numpy(clean), delta), sparsity(delta)
-                chunk_eps = torch.from_numpy(chunk["eps"]) if "eps" in chunk.files else None  # parts of older runs: none
+                chunk_eps = (
+                    torch.from_numpy(chunk["eps"]) if "eps" in chunk.files else None
+                )  # parts of older runs: none
                 chunk_eps_db = None if chunk_eps is None else eps_to_db(torch.from_numpy(clean), chunk_eps)
                 periodicity.append(mask_periodicity(delta))
                 masks.append((delta[: max(0, JACCARD_CLIPS - sum(len(m) for m in masks))] != 0).float())
@@ -196,7 +198,11 @@ def _finalize(
                         "success": bool(ok[j]),
                         "snr_db": finite_or_none(float(chunk_snr[j])),
                         "sparsity_pct": float(chunk_spars[j]),
-                        **({} if chunk_eps is None else {"eps": float(chunk_eps[j]), "eps_db": finite_or_none(float(chunk_eps_db[j]))}),
+                        **(
+                            {}
+                            if chunk_eps is None
+                            else {"eps": float(chunk_eps[j]), "eps_db": finite_or_none(float(chunk_eps_db[j]))}
+                        ),
                     }
                     for name, per_clip in chunk_scores.items():
                         record.update(_score_fields(name, per_clip[j]))
@@ -268,7 +274,9 @@ def crafted_summary(
     return summary
 
 
-def _perceptual(clean: np.ndarray, x_adv: np.ndarray, success: np.ndarray, sample_rate: int) -> dict[str, list[Score | None]]:
+def _perceptual(
+    clean: np.ndarray, x_adv: np.ndarray, success: np.ndarray, sample_rate: int
+) -> dict[str, list[Score | None]]:
     """PESQ and STOI of the successful clips (``None`` for the others, which are not averaged)."""
     out: dict[str, list[Score | None]] = {}
     rows = np.nonzero(success)[0]

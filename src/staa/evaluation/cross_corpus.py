@@ -71,7 +71,9 @@ def score_shared_classes(
     confusion = np.zeros((len(shared), len(names)), dtype=np.int64)
     for row, c in enumerate(shared):
         confusion[row] = np.bincount(pred[target == names.index(c)], minlength=len(names))
-    recall = {c: float(confusion[r, names.index(c)] / confusion[r].sum()) for r, c in enumerate(shared) if confusion[r].sum()}
+    recall = {
+        c: float(confusion[r, names.index(c)] / confusion[r].sum()) for r, c in enumerate(shared) if confusion[r].sum()
+    }
     result.update({
         "uar": uar(pred, target, len(names)),
         "uar_ci": uar_interval(pred, target, len(names)).to_dict(),

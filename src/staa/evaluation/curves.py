@@ -45,12 +45,13 @@ from staa.attacks.registry import attack_class
 from staa.evaluation.adversarial_set import AdversarialSet
 from staa.evaluation.figures import save_png
 from staa.evaluation.transfer import rate_intervals
+from staa.io.outputs import atomic_path
 from staa.metrics import accuracy, attack_success_rate
 from staa.models.base import SERModel
-from staa.io.outputs import atomic_path
 from staa.uncertainty import ArrayLike, accuracy_interval, asr_interval, rate_interval
 
 IntervalDict = dict[str, Any]  # staa.uncertainty.Interval.to_dict(), as results.json stores it
+
 
 def minimum_norm(name: str) -> bool:
     """Whether attack ``name`` seeks the fewest samples: one run answers every budget, its curve needs no sweep."""
@@ -184,8 +185,18 @@ def set_points(
     if sparsity is None:
         sparsity = float(np.mean([e["sparsity_pct"] for e in adv.records["examples"]]))
     return [
-        CurvePoint(attacker, name, budget, sparsity, r["asr"], r["n"], r["adv_accuracy"], point,
-                   rate_intervals(adv, r)["asr"], _accuracy_ci(r["adv_pred"], adv.labels))  # fmt: skip
+        CurvePoint(
+            attacker,
+            name,
+            budget,
+            sparsity,
+            r["asr"],
+            r["n"],
+            r["adv_accuracy"],
+            point,
+            rate_intervals(adv, r)["asr"],
+            _accuracy_ci(r["adv_pred"], adv.labels),
+        )  # fmt: skip
         for name, r in victims.items()
     ]
 
@@ -248,7 +259,9 @@ def plot(points: Sequence[CurvePoint], path: str | Path, *, title: str = "") -> 
     fig, axes = plt.subplots(1, len(victims), figsize=(4.5 * len(victims), 3.8), squeeze=False, constrained_layout=True)
     for ax, victim in zip(axes[0], victims):
         for attacker in attackers:
-            mine = sorted((p for p in points if p.victim == victim and p.attacker == attacker), key=lambda p: p.sparsity_pct)
+            mine = sorted(
+                (p for p in points if p.victim == victim and p.attacker == attacker), key=lambda p: p.sparsity_pct
+            )
             if not mine:
                 continue
             xs, ys = [p.sparsity_pct for p in mine], [100 * p.asr for p in mine]

@@ -88,9 +88,7 @@ def _message(exc: Exception) -> str:
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray, int], Score]] = {"pesq": pesq_wb, "stoi": stoi}
 
 
-def score_clips(
-    clean: np.ndarray, adversarial: np.ndarray, metric: str, sample_rate: int = PESQ_RATE
-) -> list[Score]:
+def score_clips(clean: np.ndarray, adversarial: np.ndarray, metric: str, sample_rate: int = PESQ_RATE) -> list[Score]:
     """Score each row of two (B, N) arrays with the named metric (``pesq`` or ``stoi``)."""
     fn = METRICS[metric]
     return [fn(c, a, sample_rate) for c, a in zip(clean, adversarial)]

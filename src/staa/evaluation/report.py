@@ -31,8 +31,9 @@ def render_report(results: dict[str, Any], tables: list[Table], title: str | Non
     env = Environment(loader=PackageLoader("staa.evaluation", "templates"), autoescape=select_autoescape(["html"]))
     page = env.get_template(REPORT_NAME)
     summary = summary_table(results) if results.get("attacks") else None
-    return page.render(results=results, tables=tables, summary=summary,
-                       title=title or f"staa report: {results['experiment']}")
+    return page.render(
+        results=results, tables=tables, summary=summary, title=title or f"staa report: {results['experiment']}"
+    )
 
 
 def write_report(directory: str | Path, results: dict[str, Any], tables: list[Table]) -> Path:

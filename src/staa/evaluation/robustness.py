@@ -28,12 +28,13 @@ from torch import Tensor, nn
 
 from staa.attacks.base import Attack, AttackResult
 from staa.attacks.registry import attack_options, build_attack
-from staa.defenses.base import Defense
 from staa.defaults import DEFAULT_EPS
+from staa.defenses.base import Defense
 from staa.defenses.defended import Defended
 from staa.defenses.registry import parse_spec
 from staa.evaluation.adversarial_set import finite_or_none
-from staa.evaluation.tables import Table, robustness_table as rows_table
+from staa.evaluation.tables import Table
+from staa.evaluation.tables import robustness_table as rows_table
 from staa.metrics import ArrayLike, accuracy, attack_success_rate, correct_to_wrong_rate, mean_snr
 from staa.models.base import SERModel
 from staa.runtime.reproducibility import provenance, seed_everything
@@ -87,9 +88,7 @@ def robust_accuracy(
         clean_acc = {d: accuracy(p, y) for d, p in clean_pred.items()}
         for d in pipelines:
             cost = clean_acc[NO_DEFENSE] - clean_acc[d]
-            clean_rows.append(
-                {"victim": victim_name, "defence": d, "clean_accuracy": clean_acc[d], "clean_cost": cost}
-            )
+            clean_rows.append({"victim": victim_name, "defence": d, "clean_accuracy": clean_acc[d], "clean_cost": cost})
         for attack_name, factory in attacks.items():
             crafted = factory(victim)(x)
             for d, model in defended.items():
@@ -130,8 +129,18 @@ def _row(
     y: Tensor,
     clean_acc: Mapping[str, float],
 ) -> dict[str, Any]:
-    return robustness_row(victim, defense, attack, mode, clean_pred=clean_pred, adv_pred=adv_pred, y=y,
-                          clean_acc=clean_acc, snr_db=crafted.snr_db, sparsity=crafted.sparsity)
+    return robustness_row(
+        victim,
+        defense,
+        attack,
+        mode,
+        clean_pred=clean_pred,
+        adv_pred=adv_pred,
+        y=y,
+        clean_acc=clean_acc,
+        snr_db=crafted.snr_db,
+        sparsity=crafted.sparsity,
+    )
 
 
 def robustness_row(

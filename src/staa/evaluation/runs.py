@@ -55,10 +55,10 @@ from staa.evaluation.robustness import AttackFactory, robust_accuracy, robustnes
 from staa.evaluation.tables import Table, targeted_success_table
 from staa.evaluation.targeted import targeted_success_by_class
 from staa.evaluation.transfer import evaluate_victim
-from staa.models.base import SERModel
 from staa.io.outputs import claimed, write_json, write_text
-from staa.runtime.reproducibility import provenance
 from staa.io.weights import fingerprint
+from staa.models.base import SERModel
+from staa.runtime.reproducibility import provenance
 
 #: What each run writes into its folder: deleted by ``overwrite``, and outputs of unknown settings without spec.json.
 ATTACK_OUTPUTS = (RECORDS_FILE, ADV_FILE, "parts", WAV_DIR, "victims")
@@ -184,6 +184,7 @@ def universal_run(
                          "k_percent": attack.k_percent}  # fmt: skip
         return _craft(attack, corpus, data, n, split, out, target, seed, perceptual, config_record, show_progress)
 
+
 def apply_generator(
     attack: STAANet,
     batches: Iterable[tuple[list[str], Tensor]],
@@ -203,8 +204,14 @@ def apply_generator(
     model, input) joins the provenance; ``inputs`` (the clips' names) and the weights identify the claim.
     """
     names = hashlib.sha256("\n".join(inputs).encode("utf-8")).hexdigest()[:16]
-    spec = {"generator": fingerprint(attack.generator), "model": fingerprint(attack.model), **_budget(attack),
-            "target": target, "source": source.get("source"), "inputs": {"n": len(inputs), "names": names}}
+    spec = {
+        "generator": fingerprint(attack.generator),
+        "model": fingerprint(attack.model),
+        **_budget(attack),
+        "target": target,
+        "source": source.get("source"),
+        "inputs": {"n": len(inputs), "names": names},
+    }
     with claimed(out, spec, outputs=APPLY_OUTPUTS, overwrite=overwrite):
         raw = export_adversarial(attack, batches, out, target=target, total=total, show_progress=show_progress)
         return _write_result(attack, raw, out, target, source)
@@ -250,8 +257,15 @@ def targeted_success_run(
     Writes ``targeted.json`` (``settings``, the per-target record and provenance) and ``targeted.md``.
     """
     data, n = first_clips(corpus, split, limit)
-    spec = {**settings_identity(settings), "model": fingerprint(model), "corpus": corpus.path.name, "split": split, "n": n,
-            "batch_size": batch_size, "seed": seed}
+    spec = {
+        **settings_identity(settings),
+        "model": fingerprint(model),
+        "corpus": corpus.path.name,
+        "split": split,
+        "n": n,
+        "batch_size": batch_size,
+        "seed": seed,
+    }
     with claimed(out, spec, outputs=("targeted.json", "targeted.md"), overwrite=overwrite):
         x = torch.from_numpy(np.array(data.waves[:n], dtype=np.float32)).to(device)
         result = targeted_success_by_class(factory, model, x, batch_size=batch_size)
@@ -283,13 +297,23 @@ def robustness_run(
     Writes ``robustness.json`` (:func:`~staa.evaluation.robustness.robust_accuracy`'s record) and ``robustness.md``.
     """
     data, n = first_clips(corpus, split, limit)
-    spec = {"victims": {k: fingerprint(v) for k, v in victims.items()}, "attacks": sorted(attacks),
-            "defenses": {k: [d.to_dict() for d in v] for k, v in defenses.items()}, "corpus": corpus.path.name,
-            "split": split, "n": n, "adaptive": adaptive, "eot_samples": eot_samples, "seed": seed}
+    spec = {
+        "victims": {k: fingerprint(v) for k, v in victims.items()},
+        "attacks": sorted(attacks),
+        "defenses": {k: [d.to_dict() for d in v] for k, v in defenses.items()},
+        "corpus": corpus.path.name,
+        "split": split,
+        "n": n,
+        "adaptive": adaptive,
+        "eot_samples": eot_samples,
+        "seed": seed,
+    }
     with claimed(out, spec, outputs=("robustness.json", "robustness.md"), overwrite=overwrite):
         x = torch.from_numpy(data.waves[:n].copy()).to(device)
         y = torch.from_numpy(data.labels[:n].copy()).to(device)
-        result = robust_accuracy(victims, defenses, attacks, x, y, adaptive=adaptive, eot_samples=eot_samples, seed=seed)
+        result = robust_accuracy(
+            victims, defenses, attacks, x, y, adaptive=adaptive, eot_samples=eot_samples, seed=seed
+        )
         result["corpus"], result["split"] = corpus.name, split
         table = robustness_table(result)
         write_text(out / "robustness.md", table.markdown())
@@ -347,15 +371,30 @@ def _sweep(make_attack: Callable[[float | None], Attack], budgets: Sequence[floa
             seed=seed, perceptual=False, sample_rate=corpus.sample_rate, meta={"classes": corpus.classes},
             config={**config, "k_percent": getattr(attack, "k_percent", None)}, show_progress=show_progress,
         )  # fmt: skip
-        replays = {v: evaluate_victim(adv, data.waves, model, v, key=key, device=device) for v, (model, key) in victims.items()}
+        replays = {
+            v: evaluate_victim(adv, data.waves, model, v, key=key, device=device) for v, (model, key) in victims.items()
+        }
         return adv, replays
 
     if minimum_norm:
         points = minimum_norm_set_curve(*crafted(make_attack(None), "minimum-norm"), budgets, attacker=attacker)
     else:
-        points = [p for b in sorted(budgets) for p in set_points(*crafted(make_attack(b), f"k{b:g}"), attacker=attacker, budget=b)]
+        points = [
+            p
+            for b in sorted(budgets)
+            for p in set_points(*crafted(make_attack(b), f"k{b:g}"), attacker=attacker, budget=b)
+        ]
     write_csv(points, out / "curves.csv")
     plot(points, out / "curves.png", title=f"{attacker} on {corpus.name}, {split} split ({n} clips)")
-    record = {**config, "corpus": corpus.name, "split": split, "n": n, "budgets": sorted(budgets), "minimum_norm": minimum_norm}
-    write_json(out / "curves.json", {**record, "points": [asdict(p) for p in points], "provenance": provenance(record, seed)})
+    record = {
+        **config,
+        "corpus": corpus.name,
+        "split": split,
+        "n": n,
+        "budgets": sorted(budgets),
+        "minimum_norm": minimum_norm,
+    }
+    write_json(
+        out / "curves.json", {**record, "points": [asdict(p) for p in points], "provenance": provenance(record, seed)}
+    )
     return points

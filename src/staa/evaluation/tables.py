@@ -30,10 +30,10 @@ from staa.evaluation.table_format import (
     MISSING,
     SPLIT_NAMES,
     Table,
-    mean_of,
     clip_counts,
     decimals,
     interval_note,
+    mean_of,
     percent,
     plus_minus,
     rate,
@@ -144,9 +144,16 @@ def robustness_table(
     for r in rows:
         table.rows.append(
             ([models.get(r["threat"], r["threat"])] if crafted_on else [])
-            + [models.get(r["victim"], r["victim"]), r["defence"], attacks.get(r["attack"], r["attack"]), r["mode"],
-               rate(r["clean_accuracy"], r.get("clean_accuracy_ci")), f"{100 * r['clean_cost']:+.1f}",
-               rate(r["robust_accuracy"], r.get("robust_accuracy_ci")), rate(r["asr"], r.get("asr_ci"))]
+            + [
+                models.get(r["victim"], r["victim"]),
+                r["defence"],
+                attacks.get(r["attack"], r["attack"]),
+                r["mode"],
+                rate(r["clean_accuracy"], r.get("clean_accuracy_ci")),
+                f"{100 * r['clean_cost']:+.1f}",
+                rate(r["robust_accuracy"], r.get("robust_accuracy_ci")),
+                rate(r["asr"], r.get("asr_ci")),
+            ]
         )
     return table
 
@@ -160,7 +167,9 @@ def _clips_note(rows: Sequence[Mapping[str, Any]], interval: str, clips: str) ->
 
 def _labels(results: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     """Display names of the models and of the attackers (by id) in ``results``."""
-    return {k: m["label"] for k, m in results["models"].items()}, {r["attacker"]: r["label"] for r in results["attacks"]}
+    return {k: m["label"] for k, m in results["models"].items()}, {
+        r["attacker"]: r["label"] for r in results["attacks"]
+    }
 
 
 def experiment_robustness_table(results: dict[str, Any]) -> Table:
@@ -174,16 +183,38 @@ def experiment_robustness_table(results: dict[str, Any]) -> Table:
 def budget_table(results: dict[str, Any]) -> Table:
     """Budgeted STAA-Net generators: the budget, what the selected checkpoint achieved on validation, and λ."""
     models = results["models"]
-    columns = [("", "Threat model"), ("", "Attacker"), ("Budget", "kind"), ("Budget", "target"), ("Val", "achieved"),
-               ("Val", "sparsity (%)"), ("Val", "SNR (dB)"), ("Val", "ASR (%)"), ("λ", "weight"), ("λ", "initial"),
-               ("λ", "at best"), ("λ", "final")]
+    columns = [
+        ("", "Threat model"),
+        ("", "Attacker"),
+        ("Budget", "kind"),
+        ("Budget", "target"),
+        ("Val", "achieved"),
+        ("Val", "sparsity (%)"),
+        ("Val", "SNR (dB)"),
+        ("Val", "ASR (%)"),
+        ("λ", "weight"),
+        ("λ", "initial"),
+        ("λ", "at best"),
+        ("λ", "final"),
+    ]
     table = Table("budgets", f"Budgeted STAA-Net generators on {results['corpus']['name']} (validation split)", columns)
     for b in results["budgets"]:
-        table.rows.append([
-            models[b["threat"]]["label"], b["label"], b["budget"], decimals(b["target"]), decimals(b["achieved"]),
-            decimals(b["val_sparsity_pct"]), decimals(b["val_snr_db"]), percent(b["val_asr"]), b["weight"],
-            f"{b['initial_lambda']:.3g}", f"{b['lambda_at_best']:.3g}", f"{b['final_lambda']:.3g}",
-        ])
+        table.rows.append(
+            [
+                models[b["threat"]]["label"],
+                b["label"],
+                b["budget"],
+                decimals(b["target"]),
+                decimals(b["achieved"]),
+                decimals(b["val_sparsity_pct"]),
+                decimals(b["val_snr_db"]),
+                percent(b["val_asr"]),
+                b["weight"],
+                f"{b['initial_lambda']:.3g}",
+                f"{b['lambda_at_best']:.3g}",
+                f"{b['final_lambda']:.3g}",
+            ]
+        )
     return table
 
 
@@ -205,8 +236,15 @@ def targeted_table(results: dict[str, Any]) -> Table:
     """Targeted success (%) per target class on the threat model and on every victim, plus the macro mean."""
     section, models = results["targeted"], results["models"]
     victims = section["victims"]
-    columns = [("", "Threat model"), ("", "Attacker"), ("", "Target"), ("", "n"), ("On the threat model", "success (%)"),
-               ("On the threat model", "SNR (dB)"), ("On the threat model", "Sparsity (%)")]
+    columns = [
+        ("", "Threat model"),
+        ("", "Attacker"),
+        ("", "Target"),
+        ("", "n"),
+        ("On the threat model", "success (%)"),
+        ("On the threat model", "SNR (dB)"),
+        ("On the threat model", "Sparsity (%)"),
+    ]
     columns += [("Victim success (%)", models[v]["label"]) for v in victims]
     split = SPLIT_NAMES.get(section["split"], section["split"])
     title = f"Targeted success (%) per target class on {results['corpus']['name']} ({split}); victim success = predicts the target"
@@ -216,11 +254,28 @@ def targeted_table(results: dict[str, Any]) -> Table:
         head = [models[row["threat"]]["label"], row["label"]]
         for cls, e in row["per_target"].items():
             on_victims = [rate(e["victims"].get(v), (e.get("victims_ci") or {}).get(v)) for v in victims]
-            table.rows.append(head + [cls, str(e["n"]), rate(e["success_rate"], e.get("success_rate_ci")),
-                                      decimals(e.get("mean_snr_db")), decimals(e.get("mean_sparsity_pct"))] + on_victims)
-        table.rows.append(head + ["mean", str(sum(e["n"] for e in row["per_target"].values())),
-                                  percent(row["mean_success_rate"]), MISSING, MISSING]
-                          + [percent(row["victims_mean"].get(v)) for v in victims])
+            table.rows.append(
+                head
+                + [
+                    cls,
+                    str(e["n"]),
+                    rate(e["success_rate"], e.get("success_rate_ci")),
+                    decimals(e.get("mean_snr_db")),
+                    decimals(e.get("mean_sparsity_pct")),
+                ]
+                + on_victims
+            )
+        table.rows.append(
+            head
+            + [
+                "mean",
+                str(sum(e["n"] for e in row["per_target"].values())),
+                percent(row["mean_success_rate"]),
+                MISSING,
+                MISSING,
+            ]
+            + [percent(row["victims_mean"].get(v)) for v in victims]
+        )
     return table
 
 

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from staa.evaluation.adversarial_set import AdversarialSet, finite_or_none
+from staa.io.outputs import write_json
 from staa.metrics import attack_success_rate, correct_to_wrong_rate
 from staa.models.base import SERModel
-from staa.io.outputs import write_json
 from staa.runtime.reproducibility import provenance
 from staa.uncertainty import asr_interval, correct_to_wrong_interval
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from staa import validation
 from staa.attacks.budget import AmplitudeBudget
 from staa.attacks.registry import PUBLIC_ATTACKS
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
@@ -31,10 +32,15 @@ from staa.data.registry import check_corpus_options
 from staa.data.synthetic import SyntheticCorpus
 from staa.defaults import GENERATOR_PRESET, TRAINING_PRESET
 from staa.errors import ConfigError
-from staa.runtime.threads import check_threads
-from staa import validation
 from staa.experiment.plans import (
-    ID, MASK_CONTROL_SUFFIX, MASK_CONTROLS, SHIFT_ID, ZERO_ID, budget_of, check_buildable, experiment_budget,
+    ID,
+    MASK_CONTROL_SUFFIX,
+    MASK_CONTROLS,
+    SHIFT_ID,
+    ZERO_ID,
+    budget_of,
+    check_buildable,
+    experiment_budget,
 )  # fmt: skip
 from staa.experiment.sections.budgets import validate_budget
 from staa.experiment.sections.curves import validate_sweeps
@@ -43,6 +49,7 @@ from staa.experiment.sections.seeds import validate_attack_seeds
 from staa.experiment.sections.targeted import validate_targeted
 from staa.experiment.strict import DuplicateKey, check_lists, check_nested_keys, parse_yaml
 from staa.io.text import read_text
+from staa.runtime.threads import check_threads
 
 BUILTIN = ("demo", "emodb", "ravdess", "nemo", "demos", "iemocap")
 ADVERSARIAL_KEYS = {"from", "attack", "eps", "settings", "adv_fraction"}
@@ -73,7 +80,9 @@ def load_config(spec: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
     if not path.is_file():
         raise ConfigError("not a file (give a YAML experiment file)", path)
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise ConfigError(f"{path.stat().st_size} bytes: larger than the {MAX_FILE_BYTES} an experiment file may have", path)
+        raise ConfigError(
+            f"{path.stat().st_size} bytes: larger than the {MAX_FILE_BYTES} an experiment file may have", path
+        )
     try:
         config = parse_yaml(read_text(path, ConfigError))
     except DuplicateKey as exc:
@@ -176,7 +185,10 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
     attackers = {k: v for k, v in config["attackers"].items() if v}
     for aid, spec in attackers.items():
         if spec.get("attack") not in PUBLIC_ATTACKS:
-            raise ConfigError(f"attacker '{aid}': unknown attack {spec.get('attack')!r} (available: {', '.join(PUBLIC_ATTACKS)})", path)
+            raise ConfigError(
+                f"attacker '{aid}': unknown attack {spec.get('attack')!r} (available: {', '.join(PUBLIC_ATTACKS)})",
+                path,
+            )
         _check_budget(budget_of(spec, experiment_budget(config)), f"attacker '{aid}'", path)
         validate_budget(aid, (spec.get("train") or {}).get("budget"), path)
         _validate_presets(aid, spec, path)
@@ -188,7 +200,9 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
         raise ConfigError("controls must be a mapping (authors_shift, random_mask, comb_mask)", path)
     known = {"authors_shift", *(f"{k}{MASK_CONTROL_SUFFIX}" for k in MASK_CONTROLS)}
     if set(controls) - known:
-        raise ConfigError(f"controls: unknown keys {sorted(set(controls) - known)} (known: {', '.join(sorted(known))})", path)
+        raise ConfigError(
+            f"controls: unknown keys {sorted(set(controls) - known)} (known: {', '.join(sorted(known))})", path
+        )
     shift = controls.get("authors_shift", "auto")
     if shift not in ("auto", True, False):
         raise ConfigError(f"controls.authors_shift must be auto, true or false, got {shift!r}", path)
@@ -233,12 +247,18 @@ def _validate_values(config: dict[str, Any], path: Path | str) -> None:
             SyntheticCorpus(**options)  # checks the values; nothing is generated yet
         for key in ("models", "attackers"):
             section = config[key]
-            bad = [k for k, v in section.items() if not isinstance(v, dict) and v is not None] if isinstance(section, dict) else [key]
+            bad = (
+                [k for k, v in section.items() if not isinstance(v, dict) and v is not None]
+                if isinstance(section, dict)
+                else [key]
+            )
             if bad:
                 raise ConfigError(f"{key} must map ids to mappings (see '{bad[0]}')")
         report = config["report"]
         if not isinstance(report, dict) or set(report) - set(REPORT_DEFAULTS):
-            raise ConfigError(f"report must be a mapping with keys among examples, perceptual, chunk_size, got {report!r}")
+            raise ConfigError(
+                f"report must be a mapping with keys among examples, perceptual, chunk_size, got {report!r}"
+            )
         validation.number("report.chunk_size", report["chunk_size"], integer=True, low=1, high=100_000)
         validation.number("report.examples", report["examples"], integer=True, low=0, high=10_000)
         if not isinstance(report["perceptual"], bool) or not isinstance(config["device"], str):
@@ -258,7 +278,9 @@ def _validate_adversarial(name: str, spec: Any, models: dict[str, Any], path: Pa
     if not isinstance(spec, dict) or set(spec) - ADVERSARIAL_KEYS:
         raise ConfigError(f"{where} must be a mapping with keys among {', '.join(sorted(ADVERSARIAL_KEYS))}", path)
     if spec.get("attack", "pgd") not in PUBLIC_ATTACKS:
-        raise ConfigError(f"{where}: unknown attack {spec.get('attack')!r} (available: {', '.join(PUBLIC_ATTACKS)})", path)
+        raise ConfigError(
+            f"{where}: unknown attack {spec.get('attack')!r} (available: {', '.join(PUBLIC_ATTACKS)})", path
+        )
     seen = [name]
     while (source := ((models.get(seen[-1]) or {}).get("adversarial") or {}).get("from")) is not None:
         if source not in models or not models[source]:
@@ -268,12 +290,17 @@ def _validate_adversarial(name: str, spec: Any, models: dict[str, Any], path: Pa
         seen.append(source)
     source = spec.get("from")
     if source is not None and models[source].get("arch") != models[name].get("arch"):
-        raise ConfigError(f"{where}: fine-tuning needs the same arch as '{source}' ({models[source].get('arch')})", path)
+        raise ConfigError(
+            f"{where}: fine-tuning needs the same arch as '{source}' ({models[source].get('arch')})", path
+        )
 
 
 def _validate_presets(aid: str, spec: dict[str, Any], path: Path | str) -> None:
     """A STAA-Net attacker's ``generator.preset`` and ``train.preset`` name presets of their config classes."""
-    for key, cls, default in (("generator", GeneratorConfig, GENERATOR_PRESET), ("train", STAATrainConfig, TRAINING_PRESET)):
+    for key, cls, default in (
+        ("generator", GeneratorConfig, GENERATOR_PRESET),
+        ("train", STAATrainConfig, TRAINING_PRESET),
+    ):
         preset = (spec.get(key) or {}).get("preset", default)
         if preset not in cls.PRESETS:
             raise ConfigError(f"attacker '{aid}': {key}.preset '{preset}' is not one of {', '.join(cls.PRESETS)}", path)

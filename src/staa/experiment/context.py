@@ -25,8 +25,8 @@ from staa.attacks.budget import budget_claim
 from staa.data.base import SPLITS
 from staa.data.cache import PreparedCorpus
 from staa.evaluation.adversarial_set import ADV_FILE, RECORDS_FILE, AdversarialSet, craft_adversarial_set
-from staa.models.base import SERModel
 from staa.io.outputs import claim_folder
+from staa.models.base import SERModel
 
 SET_OUTPUTS = (RECORDS_FILE, ADV_FILE, "parts", "victims")  # what an adversarial set's folder holds
 

@@ -122,11 +122,18 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
         spec = merge(spec, overrides.get(aid))
         base = attackers[spec["of"]]
         plans.append(
-            AttackerPlan(aid, base["attack"], spec.get("label", aid), "ablation",
-                         settings=merge(base.get("settings") or {}, spec.get("settings")), target=base.get("target"),
-                         generator=merge(base.get("generator") or {}, spec.get("generator")),
-                         train=merge(base.get("train") or {}, spec.get("train")), fit=base.get("fit"),
-                         **budget_of(base, budget))  # an ablation keeps the budget of the attacker it varies
+            AttackerPlan(
+                aid,
+                base["attack"],
+                spec.get("label", aid),
+                "ablation",
+                settings=merge(base.get("settings") or {}, spec.get("settings")),
+                target=base.get("target"),
+                generator=merge(base.get("generator") or {}, spec.get("generator")),
+                train=merge(base.get("train") or {}, spec.get("train")),
+                fit=base.get("fit"),
+                **budget_of(base, budget),
+            )  # an ablation keeps the budget of the attacker it varies
         )
     plans.append(AttackerPlan(ZERO_ID, "zero", "No attack (δ = 0)", "control", **budget))
     shift = (config.get("controls") or {}).get("authors_shift", "auto")
@@ -138,8 +145,14 @@ def attacker_plans(config: dict[str, Any], threat: str) -> list[AttackerPlan]:
         unets = [p for p in generators if generator_config(p).architecture == "wave-u-net"]
         padding = next((p.generator or {} for p in authors + unets), {"preset": "fast"})
         plans.append(
-            AttackerPlan(SHIFT_ID, "zero", "Authors' shift alone (δ = 0)", "control",
-                         generator={**padding, "alignment": "authors"}, **budget)
+            AttackerPlan(
+                SHIFT_ID,
+                "zero",
+                "Authors' shift alone (δ = 0)",
+                "control",
+                generator={**padding, "alignment": "authors"},
+                **budget,
+            )
         )
     return plans + mask_control_plans(config, generators)
 
@@ -218,9 +231,13 @@ def model_train_config(config: dict[str, Any], name: str, seed: int) -> TrainCon
     ``settings`` extend the library's inner-attack defaults (:meth:`AdvTrainConfig.with_attack`).
     """
     spec = config["models"][name]
-    given = {k: cast(spec[k]) for k, cast in (("epochs", int), ("lr", float), ("batch_size", int)) if spec.get(k) is not None}
+    given = {
+        k: cast(spec[k]) for k, cast in (("epochs", int), ("lr", float), ("batch_size", int)) if spec.get(k) is not None
+    }
     recipe = spec.get("recipe", SER_RECIPE)  # YAML reads 1e-3 (no dot) as text: hence the casts
-    base = TrainConfig.preset(recipe, model_class(spec["arch"]), seed=seed, **given, **(spec.get("recipe_settings") or {}))
+    base = TrainConfig.preset(
+        recipe, model_class(spec["arch"]), seed=seed, **given, **(spec.get("recipe_settings") or {})
+    )
     adversarial = spec.get("adversarial")
     if adversarial is None:
         return base

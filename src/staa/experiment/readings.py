@@ -54,5 +54,4 @@ def _verdict(label: str, asr: float, margins: dict[str, float], matter: bool) ->
         return f"{label} ({asr:.1f} % on the threat model): positions matter, it beats both mask controls ({against})."
     if len(margins) < len(MASK_CONTROLS):
         return f"{label} ({asr:.1f} %): not compared with both mask controls ({against}); no claim about positions."
-    return (f"{label} ({asr:.1f} %): positions not shown to matter, its magnitudes fool as often elsewhere "
-            f"({against}).")
+    return f"{label} ({asr:.1f} %): positions not shown to matter, its magnitudes fool as often elsewhere ({against})."

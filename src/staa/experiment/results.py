@@ -44,18 +44,29 @@ def results_record(ctx: ExperimentContext, rows: list[dict[str, Any]]) -> dict[s
             "adversarial": spec.get("adversarial"),
             "checkpoint": f"models/{name}/best",
             "parameters": ctx.models[name].trainable_parameters(),
-            "splits": {s: {k: evaluation["splits"][s][k] for k in SER_KEYS if k in evaluation["splits"][s]}
-                       for s in ctx.splits},  # fmt: skip
+            "splits": {
+                s: {k: evaluation["splits"][s][k] for k in SER_KEYS if k in evaluation["splits"][s]} for s in ctx.splits
+            },  # fmt: skip
         }
     pc = ctx.corpus
     return {
         "schema_version": 1,
         "experiment": ctx.config["name"],
         "provenance": provenance(ctx.config, ctx.seed),
-        "corpus": {"name": pc.name, "classes": pc.classes, "sample_rate": pc.sample_rate, "length": pc.length,
-                   "seconds": pc.length / pc.sample_rate, "splits": {s: len(pc.split(s)) for s in SPLITS}},
+        "corpus": {
+            "name": pc.name,
+            "classes": pc.classes,
+            "sample_rate": pc.sample_rate,
+            "length": pc.length,
+            "seconds": pc.length / pc.sample_rate,
+            "splits": {s: len(pc.split(s)) for s in SPLITS},
+        },
         **experiment_budget(ctx.config),
-        "readings": {"audible_snr_db": AUDIBLE_SNR_DB, "audible": audible_rows(rows), "positions": position_readings(rows)},
+        "readings": {
+            "audible_snr_db": AUDIBLE_SNR_DB,
+            "audible": audible_rows(rows),
+            "positions": position_readings(rows),
+        },
         "splits": ctx.splits,
         "threat_models": list(ctx.config["threat_models"]),
         "victims": list(ctx.config["victims"]),
@@ -89,13 +100,26 @@ def listening_examples(ctx: ExperimentContext, results: dict[str, Any]) -> list[
             if not all((ctx.out / p).exists() for p in audio.values()):
                 write_listening_files(audio_dir, clean, x_adv, ctx.corpus.sample_rate)
             snr = e["snr_db"]
-            out.append({
-                "threat": results["models"][row["threat"]]["label"], "attacker": row["attacker"], "label": row["label"],
-                "split": row["split"], "index": e["index"], "path": e["path"], "true_class": classes[e["label"]],
-                "clean_class": classes[e["clean_pred"]], "adv_class": classes[e["adv_pred"]],
-                "snr_db": snr, "snr_db_text": "∞" if snr is None and e["sparsity_pct"] == 0 else (f"{snr:.2f}" if snr is not None else "–"),
-                "sparsity_pct": e["sparsity_pct"], "figure": ctx.rel(figure), "audio": audio,
-            })
+            out.append(
+                {
+                    "threat": results["models"][row["threat"]]["label"],
+                    "attacker": row["attacker"],
+                    "label": row["label"],
+                    "split": row["split"],
+                    "index": e["index"],
+                    "path": e["path"],
+                    "true_class": classes[e["label"]],
+                    "clean_class": classes[e["clean_pred"]],
+                    "adv_class": classes[e["adv_pred"]],
+                    "snr_db": snr,
+                    "snr_db_text": "∞"
+                    if snr is None and e["sparsity_pct"] == 0
+                    else (f"{snr:.2f}" if snr is not None else "–"),
+                    "sparsity_pct": e["sparsity_pct"],
+                    "figure": ctx.rel(figure),
+                    "audio": audio,
+                }
+            )
     return out
 
 

@@ -23,10 +23,10 @@ from staa.experiment.sections.robustness import robustness
 from staa.experiment.sections.seeds import attack_seeds
 from staa.experiment.sections.targeted import check_classes, targeted
 from staa.experiment.steps import attack_and_replay, prepare_corpus, train_ser_model
-from staa.io.outputs import write_text
-from staa.runtime.reproducibility import seed_everything
 from staa.io.lock import folder_lock
+from staa.io.outputs import write_text
 from staa.runtime.device import check_device
+from staa.runtime.reproducibility import seed_everything
 from staa.runtime.threads import torch_threads
 
 

@@ -28,29 +28,28 @@ from staa.attacks.budget import budget_claim
 from staa.attacks.registry import accepts
 from staa.attacks.staa import Generator, STAANet
 from staa.attacks.staa.controls import MaskControl
-from staa.attacks.universal import fitted_universal
+from staa.attacks.universal import FIT_FILE, PERTURBATION_FILE, fitted_universal
 from staa.data.cache import prepare
 from staa.data.registry import build_corpus
 from staa.data.speech import pooled_speech
 from staa.errors import ConfigError
 from staa.evaluation.adversarial_set import file_fingerprint
 from staa.evaluation.transfer import evaluate_victim, transfer_row
-from staa.attacks.universal import FIT_FILE, PERTURBATION_FILE
 from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import (
     AttackerPlan,
     generator_config,
     model_train_config,
-    plan_of,
     per_clip_attack,
+    plan_of,
     train_config,
     train_data,
     universal_config,
 )
-from staa.models.base import WEIGHTS_NAME
-from staa.models.registry import build_model, load_model
 from staa.io.outputs import claim_folder, write_json
 from staa.io.paths import resolve_inside
+from staa.models.base import WEIGHTS_NAME
+from staa.models.registry import build_model, load_model
 from staa.runtime.reproducibility import provenance, seed_everything
 from staa.training.adversarial import adversarial_train
 from staa.training.generator import budget_controllers, train_staa_generator
@@ -79,17 +78,30 @@ def train_ser_model(ctx: ExperimentContext, name: str) -> None:
     if (directory / "train.json").exists() and not ctx.overwrite:
         ctx.log(f"SER model {name}: reusing {directory / 'best'} if its settings are these")
     else:
-        ctx.log(f"SER model {name}: {'adversarially ' if adversarial else ''}training {spec['arch']} for "
-                f"{train_cfg.epochs} epochs" + (f", starting from {source}" if source else ""))
+        ctx.log(
+            f"SER model {name}: {'adversarially ' if adversarial else ''}training {spec['arch']} for "
+            f"{train_cfg.epochs} epochs" + (f", starting from {source}" if source else "")
+        )
     if source:
         model = load_model(ctx.out / "models" / source / "best")
     else:
         seed_everything(ctx.seed)  # initial weights fixed by the seed alone, not by which steps ran before
-        model = build_model(spec["arch"], num_classes=len(ctx.corpus.classes), class_names=ctx.corpus.classes,
-                            **(spec.get("options") or {}))
+        model = build_model(
+            spec["arch"],
+            num_classes=len(ctx.corpus.classes),
+            class_names=ctx.corpus.classes,
+            **(spec.get("options") or {}),
+        )
     train = adversarial_train if adversarial else train_ser
-    train(model, ctx.corpus, directory, train_cfg, device=ctx.device, show_progress=ctx.show_progress,  # type: ignore[arg-type]
-          overwrite=ctx.overwrite)
+    train(
+        model,
+        ctx.corpus,
+        directory,
+        train_cfg,
+        device=ctx.device,
+        show_progress=ctx.show_progress,  # type: ignore[arg-type]
+        overwrite=ctx.overwrite,
+    )
     model = load_model(directory / "best").to(ctx.device).eval()
     model.check_fits(ctx.corpus.classes, ctx.corpus.sample_rate, directory / "best")
     ctx.models[name] = model
@@ -99,7 +111,10 @@ def train_ser_model(ctx: ExperimentContext, name: str) -> None:
     done = evaluation.get("splits", {})
     if evaluation.get("key") != ctx.fingerprints[name] or any("uar_ci" not in done.get(s, {}) for s in ctx.splits):
         splits = {s: evaluate_ser(model, ctx.corpus.split(s), device=ctx.device) for s in ctx.splits}
-        write_json(eval_path, {"key": ctx.fingerprints[name], "corpus": ctx.corpus.name, "splits": splits, "provenance": provenance()})
+        write_json(
+            eval_path,
+            {"key": ctx.fingerprints[name], "corpus": ctx.corpus.name, "splits": splits, "provenance": provenance()},
+        )
 
 
 def train_generator_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None) -> Generator:
@@ -143,14 +158,18 @@ def fit_universal_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, t
     )  # fmt: skip
 
 
-def build_attack_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None) -> tuple[Attack, dict[str, Any]]:
+def build_attack_for(
+    ctx: ExperimentContext, threat: str, plan: AttackerPlan, target: int | None
+) -> tuple[Attack, dict[str, Any]]:
     """The attack of ``plan`` on ``threat`` and the settings that identify its outputs."""
     model = ctx.models[threat]
     cls = plan.kind
     if plan.trains_generator:
         generator = train_generator_for(ctx, threat, plan, target)
         weights = ctx.attack_root / "generators" / threat / plan.id / "best" / WEIGHTS_NAME
-        attack = STAANet(model, generator, **plan.budget, **({"targeted": True} if target is not None else {}), **plan.settings)
+        attack = STAANet(
+            model, generator, **plan.budget, **({"targeted": True} if target is not None else {}), **plan.settings
+        )
         return attack, {"generator": file_fingerprint(weights), **plan.settings}
     if issubclass(cls, MaskControl):  # the source attacker's generator, its v on control positions
         generator = train_generator_for(ctx, threat, plan_of(ctx.config, threat, str(plan.source)), target)
@@ -189,7 +208,18 @@ def attack_and_replay(ctx: ExperimentContext, threat: str, plan: AttackerPlan) -
             v: evaluate_victim(adv, split.waves, ctx.models[v], v, key=ctx.fingerprints[v], device=ctx.device)
             for v in ctx.config["victims"]
         }
-        rows.append({"threat": threat, "attacker": plan.id, "attack": plan.attack, "label": plan.label, "group": plan.group,
-                     "split": split_name, "targeted": target is not None, "target": plan.target,
-                     "adversarial_set": ctx.rel(directory), **transfer_row(adv, victims)})
+        rows.append(
+            {
+                "threat": threat,
+                "attacker": plan.id,
+                "attack": plan.attack,
+                "label": plan.label,
+                "group": plan.group,
+                "split": split_name,
+                "targeted": target is not None,
+                "target": plan.target,
+                "adversarial_set": ctx.rel(directory),
+                **transfer_row(adv, victims),
+            }
+        )
     return rows

@@ -8,8 +8,8 @@ weights are never stored this way: they go to safetensors through ``save_pretrai
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,9 @@ def save_state(path: str | Path, **state: Any) -> None:
         torch.save(state, tmp)
 
 
-def load_state(path: str | Path, required: Mapping[str, type | tuple[type, ...]] | None = None) -> dict[str, Any] | None:
+def load_state(
+    path: str | Path, required: Mapping[str, type | tuple[type, ...]] | None = None
+) -> dict[str, Any] | None:
     """The saved state, or None when there is none; RNG states are restored as a side effect.
 
     ``required`` maps the keys the caller reads to their types: a state without one, or with another type
@@ -55,7 +57,9 @@ def load_state(path: str | Path, required: Mapping[str, type | tuple[type, ...]]
         if key not in state:
             raise CheckpointError(f"not a resume state of this run (no '{key}')", path)
         if not isinstance(state[key], kind) or isinstance(state[key], bool) and kind in (int, float, (int, float)):
-            raise CheckpointError(f"resume state's '{key}' is a {type(state[key]).__name__}, not what this run wrote", path)
+            raise CheckpointError(
+                f"resume state's '{key}' is a {type(state[key]).__name__}, not what this run wrote", path
+            )
     rng = state.pop("rng", None)
     if rng is not None:
         _restore_rng(rng, path)

@@ -161,7 +161,9 @@ def check_claim(directory: Path, spec: dict[str, Any], *, outputs: Sequence[str]
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise ConfigError(f"holds files staa has no record of writing ({shown}); {FOREIGN_HINT}", directory)
     if not overwrite and old is not None and old != spec and (found or not outputs):
-        raise ConfigError(f"outputs here were made with other settings ({describe_changes(old, spec)}); {hint}", directory)
+        raise ConfigError(
+            f"outputs here were made with other settings ({describe_changes(old, spec)}); {hint}", directory
+        )
     if not overwrite and old is None and found:
         raise ConfigError(f"holds outputs ({', '.join(found[:3])}) made with unrecorded settings; {hint}", directory)
     return old, spec
@@ -259,7 +261,9 @@ def _files_below(directory: Path, names: Sequence[str]) -> list[str]:
     for name in names:
         p = directory / name
         if p.is_dir() and not p.is_symlink():
-            files += sorted(q.relative_to(directory).as_posix() for q in p.rglob("*") if not q.is_dir() or q.is_symlink())
+            files += sorted(
+                q.relative_to(directory).as_posix() for q in p.rglob("*") if not q.is_dir() or q.is_symlink()
+            )
         elif p.exists() or p.is_symlink():
             files.append(Path(name).as_posix())
     return files
@@ -279,7 +283,9 @@ def _partial(name: str) -> bool:
 
 def _remove_written(directory: Path, outputs: Sequence[str]) -> None:
     """Delete the files staa wrote among ``outputs`` (and the folders they leave empty), then the claim."""
-    for name in _files_below(directory, [n for n in outputs if (directory / n).exists() or (directory / n).is_symlink()]):
+    for name in _files_below(
+        directory, [n for n in outputs if (directory / n).exists() or (directory / n).is_symlink()]
+    ):
         (directory / name).unlink()
     for name in outputs:
         if (directory / name).is_dir() and not (directory / name).is_symlink():

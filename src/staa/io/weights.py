@@ -58,7 +58,9 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{CONFIG_NAME} is not valid JSON ({exc.msg})", path) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"cannot read {CONFIG_NAME} ({getattr(exc, 'strerror', None) or first_line(exc)})", path) from None
+        raise CheckpointError(
+            f"cannot read {CONFIG_NAME} ({getattr(exc, 'strerror', None) or first_line(exc)})", path
+        ) from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{CONFIG_NAME} must hold a JSON object, got {type(config).__name__}", path)
     return config

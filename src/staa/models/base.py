@@ -20,8 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from staa.errors import AudioError, CheckpointError, ConfigError, DataError
-from staa.validation import number
 from staa.io.weights import CONFIG_NAME, WEIGHTS_NAME, check_checkpoint, load_weights, read_config, save_folder
+from staa.validation import number
 
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "SERConfig", "SERModel", "read_config", "standardize"]
 
@@ -97,7 +97,9 @@ class SERModel(nn.Module):
         was_training = self.training
         self.eval()
         with torch.no_grad():
-            out = torch.cat([self(waveform[i : i + batch_size]).argmax(-1) for i in range(0, len(waveform), batch_size)])
+            out = torch.cat(
+                [self(waveform[i : i + batch_size]).argmax(-1) for i in range(0, len(waveform), batch_size)]
+            )
         self.train(was_training)
         return out
 

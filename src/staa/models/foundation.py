@@ -116,9 +116,7 @@ class FoundationSER(SERModel):
             found = PretrainedConfig.get_config_dict(source, local_files_only=local)[0].get("model_type")
             if found != family:
                 raise CheckpointError(f"holds a '{found}' encoder, not '{family}'", source)
-            encoder, info = self.encoder_class.from_pretrained(
-                source, local_files_only=local, output_loading_info=True
-            )
+            encoder, info = self.encoder_class.from_pretrained(source, local_files_only=local, output_loading_info=True)
         except (OSError, ValueError) as exc:  # not found / offline / not a valid hub id
             raise CheckpointError(f"cannot load a '{family}' encoder ({_first_line(exc)})", source) from None
         missing = [k for k in info["missing_keys"] if not k.endswith(OPTIONAL_ENCODER_WEIGHTS)]

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from staa.models.base import SERConfig, SERModel
-from staa.validation import number
 from staa.models.recurrent import RecurrentHead, init_conv
+from staa.validation import number
 
 
 @dataclass

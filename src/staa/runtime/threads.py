@@ -31,7 +31,9 @@ def check_threads(threads: Any) -> int | None:
     if threads is None:
         return None
     if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
-        raise ConfigError(f"threads: must be an integer in [1, 1024] (or null to keep torch's setting), got {threads!r}")
+        raise ConfigError(
+            f"threads: must be an integer in [1, 1024] (or null to keep torch's setting), got {threads!r}"
+        )
     return threads
 
 

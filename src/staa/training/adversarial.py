@@ -59,7 +59,9 @@ class AdvTrainConfig(TrainConfig):
         super().__post_init__()
         number("adv_fraction", self.adv_fraction, low=0, high=1)
         if self.augment is not None or self.balance != "none":
-            raise ConfigError("adversarial training takes plain shuffled batches: augment and balance are not supported")
+            raise ConfigError(
+                "adversarial training takes plain shuffled batches: augment and balance are not supported"
+            )
         number("eps", self.eps, low=0, high=1, low_open=True)
         public_attack(self.attack)
         if not isinstance(self.attack_options, dict):
@@ -125,7 +127,9 @@ def _adversarial_epoch(
     loss_sum, fooled, crafted = 0.0, 0, 0
     batches = order.split(cfg.batch_size)
     sizes, steps = [len(b) for b in batches], cfg.epochs * len(batches)
-    for step, rows in enumerate(progress(batches, f"adv epoch {epoch + 1}/{cfg.epochs}", show, sizes=sizes, unit="clips")):
+    for step, rows in enumerate(
+        progress(batches, f"adv epoch {epoch + 1}/{cfg.epochs}", show, sizes=sizes, unit="clips")
+    ):
         recipe.set_learning_rate(optimizer, recipe.learning_rate(cfg, epoch * len(batches) + step, steps))
         rows = rows.sort().values.numpy()
         x = torch.from_numpy(train.waves[rows].astype("float32", copy=False)).to(device)

@@ -23,16 +23,16 @@ from typing import Any
 
 import torch
 
-from staa.runtime import distributed as ddp
 from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train_generator
 from staa.attacks.staa.budget import DualController, SNRBudget, SparsityBudget
 from staa.data.cache import PreparedCorpus
 from staa.errors import ConfigError
-from staa.models.base import SERModel
 from staa.io.outputs import claimed, write_json
+from staa.io.weights import fingerprint
+from staa.models.base import SERModel
+from staa.runtime import distributed as ddp
 from staa.runtime.reproducibility import seed_everything
 from staa.validation import check_fields
-from staa.io.weights import fingerprint
 
 OUTPUTS = ("best", "last", "state.pt", "train.json")  # what the trainer writes into its folder
 
@@ -79,7 +79,13 @@ def check_train_config(config: STAATrainConfig) -> STAATrainConfig:
 def budget_record(budget: DualController) -> dict[str, Any]:
     """What a budget asked for: the weight it adapts, the measurement, the target and the update rule."""
     target = budget.target_pct if isinstance(budget, SparsityBudget) else budget.target_db  # type: ignore[attr-defined]
-    return {"weight": budget.weight, "metric": budget.metric, "target": target, "update": budget.update, "lr": budget.lr}
+    return {
+        "weight": budget.weight,
+        "metric": budget.metric,
+        "target": target,
+        "update": budget.update,
+        "lr": budget.lr,
+    }
 
 
 def train_staa_generator(
@@ -117,4 +123,3 @@ def train_staa_generator(
         if ddp.is_main():
             write_json(out / "train.json", result)
         return result
-

@@ -30,15 +30,15 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from staa.runtime import distributed as ddp
-from staa.io.checkpoint import load_state, save_state
 from staa.data.cache import PreparedCorpus, Split
 from staa.errors import CheckpointError, ConfigError, DataError, first_line
-from staa.models.base import SERModel
+from staa.io.checkpoint import load_state, save_state
 from staa.io.outputs import claimed, remove_partial_outputs, write_json
+from staa.io.weights import fingerprint
+from staa.models.base import SERModel
+from staa.runtime import distributed as ddp
 from staa.runtime.reproducibility import provenance, seed_everything
 from staa.training import recipe
-from staa.io.weights import fingerprint
 
 RESUME_FILE = "last.pt"
 OUTPUTS = ("best", RESUME_FILE, "train.json")
@@ -150,7 +150,9 @@ def _resume(model: SERModel, optimizer: torch.optim.Optimizer, path: Path) -> tu
 
     A state written for another architecture or class count is refused in one line.
     """
-    state = load_state(path, {"model": dict, "optimizer": dict, "history": list, "best_uar": (int, float), "epoch": int})
+    state = load_state(
+        path, {"model": dict, "optimizer": dict, "history": list, "best_uar": (int, float), "epoch": int}
+    )
     if state is None:
         return [], -1.0, 0
     try:

@@ -99,8 +99,9 @@ def balanced_order(labels: np.ndarray, seed: int, epoch: int) -> list[int]:
         start = sum(share(i, e) for e in range(epoch))
         stop = start + share(i, epoch)
         laps = range(start // len(members), -(-stop // len(members)))
-        stream = np.concatenate([members[torch.randperm(len(members), generator=generator(seed, 1, int(c), lap)).numpy()]
-                                 for lap in laps])
+        stream = np.concatenate(
+            [members[torch.randperm(len(members), generator=generator(seed, 1, int(c), lap)).numpy()] for lap in laps]
+        )
         offset = laps.start * len(members)
         picked += stream[start - offset : stop - offset].tolist()
     shuffle = torch.randperm(len(picked), generator=generator(seed, 2, epoch)).tolist()

@@ -23,7 +23,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from staa.runtime import distributed as ddp
 from staa import validation
 from staa.audio import SAMPLE_RATE
 from staa.data.augment import Augmentation
@@ -31,6 +30,7 @@ from staa.data.cache import PreparedCorpus, Split
 from staa.errors import ConfigError, DataError
 from staa.metrics import accuracy, confusion_matrix, uar
 from staa.models.base import SERModel
+from staa.runtime import distributed as ddp
 from staa.runtime.progress import progress
 from staa.training import recipe
 from staa.training.loop import fit

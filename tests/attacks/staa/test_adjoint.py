@@ -126,10 +126,12 @@ def test_a_checkpoint_round_trips_and_is_checked(threat, tmp_path) -> None:
         assert torch.allclose(attack(x, threat(x).argmax(-1)).x_adv, torch.clamp(x + g(x).delta, -1, 1), atol=1e-6)
     config = (tmp_path / "g" / "config.json").read_text()
     assert '"model_type": "emo18"' in config
-    for wrong, why in ((('"model_type": "emo18"', '"model_type": "zhao19"'), "model.safetensors"),  # other weights
-                       (('"model_type": "emo18"', '"model_type": "no-such-model"'), "unknown model"),
-                       (('"num_classes": 7', '"num_classes": 1'), "num_classes"),
-                       (('"hidden": 8', '"hidden": "8"'), "hidden")):
+    for wrong, why in (
+        (('"model_type": "emo18"', '"model_type": "zhao19"'), "model.safetensors"),  # other weights
+        (('"model_type": "emo18"', '"model_type": "no-such-model"'), "unknown model"),
+        (('"num_classes": 7', '"num_classes": 1'), "num_classes"),
+        (('"hidden": 8', '"hidden": "8"'), "hidden"),
+    ):
         (tmp_path / "g" / "config.json").write_text(config.replace(*wrong))
         with pytest.raises(CheckpointError, match=why):
             STAANet.from_pretrained(threat, tmp_path / "g")
@@ -163,7 +165,9 @@ def test_a_foundation_models_feature_encoder_is_its_front_end(family: str, norma
     g = adjoint(threat).eval()
     x = clips(2, 3200).double()
     g.double(), threat.double()
-    u = torch.randn(2, 8, 319, dtype=torch.float64, generator=torch.Generator().manual_seed(1))  # 8 channels, 20 ms frames
+    u = torch.randn(
+        2, 8, 319, dtype=torch.float64, generator=torch.Generator().manual_seed(1)
+    )  # 8 channels, 20 ms frames
     xi = x.clone().requires_grad_(True)
     fed = standardize(xi) if normalize else xi
     (threat.encoder.feature_extractor(fed) * u).sum().backward()
@@ -205,7 +209,9 @@ def test_adjoint_generator_learns_to_fool_on_its_own_positions(tmp_path) -> None
     untrained generator's, the learned positions beat the same magnitudes on random positions of the
     same count (margins rather than ASR: 21 test clips move an ASR by ±20 points), and the mask keeps its
     budget, differs from clip to clip and is no lattice."""
-    corpus = prepare(SyntheticCorpus(n_speakers=5, per_emotion=3, seconds=1.0, seed=0), tmp_path / "cache", show_progress=False)
+    corpus = prepare(
+        SyntheticCorpus(n_speakers=5, per_emotion=3, seconds=1.0, seed=0), tmp_path / "cache", show_progress=False
+    )
     torch.manual_seed(0)
     threat = build_model("emo18", num_classes=7, hidden=32)
     train_ser(threat, corpus, tmp_path / "emo18", TrainConfig(epochs=10, lr=3e-3, batch_size=8), show_progress=False)

@@ -87,7 +87,9 @@ def test_budgeted_training_lands_within_two_points_of_the_requested_sparsity(tmp
     generator = Generator(GeneratorConfig.fast(eps=0.05, **paper_shape))
     config = STAATrainConfig(epochs=16, lr=1e-3, lambda_s=1e-4, lambda_q=0.0, step_size=100)  # validated every pass
     budget = SparsityBudget(TARGET, lr=0.3, update="additive", damping=4.0)
-    result = train_generator(generator, [threat], corpus, tmp_path / "gen", config, show_progress=False, callbacks=[budget])
+    result = train_generator(
+        generator, [threat], corpus, tmp_path / "gen", config, show_progress=False, callbacks=[budget]
+    )
     achieved = [h["val_sparsity_all"] for h in result["history"]]
     print("achieved sparsity per validation (%):", [round(a, 2) for a in achieved])
     assert achieved[0] < TARGET - 2.0  # it starts far from the budget ...

@@ -8,8 +8,8 @@ mask). The last trains an Emo18 for a few epochs, then the default generator aga
 
 from __future__ import annotations
 
-import pytest
 import numpy as np
+import pytest
 import torch
 
 from staa.attacks.base import margin_loss

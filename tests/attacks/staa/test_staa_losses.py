@@ -54,7 +54,9 @@ def test_quantisation_gradient_pushes_scores_away_from_gamma() -> None:
 def test_total_loss_is_the_weighted_sum_of_eq7() -> None:
     w = LossWeights(magnitude=1e-3, sparsity=1e-4, quantisation=1e-4)
     terms = staa_loss([LOGITS], LABELS, V, M, SCORES, w, kappa=5.0)
-    expected = terms["adversarial"] + 1e-3 * terms["magnitude"] + 1e-4 * terms["sparsity"] + 1e-4 * terms["quantisation"]
+    expected = (
+        terms["adversarial"] + 1e-3 * terms["magnitude"] + 1e-4 * terms["sparsity"] + 1e-4 * terms["quantisation"]
+    )
     assert float(terms["total"]) == pytest.approx(float(expected))
     assert float(terms["adversarial"]) == pytest.approx(-1.0)
 

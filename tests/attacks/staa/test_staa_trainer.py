@@ -84,12 +84,16 @@ class Tenfold:
         self.restored = values
 
 
-def test_controllers_change_the_loss_weights_after_every_validation_and_on_resume(threat, micro_corpus, tmp_path) -> None:
+def test_controllers_change_the_loss_weights_after_every_validation_and_on_resume(
+    threat, micro_corpus, tmp_path
+) -> None:
     controller = Tenfold()  # 7 training clips in batches of 4: 2 steps per pass, validated after each pass
     result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, short(epochs=2), show_progress=False,
                              callbacks=[controller])  # fmt: skip
     assert [s for s, _ in controller.seen] == [1, 3]  # after steps 2 and 4
-    assert [h["lambda_s"] for h in result["history"]] == pytest.approx([1e-4, 1e-3])  # the weight each pass trained with
+    assert [h["lambda_s"] for h in result["history"]] == pytest.approx(
+        [1e-4, 1e-3]
+    )  # the weight each pass trained with
     resumed_cfg, resumed = short(epochs=3), Tenfold()
     result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, resumed_cfg, show_progress=False,
                              callbacks=[resumed])  # fmt: skip
@@ -112,7 +116,9 @@ def test_ensemble_and_targeted_training(threat, micro_corpus, tmp_path) -> None:
 
 def test_no_factorisation_trains_a_dense_generator(threat, micro_corpus, tmp_path) -> None:
     g = tiny_generator(factorised=False)
-    result = train_generator(g, [threat], micro_corpus, tmp_path, short(epochs=1, no_factorisation=True), show_progress=False)
+    result = train_generator(
+        g, [threat], micro_corpus, tmp_path, short(epochs=1, no_factorisation=True), show_progress=False
+    )
     h = result["history"][0]
     assert "loss_quantisation" not in h
     assert h["val_sparsity_all"] > 99.0  # δ = v: every sample perturbed
@@ -170,7 +176,11 @@ def test_a_dense_start_ramps_the_threshold_masks_weights_and_is_never_best(threa
     assert lambdas == [(0.0, 0.0), pytest.approx((0.5, 1e-4)), pytest.approx((0.5, 1e-4))]
     assert [h["budget_met"] for h in result["history"]] == [False, True, True]
     chosen = max(result["history"][1:], key=lambda h: (h["val_asr"], -h["val_sparsity_all"]))
-    assert result["best"] == {"val_asr": chosen["val_asr"], "val_sparsity_all": chosen["val_sparsity_all"], "budget_met": True}
+    assert result["best"] == {
+        "val_asr": chosen["val_asr"],
+        "val_sparsity_all": chosen["val_sparsity_all"],
+        "budget_met": True,
+    }
 
 
 def test_a_top_k_mask_anneals_from_dense_to_its_budget(threat, micro_corpus, tmp_path) -> None:
@@ -201,7 +211,11 @@ def test_best_is_chosen_among_checkpoints_that_meet_the_budget(threat, micro_cor
     result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, short(epochs=3, lambda_s=0.0),
                              show_progress=False, callbacks=[second_only])  # fmt: skip
     second = result["history"][1]
-    assert result["best"] == {"val_asr": second["val_asr"], "val_sparsity_all": second["val_sparsity_all"], "budget_met": True}
+    assert result["best"] == {
+        "val_asr": second["val_asr"],
+        "val_sparsity_all": second["val_sparsity_all"],
+        "budget_met": True,
+    }
 
 
 def test_a_checkpoint_at_the_end_of_the_dense_start_is_not_within_the_budget(threat, micro_corpus, tmp_path) -> None:
@@ -209,4 +223,6 @@ def test_a_checkpoint_at_the_end_of_the_dense_start_is_not_within_the_budget(thr
     cfg = short(steps=4, eval_every=2, dense_steps=2, anneal_steps=0)
     result = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, cfg, show_progress=False)
     assert [h["budget_met"] for h in result["history"]] == [False, True]
-    assert result["best"]["budget_met"] and result["best"]["val_sparsity_all"] == result["history"][1]["val_sparsity_all"]
+    assert (
+        result["best"]["budget_met"] and result["best"]["val_sparsity_all"] == result["history"][1]["val_sparsity_all"]
+    )

@@ -12,4 +12,12 @@ from staa.attacks.staa.generator import Generator, GeneratorOutput
 from staa.attacks.staa.train_config import STAATrainConfig
 from staa.attacks.staa.trainer import train_generator
 
-__all__ = ["AdjointGenerator", "Generator", "GeneratorConfig", "GeneratorOutput", "STAANet", "STAATrainConfig", "train_generator"]
+__all__ = [
+    "AdjointGenerator",
+    "Generator",
+    "GeneratorConfig",
+    "GeneratorOutput",
+    "STAANet",
+    "STAATrainConfig",
+    "train_generator",
+]

@@ -71,13 +71,18 @@ class Context(nn.Module):
         self.norm = nn.GroupNorm(1, channels, affine=False)  # the features' scale varies with the clip
         body: list[nn.Module] = []
         for i in range(layers):
-            body += [nn.Conv1d(2 * channels if i == 0 else hidden, hidden, kernel, padding=kernel // 2), nn.LeakyReLU(0.1)]
+            body += [
+                nn.Conv1d(2 * channels if i == 0 else hidden, hidden, kernel, padding=kernel // 2),
+                nn.LeakyReLU(0.1),
+            ]
         self.body = nn.Sequential(*body)
         self.out = nn.Conv1d(hidden, channels, 1)
 
     def forward(self, h: Tensor) -> Tensor:
         h = self.norm(h)
-        whole = h.mean(-1, keepdim=True).expand_as(h)  # what the clip is as a whole: the class the coefficients depend on
+        whole = h.mean(-1, keepdim=True).expand_as(
+            h
+        )  # what the clip is as a whole: the class the coefficients depend on
         return self.out(self.body(torch.cat([h, whole], dim=1)))
 
 
@@ -117,7 +122,9 @@ class AdjointGenerator(Generator):
         self.front.eval()  # the threat's running statistics, always
         return self
 
-    def perturb(self, x: Tensor, eps: float | Tensor, k_percent: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    def perturb(
+        self, x: Tensor, eps: float | Tensor, k_percent: float | None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """v = ε·bound(a·z/rms(z)) and the top-k |z| as the mask, for z = J_F(x)ᵀC(F(x)); δ is added to x itself."""
         z = _normalised(self.adjoint(x)) if self.config.draws == 1 else self.smoothed(x, eps)
         magnitudes = self._bound(self.gain * z, eps)

@@ -21,8 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from staa.attacks.base import FittedAttack
-from staa.attacks.staa.fused import fuse
 from staa.attacks.staa.config import GeneratorConfig
+from staa.attacks.staa.fused import fuse
 from staa.attacks.staa.generator import Generator
 from staa.io.weights import check_checkpoint, read_config
 
@@ -31,7 +31,9 @@ def generator_budget(generator: Generator, eps: float | None, eps_db: float | No
     """The budget given (``eps`` or ``eps_db``), else the one the generator was trained under."""
     if eps is None and eps_db is None:
         config = generator.config
-        return {"eps": None, "eps_db": config.eps_db} if config.eps_db is not None else {"eps": config.eps, "eps_db": None}
+        return (
+            {"eps": None, "eps_db": config.eps_db} if config.eps_db is not None else {"eps": config.eps, "eps_db": None}
+        )
     return {"eps": eps, "eps_db": eps_db}
 
 

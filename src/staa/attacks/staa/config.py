@@ -28,7 +28,13 @@ ARCHITECTURES = ("wave-u-net", "adjoint")
 TOPK = {"mask": "topk", "k_percent": 10.0, "upsample": "linear", "bound": "clip", "noise_channels": 1}
 # The authors' Wave-U-Net where the defaults (the adjoint generator's) differ; also what a stored config
 # written before these fields existed was trained with.
-AUTHORS = {"architecture": "wave-u-net", "mask": "threshold", "upsample": "transposed", "bound": "tanh", "noise_channels": 0}
+AUTHORS = {
+    "architecture": "wave-u-net",
+    "mask": "threshold",
+    "upsample": "transposed",
+    "bound": "tanh",
+    "noise_channels": 0,
+}
 
 
 @dataclass
@@ -108,7 +114,10 @@ class GeneratorConfig:
             (1 <= self.fold <= 64, f"fold must be in [1, 64], got {self.fold}"),
             (0 <= self.noise_channels <= 64, f"noise_channels must be in [0, 64], got {self.noise_channels}"),
             (0 < self.eps <= 1, f"eps must be in (0, 1], got {self.eps}"),
-            (self.eps_db is None or 0 <= self.eps_db <= MAX_EPS_DB, f"eps_db must be in [0, {MAX_EPS_DB:g}], got {self.eps_db}"),
+            (
+                self.eps_db is None or 0 <= self.eps_db <= MAX_EPS_DB,
+                f"eps_db must be in [0, {MAX_EPS_DB:g}], got {self.eps_db}",
+            ),
             (0 < self.gamma < 1, f"gamma must be in (0, 1), got {self.gamma}"),
             (0 <= self.quant_prob <= 1, f"quant_prob must be in [0, 1], got {self.quant_prob}"),
             (self.norm in NORMS, f"norm must be one of {NORMS}, got '{self.norm}'"),
@@ -119,21 +128,37 @@ class GeneratorConfig:
             (self.upsample in UPSAMPLINGS, f"upsample must be one of {UPSAMPLINGS}, got '{self.upsample}'"),
             (0 < self.k_percent <= 100, f"k_percent must be in (0, 100], got {self.k_percent}"),
             (self.noise in NOISES, f"noise must be one of {NOISES}, got '{self.noise}'"),
-            (self.architecture in ARCHITECTURES, f"architecture must be one of {ARCHITECTURES}, got '{self.architecture}'"),
+            (
+                self.architecture in ARCHITECTURES,
+                f"architecture must be one of {ARCHITECTURES}, got '{self.architecture}'",
+            ),
             (1 <= self.context_channels <= 4096, f"context_channels must be in [1, 4096], got {self.context_channels}"),
             (1 <= self.context_layers <= 16, f"context_layers must be in [1, 16], got {self.context_layers}"),
-            (1 <= self.context_kernel <= 63 and self.context_kernel % 2 == 1,
-             f"context_kernel must be odd and in [1, 63], got {self.context_kernel}"),
+            (
+                1 <= self.context_kernel <= 63 and self.context_kernel % 2 == 1,
+                f"context_kernel must be odd and in [1, 63], got {self.context_kernel}",
+            ),
             (1 <= self.draws <= 64, f"draws must be in [1, 64], got {self.draws}"),
         ]
         if self.architecture == "adjoint":
             checks += [
-                (self.mask == "topk" or not self.factorised, "the adjoint architecture ranks its positions: mask must be 'topk'"),
-                (self.fold == 1 and self.noise_channels == 0, "the adjoint architecture takes neither fold nor carrier channels"),
-                (self.alignment == "exact", "the adjoint architecture adds δ to the clip itself: alignment must be 'exact'"),
+                (
+                    self.mask == "topk" or not self.factorised,
+                    "the adjoint architecture ranks its positions: mask must be 'topk'",
+                ),
+                (
+                    self.fold == 1 and self.noise_channels == 0,
+                    "the adjoint architecture takes neither fold nor carrier channels",
+                ),
+                (
+                    self.alignment == "exact",
+                    "the adjoint architecture adds δ to the clip itself: alignment must be 'exact'",
+                ),
             ]
         else:
-            checks.append((self.draws == 1, "draws > 1 needs the adjoint architecture (it perturbs its front end's input)"))
+            checks.append(
+                (self.draws == 1, "draws > 1 needs the adjoint architecture (it perturbs its front end's input)")
+            )
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"generator config: {message}")

@@ -51,7 +51,9 @@ def output_name(relative: PurePath) -> str:
     return relative.with_suffix("").as_posix() if relative.suffix.lower() == ".wav" else relative.as_posix()
 
 
-def folder_clips(folder: str | Path, out: str | Path, *, max_seconds: float, min_samples: int) -> list[tuple[str, Path]]:
+def folder_clips(
+    folder: str | Path, out: str | Path, *, max_seconds: float, min_samples: int
+) -> list[tuple[str, Path]]:
     """(output name, file) of every audio file under ``folder``, all checked before any work is done.
 
     ``out``, the output folder, may not lie inside ``folder``: a second run would take its WAVs for inputs.

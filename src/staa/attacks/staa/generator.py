@@ -30,17 +30,17 @@ from torch import Tensor, nn
 
 from staa.attacks.budget import AmplitudeBudget, clip_peak
 from staa.attacks.staa.config import GeneratorConfig
-from staa.attacks.staa.masks import budget, threshold_mask, topk_mask
 from staa.attacks.staa.layers import (
     Checkpointed,
     Decoder,
     DownBlock,
-    depth_to_space,
     clip_seeds,
+    depth_to_space,
     hashed_noise,
     reflect_indices,
     space_to_depth,
 )
+from staa.attacks.staa.masks import budget, threshold_mask, topk_mask
 from staa.attacks.staa.sizes import Plan, plan
 from staa.errors import CheckpointError, ConfigError
 from staa.io.weights import WEIGHTS_NAME, load_weights, read_config, save_folder
@@ -145,9 +145,13 @@ class Generator(nn.Module):
 
     def clip_eps(self, x: Tensor) -> Tensor:
         """The config's budget for clips ``x``: ε per clip, shape (B, 1) (absolute ``eps`` or relative ``eps_db``)."""
-        return AmplitudeBudget(None if self.config.eps_db is not None else self.config.eps, self.config.eps_db, "generator").of(x)
+        return AmplitudeBudget(
+            None if self.config.eps_db is not None else self.config.eps, self.config.eps_db, "generator"
+        ).of(x)
 
-    def perturb(self, x: Tensor, eps: float | Tensor, k_percent: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    def perturb(
+        self, x: Tensor, eps: float | Tensor, k_percent: float | None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """(the clip δ is added to, v, m, scores) of :meth:`forward`: the heads on the padded clip, then the mask.
 
         Under a relative budget (``eps_db``) the heads see each clip scaled to a unit peak, so that a clip

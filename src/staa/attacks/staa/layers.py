@@ -213,7 +213,9 @@ def clip_seeds(x: Tensor, seed: int) -> Tensor:
     """One integer per clip of ``x`` (B, N), a hash of its samples at 16-bit resolution: exact integer
     arithmetic, so the same clip gives the same seed on any machine, and different clips differ."""
     q = torch.round(x.detach() * 32768).to(torch.int64)
-    w = hashed_noise(1, x.shape[-1], seed, x.device)[0].to(torch.int64) * (1 + torch.arange(x.shape[-1], device=x.device) % 7919)
+    w = hashed_noise(1, x.shape[-1], seed, x.device)[0].to(torch.int64) * (
+        1 + torch.arange(x.shape[-1], device=x.device) % 7919
+    )
     return (q * w).sum(dim=-1) & 0x7FFFFFFF
 
 

@@ -57,7 +57,9 @@ class StreamingGenerator:
                 "GroupNorm uses statistics of the whole clip"
             )
         if config.noise_channels:
-            raise ConfigError("streaming: a generator with carrier channels draws them from the whole clip (noise_channels 0 streams)")
+            raise ConfigError(
+                "streaming: a generator with carrier channels draws them from the whole clip (noise_channels 0 streams)"
+            )
         if config.factorised and config.mask == "topk":
             raise ConfigError(
                 "streaming needs a mask decided sample by sample (mask 'threshold'): a top-k mask ranks the "

@@ -41,7 +41,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from staa.runtime import distributed as ddp
 from staa.attacks.base import frozen
 from staa.attacks.staa.budget import DualController
 from staa.attacks.staa.generator import Generator, GeneratorOutput
@@ -50,14 +49,16 @@ from staa.attacks.staa.schedule import DensitySchedule
 from staa.attacks.staa.train_config import LAMBDAS, STAATrainConfig, check_setup
 from staa.attacks.staa.validation import clean_labels, validate
 from staa.audio import SAMPLE_RATE
-from staa.io.checkpoint import load_state, save_state
 from staa.data import augment
 from staa.data.cache import PreparedCorpus, Split
 from staa.errors import CheckpointError
-from staa.models.base import SERModel
+from staa.io.checkpoint import load_state, save_state
 from staa.io.outputs import write_json
+from staa.models.base import SERModel
+from staa.runtime import distributed as ddp
 from staa.runtime.progress import progress
 from staa.runtime.reproducibility import provenance, seed_everything
+
 
 @dataclass
 class _Run:
@@ -126,10 +127,17 @@ def _plan(generator: Generator, cfg: STAATrainConfig, n_train: int) -> _Run:
     steps = cfg.steps or cfg.epochs * per_pass
     g = generator.config
     target = g.k_percent if g.factorised and g.mask == "topk" else 100.0
-    return _Run(steps, per_pass, cfg.eval_every or per_pass, DensitySchedule(target, cfg.dense_steps, cfg.anneal_steps).fitted(steps))
+    return _Run(
+        steps,
+        per_pass,
+        cfg.eval_every or per_pass,
+        DensitySchedule(target, cfg.dense_steps, cfg.anneal_steps).fitted(steps),
+    )
 
 
-def _lr_scheduler(optimizer: torch.optim.Optimizer, cfg: STAATrainConfig, run: _Run) -> torch.optim.lr_scheduler.LRScheduler:
+def _lr_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: STAATrainConfig, run: _Run
+) -> torch.optim.lr_scheduler.LRScheduler:
     if cfg.lr_schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=run.steps)
     return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size * run.per_pass, gamma=cfg.gamma_lr)
@@ -273,7 +281,9 @@ def _checkpoint(
     """Validate, record, keep ``best/`` if this checkpoint is the best within the budget, save the state."""
     t0 = time.perf_counter()
     names = sorted(run.sums)
-    totals = ddp.all_reduce_sum(torch.tensor([run.sums[k] for k in names] + [run.seen], dtype=torch.float64, device=device))
+    totals = ddp.all_reduce_sum(
+        torch.tensor([run.sums[k] for k in names] + [run.seen], dtype=torch.float64, device=device)
+    )
     seen = max(1.0, float(totals[-1]))
     record = {
         "step": step + 1,

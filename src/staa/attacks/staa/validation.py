@@ -12,12 +12,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from staa.runtime import distributed as ddp
 from staa.attacks.staa.generator import Generator
 from staa.attacks.staa.train_config import STAATrainConfig
 from staa.data.cache import Split
 from staa.metrics import mean_snr, snr_db, sparsity, succeeded
 from staa.models.base import SERModel
+from staa.runtime import distributed as ddp
 
 
 def clean_labels(model: SERModel, x: Tensor, cfg: STAATrainConfig) -> Tensor:

@@ -28,7 +28,9 @@ def validate_budget(aid: str, spec: Any, path: Path | str) -> None:
     where = f"attacker '{aid}': train.budget"
     kinds = set(spec) & set(BUDGETS) if isinstance(spec, dict) else set()
     if len(kinds) != 1 or set(spec) - set(BUDGETS) - set(BUDGET_OPTIONS):
-        raise ConfigError(f"{where} needs exactly one of k_percent, snr_db (options: {', '.join(sorted(BUDGET_OPTIONS))})", path)
+        raise ConfigError(
+            f"{where} needs exactly one of k_percent, snr_db (options: {', '.join(sorted(BUDGET_OPTIONS))})", path
+        )
 
 
 def budgets(ctx: ExperimentContext) -> list[dict[str, Any]]:
@@ -45,11 +47,24 @@ def budgets(ctx: ExperimentContext) -> list[dict[str, Any]]:
                           if (h["val_asr"], h["val_sparsity_all"]) == (best["val_asr"], best["val_sparsity_all"]))  # fmt: skip
             kind = next(k for k in BUDGETS if k in budget)
             weight, metric = ("lambda_s", "val_sparsity_all") if kind == "k_percent" else ("lambda_m", "val_snr_db")
-            out.append({
-                "threat": threat, "attacker": plan.id, "label": plan.label, "budget": kind, "target": float(budget[kind]),
-                "update": budget.get("update", "multiplicative"), "steps": trained["steps"], "best_step": chosen["step"],
-                "achieved": chosen[metric], "val_asr": chosen["val_asr"], "val_sparsity_pct": chosen["val_sparsity_all"],
-                "val_snr_db": chosen["val_snr_db"], "weight": weight, "initial_lambda": trained["train_config"][weight],
-                "lambda_at_best": chosen[weight], "final_lambda": history[-1][weight],
-            })
+            out.append(
+                {
+                    "threat": threat,
+                    "attacker": plan.id,
+                    "label": plan.label,
+                    "budget": kind,
+                    "target": float(budget[kind]),
+                    "update": budget.get("update", "multiplicative"),
+                    "steps": trained["steps"],
+                    "best_step": chosen["step"],
+                    "achieved": chosen[metric],
+                    "val_asr": chosen["val_asr"],
+                    "val_sparsity_pct": chosen["val_sparsity_all"],
+                    "val_snr_db": chosen["val_snr_db"],
+                    "weight": weight,
+                    "initial_lambda": trained["train_config"][weight],
+                    "lambda_at_best": chosen[weight],
+                    "final_lambda": history[-1][weight],
+                }
+            )
     return out

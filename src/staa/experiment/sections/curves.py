@@ -52,12 +52,18 @@ def validate_sweeps(config: dict[str, Any], path: Path | str) -> None:
         if not isinstance(sweep, dict) or set(sweep) != {"k_percent"}:
             raise ConfigError(f"{where} must be a mapping {{k_percent: [1, 2, 5, 10, 20]}}, got {sweep!r}", path)
         budgets = sweep["k_percent"]
-        numbers = isinstance(budgets, list) and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in budgets)
+        numbers = isinstance(budgets, list) and all(
+            isinstance(b, (int, float)) and not isinstance(b, bool) for b in budgets
+        )
         if not numbers or not budgets or len(set(budgets)) < len(budgets) or not all(0 < b <= 100 for b in budgets):
-            raise ConfigError(f"{where}.k_percent must be a non-empty list of distinct numbers in (0, 100], got {budgets!r}", path)
+            raise ConfigError(
+                f"{where}.k_percent must be a non-empty list of distinct numbers in (0, 100], got {budgets!r}", path
+            )
         attack = spec.get("attack")
         if attack in ATTACKS and minimum_norm(attack):
-            raise ConfigError(f"{where}: {attack} is a minimum-norm attack, its whole curve comes from one run; drop 'sweep'", path)
+            raise ConfigError(
+                f"{where}: {attack} is a minimum-norm attack, its whole curve comes from one run; drop 'sweep'", path
+            )
         if not sweepable(attack):
             budgeted = ", ".join(a for a in ATTACKS if sweepable(a))
             raise ConfigError(f"{where}: attack '{attack}' has no sample budget to sweep (budgeted attacks: {budgeted}; "
@@ -68,7 +74,13 @@ def validate_sweeps(config: dict[str, Any], path: Path | str) -> None:
 
 def swept_budgets(config: dict[str, Any]) -> list[float]:
     """Every budget swept in the experiment, in increasing order (the minimum-norm curves are read there)."""
-    return sorted({float(b) for spec in config["attackers"].values() for b in ((spec or {}).get("sweep") or {}).get("k_percent", [])})
+    return sorted(
+        {
+            float(b)
+            for spec in config["attackers"].values()
+            for b in ((spec or {}).get("sweep") or {}).get("k_percent", [])
+        }
+    )
 
 
 def curves(ctx: ExperimentContext) -> dict[str, Any] | None:
@@ -87,7 +99,9 @@ def curves(ctx: ExperimentContext) -> dict[str, Any] | None:
     return {"split": split, "budgets": budgets, "minimum_norm_readings": readings, "points": points}
 
 
-def _points(ctx: ExperimentContext, threat: str, plan: AttackerPlan, split: str, readings: list[float]) -> list[dict[str, Any]]:
+def _points(
+    ctx: ExperimentContext, threat: str, plan: AttackerPlan, split: str, readings: list[float]
+) -> list[dict[str, Any]]:
     """The rows of ``plan`` on ``threat``, victim by victim: one per budget (swept) or reading (minimum-norm), or one point."""
     own = ctx.out / "adversarial" / threat / plan.id / split
     sweep = (ctx.config["attackers"][plan.id].get("sweep") or {}).get("k_percent")
@@ -95,7 +109,10 @@ def _points(ctx: ExperimentContext, threat: str, plan: AttackerPlan, split: str,
     if sweep:
         for budget in sorted(sweep):
             adv = _swept_set(ctx, threat, plan, float(budget), split)
-            found += [(p, adv.directory) for p in set_points(adv, _replayed(ctx, adv, split), attacker=plan.id, budget=float(budget))]
+            found += [
+                (p, adv.directory)
+                for p in set_points(adv, _replayed(ctx, adv, split), attacker=plan.id, budget=float(budget))
+            ]
         kind = "sweep"
     else:
         adv = AdversarialSet.load(own)

@@ -62,7 +62,9 @@ def validate_defenses(config: dict[str, Any], path: Path | str) -> None:
         raise ConfigError("defenses.pipelines must map ids to defense specs, e.g. {median5: 'median:kernel=5'}", path)
     for did, pipeline in pipelines.items():
         if not isinstance(did, str) or not ID.fullmatch(did) or did == NO_DEFENSE:
-            raise ConfigError(f"defenses.pipelines: '{did}' is not a valid id ('{NO_DEFENSE}' is the bare victim)", path)
+            raise ConfigError(
+                f"defenses.pipelines: '{did}' is not a valid id ('{NO_DEFENSE}' is the bare victim)", path
+            )
         try:
             build_defenses(pipeline)
         except ConfigError as exc:
@@ -73,9 +75,13 @@ def validate_defenses(config: dict[str, Any], path: Path | str) -> None:
     attackers = {k: v for k, v in config["attackers"].items() if v}
     for aid in spec.get("attackers") or []:
         if aid not in attackers:
-            raise ConfigError(f"defenses.attackers: '{aid}' is not an attacker of this experiment ({', '.join(attackers)})", path)
+            raise ConfigError(
+                f"defenses.attackers: '{aid}' is not an attacker of this experiment ({', '.join(attackers)})", path
+            )
         if attackers[aid].get("target") is not None:
-            raise ConfigError(f"defenses.attackers: '{aid}' is targeted; robust accuracy is measured against untargeted attacks", path)
+            raise ConfigError(
+                f"defenses.attackers: '{aid}' is targeted; robust accuracy is measured against untargeted attacks", path
+            )
     split = spec.get("split")
     if split is not None and split not in config["splits"]:
         raise ConfigError(f"defenses.split '{split}' is not one of the experiment's splits", path)
@@ -93,7 +99,9 @@ def robustness(ctx: ExperimentContext) -> dict[str, Any] | None:
     pipelines = {NO_DEFENSE: [], **{d: build_defenses(p) for d, p in spec["pipelines"].items()}}
     victims = list(spec.get("victims") or ctx.config["victims"])
     comparison = [p.id for p in attacker_plans(ctx.config, ctx.config["threat_models"][0]) if p.group == "comparison"]
-    attackers = list(spec.get("attackers") or [a for a in comparison if ctx.config["attackers"][a].get("target") is None])
+    attackers = list(
+        spec.get("attackers") or [a for a in comparison if ctx.config["attackers"][a].get("target") is None]
+    )
     adaptive, eot = bool(spec.get("adaptive", True)), int(spec.get("eot_samples", 1))
     scorer = DefendedScorer(ctx, split, pipelines, eot)
     rows: list[dict[str, Any]] = []
@@ -144,24 +152,44 @@ class DefendedScorer:
         torch.manual_seed(self.ctx.seed)  # randomised defenses draw the same noise in every run
         return evaluate_victim(adv, self.waves, model, name, key=self.key(victim, defense), device=self.ctx.device)
 
-    def rows(self, adv: AdversarialSet, threat: str, attacker: str, victim: str, mode: str, scored: dict[str, dict]) -> list[dict]:
+    def rows(
+        self, adv: AdversarialSet, threat: str, attacker: str, victim: str, mode: str, scored: dict[str, dict]
+    ) -> list[dict]:
         """Result rows of one adversarial set scored on ``victim`` behind each defense of ``scored``."""
         self.clean_acc.setdefault(victim, {}).update({d: r["clean_accuracy"] for d, r in scored.items()})
         snr, spars = adv.delta_measures(self.waves)
         return [
-            {"threat": threat, "split": self.split,
-             **robustness_row(victim, d, attacker, mode, clean_pred=r["clean_pred"], adv_pred=r["adv_pred"], y=adv.labels,
-                              clean_acc=self.clean_acc[victim], snr_db=snr, sparsity=spars)}
+            {
+                "threat": threat,
+                "split": self.split,
+                **robustness_row(
+                    victim,
+                    d,
+                    attacker,
+                    mode,
+                    clean_pred=r["clean_pred"],
+                    adv_pred=r["adv_pred"],
+                    y=adv.labels,
+                    clean_acc=self.clean_acc[victim],
+                    snr_db=snr,
+                    sparsity=spars,
+                ),
+            }
             for d, r in scored.items()
         ]
 
     def replayed(self, threat: str, attacker: str, victims: list[str]) -> list[dict[str, Any]]:
         """Non-adaptive rows: the experiment's adversarial set of (threat, attacker) on every defended victim."""
         adv = AdversarialSet.load(self.ctx.out / "adversarial" / threat / attacker / self.split)
-        self.ctx.log(f"defenses: replaying {threat} × {attacker} × {self.split} on {len(victims)} victims × {len(self.pipelines)} defenses")
+        self.ctx.log(
+            f"defenses: replaying {threat} × {attacker} × {self.split} on {len(victims)} victims × {len(self.pipelines)} defenses"
+        )
         return [
-            row for v in victims
-            for row in self.rows(adv, threat, attacker, v, "non-adaptive", {d: self.evaluate(adv, v, d) for d in self.pipelines})
+            row
+            for v in victims
+            for row in self.rows(
+                adv, threat, attacker, v, "non-adaptive", {d: self.evaluate(adv, v, d) for d in self.pipelines}
+            )
         ]
 
     def adaptive(self, victim: str, plan: AttackerPlan) -> list[dict[str, Any]]:
@@ -174,16 +202,29 @@ class DefendedScorer:
             defended = Defended(self.ctx.models[victim], pipeline, adaptive=True, eot_samples=self.eot)
             attack = per_clip_attack(plan, defended.threat_model)
             directory = self.ctx.out / "robustness" / victim / defense / plan.id / self.split
-            self.ctx.log(f"defenses: adaptive {plan.label} on {victim} + {defense} × {self.split}: {len(indices)} clips")
-            adv = self.ctx.craft_or_reuse(attack, directory, self.split, indices, identity=dict(plan.settings),
-                                          threat_key=f"{self.key(victim, defense)}:eot{self.eot}", target=None,
-                                          meta={"threat": f"{victim}+{defense}", "attacker": plan.id}, perceptual=False)
-            rows += self.rows(adv, victim, plan.id, victim, "adaptive", {defense: self.evaluate(adv, victim, defense, adaptive=True)})
+            self.ctx.log(
+                f"defenses: adaptive {plan.label} on {victim} + {defense} × {self.split}: {len(indices)} clips"
+            )
+            adv = self.ctx.craft_or_reuse(
+                attack,
+                directory,
+                self.split,
+                indices,
+                identity=dict(plan.settings),
+                threat_key=f"{self.key(victim, defense)}:eot{self.eot}",
+                target=None,
+                meta={"threat": f"{victim}+{defense}", "attacker": plan.id},
+                perceptual=False,
+            )
+            rows += self.rows(
+                adv, victim, plan.id, victim, "adaptive", {defense: self.evaluate(adv, victim, defense, adaptive=True)}
+            )
         return rows
 
     def clean_rows(self, victims: list[str]) -> list[dict[str, Any]]:
         """Clean accuracy of every (victim, defense) on the attacked clips, and its cost against ``none``."""
         return [
             {"victim": v, "defence": d, "clean_accuracy": acc, "clean_cost": self.clean_acc[v][NO_DEFENSE] - acc}
-            for v in victims for d, acc in self.clean_acc.get(v, {}).items()
+            for v in victims
+            for d, acc in self.clean_acc.get(v, {}).items()
         ]

@@ -60,7 +60,9 @@ def attack_seeds(ctx: ExperimentContext, rows: list[dict[str, Any]]) -> dict[str
     seeds = extra_seeds(ctx)
     if not seeds:
         return None
-    runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {(r["threat"], r["attacker"], r["split"]): [r] for r in rows}
+    runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {
+        (r["threat"], r["attacker"], r["split"]): [r] for r in rows
+    }
     for seed in seeds:
         repeat = ctx.for_attack_seed(seed)
         for threat in ctx.config["threat_models"]:

@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
-from staa.errors import ConfigError
 from staa.attacks.base import FittedAttack
 from staa.attacks.registry import ATTACKS, attack_class
+from staa.errors import ConfigError
 from staa.evaluation.targeted import success_rates, target_entry
 from staa.evaluation.transfer import evaluate_victim, predict, rate_intervals
 from staa.experiment.context import ExperimentContext
@@ -43,7 +43,9 @@ def validate_targeted(config: dict[str, Any], path: Path | str) -> None:
     attackers = {k: v for k, v in config["attackers"].items() if v}
     for aid in spec["attackers"]:
         if aid not in attackers:
-            raise ConfigError(f"targeted.attackers: '{aid}' is not an attacker of this experiment ({', '.join(attackers)})", path)
+            raise ConfigError(
+                f"targeted.attackers: '{aid}' is not an attacker of this experiment ({', '.join(attackers)})", path
+            )
         if not per_clip(attackers[aid]["attack"]):
             raise ConfigError(
                 f"targeted.attackers: '{aid}' ({attackers[aid]['attack']}) would need training per target class; "
@@ -112,9 +114,17 @@ def _success_per_target(
             continue
         directory = ctx.out / "targeted" / threat / plan.id / split_name / name
         ctx.log(f"targeted: {threat} × {plan.label} → {name} × {split_name}: {len(rows)} clips")
-        adv = ctx.craft_or_reuse(attack, directory, split_name, rows, identity=dict(plan.settings),
-                                 threat_key=ctx.fingerprints[threat], target=t,
-                                 meta={"threat": threat, "attacker": plan.id}, perceptual=False)
+        adv = ctx.craft_or_reuse(
+            attack,
+            directory,
+            split_name,
+            rows,
+            identity=dict(plan.settings),
+            threat_key=ctx.fingerprints[threat],
+            target=t,
+            meta={"threat": threat, "attacker": plan.id},
+            perceptual=False,
+        )
         snr, spars = adv.delta_measures(split.waves)
         replays = {
             v: evaluate_victim(adv, split.waves, ctx.models[v], v, key=ctx.fingerprints[v], device=ctx.device)
@@ -127,5 +137,12 @@ def _success_per_target(
     victims_mean = {
         v: sum(e["victims"][v] for e in rated) / len(rated) if rated else None for v in ctx.config["victims"]
     }
-    return {"threat": threat, "attacker": plan.id, "attack": plan.attack, "label": plan.label, "split": split_name,
-            **summary, "victims_mean": victims_mean}
+    return {
+        "threat": threat,
+        "attacker": plan.id,
+        "attack": plan.attack,
+        "label": plan.label,
+        "split": split_name,
+        **summary,
+        "victims_mean": victims_mean,
+    }
