@@ -337,12 +337,13 @@ def paper_tables(results: dict[str, Any]) -> list[Table]:
     if any(r["group"] in GROUPS_OF_ATTACK_TABLE for r in results["attacks"]):
         tables.append(attack_table(results))
         tables.append(attack_table(results, metric="correct_to_wrong", name="attacks_correct_to_wrong"))
-    if any(r["group"] == "ablation" for r in results["attacks"]):
+    ablated = {r["attack"] for r in results["attacks"] if r["group"] == "ablation"}  # beside the full attack
+    if ablated:
         corpus = results["corpus"]["name"]
         tables.append(
             attack_table(
                 results,
-                select=lambda row: row["group"] == "ablation" or row["attack"] == "staa",
+                select=lambda row: row["group"] == "ablation" or row["attack"] in ablated,
                 name="ablations",
                 title=f"Ablation study of STAA-Net on {corpus}; victim columns: ASR (%)",
             )
