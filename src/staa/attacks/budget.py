@@ -10,7 +10,7 @@ so δ's peak is at least ``eps_db`` dB under the clip's peak on any corpus, at a
 Why the peak and not the active-speech RMS: the two differ by the clip's crest factor (peak over active
 RMS), and its median is the same on the EmoDB and RAVDESS subsets (16.9 dB each; 2.6 dB lower on the
 synthetic corpus), so on real speech either keeps δ at the same level under the heard speech from corpus to
-corpus (``benchmarks/budget_reference.py``, docs/budgets.md). The peak needs no voice-activity threshold,
+corpus (``research/budget_reference.py``, docs/budgets.md). The peak needs no voice-activity threshold,
 and it is what the reported SNR (:func:`staa.metrics.snr_db`, a peak SNR) divides by: an attack that spends
 its whole budget reports exactly ``eps_db`` on every corpus, the synthetic one included, where an
 active-RMS reference would move each corpus's peak SNR by its crest factor.

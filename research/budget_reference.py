@@ -15,7 +15,7 @@ eps_db exactly; an active-RMS reference would move every corpus's peak SNR by it
 
 Reproduce::
 
-    python benchmarks/budget_reference.py --emodb /work/shared/data/emodb-subset \\
+    python research/budget_reference.py --emodb /work/shared/data/emodb-subset \\
         --ravdess /work/shared/data/ravdess-subset
 """
 

@@ -10,9 +10,9 @@ table of the median peak SNR (dB, over the clips whose δ is not zero) per attac
 
 Reproduce, e.g. the shipped ``emodb`` file at its relative budget and at the absolute ε 0.05 it replaced::
 
-    python benchmarks/budget_snr.py emodb --emodb /work/shared/data/emodb-subset \\
+    python research/budget_snr.py emodb --emodb /work/shared/data/emodb-subset \\
         --ravdess /work/shared/data/ravdess-subset --clips 16
-    python benchmarks/budget_snr.py emodb --set eps_db=null --set eps=0.05 --emodb ... --ravdess ...
+    python research/budget_snr.py emodb --set eps_db=null --set eps=0.05 --emodb ... --ravdess ...
 
 (``--set attackers.sparsefool.settings.deepfool_steps=10`` keeps SparseFool, whose DeepFool steps on an
 untrained model rarely cross a boundary, to minutes.)
