@@ -28,8 +28,8 @@ def test_ablations_inherit_their_attacker_and_controls_follow_alignment():
     config = load_config("demo", ["ablations.no_mag={of: staa, label: w/o magnitude, train: {no_magnitude: true}}"])
     plans = {p.id: p for p in attacker_plans(config, "emo18")}
     assert plans["no_mag"].group == "ablation" and plans["no_mag"].attack == "staa"
-    assert plans["no_mag"].train == {"preset": "topk", "steps": 300, "dense_steps": 60, "anneal_steps": 120,
-                                     "eval_every": 50, "no_magnitude": True}  # fmt: skip
+    assert plans["no_mag"].train == {**config["attackers"]["staa"]["train"], "no_magnitude": True}
+    assert plans["no_mag"].train != plans["staa"].train  # the ablation's own setting on top of its attacker's
     assert plans["zero"].group == plans["authors_shift"].group == "control"
     assert plans["authors_shift"].generator == {"preset": "fast", "alignment": "authors"}
     auto = {p.id for p in attacker_plans(load_config("demo", ["controls.authors_shift=auto"]), "emo18")}
