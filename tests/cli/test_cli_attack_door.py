@@ -3,7 +3,6 @@ WAV file, a folder or a corpus split with ``-o key=value`` options and writes on
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -23,21 +22,11 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def workspace(micro_corpus, tmp_path_factory) -> Path:
+def workspace(micro_corpus, manifest_folder, tmp_path_factory) -> Path:
     """The micro corpus as WAVs with a CSV manifest, a folder of two clips of other lengths, an Emo18 checkpoint
     and a generator trained on it for 2 steps."""
     root = tmp_path_factory.mktemp("door")
-    rows = []
-    for split in ("train", "val", "test"):
-        s = micro_corpus.split(split)
-        for i, item in enumerate(s.items):
-            name = f"{split}_{i:02d}.wav"
-            write_audio(root / "wavs" / name, np.asarray(s.waves[i]))
-            rows.append({"path": f"wavs/{name}", "label": item["label"], "speaker": item["speaker"], "split": split})
-    with open(root / "manifest.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["path", "label", "speaker", "split"])
-        writer.writeheader()
-        writer.writerows(rows)
+    manifest_folder(root)
     test = micro_corpus.split("test").waves
     write_audio(root / "clips" / "one.wav", np.asarray(test[0]))
     write_audio(root / "clips" / "sub" / "two.wav", np.concatenate([test[1], test[2][:1000]]))

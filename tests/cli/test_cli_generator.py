@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -21,20 +20,10 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def workspace(micro_corpus, tmp_path_factory) -> Path:
+def workspace(manifest_folder, tmp_path_factory) -> Path:
     """WAVs of the micro corpus with a CSV manifest, and an (untrained) Emo18 checkpoint."""
     root = tmp_path_factory.mktemp("cli")
-    rows = []
-    for split in ("train", "val", "test"):
-        s = micro_corpus.split(split)
-        for i, item in enumerate(s.items):
-            name = f"{split}_{i:02d}.wav"
-            write_audio(root / "wavs" / name, np.asarray(s.waves[i]))
-            rows.append({"path": f"wavs/{name}", "label": item["label"], "speaker": item["speaker"], "split": split})
-    with open(root / "manifest.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["path", "label", "speaker", "split"])
-        writer.writeheader()
-        writer.writerows(rows)
+    manifest_folder(root)
     torch.manual_seed(0)
     build_model("emo18", num_classes=7, hidden=8).save_pretrained(root / "emo18")
     return root
