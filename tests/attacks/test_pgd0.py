@@ -89,6 +89,21 @@ def test_fooled_clips_stop_and_unfooled_ones_run_every_restart(mixed_spike, coun
     assert floor < counted.clips <= floor + 3 * (b - hopeless)
 
 
+def test_without_early_stop_every_clip_runs_every_step(mixed_spike, counting):
+    """What a timing compares: the cost no longer depends on how easily the clips are fooled."""
+    model, x, reachable = mixed_spike(6, 128, 11)
+    counted = counting(model)
+    steps, restarts, b = 8, 3, len(x)
+    PGD0(counted, 0.005, k=1, steps=steps, restarts=restarts, early_stop=False, seed=0)(x)
+    hopeless = int((~reachable).sum())
+    # all clips run every step of the first restart (with early stop the reachable ones leave after a
+    # step or two), the hopeless ones every step of the others; a restart redoes only unfooled clips
+    assert counted.clips >= 2 * b + 1 + b * steps + (restarts - 1) * hopeless * steps
+    early = counting(model)
+    PGD0(early, 0.005, k=1, steps=steps, restarts=restarts, seed=0)(x)
+    assert early.clips < 2 * b + 1 + b * steps + (restarts - 1) * hopeless * steps
+
+
 def test_the_same_seed_gives_the_same_audio(random_model, random_inputs):
     runs = [PGD0(random_model, EPS, k=100, steps=3, seed=7)(random_inputs).x_adv for _ in range(2)]
     assert torch.equal(runs[0], runs[1])

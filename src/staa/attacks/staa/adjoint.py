@@ -66,7 +66,7 @@ def front_end(model: nn.Module) -> nn.Module:
 class Context(nn.Module):
     """One coefficient per front-end channel and frame, from the front end's features and the clip's mean."""
 
-    def __init__(self, channels: int, hidden: int, layers: int, kernel: int) -> None:
+    def __init__(self, channels: int, hidden: int, layers: int, kernel: int, out: int | None = None) -> None:
         super().__init__()
         self.norm = nn.GroupNorm(1, channels, affine=False)  # the features' scale varies with the clip
         body: list[nn.Module] = []
@@ -76,7 +76,7 @@ class Context(nn.Module):
                 nn.LeakyReLU(0.1),
             ]
         self.body = nn.Sequential(*body)
-        self.out = nn.Conv1d(hidden, channels, 1)
+        self.out = nn.Conv1d(hidden, out or channels, 1)
 
     def forward(self, h: Tensor) -> Tensor:
         h = self.norm(h)
@@ -113,9 +113,13 @@ class AdjointGenerator(Generator):
         self.front = front_end(kind(recorded)).requires_grad_(False)
         self.channel_axis = isinstance(self.front, nn.Sequential)  # Emo18/Zhao19 take (B, 1, N), encoders (B, N)
         self.standardized = getattr(recorded, "normalize", True) is not False  # as the threat's own forward
-        channels = [m.out_channels for m in self.front.modules() if isinstance(m, nn.Conv1d)][-1]
-        self.context = Context(channels, config.context_channels, config.context_layers, config.context_kernel)
+        self.context = self._context(config)
         self.gain = nn.Parameter(torch.tensor(3.0))  # the scale of z/rms(z) before the bound, learned
+
+    def _context(self, config: GeneratorConfig) -> nn.Module:
+        """The network that predicts the coefficients: one per channel and frame of the front end's output."""
+        channels = [m.out_channels for m in self.front.modules() if isinstance(m, nn.Conv1d)][-1]
+        return Context(channels, config.context_channels, config.context_layers, config.context_kernel)
 
     def train(self, mode: bool = True) -> AdjointGenerator:
         super().train(mode)

@@ -20,7 +20,7 @@ ALIGNMENTS = ("exact", "authors")
 MASKS = ("topk", "threshold")
 UPSAMPLINGS = ("linear", "transposed")
 NOISES = ("clip", "fixed")  # where the carrier channels come from
-ARCHITECTURES = ("wave-u-net", "adjoint")
+ARCHITECTURES = ("wave-u-net", "adjoint", "shallow-adjoint")
 # What the fast generators use instead of the authors' choices (the authors' positions were a comb set
 # by the architecture, docs/generators.md): a per-clip top-k mask at a 10 % budget, linear up-sampling,
 # the paper's hard clip of the magnitudes, and one carrier channel drawn from each clip, which trained
@@ -140,7 +140,7 @@ class GeneratorConfig:
             ),
             (1 <= self.draws <= 64, f"draws must be in [1, 64], got {self.draws}"),
         ]
-        if self.architecture == "adjoint":
+        if self.architecture != "wave-u-net":
             checks += [
                 (
                     self.mask == "topk" or not self.factorised,
@@ -216,7 +216,20 @@ class GeneratorConfig:
         """
         return cls(**cls.renamed(overrides))
 
-    PRESETS = ("authors", "fast", "realtime", "adjoint")  # no annotation: a class constant, not a dataclass field
+    @classmethod
+    def shallow(cls, **overrides: Any) -> GeneratorConfig:
+        """The shallow adjoint generator (:mod:`staa.attacks.staa.shallow`): the adjoint generator through the
+        threat's first front-end block only, its other blocks' part learned by a two-rate context network;
+        about a tenth of the adjoint's cost (Emo18 and Zhao19 threats)."""
+        return cls(**{"architecture": "shallow-adjoint", **cls.renamed(overrides)})
+
+    PRESETS = (
+        "authors",
+        "fast",
+        "realtime",
+        "adjoint",
+        "shallow",
+    )  # no annotation: a class constant, not a dataclass field
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> GeneratorConfig:

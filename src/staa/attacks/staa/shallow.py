@@ -1,0 +1,182 @@
+"""The shallow adjoint generator: the adjoint generator cut to the threat's first front-end block, for speed.
+
+Why: the adjoint generator (:mod:`staa.attacks.staa.adjoint`) runs the threat's whole convolutional front
+end forward and backward for every clip. On Emo18 that is most of one sparse-PGD step, so it crafts only
+some thirty times faster than PGD-20, where the paper promises a hundred. Nearly all of that cost is the
+second and third blocks (their convolutions have 64–128 input channels); the first block is one input
+channel, cheap in both directions when written as a matrix product over the clip's frames. So this
+generator keeps the adjoint's principle exactly where it matters most, at the sample level, and learns the
+rest:
+
+1. h = B₁(x): the threat's first block (standardisation, convolution, batch norm, activation, max-pool),
+   frozen and taken from the threat as the adjoint generator takes the whole front end;
+2. u = C(h): a two-rate context network predicts one coefficient per first-block channel and frame: a
+   local branch at the block's frame rate (which filter, which pooling winner) scaled and shifted by a
+   coarse branch at the front end's output frame rate, which sees the clip as a whole (the class);
+3. z = J_B₁(x)ᵀ u: the coefficients carried to the samples through the block's transpose (the activation's
+   slope, each pooling window's winner, the transposed convolution, the standardisation), written out by
+   :class:`FirstBlock` rather than taken by autograd, so that training needs no second-order graph;
+4. v and the top-k mask as the adjoint generator makes them.
+
+What it gives up: the second and third blocks' structure (their filters and pooling winners) is no longer
+given; the local branch must learn what of it matters. Its cost is about a tenth of the adjoint's
+(``benchmarks/generator_speed.py``); docs/results/speed.md has both speed and success.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from staa.attacks.staa.adjoint import AdjointGenerator, Context
+from staa.attacks.staa.config import GeneratorConfig
+from staa.errors import ConfigError
+
+EPS_STD = 1e-8  # as staa.models.base.standardize
+
+
+class BlockState(NamedTuple):
+    """What the transpose of one clip batch needs from the forward pass."""
+
+    unit: Tensor  # the standardised clips (B, N), or the clips themselves for a threat that does not standardise
+    std: Tensor  # their standard deviations (B, 1); ones without standardisation
+    winners: Tensor  # (B, T, pool, C): 1 where a sample won its pooling window
+    slope: Tensor  # (B, T, C): the activation's slope at each pooled value
+    length: int  # the convolution's output length
+
+
+class FirstBlock:
+    """The first conv → batch norm → activation → max-pool block of a front end, with its transpose.
+
+    It reads the modules of the front end that the generator owns (and saves), so it holds no weights of its own.
+
+    The convolution is a matrix product of the clip's frames (one input channel: PyTorch's direct
+    convolution is several times slower for this shape on CPUs) with batch norm folded into it, in
+    (B, time, channels) layout; max-pooling keeps a mask of each window's winner for the transpose. A
+    window whose maximum is shared by several samples (a digitally silent stretch) passes the coefficient
+    to each of them: the transpose of that rule, written once for training and inference alike.
+    """
+
+    def __init__(self, front: nn.Sequential, standardized: bool = True) -> None:
+        self.standardized = standardized
+        conv, norm, act, pool = list(front)[:4]
+        shapes_ok = isinstance(conv, nn.Conv1d) and isinstance(norm, nn.BatchNorm1d) and isinstance(pool, nn.MaxPool1d)
+        if not shapes_ok or conv.in_channels != 1 or not isinstance(act, nn.LeakyReLU | nn.ELU):
+            raise ConfigError(
+                "the shallow adjoint generator needs a front end that starts with a one-channel conv → batch "
+                "norm → leaky ReLU or ELU → max-pool block (Emo18, Zhao19)"
+            )
+        if conv.stride != (1,) or conv.dilation != (1,) or pool.stride != pool.kernel_size or pool.padding != 0:
+            raise ConfigError("the shallow adjoint generator needs a stride-1 convolution and a non-overlapping pool")
+        self.conv, self.norm, self.act = conv, norm, act
+        self.pool = int(pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0])
+        self.padding = int(conv.padding[0])
+
+    @property
+    def channels(self) -> int:
+        return self.conv.out_channels
+
+    def folded(self) -> tuple[Tensor, Tensor]:
+        """(weights (K, C), bias (C,)) of conv → batch norm in eval mode as one affine map."""
+        scale = self.norm.weight / torch.sqrt(self.norm.running_var + self.norm.eps)
+        bias = self.conv.bias if self.conv.bias is not None else torch.zeros_like(scale)
+        weight = self.conv.weight[:, 0] * scale[:, None]  # (C, K)
+        return weight.T, bias * scale + self.norm.bias - self.norm.running_mean * scale
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, BlockState]:
+        """h (B, C, T) of clips x (B, N) and the state the transpose needs (no gradient: the block is frozen)."""
+        with torch.no_grad():
+            if self.standardized:
+                mean = x.mean(-1, keepdim=True)
+                std = torch.sqrt((x - mean).pow(2).mean(-1, keepdim=True) + EPS_STD)
+                unit = (x - mean) / std
+            else:
+                unit, std = x, torch.ones_like(x[:, :1])
+            weight, bias = self.folded()
+            frames = F.pad(unit, (self.padding, self.padding)).unfold(-1, weight.shape[0], 1)  # (B, L, K)
+            b, length, k = frames.shape
+            y = torch.addmm(bias, frames.reshape(b * length, k), weight).view(b, length, -1)  # (B, L, C)
+            t = length // self.pool
+            windows = y[:, : t * self.pool].reshape(b, t, self.pool, -1)
+            pooled = windows.amax(2)  # (B, T, C)
+            winners = (windows == pooled[:, :, None]).to(x.dtype)
+            h = self.act(pooled)
+            slope = self._slope(pooled)
+        return h.transpose(1, 2), BlockState(unit, std, winners, slope, length)
+
+    def _slope(self, pooled: Tensor) -> Tensor:
+        if isinstance(self.act, nn.LeakyReLU):
+            return torch.where(pooled >= 0, 1.0, self.act.negative_slope).to(pooled.dtype)
+        return torch.where(pooled > 0, torch.ones_like(pooled), self.act.alpha * torch.exp(pooled))
+
+    def transpose(self, u: Tensor, state: BlockState) -> Tensor:
+        """J_B₁(x)ᵀ u for coefficients u (B, C, T): a map (B, N) over the clip's samples, differentiable in u."""
+        unit, std, winners, slope, length = state
+        b, t, p, c = winners.shape
+        spread = (winners * (u.transpose(1, 2) * slope)[:, :, None]).reshape(b * t * p, c)
+        weight, _ = self.folded()
+        k = weight.shape[0]
+        taps = (spread @ weight.detach().T).view(b, t * p, k)  # tap i of frame j lands on padded sample j + i
+        taps = F.pad(taps, (0, 0, 0, length - t * p))  # frames after the last whole window won nothing
+        padded = sum(F.pad(taps[..., i], (i, k - 1 - i)) for i in range(k))
+        z = padded[:, self.padding : self.padding + unit.shape[-1]]
+        if not self.standardized:
+            return z
+        # the standardisation's transpose: (z − mean z − x̂·mean(x̂ z)) / σ
+        z = z - z.mean(-1, keepdim=True) - unit * (unit * z).mean(-1, keepdim=True)
+        return z / std
+
+
+class TwoRateContext(nn.Module):
+    """Coefficients u (B, C, T) = coarse scale ⊙ local(h) + coarse shift.
+
+    The local branch (a convolution and a 1×1) works at the first block's frame rate, where the transpose
+    needs detail; the coarse branch (:class:`~staa.attacks.staa.adjoint.Context`, with the clip's mean)
+    works on h averaged down to the front end's output frame rate, where the clip's class can be read.
+    """
+
+    def __init__(self, channels: int, coarse: int, hidden: int, layers: int, kernel: int) -> None:
+        super().__init__()
+        self.coarse = coarse
+        self.norm = nn.GroupNorm(1, channels, affine=False)
+        self.local = nn.Sequential(
+            nn.Conv1d(channels, channels, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv1d(channels, channels, 1)
+        )
+        self.context = Context(channels, hidden, layers, kernel, out=2 * channels)
+
+    def forward(self, h: Tensor) -> Tensor:
+        h = self.norm(h)
+        t = h.shape[-1]
+        coarse = F.avg_pool1d(h, self.coarse, self.coarse, ceil_mode=True) if t >= self.coarse else h.mean(-1, True)
+        scale, shift = self.context(coarse).repeat_interleave(self.coarse, -1)[..., :t].chunk(2, dim=1)
+        if scale.shape[-1] < t:  # a clip shorter than one coarse frame: that frame spans it
+            scale, shift = scale[..., :1].expand(-1, -1, t), shift[..., :1].expand(-1, -1, t)
+        return scale * self.local(h) + shift
+
+
+class ShallowAdjointGenerator(AdjointGenerator):
+    """``Generator.for_config(GeneratorConfig.shallow(), [threat])``: see the module docstring."""
+
+    architecture = "shallow-adjoint"
+
+    def _context(self, config: GeneratorConfig) -> nn.Module:
+        if not isinstance(self.front, nn.Sequential):
+            raise ConfigError(
+                "the shallow adjoint generator needs an Emo18- or Zhao19-style front end; "
+                "use the 'adjoint' preset for foundation models"
+            )
+        self.block = FirstBlock(self.front, self.standardized)
+        rest = [m.kernel_size for m in list(self.front)[4:] if isinstance(m, nn.MaxPool1d)]
+        coarse = math.prod(k if isinstance(k, int) else k[0] for k in rest)
+        return TwoRateContext(
+            self.block.channels, coarse, config.context_channels, config.context_layers, config.context_kernel
+        )
+
+    def adjoint(self, x: Tensor, context: nn.Module | None = None) -> Tensor:
+        """J_B₁(x)ᵀ C(B₁(x)): the context's coefficients carried back through the first block."""
+        h, state = self.block(x)
+        return self.block.transpose((self.context if context is None else context)(h), state)
