@@ -138,7 +138,7 @@ def success(args: argparse.Namespace, model: SERModel, generators: dict[str, Gen
                 "clips": len(waves),
                 "asr": interval.value,
                 "asr_interval": [interval.low, interval.high],
-                "sparsity_pct": 100 * float(torch.cat([r.sparsity for r in results]).mean()),
+                "sparsity_pct": float(torch.cat([r.sparsity for r in results]).mean()),
                 "median_snr_db": median_snr(torch.cat([r.snr_db for r in results])),
             }
         )

@@ -140,6 +140,10 @@ def train(
     micro_batch: int = typer.Option(None, help="accumulate each batch's gradient over parts of this many clips"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
     data: DataOption = None,
+    teacher: Path = typer.Option(
+        None, help="a trained adjoint generator (same threat) whose sample map the new one first learns (distillation)"
+    ),
+    distil_steps: int = typer.Option(600, min=1, help="distillation steps with --teacher"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
     device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
@@ -177,7 +181,8 @@ def train(
     if targeted:
         config = replace(config, target_class=target_index(target_class, pc.classes))
     result = train_staa_generator(arch_config, config, [m for _, m in threat_models], pc, out, budgets=budgets,
-                                  device=device, show_progress=not quiet, overwrite=overwrite)  # fmt: skip
+                                  device=device, show_progress=not quiet, overwrite=overwrite, teacher=teacher,
+                                  distil_steps=distil_steps)  # fmt: skip
     if is_main_rank():
         _report(result, out)
 

@@ -25,16 +25,18 @@ import torch
 
 from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train_generator
 from staa.attacks.staa.budget import DualController, SNRBudget, SparsityBudget
+from staa.attacks.staa.distil import check_teacher, distil
 from staa.data.cache import PreparedCorpus
 from staa.errors import ConfigError
 from staa.io.outputs import claimed, write_json
-from staa.io.weights import fingerprint
+from staa.io.weights import WEIGHTS_NAME, fingerprint, load_weights
 from staa.models.base import SERModel
 from staa.runtime import distributed as ddp
 from staa.runtime.reproducibility import seed_everything
 from staa.validation import check_fields
 
-OUTPUTS = ("best", "last", "state.pt", "train.json")  # what the trainer writes into its folder
+OUTPUTS = ("best", "last", "state.pt", "train.json", "distilled")  # what the trainer writes into its folder
+DISTIL_STEPS = 600  # enough for the shallow generator's context to level off against an adjoint teacher
 
 BUDGETS = ("k_percent", "snr_db")  # an upper bound on sparsity (λ_s adapts), a lower bound on SNR (λ_m)
 BUDGET_OPTIONS = ("update", "lr", "damping", "max_factor")  # the controllers' settings
@@ -99,11 +101,16 @@ def train_staa_generator(
     device: str | torch.device = "cpu",
     show_progress: bool = True,
     overwrite: bool = False,
+    teacher: str | Path | None = None,
+    distil_steps: int = DISTIL_STEPS,
 ) -> dict[str, Any]:
     """Train a fresh generator of ``generator_config`` under ``budgets`` (:func:`budget_controllers`) against
     ``threat_models``; resumes from ``out_dir``; returns the training record (``train.json``).
 
     ``overwrite`` starts the folder over; a finished folder with the same settings is returned as it is.
+    With ``teacher`` (a trained adjoint generator's folder, against the same threat) the fresh generator's
+    context is first distilled from it for ``distil_steps`` (:mod:`staa.attacks.staa.distil`; kept in
+    ``distilled/``, so a resumed run does not distil again), then trained as any generator.
     """
     out = Path(out_dir)
     check_train_config(train_config)
@@ -112,14 +119,38 @@ def train_staa_generator(
     spec = {"generator": generator_config.to_dict(), "train": asdict(train_config),
             "budgets": [budget_record(b) for b in budgets], "corpus": corpus.path.name,
             "threat_models": [fingerprint(m) for m in threat_models]}  # fmt: skip
+    if teacher is not None:  # recorded only when used: folders trained without one keep their claims
+        spec["distil"] = {"teacher": str(teacher), "steps": distil_steps}
     with claimed(out, spec, outputs=OUTPUTS, overwrite=overwrite, write=ddp.is_main()):
         if (out / "train.json").exists():  # written last: finished with these very settings
             return json.loads((out / "train.json").read_text())
         seed_everything(train_config.seed)  # the same initial weights whatever ran before (a resumed run, other steps)
-        result = train_generator(Generator.for_config(generator_config, threat_models), threat_models, corpus, out, train_config,
+        generator = Generator.for_config(generator_config, threat_models)
+        if teacher is not None:
+            distilled_start(generator, Path(teacher), corpus, out, distil_steps, train_config.seed, device)
+        result = train_generator(generator, threat_models, corpus, out, train_config,
                                  device=device, show_progress=show_progress, callbacks=budgets)  # fmt: skip
         if budgets:  # the trainer's train.json has the per-epoch weights; add what was asked for
             result = {**result, "budgets": [budget_record(b) for b in budgets]}
         if ddp.is_main():
             write_json(out / "train.json", result)
         return result
+
+
+def distilled_start(
+    generator: Generator, teacher: Path, corpus: PreparedCorpus, out: Path, steps: int, seed: int,
+    device: str | torch.device,
+) -> None:  # fmt: skip
+    """Distil ``generator``'s context from the adjoint generator in ``teacher`` (once: ``out/distilled``
+    holds the result and its history, which a resumed run loads instead)."""
+    folder = out / "distilled"
+    if (folder / WEIGHTS_NAME).exists():
+        load_weights(generator, folder / WEIGHTS_NAME)
+        return
+    if not (teacher / WEIGHTS_NAME).exists():
+        raise ConfigError(f"distillation: teacher {teacher} is no generator folder (no {WEIGHTS_NAME})")
+    student, source = check_teacher(generator, Generator.from_pretrained(teacher), str(teacher))
+    history = distil(student, source, corpus, steps, seed=seed, device=device)
+    if ddp.is_main():
+        generator.save_pretrained(folder)
+        write_json(folder / "distil.json", {"teacher": str(teacher), "steps": steps, "history": history})
