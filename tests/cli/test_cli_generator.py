@@ -11,6 +11,7 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
+from staa.attacks.staa import Generator, GeneratorConfig
 from staa.audio import write_audio
 from staa.cli import app
 from staa.errors import ConfigError
@@ -126,6 +127,23 @@ def test_adjoint_architecture_trains_for_its_threat_and_records_the_front_end(wo
     config = json.loads((w / "gen-adj" / "best" / "config.json").read_text())
     threat = json.loads((w / "emo18" / "config.json").read_text())
     assert config["architecture"] == "adjoint" and config["front"] == threat  # the threat's own front end
+
+
+def test_shallow_architecture_distils_from_an_adjoint_teacher(workspace: Path) -> None:
+    """--arch shallow --teacher DIR: the context first learns the teacher's map (distilled/), then trains."""
+    w = workspace
+    common = ["generator", "train", "--threat", w / "emo18", "--corpus", w / "manifest.csv", "--cache", w / "cache",
+              "--seconds", "0.25", "--steps", "2", "--dense-steps", "1", "--anneal-steps", "1", "--quiet"]  # fmt: skip
+    assert invoke(*common, "--out", w / "teacher", "--arch", "adjoint").exit_code == 0
+    result = invoke(*common, "--out", w / "gen-shallow", "--arch", "shallow", "--teacher", w / "teacher" / "best",
+                    "--distil-steps", "2")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    distilled = json.loads((w / "gen-shallow" / "distilled" / "distil.json").read_text())
+    assert distilled["steps"] == 2 and distilled["teacher"] == str(w / "teacher" / "best")
+    assert json.loads((w / "gen-shallow" / "best" / "config.json").read_text())["architecture"] == "shallow-adjoint"
+    Generator(GeneratorConfig.fast()).save_pretrained(w / "unet")
+    with pytest.raises(ConfigError, match="adjoint-family"):  # a Wave-U-Net has no sample map to learn
+        invoke(*common, "--out", w / "gen-bad", "--arch", "shallow", "--teacher", w / "unet")
 
 
 def test_checkpointing_and_micro_batches_reach_the_trainer_and_keep_the_weights(workspace: Path) -> None:

@@ -135,8 +135,10 @@ class TwoRateContext(nn.Module):
     """Coefficients u (B, C, T) = coarse scale ⊙ local(h) + coarse shift.
 
     The local branch (a convolution and a 1×1) works at the first block's frame rate, where the transpose
-    needs detail; the coarse branch (:class:`~staa.attacks.staa.adjoint.Context`, with the clip's mean)
-    works on h averaged down to the front end's output frame rate, where the clip's class can be read.
+    needs detail. The coarse branch reads the clip at the front end's output frame rate, where its class
+    can be read: two learned strided convolutions stand in for the threat's other blocks (at a fraction of
+    their cost: they run once per output frame, not once per input frame), then
+    :class:`~staa.attacks.staa.adjoint.Context` with the clip's mean.
     """
 
     def __init__(self, channels: int, coarse: int, hidden: int, layers: int, kernel: int) -> None:
@@ -146,18 +148,23 @@ class TwoRateContext(nn.Module):
         self.local = nn.Sequential(
             nn.Conv1d(channels, channels, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv1d(channels, channels, 1)
         )
-        self.context = Context(channels, hidden, layers, kernel, out=2 * channels)
+        first = max(1, round(math.sqrt(coarse)))
+        strides = (first, max(1, coarse // first))
+        self.encoder = nn.Sequential(
+            nn.Conv1d(channels, 2 * channels, 2 * strides[0], strides[0], padding=strides[0] // 2),
+            nn.LeakyReLU(0.1),
+            nn.Conv1d(2 * channels, hidden, 2 * strides[1], strides[1], padding=strides[1] // 2),
+            nn.LeakyReLU(0.1),
+        )
+        self.context = Context(hidden, hidden, layers, kernel, out=2 * channels)
 
     def forward(self, h: Tensor) -> Tensor:
         h = self.norm(h)
         t = h.shape[-1]
-        coarse = F.avg_pool1d(h, self.coarse, self.coarse, ceil_mode=True) if t >= self.coarse else h.mean(-1, True)
-        scale, shift = self.context(coarse).repeat_interleave(self.coarse, -1)[..., :t].chunk(2, dim=1)
-        if scale.shape[-1] < t:  # a clip shorter than one coarse frame: that frame spans it
-            scale, shift = scale[..., :1].expand(-1, -1, t), shift[..., :1].expand(-1, -1, t)
+        pad = (-t) % self.coarse + self.coarse  # whole coarse frames, at least one beyond the clip
+        features = self.encoder(F.pad(h, (0, pad)))
+        scale, shift = self.context(features).repeat_interleave(self.coarse, -1)[..., :t].chunk(2, dim=1)
         return scale * self.local(h) + shift
-
-
 class ShallowAdjointGenerator(AdjointGenerator):
     """``Generator.for_config(GeneratorConfig.shallow(), [threat])``: see the module docstring."""
 
