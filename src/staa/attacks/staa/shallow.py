@@ -39,14 +39,20 @@ from staa.errors import ConfigError
 EPS_STD = 1e-8  # as staa.models.base.standardize
 
 
+#: Pooling windows per chunk: a chunk's 64-channel convolution output (~1.3 MB at Emo18's pool of 10) stays
+#: in the CPU's cache between the product, the pooling and the transpose, instead of a 24 MB tensor per
+#: 6 s clip making several round trips to memory.
+CHUNK = 512
+
+
 class BlockState(NamedTuple):
     """What the transpose of one clip batch needs from the forward pass."""
 
     unit: Tensor  # the standardised clips (B, N), or the clips themselves for a threat that does not standardise
     std: Tensor  # their standard deviations (B, 1); ones without standardisation
-    winners: Tensor  # (B, T, pool, C): 1 where a sample won its pooling window
-    slope: Tensor  # (B, T, C): the activation's slope at each pooled value
-    length: int  # the convolution's output length
+    frames: Tensor  # (B, L, K): the convolution's input frames (K taps each)
+    pooled: Tensor  # (B, T, C): each window's maximum, before the activation
+    slope: Tensor  # (B, T, C): the activation's slope there
 
 
 class FirstBlock:
@@ -56,9 +62,11 @@ class FirstBlock:
 
     The convolution is a matrix product of the clip's frames (one input channel: PyTorch's direct
     convolution is several times slower for this shape on CPUs) with batch norm folded into it, in
-    (B, time, channels) layout; max-pooling keeps a mask of each window's winner for the transpose. A
-    window whose maximum is shared by several samples (a digitally silent stretch) passes the coefficient
-    to each of them: the transpose of that rule, written once for training and inference alike.
+    (B, time, channels) layout, computed :data:`CHUNK` windows at a time. The transpose recomputes a chunk's
+    product (cheap: eight taps per output) to find each window's winner rather than storing a mask as large
+    as the product. A window whose maximum is shared by several samples (a digitally silent stretch)
+    passes the coefficient to each of them: the transpose of that rule, written once for training and
+    inference alike.
     """
 
     def __init__(self, front: nn.Sequential, standardized: bool = True) -> None:
@@ -97,16 +105,21 @@ class FirstBlock:
             else:
                 unit, std = x, torch.ones_like(x[:, :1])
             weight, bias = self.folded()
-            frames = F.pad(unit, (self.padding, self.padding)).unfold(-1, weight.shape[0], 1)  # (B, L, K)
-            b, length, k = frames.shape
-            y = torch.addmm(bias, frames.reshape(b * length, k), weight).view(b, length, -1)  # (B, L, C)
-            t = length // self.pool
-            windows = y[:, : t * self.pool].reshape(b, t, self.pool, -1)
-            pooled = windows.amax(2)  # (B, T, C)
-            winners = (windows == pooled[:, :, None]).to(x.dtype)
+            frames = F.pad(unit, (self.padding, self.padding)).unfold(-1, weight.shape[0], 1).contiguous()
+            t = frames.shape[1] // self.pool
+            pooled = torch.cat([self._windows(frames, s, e, weight, bias).amax(2) for s, e in self._chunks(t)], 1)
             h = self.act(pooled)
             slope = self._slope(pooled)
-        return h.transpose(1, 2), BlockState(unit, std, winners, slope, length)
+        return h.transpose(1, 2).contiguous(), BlockState(unit, std, frames, pooled, slope)
+
+    def _chunks(self, t: int) -> list[tuple[int, int]]:
+        return [(s, min(t, s + CHUNK)) for s in range(0, t, CHUNK)]
+
+    def _windows(self, frames: Tensor, start: int, end: int, weight: Tensor, bias: Tensor) -> Tensor:
+        """The folded convolution's output over windows [start, end): (B, end − start, pool, C)."""
+        rows = frames[:, start * self.pool : end * self.pool]
+        b, n, k = rows.shape
+        return torch.addmm(bias, rows.reshape(b * n, k), weight).view(b, end - start, self.pool, -1)
 
     def _slope(self, pooled: Tensor) -> Tensor:
         if isinstance(self.act, nn.LeakyReLU):
@@ -115,13 +128,17 @@ class FirstBlock:
 
     def transpose(self, u: Tensor, state: BlockState) -> Tensor:
         """J_B₁(x)ᵀ u for coefficients u (B, C, T): a map (B, N) over the clip's samples, differentiable in u."""
-        unit, std, winners, slope, length = state
-        b, t, p, c = winners.shape
-        spread = (winners * (u.transpose(1, 2) * slope)[:, :, None]).reshape(b * t * p, c)
-        weight, _ = self.folded()
+        unit, std, frames, pooled, slope = state
+        g = (u.transpose(1, 2) * slope).contiguous()  # (B, T, C), channels innermost like the products
+        weight, bias = self.folded()
+        weight, bias = weight.detach(), bias.detach()
+        parts = []
+        for s, e in self._chunks(pooled.shape[1]):
+            winners = (self._windows(frames, s, e, weight, bias) == pooled[:, s:e, None]).to(g.dtype)
+            parts.append((winners * g[:, s:e, None]).flatten(1, 2) @ weight.T)  # (B, samples, K)
+        taps = torch.cat(parts, 1)  # tap i of frame j lands on padded sample j + i
         k = weight.shape[0]
-        taps = (spread @ weight.detach().T).view(b, t * p, k)  # tap i of frame j lands on padded sample j + i
-        taps = F.pad(taps, (0, 0, 0, length - t * p))  # frames after the last whole window won nothing
+        taps = F.pad(taps, (0, 0, 0, frames.shape[1] - taps.shape[1]))  # frames after the last window won nothing
         padded = sum(F.pad(taps[..., i], (i, k - 1 - i)) for i in range(k))
         z = padded[:, self.padding : self.padding + unit.shape[-1]]
         if not self.standardized:
@@ -165,6 +182,8 @@ class TwoRateContext(nn.Module):
         features = self.encoder(F.pad(h, (0, pad)))
         scale, shift = self.context(features).repeat_interleave(self.coarse, -1)[..., :t].chunk(2, dim=1)
         return scale * self.local(h) + shift
+
+
 class ShallowAdjointGenerator(AdjointGenerator):
     """``Generator.for_config(GeneratorConfig.shallow(), [threat])``: see the module docstring."""
 
