@@ -38,6 +38,7 @@ from staa.data.cache import prepare
 from staa.data.registry import build_corpus
 from staa.metrics import median_snr
 from staa.models import Emo18, SERModel, build_model, load_model
+from staa.runtime import allocator
 from staa.uncertainty import asr_interval
 
 BASELINES = ("sparse PGD-20", "PGD0-20")
@@ -228,6 +229,7 @@ def main() -> None:
     add_shared_arguments(parser)
     add_arguments(parser)
     args = parser.parse_args()
+    allocator.keep_freed_memory()  # as every staa command does: freed activations stay in the process
     if args.generator and (args.threat_checkpoint is None or args.root is None):
         parser.error("--generator needs --threat-checkpoint (the model it was trained against) and --root")
     print(report(run(args)))

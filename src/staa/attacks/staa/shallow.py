@@ -134,12 +134,13 @@ class FirstBlock:
         weight, bias = weight.detach(), bias.detach()
         parts = []
         for s, e in self._chunks(pooled.shape[1]):
-            winners = (self._windows(frames, s, e, weight, bias) == pooled[:, s:e, None]).to(g.dtype)
-            parts.append((winners * g[:, s:e, None]).flatten(1, 2) @ weight.T)  # (B, samples, K)
-        taps = torch.cat(parts, 1)  # tap i of frame j lands on padded sample j + i
+            windows = self._windows(frames, s, e, weight, bias)
+            winners = torch.eq(windows, pooled[:, s:e, None], out=windows)  # 1.0 / 0.0, in the product's memory
+            spread = (winners * g[:, s:e, None]).flatten(1, 2)  # (B, samples, C)
+            parts.append(weight @ spread.transpose(1, 2))  # (B, K, samples): a wide product, fast on CPUs
         k = weight.shape[0]
-        taps = F.pad(taps, (0, 0, 0, frames.shape[1] - taps.shape[1]))  # frames after the last window won nothing
-        padded = sum(F.pad(taps[..., i], (i, k - 1 - i)) for i in range(k))
+        taps = F.pad(torch.cat(parts, -1), (0, frames.shape[1] - e * self.pool))  # later frames won nothing
+        padded = sum(F.pad(taps[:, i], (i, k - 1 - i)) for i in range(k))  # tap i of frame j: sample j + i
         z = padded[:, self.padding : self.padding + unit.shape[-1]]
         if not self.standardized:
             return z
