@@ -156,28 +156,33 @@ class TwoRateContext(nn.Module):
     needs detail. The coarse branch reads the clip at the front end's output frame rate, where its class
     can be read: two learned strided convolutions stand in for the threat's other blocks (at a fraction of
     their cost: they run once per output frame, not once per input frame), then
-    :class:`~staa.attacks.staa.adjoint.Context` with the clip's mean.
+    :class:`~staa.attacks.staa.adjoint.Context` with the clip's mean. Both branches also read each window's
+    loudness (log mean square of the standardised clip): the threat's deeper blocks make its coefficients
+    small in pauses and silence, which the first block's features alone do not show (its outputs there are
+    the batch norm's constant shift).
     """
 
     def __init__(self, channels: int, coarse: int, hidden: int, layers: int, kernel: int) -> None:
         super().__init__()
         self.coarse = coarse
         self.norm = nn.GroupNorm(1, channels, affine=False)
+        inputs = channels + 1  # the features and the loudness
         self.local = nn.Sequential(
-            nn.Conv1d(channels, channels, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv1d(channels, channels, 1)
+            nn.Conv1d(inputs, channels, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv1d(channels, channels, 1)
         )
         first = max(1, round(math.sqrt(coarse)))
         strides = (first, max(1, coarse // first))
         self.encoder = nn.Sequential(
-            nn.Conv1d(channels, 2 * channels, 2 * strides[0], strides[0], padding=strides[0] // 2),
+            nn.Conv1d(inputs, 2 * channels, 2 * strides[0], strides[0], padding=strides[0] // 2),
             nn.LeakyReLU(0.1),
             nn.Conv1d(2 * channels, hidden, 2 * strides[1], strides[1], padding=strides[1] // 2),
             nn.LeakyReLU(0.1),
         )
         self.context = Context(hidden, hidden, layers, kernel, out=2 * channels)
 
-    def forward(self, h: Tensor) -> Tensor:
-        h = self.norm(h)
+    def forward(self, h: Tensor, loudness: Tensor) -> Tensor:
+        """Coefficients for features h (B, C, T) and the windows' loudness (B, 1, T)."""
+        h = torch.cat([self.norm(h), loudness], dim=1)
         t = h.shape[-1]
         pad = (-t) % self.coarse + self.coarse  # whole coarse frames, at least one beyond the clip
         features = self.encoder(F.pad(h, (0, pad)))
@@ -206,4 +211,7 @@ class ShallowAdjointGenerator(AdjointGenerator):
     def adjoint(self, x: Tensor, context: nn.Module | None = None) -> Tensor:
         """J_B₁(x)ᵀ C(B₁(x)): the context's coefficients carried back through the first block."""
         h, state = self.block(x)
-        return self.block.transpose((self.context if context is None else context)(h), state)
+        t, p = h.shape[-1], self.block.pool
+        power = state.unit[:, : t * p].reshape(len(x), t, p).pow(2).mean(-1)
+        loudness = torch.log10(power + 1e-8)[:, None]  # (B, 1, T); silence −8, speech around 0
+        return self.block.transpose((self.context if context is None else context)(h, loudness), state)
