@@ -63,10 +63,9 @@ def test_its_first_block_and_transpose_are_the_threats_own(arch: str) -> None:
     first.retain_grad()
     threat.head(threat.cnn[4:](first)).logsumexp(-1).sum().backward()
     h, state = g.block(x)
-    assert torch.allclose(h, first.detach(), rtol=1e-9, atol=1e-9)
-    assert torch.allclose(
-        g.block.transpose(first.grad, state), xi.grad, rtol=1e-6, atol=1e-9 * float(xi.grad.abs().max())
-    )
+    assert torch.allclose(h.transpose(1, 2), first.detach(), rtol=1e-9, atol=1e-9)  # (B, T, C) against (B, C, T)
+    z = g.block.transpose(first.grad.transpose(1, 2), state)
+    assert torch.allclose(z, xi.grad, rtol=1e-6, atol=1e-9 * float(xi.grad.abs().max()))
     assert float(xi.grad.abs().max()) > 0
 
 

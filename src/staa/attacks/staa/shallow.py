@@ -96,7 +96,7 @@ class FirstBlock:
         return weight.T, bias * scale + self.norm.bias - self.norm.running_mean * scale
 
     def __call__(self, x: Tensor) -> tuple[Tensor, BlockState]:
-        """h (B, C, T) of clips x (B, N) and the state the transpose needs (no gradient: the block is frozen)."""
+        """h (B, T, C) of clips x (B, N) and the state the transpose needs (no gradient: the block is frozen)."""
         with torch.no_grad():
             if self.standardized:
                 mean = x.mean(-1, keepdim=True)
@@ -110,7 +110,7 @@ class FirstBlock:
             pooled = torch.cat([self._windows(frames, s, e, weight, bias).amax(2) for s, e in self._chunks(t)], 1)
             h = self.act(pooled)
             slope = self._slope(pooled)
-        return h.transpose(1, 2).contiguous(), BlockState(unit, std, frames, pooled, slope)
+        return h, BlockState(unit, std, frames, pooled, slope)
 
     def _chunks(self, t: int) -> list[tuple[int, int]]:
         return [(s, min(t, s + CHUNK)) for s in range(0, t, CHUNK)]
@@ -127,9 +127,9 @@ class FirstBlock:
         return torch.where(pooled > 0, torch.ones_like(pooled), self.act.alpha * torch.exp(pooled))
 
     def transpose(self, u: Tensor, state: BlockState) -> Tensor:
-        """J_B₁(x)ᵀ u for coefficients u (B, C, T): a map (B, N) over the clip's samples, differentiable in u."""
+        """J_B₁(x)ᵀ u for coefficients u (B, T, C): a map (B, N) over the clip's samples, differentiable in u."""
         unit, std, frames, pooled, slope = state
-        g = (u.transpose(1, 2) * slope).contiguous()  # (B, T, C), channels innermost like the products
+        g = u * slope  # (B, T, C), channels innermost like the products
         weight, bias = self.folded()
         weight, bias = weight.detach(), bias.detach()
         parts = []
@@ -150,43 +150,43 @@ class FirstBlock:
 
 
 class TwoRateContext(nn.Module):
-    """Coefficients u (B, C, T) = coarse scale ⊙ local(h) + coarse shift.
+    """Coefficients u (B, T, C) = coarse scale ⊙ local(h) + coarse shift, all in (B, time, channels) layout.
 
-    The local branch (a convolution and a 1×1) works at the first block's frame rate, where the transpose
+    The local branch (two per-frame linear maps) works at the first block's frame rate, where the transpose
     needs detail. The coarse branch reads the clip at the front end's output frame rate, where its class
-    can be read: two learned strided convolutions stand in for the threat's other blocks (at a fraction of
-    their cost: they run once per output frame, not once per input frame), then
+    can be read: two learned strided maps over non-overlapping runs of frames stand in for the threat's other
+    blocks (at a fraction of their cost: each output frame is computed once, not once per input frame), then
     :class:`~staa.attacks.staa.adjoint.Context` with the clip's mean. Both branches also read each window's
     loudness (log mean square of the standardised clip): the threat's deeper blocks make its coefficients
     small in pauses and silence, which the first block's features alone do not show (its outputs there are
-    the batch norm's constant shift).
+    the batch norm's constant shift). Every map is a matrix product on the channels-last features the block
+    makes, so no layout is copied.
     """
 
     def __init__(self, channels: int, coarse: int, hidden: int, layers: int, kernel: int) -> None:
         super().__init__()
-        self.coarse = coarse
-        self.norm = nn.GroupNorm(1, channels, affine=False)
         inputs = channels + 1  # the features and the loudness
-        self.local = nn.Sequential(
-            nn.Conv1d(inputs, channels, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv1d(channels, channels, 1)
-        )
         first = max(1, round(math.sqrt(coarse)))
-        strides = (first, max(1, coarse // first))
-        self.encoder = nn.Sequential(
-            nn.Conv1d(inputs, 2 * channels, 2 * strides[0], strides[0], padding=strides[0] // 2),
-            nn.LeakyReLU(0.1),
-            nn.Conv1d(2 * channels, hidden, 2 * strides[1], strides[1], padding=strides[1] // 2),
-            nn.LeakyReLU(0.1),
+        self.strides = (first, max(1, coarse // first))
+        self.coarse = self.strides[0] * self.strides[1]
+        self.local = nn.Sequential(nn.Linear(inputs, channels), nn.LeakyReLU(0.1), nn.Linear(channels, channels))
+        self.encoder = nn.ModuleList(
+            [nn.Linear(self.strides[0] * inputs, 2 * channels), nn.Linear(self.strides[1] * 2 * channels, hidden)]
         )
         self.context = Context(hidden, hidden, layers, kernel, out=2 * channels)
 
     def forward(self, h: Tensor, loudness: Tensor) -> Tensor:
-        """Coefficients for features h (B, C, T) and the windows' loudness (B, 1, T)."""
-        h = torch.cat([self.norm(h), loudness], dim=1)
-        t = h.shape[-1]
-        pad = (-t) % self.coarse + self.coarse  # whole coarse frames, at least one beyond the clip
-        features = self.encoder(F.pad(h, (0, pad)))
-        scale, shift = self.context(features).repeat_interleave(self.coarse, -1)[..., :t].chunk(2, dim=1)
+        """Coefficients (B, T, C) for features h (B, T, C) and the windows' loudness (B, T, 1)."""
+        b, t, _ = h.shape
+        mean = h.mean((1, 2), keepdim=True)  # one group over the clip, as GroupNorm(1) without affine
+        h = (h - mean) * torch.rsqrt(h.var((1, 2), unbiased=False, keepdim=True) + 1e-5)
+        h = torch.cat([h, loudness], dim=-1)
+        frames = -(-t // self.coarse) + 1  # whole coarse frames, at least one beyond the clip
+        runs = F.pad(h, (0, 0, 0, frames * self.coarse - t))
+        for stride, layer in zip(self.strides, self.encoder):
+            runs = F.leaky_relu(layer(runs.reshape(b, -1, stride * runs.shape[-1])), 0.1)
+        coefficients = self.context(runs.transpose(1, 2)).transpose(1, 2)  # (B, frames, 2C)
+        scale, shift = coefficients.repeat_interleave(self.coarse, 1)[:, :t].chunk(2, dim=-1)
         return scale * self.local(h) + shift
 
 
@@ -211,7 +211,7 @@ class ShallowAdjointGenerator(AdjointGenerator):
     def adjoint(self, x: Tensor, context: nn.Module | None = None) -> Tensor:
         """J_B₁(x)ᵀ C(B₁(x)): the context's coefficients carried back through the first block."""
         h, state = self.block(x)
-        t, p = h.shape[-1], self.block.pool
+        t, p = h.shape[1], self.block.pool
         power = state.unit[:, : t * p].reshape(len(x), t, p).pow(2).mean(-1)
-        loudness = torch.log10(power + 1e-8)[:, None]  # (B, 1, T); silence −8, speech around 0
+        loudness = torch.log10(power + 1e-8)[..., None]  # (B, T, 1); silence −8, speech around 0
         return self.block.transpose((self.context if context is None else context)(h, loudness), state)
