@@ -41,7 +41,7 @@ ArchOption = Annotated[
         help="generator architecture: authors (≈50.7 M parameters), fast (≈0.2 M), realtime (fast on 2-sample frames), "
         "adjoint (the threat's own front end, transposed: Emo18's or Zhao19's convolutions, "
         "a foundation model's feature encoder), or shallow (the adjoint through the first block only, "
-        "several times faster; Emo18 and Zhao19)"
+        "about three times faster; Emo18 and Zhao19)"
     ),
 ]
 BoundOption = Annotated[

@@ -220,7 +220,7 @@ class GeneratorConfig:
     def shallow(cls, **overrides: Any) -> GeneratorConfig:
         """The shallow adjoint generator (:mod:`staa.attacks.staa.shallow`): the adjoint generator through the
         threat's first front-end block only, its other blocks' part learned by a two-rate context network;
-        about a tenth of the adjoint's cost (Emo18 and Zhao19 threats)."""
+        about a third of the adjoint's cost, below the `realtime` Wave-U-Net's (Emo18 and Zhao19 threats)."""
         return cls(**{"architecture": "shallow-adjoint", **cls.renamed(overrides)})
 
     PRESETS = (

@@ -19,8 +19,8 @@ rest:
 4. v and the top-k mask as the adjoint generator makes them.
 
 What it gives up: the second and third blocks' structure (their filters and pooling winners) is no longer
-given; the local branch must learn what of it matters. Its cost is about a tenth of the adjoint's
-(``benchmarks/generator_speed.py``); docs/results/speed.md has both speed and success.
+given; the local branch must learn what of it matters. Its cost is about a third of the adjoint's
+(``benchmarks/generator_speed.py``); docs/results/shallow-generator.md has both speed and success.
 """
 
 from __future__ import annotations
