@@ -14,9 +14,11 @@ whether the gain exceeds the half-width of today's own interval.
     OMP_NUM_THREADS=1 PYTHONPATH=src python research/ser_recipe.py --out runs/ser-recipe
 
 Corpora default to ../shared/data/{emodb,ravdess}-subset; runs go one after another, on ``--threads``
-threads (default :data:`staa.runtime.threads.DEFAULT_THREADS`). ``--set key=value`` changes a setting of the small-corpus recipe (value
-parsed as JSON, e.g. ``--set epochs=40 --set augment.mix_prob=0``) and ``--tag`` names that variant's
-folder, so variants can be compared on the same splits.
+threads (default :data:`staa.runtime.threads.DEFAULT_THREADS`). ``--set key=value`` changes a setting of the
+small-corpus recipe, or of the paper's (``--recipes paper``: today's recipe open to changes), values parsed
+as JSON, e.g. ``--set epochs=40 --set augment.mix_prob=0``, or ``--set init_from='"runs/pretrain/best"'``
+to fine-tune a model pre-trained by ``research/ser_pretrain.py``; ``--tag`` names that variant's folder,
+so variants can be compared on the same splits.
 """
 
 from __future__ import annotations
@@ -57,9 +59,12 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
 
 
 def recipe_config(recipe: str, model: str, seed: int, overrides: dict[str, Any]) -> TrainConfig:
-    """Today's recipe, or the small-corpus one with ``overrides`` (a partial ``augment`` changes some strengths)."""
+    """Today's recipe; or the paper's (today's 20 epochs) or the small-corpus one with ``overrides`` (a partial
+    ``augment`` changes some strengths of the small-corpus recipe)."""
     if recipe == "today":
         return TrainConfig.paper(model_class(model), seed=seed, epochs=TODAY_EPOCHS)
+    if recipe == "paper":
+        return TrainConfig.paper(model_class(model), seed=seed, **{"epochs": TODAY_EPOCHS, **overrides})
     return TrainConfig.small_corpus(model_class(model), seed=seed, **overrides)
 
 
@@ -142,10 +147,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA))
     parser.add_argument("--models", nargs="+", default=["emo18", "zhao19"])
-    parser.add_argument("--recipes", nargs="+", default=["today", "small_corpus"], choices=["today", "small_corpus"])
+    parser.add_argument("--recipes", nargs="+", default=["today", "small_corpus"],
+                        choices=["today", "paper", "small_corpus"])  # fmt: skip
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--set", dest="settings", action="append", default=[], help="small-corpus override key=value")
-    parser.add_argument("--tag", default="small_corpus", help="folder name of the small-corpus variant")
+    parser.add_argument("--set", dest="settings", action="append", default=[], help="recipe override key=value")
+    parser.add_argument("--tag", help="folder name of the paper or small-corpus variant (default: the recipe's name)")
     parser.add_argument("--root", action="append", default=[], help="corpus=folder, to use other copies")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="CPU threads of each training")
     args = parser.parse_args()
@@ -156,7 +162,7 @@ def main() -> None:
     for corpus, pc in corpora.items():
         for model in args.models:
             for recipe in args.recipes:
-                name = recipe if recipe == "today" else args.tag
+                name = recipe if recipe == "today" else args.tag or recipe
                 for seed in args.seeds:
                     out = args.out / corpus / model / name / f"seed{seed}"
                     with torch_threads(args.threads):

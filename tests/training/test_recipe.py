@@ -132,5 +132,5 @@ def test_recipe_fields_at_their_defaults_are_recognised() -> None:
     paper = TrainConfig()
     assert all(recipe.left_at_default(paper, name) for name in recipe.FIELDS)
     assert not recipe.left_at_default(paper, "lr")  # not a recipe field: always claimed
-    small = TrainConfig.small_corpus(Emo18)
+    small = TrainConfig.small_corpus(Emo18, init_from="pretrained/best")  # every part switched on
     assert not any(recipe.left_at_default(small, name) for name in recipe.FIELDS)

@@ -135,18 +135,23 @@ def fingerprint(module: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def load_weights(module: nn.Module, path: str | Path) -> None:
-    """Load safetensors weights strictly into ``module``, with a one-line error for any mismatch."""
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, all finite; one line naming the file otherwise."""
     path = Path(path)
-    name = type(module).__name__
     _check_readable(path)
     try:
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types for corrupt/foreign files
         raise CheckpointError(f"not a safetensors file ({first_line(exc)})", path) from None
-    own = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-    _check_state(name, own, {k: tuple(v.shape) for k, v in state.items()}, path)
     bad = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if bad is not None:
         raise CheckpointError(f"weights contain NaN or infinite values ('{bad}')", path)
+    return state
+
+
+def load_weights(module: nn.Module, path: str | Path) -> None:
+    """Load safetensors weights strictly into ``module``, with a one-line error for any mismatch."""
+    state = read_weights(path)
+    own = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    _check_state(type(module).__name__, own, {k: tuple(v.shape) for k, v in state.items()}, Path(path))
     module.load_state_dict(state)

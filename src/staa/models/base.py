@@ -71,6 +71,9 @@ class SERModel(nn.Module):
     # True for models that fine-tune a pretrained encoder: the paper trains them on another schedule
     # (20 epochs at lr 3e-5 instead of 30 at 1e-3; staa.training.ser.TrainConfig.paper).
     fine_tunes_pretrained: ClassVar[bool] = False
+    # The state-dict prefix of the layer whose rows are the classes: a warm start
+    # (staa.models.warm_start) copies these rows by class name, every other weight as it is.
+    output_layer: ClassVar[str] = "head.linear"
 
     def __init__(self, config: SERConfig) -> None:
         super().__init__()

@@ -84,6 +84,7 @@ class FoundationSER(SERModel):
     encoder_config_class: ClassVar[type[PretrainedConfig]]
     encoder_class: ClassVar[type[PreTrainedModel]]
     fine_tunes_pretrained: ClassVar[bool] = True
+    output_layer: ClassVar[str] = "classifier"
 
     def __init__(self, config: FoundationConfig) -> None:
         super().__init__(config)

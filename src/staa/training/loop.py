@@ -5,7 +5,7 @@ files of a killed run removed), the seed, the optimiser (the paper's Adam, or Ad
 :func:`staa.training.recipe.optimizer`), early stopping on validation UAR (``patience``), resuming from
 ``last.pt`` (weights, optimiser, history and RNG states), the data-parallel wrapper and global-batch
 batch norm under ``torchrun`` (see :mod:`staa.runtime.distributed`), the validation UAR after every epoch,
-``best/`` (the best validation UAR so far, safetensors), ``last.pt`` and the final ``train.json`` (each
+a warm start from another checkpoint (``init_from``); ``best/`` (the best validation UAR so far, safetensors), ``last.pt`` and the final ``train.json`` (each
 epoch's seconds and clips per second); the claim on the folder (``spec.json``: the model's config and
 initial weights, the training config and the corpus), so that a resumed or repeated run with other
 settings is refused instead of continuing a different training, and a finished run with the same
@@ -36,6 +36,7 @@ from staa.io.checkpoint import load_state, save_state
 from staa.io.outputs import claimed, remove_partial_outputs, write_json
 from staa.io.weights import fingerprint
 from staa.models.base import SERModel
+from staa.models.warm_start import warm_start
 from staa.runtime import distributed as ddp
 from staa.runtime.reproducibility import provenance, seed_everything
 from staa.training import recipe
@@ -60,6 +61,7 @@ class LoopConfig(Protocol):
     weight_decay: float
     patience: int | None
     schedule: str
+    init_from: str | None
 
 
 def fit(
@@ -91,6 +93,8 @@ def fit(
     if int(train.labels.max()) >= model.num_classes:
         raise DataError(f"corpus has more classes than the model's {model.num_classes}", corpus.path)
     model.check_fits(corpus.classes, corpus.sample_rate, length=corpus.length)
+    if cfg.init_from is not None:
+        warm_start(model, cfg.init_from)  # before the claim, whose initial weights are then the copied ones
     grows = cfg.schedule == "constant"  # a decaying lr depends on the planned number of epochs
     train_spec = {k: v for k, v in asdict(cfg).items()  # type: ignore[call-overload]
                   if (k != "epochs" or not grows) and not recipe.left_at_default(cfg, k)}  # fmt: skip

@@ -36,8 +36,9 @@ from staa.data.cache import Split
 
 BALANCES = ("none", "sampler", "loss")
 SCHEDULES = ("constant", "cosine")
-#: The recipe's fields of a training config; at their defaults they switch their part off.
-FIELDS = ("warmup_epochs", "schedule", "weight_decay", "patience", "balance", "augment")
+#: The recipe's fields of a training config; at their defaults they switch their part off (``init_from``:
+#: the checkpoint a warm start copies its weights from, read by :mod:`staa.training.loop`).
+FIELDS = ("warmup_epochs", "schedule", "weight_decay", "patience", "balance", "augment", "init_from")
 
 
 class Recipe(Protocol):

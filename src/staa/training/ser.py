@@ -43,7 +43,10 @@ class TrainConfig:
     """SER training settings; the defaults are the paper's schedule for scratch models (§4.2).
 
     The recipe fields (``warmup_epochs`` … ``augment``) are read by :mod:`staa.training.recipe`; their
-    defaults switch every part off. Two named recipes (:data:`TRAINING_RECIPES`): :meth:`paper` and
+    defaults switch every part off. ``init_from`` names a checkpoint folder of the same architecture to
+    start from instead of the model's own initial weights (:func:`staa.models.warm_start.warm_start`:
+    the output rows of classes the checkpoint does not name start fresh), e.g. a model pre-trained on
+    more speech. Two named recipes (:data:`TRAINING_RECIPES`): :meth:`paper` and
     :meth:`small_corpus` (for corpora of a few speakers), both by model class, as :meth:`preset`.
     """
 
@@ -58,10 +61,15 @@ class TrainConfig:
     patience: int | None = None
     balance: str = "none"
     augment: Augmentation | None = None
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.augment, dict):
             self.augment = Augmentation.from_dict(self.augment)
+        if isinstance(self.init_from, Path):
+            self.init_from = str(self.init_from)
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from.strip()):
+            raise ConfigError(f"init_from: must be a checkpoint folder or null, got {self.init_from!r}")
         for name in ("epochs", "batch_size", "eval_batch_size"):
             number(name, getattr(self, name), integer=True, low=1, high=1_000_000)
         number("learning rate", self.lr, low=0, high=10, low_open=True)
