@@ -77,9 +77,7 @@ def test_another_architecture_is_refused_in_one_line_and_changes_nothing(
     assert fingerprint(net) == before
 
 
-def test_training_starts_from_the_checkpoint(
-    pretrained: Path, tiny_corpus: PreparedCorpus, tmp_path: Path
-) -> None:
+def test_training_starts_from_the_checkpoint(pretrained: Path, tiny_corpus: PreparedCorpus, tmp_path: Path) -> None:
     """The claim records the warm-started weights as the initial ones, and the checkpoint folder by name."""
     classes = list(tiny_corpus.classes)
     expected = model("emo18", classes, seed=1)
