@@ -97,24 +97,27 @@ def run_one(args: argparse.Namespace, threat: Any, base: PreparedCorpus, name: s
     if not path.exists():
         path.write_text(json.dumps(score(threat, out / "best", base)))
     record = json.loads(path.read_text())
+    best = json.loads((out / "train.json").read_text())["best"]
     return {"amount": name, "clips": len(speech.split("train")), "speakers": source_speakers(sources, base), "seed": seed,
-            **summary(record), "test_clips": record["clips"]}  # fmt: skip
+            **summary(record), "test_clips": record["clips"], "val_asr": best["val_asr"]}  # fmt: skip
 
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
-    """Markdown: one row per run, then mean ± sd over the seeds of each amount."""
+    """Markdown: one row per run (its last column the validation ASR of the checkpoint kept), then mean ± sd
+    over the seeds of each amount."""
     lines = [
-        "| amount | clips | speakers | seed | ASR % (95 % CI) | sparsity % | median SNR dB |",
-        "|---|---:|---:|---:|---|---:|---:|",
+        "| amount | clips | speakers | seed | ASR % (95 % CI) | sparsity % | median SNR dB | val ASR % |",
+        "|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(f"| {r['amount']} | {r['clips']} | {r['speakers']} | {r['seed']} | {100 * r['asr']:.1f} "
-                     f"({100 * r['low']:.1f}–{100 * r['high']:.1f}) | {r['sparsity_pct']:.1f} | {r['snr_db']:.1f} |")  # fmt: skip
+                     f"({100 * r['low']:.1f}–{100 * r['high']:.1f}) | {r['sparsity_pct']:.1f} | {r['snr_db']:.1f} | "
+                     f"{100 * r['val_asr']:.1f} |")  # fmt: skip
     for name in dict.fromkeys(r["amount"] for r in rows):
         group = [r for r in rows if r["amount"] == name]
         s = spread([100 * r["asr"] for r in group])
         lines.append(f"| **{name}** | {group[0]['clips']} | {group[0]['speakers']} | mean of {s.n} | "
-                     f"**{s.mean:.1f} ± {s.sd:.1f}** | | |")  # fmt: skip
+                     f"**{s.mean:.1f} ± {s.sd:.1f}** | | | |")  # fmt: skip
     return "\n".join(lines)
 
 

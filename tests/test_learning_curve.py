@@ -49,7 +49,7 @@ def test_an_amount_names_its_sources(curve):
 
 def test_the_table_has_a_row_per_seed_and_the_mean_and_sd_over_seeds(curve):
     rows = [{"amount": "A", "clips": 10, "speakers": 2, "seed": s, "asr": a, "low": a - 0.1, "high": a + 0.1,
-             "sparsity_pct": 10.0, "snr_db": 26.0} for s, a in enumerate((0.5, 0.6, 0.7))]  # fmt: skip
+             "sparsity_pct": 10.0, "snr_db": 26.0, "val_asr": 0.5} for s, a in enumerate((0.5, 0.6, 0.7))]  # fmt: skip
     text = curve.table(rows)
     lines = text.splitlines()
     assert len(lines) == 2 + 3 + 1
