@@ -116,8 +116,8 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     for name in dict.fromkeys(r["amount"] for r in rows):
         group = [r for r in rows if r["amount"] == name]
         s = spread([100 * r["asr"] for r in group])
-        lines.append(f"| **{name}** | {group[0]['clips']} | {group[0]['speakers']} | mean of {s.n} | "
-                     f"**{s.mean:.1f} ± {s.sd:.1f}** | | | |")  # fmt: skip
+        asr = f"{s.mean:.1f} ± {s.sd:.1f}" if s.n > 1 else f"{s.mean:.1f}"
+        lines.append(f"| **{name}** | {group[0]['clips']} | {group[0]['speakers']} | mean of {s.n} | **{asr}** | | | |")
     return "\n".join(lines)
 
 
@@ -142,7 +142,7 @@ def plot(rows: Sequence[dict[str, Any]], refs: Sequence[tuple[str, float]], path
                label="one seed")  # fmt: skip
     ax.plot(clips, means, "o-", color="tab:blue", markersize=7, label="mean over seeds")
     for name, x, y in zip(names, clips, means, strict=True):
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, -12))
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 6))
     for (label, asr), style in zip(refs, ("--", ":", "-."), strict=False):
         ax.axhline(100 * asr, color="grey", linestyle=style, linewidth=1, label=label)
     ax.set_xscale("log")
@@ -150,7 +150,8 @@ def plot(rows: Sequence[dict[str, Any]], refs: Sequence[tuple[str, float]], path
     ax.minorticks_off()
     ax.set_xlabel("training clips (log scale)")
     ax.set_ylabel(f"ASR % ({rows[0]['test_clips']} test clips)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.margins(x=0.08, y=0.15)
+    ax.legend(fontsize=8, loc="best")
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
