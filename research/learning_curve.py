@@ -156,6 +156,34 @@ def plot(rows: Sequence[dict[str, Any]], refs: Sequence[tuple[str, float]], path
     plt.close(fig)
 
 
+def active_share(waves: np.ndarray, frame: int = 400, floor_db: float = 40.0, head: int | None = None) -> np.ndarray:
+    """Per clip, the share of its frames (``frame`` samples; the first ``head`` frames only, if given) whose RMS
+    is within ``floor_db`` of the clip's peak: how much of what the generator trains on is speech, not silence."""
+    x = np.asarray(waves, dtype=np.float64)
+    frames = x[:, : x.shape[1] // frame * frame].reshape(len(x), -1, frame)[:, :head]
+    rms = np.sqrt((frames**2).mean(-1))
+    floor = np.abs(x).max(1, keepdims=True) * 10 ** (-floor_db / 20)
+    return (rms > floor).mean(1)
+
+
+def activity(speech: PreparedCorpus) -> str:
+    """Markdown: per source of ``speech``'s training clips, the median peak and active shares (whole, first 0.5 s)."""
+    train = speech.split("train")
+    sources = np.array([str(it.get("source", "train")) for it in train.items])
+    head = speech.sample_rate // 2 // 400
+    lines = [
+        "| source | clips | peak median | active frames, median | in the first 0.5 s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for source in dict.fromkeys(sources):
+        waves = np.asarray(train.waves)[sources == source]
+        peak, whole, start = np.abs(waves).max(1), active_share(waves), active_share(waves, head=head)
+        lines.append(
+            f"| {source} | {len(waves)} | {np.median(peak):.3f} | {np.median(whole):.2f} | {np.median(start):.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def source_speakers(sources: list[str], base: PreparedCorpus) -> int:
     """Distinct speakers of the sources: the corpus's own training split and every named corpus's items."""
     speakers: set[tuple[str, str]] = set()
@@ -187,6 +215,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--figure", type=Path, help="PNG of ASR versus training clips")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-train", action="store_true", help="score and tabulate the finished runs only")
+    p.add_argument("--activity", action="store_true", help="speech against silence per source of the last amount")
     return p.parse_args(argv)
 
 
@@ -207,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             rows.append(row)
     rows.sort(key=lambda r: ([a for a, _ in args.amount].index(r["amount"]), r["seed"]))
     print(table(rows))
+    if args.activity:
+        print(activity(training_speech(args.amount[-1][1], base, args.cache)))
     if args.figure and rows:
         plot(rows, references(args.reference), args.figure)
 

@@ -8,6 +8,7 @@ import importlib.util
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from staa.experiment.config import load_config
@@ -56,3 +57,11 @@ def test_the_table_has_a_row_per_seed_and_the_mean_and_sd_over_seeds(curve):
     s = spread([50.0, 60.0, 70.0])
     assert f"{s.mean:.1f} ± {s.sd:.1f}" in lines[-1]
     assert "| A | 10 | 2 | 1 | 60.0 (50.0–70.0) |" in lines[3]
+
+
+def test_active_share_counts_the_frames_near_the_clips_peak(curve):
+    speech, silence = np.full(800, 0.5), np.full(800, 1e-4)
+    waves = np.stack([np.concatenate([silence, speech]), np.concatenate([speech, speech])])
+    assert curve.active_share(waves, frame=400).tolist() == [0.5, 1.0]
+    assert curve.active_share(waves, frame=400, head=2).tolist() == [0.0, 1.0]
+    assert curve.active_share(waves, frame=400, floor_db=100).tolist() == [1.0, 1.0]
