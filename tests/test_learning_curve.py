@@ -1,0 +1,67 @@
+"""research/learning_curve.py: its training recipe is the shipped emodb experiment's, scaled by steps, and its
+table summarises seeds as the uncertainty helpers do."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from staa.experiment.config import load_config
+from staa.experiment.plans import attacker_plans, train_config
+from staa.uncertainty import spread
+
+SCRIPT = Path(__file__).resolve().parents[1] / "research" / "learning_curve.py"
+
+
+@pytest.fixture(scope="module")
+def curve():
+    spec = importlib.util.spec_from_file_location("learning_curve", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_recipe_at_the_shipped_step_count_is_the_emodb_experiments(curve):
+    config = load_config("emodb", ["corpus.root=/nowhere"])
+    plan = next(p for p in attacker_plans(config, "emo18") if p.id == "staa")
+    shipped, _ = train_config(plan, seed=3, target=None)
+    assert asdict(curve.train_config(shipped.steps, seed=3)) == asdict(shipped)
+
+
+def test_more_steps_scale_the_dense_start_and_the_annealing(curve):
+    short, long = curve.train_config(400, seed=0), curve.train_config(1000, seed=0)
+    assert long.steps == 1000
+    assert long.dense_steps / long.steps == pytest.approx(short.dense_steps / short.steps)
+    assert long.anneal_steps / long.steps == pytest.approx(short.anneal_steps / short.steps)
+    assert long.augment == short.augment
+
+
+def test_an_amount_names_its_sources(curve):
+    assert curve.parse_amount("B=train,ravdess:/data/r") == ("B", ["train", "ravdess:/data/r"])
+    for bad in ("B", "=train", "B="):
+        with pytest.raises(argparse.ArgumentTypeError, match="NAME=SOURCE"):
+            curve.parse_amount(bad)
+
+
+def test_the_table_has_a_row_per_seed_and_the_mean_and_sd_over_seeds(curve):
+    rows = [{"amount": "A", "clips": 10, "speakers": 2, "seed": s, "asr": a, "low": a - 0.1, "high": a + 0.1,
+             "sparsity_pct": 10.0, "snr_db": 26.0, "val_asr": 0.5} for s, a in enumerate((0.5, 0.6, 0.7))]  # fmt: skip
+    text = curve.table(rows)
+    lines = text.splitlines()
+    assert len(lines) == 2 + 3 + 1
+    s = spread([50.0, 60.0, 70.0])
+    assert f"{s.mean:.1f} ± {s.sd:.1f}" in lines[-1]
+    assert "| A | 10 | 2 | 1 | 60.0 (50.0–70.0) |" in lines[3]
+
+
+def test_active_share_counts_the_frames_near_the_clips_peak(curve):
+    speech, silence = np.full(800, 0.5), np.full(800, 1e-4)
+    waves = np.stack([np.concatenate([silence, speech]), np.concatenate([speech, speech])])
+    assert curve.active_share(waves, frame=400).tolist() == [0.5, 1.0]
+    assert curve.active_share(waves, frame=400, head=2).tolist() == [0.0, 1.0]
+    assert curve.active_share(waves, frame=400, floor_db=100).tolist() == [1.0, 1.0]
