@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import Tensor
 from transformers import HubertConfig, Wav2Vec2Config, WavLMConfig
 
-from staa.attacks.base import margin_loss
 from staa.attacks.staa import AdjointGenerator, Generator, GeneratorConfig, STAANet, STAATrainConfig, train_generator
-from staa.attacks.staa.controls import MaskControl
 from staa.attacks.staa.streaming import StreamingGenerator
-from staa.data.cache import prepare
-from staa.data.synthetic import SyntheticCorpus
 from staa.errors import CheckpointError, ConfigError
 from staa.metrics import mask_jaccard, mask_periodicity
 from staa.models import build_model
 from staa.models.base import SERModel, standardize
-from staa.training.ser import TrainConfig, train_ser
 
 
 def adjoint(threat: SERModel, **overrides) -> Generator:
@@ -204,35 +198,20 @@ def test_what_it_cannot_be_is_refused(threat) -> None:
 
 
 @pytest.mark.slow  # trains Emo18, then the adjoint generator for 100 steps
-def test_adjoint_generator_learns_to_fool_on_its_own_positions(tmp_path) -> None:
+def test_adjoint_generator_learns_to_fool_on_its_own_positions(trained_threat, tmp_path) -> None:
     """Against a trained Emo18 on held-out synthetic clips, training lowers the C&W margin below the
     untrained generator's, the learned positions beat the same magnitudes on random positions of the
     same count (margins rather than ASR: 21 test clips move an ASR by ±20 points), and the mask keeps its
     budget, differs from clip to clip and is no lattice."""
-    corpus = prepare(
-        SyntheticCorpus(n_speakers=5, per_emotion=3, seconds=1.0, seed=0), tmp_path / "cache", show_progress=False
-    )
-    torch.manual_seed(0)
-    threat = build_model("emo18", num_classes=7, hidden=32)
-    train_ser(threat, corpus, tmp_path / "emo18", TrainConfig(epochs=10, lr=3e-3, batch_size=8), show_progress=False)
-    threat.eval()
-    x = torch.from_numpy(np.array(corpus.split("test").waves))
-    with torch.no_grad():
-        labels = threat(x).argmax(-1)
-
-    def margins(g: Generator, control: bool = False) -> float:
-        g.eval()
-        with torch.no_grad():
-            delta = MaskControl(threat, g, "random")(x, labels).delta if control else g(x).delta
-            return float(margin_loss(threat(x + delta), labels, kappa=100.0).mean())
-
-    before = margins(adjoint(threat))
+    t = trained_threat
+    threat, x = t.threat, t.x
+    before = t.margin(adjoint(threat))
     g = adjoint(threat)
     config = STAATrainConfig.topk(steps=100, dense_steps=20, anneal_steps=40, eval_every=50)
-    train_generator(g, [threat], corpus, tmp_path / "generator", config, show_progress=False)
+    train_generator(g, [threat], t.corpus, tmp_path / "generator", config, show_progress=False)
     front, own = g.front.state_dict(), threat.cnn.state_dict()
     assert all(torch.equal(front[k], own[k]) for k in own)  # Adam and batch norm left the threat's copy as it was
-    after, random_positions = margins(g), margins(g, control=True)
+    after, random_positions = t.margin(g), t.margin(g, control=True)
     assert after < before - 0.05, (before, after)
     assert after < random_positions - 0.05, (after, random_positions)
     with torch.no_grad():

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
 
-from staa.attacks.base import margin_loss
 from staa.attacks.staa import (
     Generator,
     GeneratorConfig,
@@ -16,14 +14,10 @@ from staa.attacks.staa import (
     STAATrainConfig,
     train_generator,
 )
-from staa.attacks.staa.controls import MaskControl
-from staa.data.cache import prepare
-from staa.data.synthetic import SyntheticCorpus
 from staa.errors import ConfigError
 from staa.metrics import mask_jaccard
 from staa.models import build_model
 from staa.models.base import SERModel, standardize
-from staa.training.ser import TrainConfig, train_ser
 from tests.attacks.staa.test_adjoint import foundation
 
 
@@ -127,31 +121,16 @@ def test_what_it_cannot_attack_is_refused() -> None:
 
 
 @pytest.mark.slow  # trains Emo18, then the shallow generator for 100 steps
-def test_shallow_generator_learns_to_fool_on_its_own_positions(tmp_path) -> None:
+def test_shallow_generator_learns_to_fool_on_its_own_positions(trained_threat, tmp_path) -> None:
     """Against a trained Emo18 on held-out synthetic clips, training lowers the C&W margin below the
     untrained generator's and below the same magnitudes on random positions (margins rather than ASR:
     21 test clips move an ASR by ±20 points)."""
-    corpus = prepare(
-        SyntheticCorpus(n_speakers=5, per_emotion=3, seconds=1.0, seed=0), tmp_path / "cache", show_progress=False
-    )
-    torch.manual_seed(0)
-    threat = build_model("emo18", num_classes=7, hidden=32)
-    train_ser(threat, corpus, tmp_path / "emo18", TrainConfig(epochs=10, lr=3e-3, batch_size=8), show_progress=False)
-    threat.eval()
-    x = torch.from_numpy(np.array(corpus.split("test").waves))
-    with torch.no_grad():
-        labels = threat(x).argmax(-1)
-
-    def margins(g: Generator, control: bool = False) -> float:
-        g.eval()
-        with torch.no_grad():
-            delta = MaskControl(threat, g, "random")(x, labels).delta if control else g(x).delta
-            return float(margin_loss(threat(x + delta), labels, kappa=100.0).mean())
-
-    before = margins(shallow(threat))
+    t = trained_threat
+    threat = t.threat
+    before = t.margin(shallow(threat))
     g = shallow(threat)
     config = STAATrainConfig.topk(steps=100, dense_steps=20, anneal_steps=40, eval_every=50)
-    train_generator(g, [threat], corpus, tmp_path / "generator", config, show_progress=False)
-    after, random_positions = margins(g), margins(g, control=True)
+    train_generator(g, [threat], t.corpus, tmp_path / "generator", config, show_progress=False)
+    after, random_positions = t.margin(g), t.margin(g, control=True)
     assert after < before - 0.05, (before, after)
     assert after < random_positions - 0.05, (after, random_positions)
