@@ -44,6 +44,12 @@ ArchOption = Annotated[
         "about three times faster; Emo18 and Zhao19)"
     ),
 ]
+TeacherOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="a trained adjoint generator (same threat) whose sample map the new one first learns (distillation)"
+    ),
+]
 BoundOption = Annotated[
     str | None,
     typer.Option(help="tanh (ε·tanh, the authors), clip (hard clip, the paper) or sign; default: the architecture's"),
@@ -140,9 +146,7 @@ def train(
     micro_batch: int = typer.Option(None, help="accumulate each batch's gradient over parts of this many clips"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
     data: DataOption = None,
-    teacher: Path = typer.Option(
-        None, help="a trained adjoint generator (same threat) whose sample map the new one first learns (distillation)"
-    ),
+    teacher: TeacherOption = None,
     distil_steps: int = typer.Option(600, min=1, help="distillation steps with --teacher"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
     device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
@@ -160,8 +164,7 @@ def train(
     from staa.training.generator import budget_controllers, check_train_config, train_staa_generator
 
     checked_places(out, cache)
-    k_percent = k_percent if k_percent is not None else sparsity_pct
-    budget_k_percent = budget_k_percent if budget_k_percent is not None else budget_sparsity
+    k_percent, budget_k_percent = (sparsity_pct if k_percent is None else k_percent), (budget_sparsity if budget_k_percent is None else budget_k_percent)  # fmt: skip
     for option, value, cls in (("--arch", arch, GeneratorConfig), ("--preset", preset, STAATrainConfig)):
         choice(option, value, cls.PRESETS)
     targeted_pair(targeted, target_class)
@@ -178,11 +181,9 @@ def train(
                                          **{k: v for k, v in shape.items() if v is not None})  # fmt: skip
     threat_models = [(path, load_model(path)) for path in threat]
     pc = _with_speech(corpus_for_models(threat_models, corpus, root, cache, seconds, quiet, device=device), data, cache, quiet)  # fmt: skip
-    if targeted:
-        config = replace(config, target_class=target_index(target_class, pc.classes))
-    result = train_staa_generator(arch_config, config, [m for _, m in threat_models], pc, out, budgets=budgets,
-                                  device=device, show_progress=not quiet, overwrite=overwrite, teacher=teacher,
-                                  distil_steps=distil_steps)  # fmt: skip
+    config = replace(config, target_class=target_index(target_class, pc.classes)) if targeted else config
+    result = train_staa_generator(arch_config, config, [m for _, m in threat_models], pc, out, budgets=budgets, device=device,
+                                  show_progress=not quiet, overwrite=overwrite, teacher=teacher, distil_steps=distil_steps)  # fmt: skip
     if is_main_rank():
         _report(result, out)
 
