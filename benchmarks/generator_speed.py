@@ -96,9 +96,8 @@ def timed_cell(
     torch.set_num_threads(threads)
     x = load_clips(batch, device=args.device)
     labels = model(x).argmax(-1)
-    budget = {"eps": args.eps, "k_percent": args.k_percent, "early_stop": False, "seed": args.seed}
-    pgd = SparsePGD(model, args.eps, k_percent=args.k_percent, early_stop=False, seed=args.seed)
-    pgd0 = PGD0(model, args.eps, k_percent=args.k_percent, steps=20, early_stop=False, seed=args.seed)
+    budget = {"eps": args.eps, "k_percent": args.k_percent, "early_stop": False, "seed": args.seed}  # 20 steps each
+    pgd, pgd0 = SparsePGD(model, **budget), PGD0(model, **budget)
     contenders: dict[str, Callable[[], object]] = {
         "sparse PGD-20": lambda: pgd.perturb(x, labels),
         "PGD0-20": lambda: pgd0.perturb(x, labels),

@@ -49,7 +49,7 @@ def main() -> None:
                                     anneal_steps=args.steps * 3 // 8, eval_every=50, augment=dict(AUGMENT),
                                     seed=args.seed)  # fmt: skip
     train_staa_generator(student, config, [threat], corpus, args.out, show_progress=False,
-                         teacher=args.teacher if args.distil_steps else None, distil_steps=args.distil_steps or 1)  # fmt: skip
+                         teacher=args.teacher if args.distil_steps else None, distil_steps=args.distil_steps)  # fmt: skip
     student = Generator.from_pretrained(args.out / "best")
     test = torch.from_numpy(np.array(corpus.split("test").waves, dtype=np.float32))
     out = STAANet(threat, student)(test)

@@ -26,3 +26,6 @@ DEFAULT_THREADS = 1
 #: 60 s keeps one clip against Emo18 at about 2 GiB even with the authors' 50.7 M generator
 #: (``benchmarks/clip_memory.py``; docs/results/speed.md#one-long-clip); larger victims need a lower limit.
 MAX_CLIP_SECONDS = 60.0
+#: Distillation steps of ``staa generator train --teacher``: where the shallow generator's context levelled
+#: off against an adjoint teacher on the full EmoDB (docs/results/shallow-generator.md).
+DISTIL_STEPS = 600

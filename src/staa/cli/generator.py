@@ -26,7 +26,7 @@ from staa.cli.common import (  # fmt: skip  # fmt: skip
     target_index,
     targeted_pair,
 )
-from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, MAX_CLIP_SECONDS, TRAINING_PRESET
+from staa.defaults import DEFAULT_EPS, DISTIL_STEPS, GENERATOR_PRESET, MAX_CLIP_SECONDS, TRAINING_PRESET
 from staa.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
@@ -147,7 +147,7 @@ def train(
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
     data: DataOption = None,
     teacher: TeacherOption = None,
-    distil_steps: int = typer.Option(600, min=1, help="distillation steps with --teacher"),
+    distil_steps: int = typer.Option(DISTIL_STEPS, min=1, help="distillation steps with --teacher"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
     device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),

@@ -25,8 +25,9 @@ import torch
 
 from staa.attacks.staa import Generator, GeneratorConfig, STAATrainConfig, train_generator
 from staa.attacks.staa.budget import DualController, SNRBudget, SparsityBudget
-from staa.attacks.staa.distil import check_teacher, distil
+from staa.attacks.staa.distil import distil
 from staa.data.cache import PreparedCorpus
+from staa.defaults import DISTIL_STEPS
 from staa.errors import ConfigError
 from staa.io.outputs import claimed, write_json
 from staa.io.weights import WEIGHTS_NAME, fingerprint, load_weights
@@ -36,7 +37,6 @@ from staa.runtime.reproducibility import seed_everything
 from staa.validation import check_fields
 
 OUTPUTS = ("best", "last", "state.pt", "train.json", "distilled")  # what the trainer writes into its folder
-DISTIL_STEPS = 600  # enough for the shallow generator's context to level off against an adjoint teacher
 
 BUDGETS = ("k_percent", "snr_db")  # an upper bound on sparsity (λ_s adapts), a lower bound on SNR (λ_m)
 BUDGET_OPTIONS = ("update", "lr", "damping", "max_factor")  # the controllers' settings
@@ -149,8 +149,8 @@ def distilled_start(
         return
     if not (teacher / WEIGHTS_NAME).exists():
         raise ConfigError(f"distillation: teacher {teacher} is no generator folder (no {WEIGHTS_NAME})")
-    student, source = check_teacher(generator, Generator.from_pretrained(teacher), str(teacher))
-    history = distil(student, source, corpus, steps, seed=seed, device=device)
+    history = distil(generator, Generator.from_pretrained(teacher), corpus, steps, seed=seed, device=device,
+                     where=str(teacher))  # fmt: skip
     if ddp.is_main():
         generator.save_pretrained(folder)
         write_json(folder / "distil.json", {"teacher": str(teacher), "steps": steps, "history": history})

@@ -55,10 +55,12 @@ def distil(
     seed: int = 0,
     every: int = 100,
     device: str | torch.device = "cpu",
+    where: str = "teacher",
 ) -> list[dict[str, Any]]:
     """Fit ``student``'s context to ``teacher``'s sample map for ``steps`` Adam steps; the history of
-    (step, train 1 − cosine, validation cosine, seconds). Crops and the order are fixed by ``seed``."""
-    student, teacher = check_teacher(student, teacher, "distil")
+    (step, train 1 − cosine, validation cosine, seconds). Crops and the order are fixed by ``seed``; ``where``
+    names the teacher in an error."""
+    student, teacher = check_teacher(student, teacher, where)
     student.to(device)
     teacher.to(device).eval()
     waves = corpus.split("train").waves

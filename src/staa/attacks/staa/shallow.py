@@ -139,7 +139,9 @@ class FirstBlock:
             spread = (winners * g[:, s:e, None]).flatten(1, 2)  # (B, samples, C)
             parts.append(weight @ spread.transpose(1, 2))  # (B, K, samples): a wide product, fast on CPUs
         k = weight.shape[0]
-        taps = F.pad(torch.cat(parts, -1), (0, frames.shape[1] - e * self.pool))  # later frames won nothing
+        taps = F.pad(
+            torch.cat(parts, -1), (0, frames.shape[1] - pooled.shape[1] * self.pool)
+        )  # later frames won nothing
         padded = sum(F.pad(taps[:, i], (i, k - 1 - i)) for i in range(k))  # tap i of frame j: sample j + i
         z = padded[:, self.padding : self.padding + unit.shape[-1]]
         if not self.standardized:
