@@ -38,13 +38,13 @@ def main() -> None:
     p.add_argument("--distil-steps", type=int, default=600)
     p.add_argument("--steps", type=int, default=400, help="attack-loss fine-tuning steps")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--context-channels", type=int, default=256)
+    p.add_argument("--context-channels", type=int, default=None, help="default: the preset's")
     args = p.parse_args()
     threat = load_model(args.threat).eval()
     corpus = prepare(build_corpus("emodb", args.root), args.cache, show_progress=False)
     teacher = Generator.from_pretrained(args.teacher)
-    student = GeneratorConfig.shallow(eps_db=teacher.config.eps_db, k_percent=teacher.config.k_percent,
-                                      context_channels=args.context_channels)  # fmt: skip
+    width = {} if args.context_channels is None else {"context_channels": args.context_channels}
+    student = GeneratorConfig.shallow(eps_db=teacher.config.eps_db, k_percent=teacher.config.k_percent, **width)
     config = STAATrainConfig.preset("topk", steps=args.steps, dense_steps=args.steps // 4,
                                     anneal_steps=args.steps * 3 // 8, eval_every=50, augment=dict(AUGMENT),
                                     seed=args.seed)  # fmt: skip

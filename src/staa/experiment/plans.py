@@ -22,7 +22,7 @@ from staa.attacks.registry import attack_class, build_attack
 from staa.attacks.staa import GeneratorConfig, STAATrainConfig
 from staa.attacks.universal import UniversalConfig
 from staa.data.speech import Source, parse_sources
-from staa.defaults import DEFAULT_EPS, GENERATOR_PRESET, SER_RECIPE, TRAINING_PRESET
+from staa.defaults import DEFAULT_EPS, DISTIL_STEPS, GENERATOR_PRESET, SER_RECIPE, TRAINING_PRESET
 from staa.errors import ConfigError, first_line
 from staa.models.registry import model_class
 from staa.training.adversarial import AdvTrainConfig
@@ -203,6 +203,7 @@ def train_config(plan: AttackerPlan, seed: int, target: int | None) -> tuple[STA
     spec = dict(plan.train or {})
     preset, budget = spec.pop("preset", TRAINING_PRESET), spec.pop("budget", None)
     spec.pop("data", None)  # the training speech: train_data(plan)
+    spec.pop("teacher", None), spec.pop("distil_steps", None)  # the distillation: teacher_of(config, threat, plan)
     extra: dict[str, Any] = {"seed": seed}
     if target is not None:
         extra.update(targeted=True, target_class=target)
@@ -215,6 +216,28 @@ def train_data(plan: AttackerPlan) -> list[Source] | None:
     corpus's training split), checked (:func:`staa.data.speech.parse_sources`)."""
     data = (plan.train or {}).get("data")
     return None if data is None else parse_sources(data)
+
+
+def teacher_of(config: dict[str, Any], threat: str, plan: AttackerPlan) -> tuple[AttackerPlan, int] | None:
+    """``train: {teacher: <attacker>, distil_steps: N}`` of a STAA-Net plan: the attacker of the same threat
+    whose trained adjoint generator this plan's generator is first distilled from (the ``shallow`` preset
+    learns slowly from the attack loss alone), and for how many steps; None without a teacher."""
+    spec = plan.train or {}
+    name, steps = spec.get("teacher"), spec.get("distil_steps", DISTIL_STEPS)
+    if name is None:
+        if "distil_steps" in spec:
+            raise ConfigError("train.distil_steps needs train.teacher, the attacker to distil from")
+        return None
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"train.distil_steps must be a positive integer, got {steps!r}")
+    plans = {p.id: p for p in attacker_plans(config, threat) if p.trains_generator and p.id != plan.id}
+    teacher = plans.get(str(name))
+    if teacher is None:
+        raise ConfigError(f"train.teacher: {name!r} is no other STAA-Net attacker of this experiment "
+                          f"(have: {', '.join(sorted(plans)) or 'none'})")  # fmt: skip
+    if generator_config(teacher).architecture != "adjoint" or teacher_of(config, threat, teacher) is not None:
+        raise ConfigError(f"train.teacher: attacker {name!r} must train an adjoint generator without a teacher")
+    return teacher, steps
 
 
 def universal_config(plan: AttackerPlan, seed: int) -> UniversalConfig:
@@ -276,6 +299,8 @@ def check_buildable(config: dict[str, Any]) -> None:
         for plan in attacker_plans(config, threat):
             try:
                 _build_plan(plan, seed)
+                if plan.trains_generator:
+                    teacher_of(config, threat, plan)
             except (ConfigError, TypeError, ValueError) as exc:
                 raise ConfigError(f"attacker '{plan.id}': {first_line(exc)}") from None
 

@@ -42,6 +42,7 @@ from staa.experiment.plans import (
     model_train_config,
     per_clip_attack,
     plan_of,
+    teacher_of,
     train_config,
     train_data,
     universal_config,
@@ -121,8 +122,16 @@ def train_generator_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan,
     """Train (or reuse) the STAA-Net generator of ``plan`` against ``threat``; return it loaded.
 
     It trains on the corpus's training split, or on the speech of ``train.data`` (:mod:`staa.data.speech`,
-    pooled beside the corpus's cache); validation is the corpus's validation split either way.
+    pooled beside the corpus's cache); validation is the corpus's validation split either way. With
+    ``train.teacher`` the teacher attacker's generator is trained (or reused) first and this one distilled
+    from it before its own training.
     """
+    teacher = teacher_of(ctx.config, threat, plan)
+    distillation: dict[str, Any] = {}
+    if teacher is not None:
+        train_generator_for(ctx, threat, teacher[0], target)
+        folder = ctx.attack_root / "generators" / threat / teacher[0].id / "best"
+        distillation = {"teacher": folder, "distil_steps": teacher[1]}
     gen_cfg = generator_config(plan)
     train_cfg, budget = train_config(plan, ctx.run_seed, target)
     directory = ctx.attack_root / "generators" / threat / plan.id
@@ -138,7 +147,7 @@ def train_generator_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan,
         ctx.log(f"generator {threat}/{plan.id}: training for {length}")
     train_staa_generator(gen_cfg, train_cfg, [ctx.models[threat]], corpus, directory,
                          budgets=budget_controllers(train_cfg, **(budget or {})), device=ctx.device,
-                         show_progress=ctx.show_progress, overwrite=ctx.overwrite)  # fmt: skip
+                         show_progress=ctx.show_progress, overwrite=ctx.overwrite, **distillation)  # fmt: skip
     return Generator.from_pretrained(directory / "best")
 
 

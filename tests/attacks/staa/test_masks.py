@@ -26,6 +26,17 @@ def test_topk_keeps_exactly_k_samples_of_each_row_with_the_highest_scores() -> N
     assert ((soft >= 0.5) == (mask == 1)).all()  # p = σ(z − τ) is above ½ exactly on the kept samples
 
 
+def test_topk_keeps_exactly_k_samples_when_scores_tie_at_the_boundary() -> None:
+    """Digital silence gives many equal scores: the mask still holds k samples, none scoring below a dropped one."""
+    logits = torch.zeros(2, 100)
+    logits[0, :5] = torch.tensor([5.0, 4.0, 3.0, 2.0, 1.0])  # the 10th highest is one of 95 zeros
+    logits[1, ::7] = 1.0  # 15 equal highest scores for 10 places
+    mask, _ = topk_mask(logits, 10)
+    assert torch.equal(mask.sum(-1), torch.full((2,), 10.0))
+    assert torch.equal(mask[0, :5], torch.ones(5))
+    assert float(mask[1][logits[1] == 0].sum()) == 0.0
+
+
 def test_topk_passes_the_gradient_to_samples_that_are_not_kept() -> None:
     """Straight through: a dropped position learns the first-order gain of being switched on."""
     logits = torch.randn(1, 50, generator=torch.Generator().manual_seed(1), requires_grad=True)

@@ -14,6 +14,7 @@ from staa.attacks.staa import (
     STAATrainConfig,
     train_generator,
 )
+from staa.attacks.staa.shallow import TimeTaps
 from staa.errors import ConfigError
 from staa.metrics import mask_jaccard
 from staa.models import build_model
@@ -88,6 +89,22 @@ def test_a_silent_stretch_and_a_short_clip_keep_the_budget() -> None:
             assert torch.isfinite(delta).all()
             assert torch.allclose((delta != 0).double().mean(-1), torch.full((len(batch),), 0.1, dtype=torch.float64),
                                   atol=2e-3)  # fmt: skip
+
+
+@pytest.mark.parametrize(("frames", "kernel"), [(9, 5), (2, 7), (6, 4)])
+def test_time_taps_are_a_depthwise_convolution_over_time_plus_the_input(frames: int, kernel: int) -> None:
+    """Shifted multiply-adds in (B, T, C) layout equal PyTorch's depthwise convolution on (B, C, T), edges
+    included (zeros beyond the clip; a clip shorter than the kernel; an even kernel), gradients too."""
+    torch.manual_seed(0)
+    taps = TimeTaps(3, kernel).double()
+    taps.weight.data.normal_()
+    a = torch.randn(2, frames, 3, dtype=torch.float64, requires_grad=True)
+    half = kernel // 2
+    padded = nn.functional.pad(a.transpose(1, 2), (half, kernel - 1 - half))
+    expected = a + nn.functional.conv1d(padded, taps.weight.T[:, None, :], groups=3).transpose(1, 2)
+    assert torch.allclose(taps(a), expected, atol=1e-12)
+    assert torch.autograd.gradcheck(taps, (a,))
+    assert torch.equal(TimeTaps(3, kernel)(a), a)  # fresh taps pass the features through
 
 
 def test_training_reaches_the_context_network_and_not_the_front() -> None:

@@ -19,8 +19,10 @@ rest:
 4. v and the top-k mask as the adjoint generator makes them.
 
 What it gives up: the second and third blocks' structure (their filters and pooling winners) is no longer
-given; the local branch must learn what of it matters. Its cost is about a third of the adjoint's
-(``benchmarks/generator_speed.py``); docs/results/shallow-generator.md has both speed and success.
+given; the local branch must learn what of it matters, so it sees each frame's neighbours (:class:`TimeTaps`),
+and it learns it best when first distilled from a trained adjoint generator (:mod:`staa.attacks.staa.distil`).
+Its cost is about a quarter of the adjoint's (``benchmarks/generator_speed.py``);
+docs/results/shallow-generator.md has both speed and success.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ from staa.errors import ConfigError
 EPS_STD = 1e-8  # as staa.models.base.standardize
 
 
-#: Pooling windows per chunk: a chunk's 64-channel convolution output (~1.3 MB at Emo18's pool of 10) stays
-#: in the CPU's cache between the product, the pooling and the transpose, instead of a 24 MB tensor per
-#: 6 s clip making several round trips to memory.
+#: Pooling windows per chunk, over the whole batch: a chunk's 64-channel convolution output (~1.3 MB at
+#: Emo18's pool of 10) stays in the CPU's cache between the product, the pooling and the transpose, instead
+#: of a 24 MB tensor per 6 s clip making several round trips to memory.
 CHUNK = 512
 
 
@@ -51,7 +53,7 @@ class BlockState(NamedTuple):
     unit: Tensor  # the standardised clips (B, N), or the clips themselves for a threat that does not standardise
     std: Tensor  # their standard deviations (B, 1); ones without standardisation
     frames: Tensor  # (B, L, K): the convolution's input frames (K taps each)
-    pooled: Tensor  # (B, T, C): each window's maximum, before the activation
+    peaks: Tensor  # (B, T, C): each window's maximum of the convolution before its bias (finds the winners)
     slope: Tensor  # (B, T, C): the activation's slope there
 
 
@@ -62,9 +64,10 @@ class FirstBlock:
 
     The convolution is a matrix product of the clip's frames (one input channel: PyTorch's direct
     convolution is several times slower for this shape on CPUs) with batch norm folded into it, in
-    (B, time, channels) layout, computed :data:`CHUNK` windows at a time. The transpose recomputes a chunk's
-    product (cheap: eight taps per output) to find each window's winner rather than storing a mask as large
-    as the product. A window whose maximum is shared by several samples (a digitally silent stretch)
+    (B, time, channels) layout, computed :data:`CHUNK` windows at a time. Its bias is added after the
+    pooling (constant over a channel's window, it moves no winner), so no product starts from a copy of it.
+    The transpose recomputes a chunk's product (cheap: eight taps per output) to find each window's winner
+    rather than storing a mask as large as the product. A window whose maximum is shared by several samples (a digitally silent stretch)
     passes the coefficient to each of them: the transpose of that rule, written once for training and
     inference alike.
     """
@@ -107,19 +110,24 @@ class FirstBlock:
             weight, bias = self.folded()
             frames = F.pad(unit, (self.padding, self.padding)).unfold(-1, weight.shape[0], 1).contiguous()
             t = frames.shape[1] // self.pool
-            pooled = torch.cat([self._windows(frames, s, e, weight, bias).amax(2) for s, e in self._chunks(t)], 1)
+            peaks = x.new_empty(len(x), t, weight.shape[1])  # each window's maximum before the bias
+            for s, e in self._chunks(t, len(x)):
+                torch.amax(self._windows(frames, s, e, weight), 2, out=peaks[:, s:e])
+            pooled = peaks + bias  # a channel's bias is the same over its window: it moves no winner
             h = self.act(pooled)
             slope = self._slope(pooled)
-        return h, BlockState(unit, std, frames, pooled, slope)
+        return h, BlockState(unit, std, frames, peaks, slope)
 
-    def _chunks(self, t: int) -> list[tuple[int, int]]:
-        return [(s, min(t, s + CHUNK)) for s in range(0, t, CHUNK)]
+    @staticmethod
+    def _chunks(t: int, batch: int) -> list[tuple[int, int]]:
+        step = max(1, CHUNK // batch)
+        return [(s, min(t, s + step)) for s in range(0, t, step)]
 
-    def _windows(self, frames: Tensor, start: int, end: int, weight: Tensor, bias: Tensor) -> Tensor:
-        """The folded convolution's output over windows [start, end): (B, end − start, pool, C)."""
+    def _windows(self, frames: Tensor, start: int, end: int, weight: Tensor) -> Tensor:
+        """The folded convolution's output over windows [start, end), less its bias: (B, end − start, pool, C)."""
         rows = frames[:, start * self.pool : end * self.pool]
         b, n, k = rows.shape
-        return torch.addmm(bias, rows.reshape(b * n, k), weight).view(b, end - start, self.pool, -1)
+        return torch.mm(rows.reshape(b * n, k), weight).view(b, end - start, self.pool, -1)
 
     def _slope(self, pooled: Tensor) -> Tensor:
         if isinstance(self.act, nn.LeakyReLU):
@@ -128,21 +136,18 @@ class FirstBlock:
 
     def transpose(self, u: Tensor, state: BlockState) -> Tensor:
         """J_B₁(x)ᵀ u for coefficients u (B, T, C): a map (B, N) over the clip's samples, differentiable in u."""
-        unit, std, frames, pooled, slope = state
+        unit, std, frames, peaks, slope = state
         g = u * slope  # (B, T, C), channels innermost like the products
-        weight, bias = self.folded()
-        weight, bias = weight.detach(), bias.detach()
-        parts = []
-        for s, e in self._chunks(pooled.shape[1]):
-            windows = self._windows(frames, s, e, weight, bias)
-            winners = torch.eq(windows, pooled[:, s:e, None], out=windows)  # 1.0 / 0.0, in the product's memory
-            spread = (winners * g[:, s:e, None]).flatten(1, 2)  # (B, samples, C)
-            parts.append(weight @ spread.transpose(1, 2))  # (B, K, samples): a wide product, fast on CPUs
-        k = weight.shape[0]
-        taps = F.pad(
-            torch.cat(parts, -1), (0, frames.shape[1] - pooled.shape[1] * self.pool)
-        )  # later frames won nothing
-        padded = sum(F.pad(taps[:, i], (i, k - 1 - i)) for i in range(k))  # tap i of frame j: sample j + i
+        weight = self.folded()[0].detach()
+        k, t = weight.shape[0], peaks.shape[1]
+        padded = u.new_zeros(len(u), frames.shape[1] + k - 1)  # frames past the last whole window won nothing
+        for s, e in self._chunks(t, len(u)):
+            windows = self._windows(frames, s, e, weight)
+            winners = torch.eq(windows, peaks[:, s:e, None], out=windows)  # 1.0 / 0.0, in the product's memory
+            spread = winners.mul_(g[:, s:e, None]).flatten(1, 2)  # (B, samples, C), still in the product's memory
+            taps = weight @ spread.transpose(1, 2)  # (B, K, samples): a wide product, fast on CPUs
+            for i in range(k):  # tap i of frame j: sample j + i
+                padded[:, s * self.pool + i : e * self.pool + i] += taps[:, i]
         z = padded[:, self.padding : self.padding + unit.shape[-1]]
         if not self.standardized:
             return z
@@ -151,27 +156,58 @@ class FirstBlock:
         return z / std
 
 
+class TimeTaps(nn.Module):
+    """A depthwise convolution over time in (B, T, C) layout with a residual path, as shifted multiply-adds.
+
+    Why: the threat's second block pools eight of the first block's frames and convolves six, so whether a
+    frame's coefficient reaches the samples depends on its neighbours; a per-frame map cannot see them.
+    Shifted multiply-adds on the channels-last features cost a fraction of a millisecond per 6 s clip, where
+    PyTorch's depthwise convolution would need the features transposed and is several times slower on CPUs.
+    The taps start at zero, so a fresh layer passes its input through unchanged.
+    """
+
+    def __init__(self, channels: int, kernel: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(kernel, channels))
+
+    def forward(self, a: Tensor) -> Tensor:
+        t, half = a.shape[1], len(self.weight) // 2
+        out = torch.addcmul(a, a, self.weight[half])  # the residual and the centre tap
+        for i, tap in enumerate(self.weight):
+            shift = i - half  # out[j] += tap · a[j + shift]; frames beyond the clip are zero
+            if shift != 0 and abs(shift) < t:
+                lo, hi = max(0, -shift), t - max(0, shift)
+                out[:, lo:hi].addcmul_(a[:, lo + shift : hi + shift], tap)
+        return out
+
+
 class TwoRateContext(nn.Module):
     """Coefficients u (B, T, C) = coarse scale ⊙ local(h) + coarse shift, all in (B, time, channels) layout.
 
-    The local branch (two per-frame linear maps) works at the first block's frame rate, where the transpose
-    needs detail. The coarse branch reads the clip at the front end's output frame rate, where its class
-    can be read: two learned strided maps over non-overlapping runs of frames stand in for the threat's other
-    blocks (at a fraction of their cost: each output frame is computed once, not once per input frame), then
-    :class:`~staa.attacks.staa.adjoint.Context` with the clip's mean. Both branches also read each window's
-    loudness (log mean square of the standardised clip): the threat's deeper blocks make its coefficients
-    small in pauses and silence, which the first block's features alone do not show (its outputs there are
-    the batch norm's constant shift). Every map is a matrix product on the channels-last features the block
-    makes, so no layout is copied.
+    The local branch (a per-frame linear map, taps over the neighbouring frames, a second per-frame map)
+    works at the first block's frame rate, where the transpose needs detail. The coarse branch reads the clip
+    at the front end's output frame rate, where its class can be read: two learned strided maps over
+    non-overlapping runs of frames stand in for the threat's other blocks (at a fraction of their cost: each
+    output frame is computed once, not once per input frame), then :class:`~staa.attacks.staa.adjoint.Context`
+    with the clip's mean. Both branches also read each window's loudness (log mean square of the
+    standardised clip): the threat's deeper blocks make its coefficients small in pauses and silence, which
+    the first block's features alone do not show (its outputs there are the batch norm's constant shift).
+    Every map is a matrix product on the channels-last features the block makes, so no layout is copied;
+    the local branch's last map has no bias, which the coarse shift already provides.
     """
 
-    def __init__(self, channels: int, coarse: int, hidden: int, layers: int, kernel: int) -> None:
+    def __init__(self, channels: int, coarse: int, hidden: int, layers: int, kernel: int, taps: int = 7) -> None:
         super().__init__()
         inputs = channels + 1  # the features and the loudness
         first = max(1, round(math.sqrt(coarse)))
         self.strides = (first, max(1, coarse // first))
         self.coarse = self.strides[0] * self.strides[1]
-        self.local = nn.Sequential(nn.Linear(inputs, channels), nn.LeakyReLU(0.1), nn.Linear(channels, channels))
+        self.local = nn.Sequential(
+            nn.Linear(inputs, channels),
+            nn.LeakyReLU(0.1, inplace=True),  # in place here and below: fresh large tensors cost page faults
+            TimeTaps(channels, taps),
+            nn.Linear(channels, channels, bias=False),
+        )
         self.encoder = nn.ModuleList(
             [nn.Linear(self.strides[0] * inputs, 2 * channels), nn.Linear(self.strides[1] * 2 * channels, hidden)]
         )
@@ -179,17 +215,18 @@ class TwoRateContext(nn.Module):
 
     def forward(self, h: Tensor, loudness: Tensor) -> Tensor:
         """Coefficients (B, T, C) for features h (B, T, C) and the windows' loudness (B, T, 1)."""
-        b, t, _ = h.shape
-        mean = h.mean((1, 2), keepdim=True)  # one group over the clip, as GroupNorm(1) without affine
-        h = (h - mean) * torch.rsqrt(h.var((1, 2), unbiased=False, keepdim=True) + 1e-5)
-        h = torch.cat([h, loudness], dim=-1)
+        b, t, c = h.shape
         frames = -(-t // self.coarse) + 1  # whole coarse frames, at least one beyond the clip
-        runs = F.pad(h, (0, 0, 0, frames * self.coarse - t))
+        inputs = h.new_zeros(b, frames * self.coarse, c + 1)  # written once: no concatenation, no padding
+        inputs[:, :t, :c] = F.layer_norm(h, h.shape[1:], eps=1e-5)  # one group over the clip, as GroupNorm(1)
+        inputs[:, :t, c:] = loudness
+        h = runs = inputs
         for stride, layer in zip(self.strides, self.encoder):
-            runs = F.leaky_relu(layer(runs.reshape(b, -1, stride * runs.shape[-1])), 0.1)
+            runs = F.leaky_relu(layer(runs.reshape(b, -1, stride * runs.shape[-1])), 0.1, inplace=True)
         coefficients = self.context(runs.transpose(1, 2)).transpose(1, 2)  # (B, frames, 2C)
-        scale, shift = coefficients.repeat_interleave(self.coarse, 1)[:, :t].chunk(2, dim=-1)
-        return scale * self.local(h) + shift
+        scale, shift = coefficients[:, :, None].chunk(2, dim=-1)  # each over its coarse frame's fine frames
+        local = self.local(h).view(b, frames, self.coarse, -1)
+        return local.mul_(scale).add_(shift).view(b, frames * self.coarse, -1)[:, :t]  # in place: a large tensor
 
 
 class ShallowAdjointGenerator(AdjointGenerator):
