@@ -202,8 +202,8 @@ def train_config(plan: AttackerPlan, seed: int, target: int | None) -> tuple[STA
     """``train: {preset, budget, ...}`` of a STAA-Net plan: the trainer's config and the budget (or None)."""
     spec = dict(plan.train or {})
     preset, budget = spec.pop("preset", TRAINING_PRESET), spec.pop("budget", None)
-    spec.pop("data", None)  # the training speech: train_data(plan)
-    spec.pop("teacher", None), spec.pop("distil_steps", None)  # the distillation: teacher_of(config, threat, plan)
+    for key in ("data", "teacher", "distil_steps"):  # the training speech and the distillation: train_data, teacher_of
+        spec.pop(key, None)
     extra: dict[str, Any] = {"seed": seed}
     if target is not None:
         extra.update(targeted=True, target_class=target)

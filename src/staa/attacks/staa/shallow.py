@@ -67,9 +67,9 @@ class FirstBlock:
     (B, time, channels) layout, computed :data:`CHUNK` windows at a time. Its bias is added after the
     pooling (constant over a channel's window, it moves no winner), so no product starts from a copy of it.
     The transpose recomputes a chunk's product (cheap: eight taps per output) to find each window's winner
-    rather than storing a mask as large as the product. A window whose maximum is shared by several samples (a digitally silent stretch)
-    passes the coefficient to each of them: the transpose of that rule, written once for training and
-    inference alike.
+    rather than storing a mask as large as the product. A window whose maximum is shared by several samples
+    (a digitally silent stretch) passes the coefficient to each of them: the transpose of that rule, written
+    once for training and inference alike.
     """
 
     def __init__(self, front: nn.Sequential, standardized: bool = True) -> None:
