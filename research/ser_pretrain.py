@@ -2,7 +2,7 @@
 
 The pooled corpus is a CSV manifest written here: every RAVDESS and nEMO clip in its own corpus's split,
 and the EmoDB clips of the *training* speakers only (EmoDB's validation and test speakers are never
-read), labels under shared names (nEMO's ``surprised`` is RAVDESS's ``surprise``), classes in EmoDB's
+read), labels under the corpora's shared names, classes in EmoDB's
 order first and then the others (``calm``, ``surprise``), so that a fine-tuning on EmoDB keeps every
 output row of its classes. One training of the model on its training split (its validation split:
 RAVDESS's and nEMO's validation speakers) writes ``<out>/pretrain/best``; fine-tune from it with
@@ -31,8 +31,6 @@ from staa.runtime.reproducibility import seed_everything
 from staa.runtime.threads import DEFAULT_THREADS, torch_threads
 from staa.training.ser import TrainConfig, train_ser
 
-#: Shared names of the pooled labels (any label not listed keeps its own name).
-RENAME = {"surprised": "surprise"}
 #: The pre-training recipe: random 1 s crops (four times cheaper than 2–3 s clips), batches of 16,
 #: one warm-up epoch then cosine decay over a fixed number of epochs, the best validation UAR kept.
 PRETRAIN: dict[str, Any] = {
@@ -53,8 +51,9 @@ def pooled_manifest(roots: dict[str, Path], path: Path) -> list[str]:
         for item in corpus.items():
             if name == "emodb" and item.split != "train":
                 continue  # EmoDB's validation and test speakers stay unseen
-            label = RENAME.get(item.label, item.label)
-            rows.append({"path": item.path, "label": label, "speaker": f"{name}-{item.speaker}", "split": item.split})
+            rows.append(
+                {"path": item.path, "label": item.label, "speaker": f"{name}-{item.speaker}", "split": item.split}
+            )
     others = sorted({r["label"] for r in rows} - set(EMODB_CLASSES))
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:

@@ -43,6 +43,7 @@ from staa.uncertainty import Bootstrap, Interval, spread
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TODAY_EPOCHS = 20  # the shipped emodb experiment's models before the small-corpus recipe
 CORPORA = {"emodb": DATA / "emodb-subset", "ravdess": DATA / "ravdess-subset"}
+FULL_ONLY = ("nemo",)  # no subset in ../shared: give --root nemo=<folder>
 
 
 def parse_settings(pairs: list[str]) -> dict[str, Any]:
@@ -145,7 +146,7 @@ def report(runs: dict[tuple[str, str, str], list[dict]], corpora: dict[str, Prep
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA))
+    parser.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=[*CORPORA, *FULL_ONLY])
     parser.add_argument("--models", nargs="+", default=["emo18", "zhao19"])
     parser.add_argument("--recipes", nargs="+", default=["today", "small_corpus"],
                         choices=["today", "paper", "small_corpus"])  # fmt: skip
@@ -156,6 +157,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="CPU threads of each training")
     args = parser.parse_args()
     roots = {**CORPORA, **{k: Path(v) for k, _, v in (r.partition("=") for r in args.root)}}
+    if missing := [c for c in args.corpora if c not in roots]:
+        parser.error(f"give the folder of {', '.join(missing)} with --root {missing[0]}=<folder>")
     overrides = parse_settings(args.settings)
     corpora = {c: prepare(build_corpus(c, roots[c]), args.out / "cache", show_progress=False) for c in args.corpora}
     runs: dict[tuple[str, str, str], list[dict]] = {}

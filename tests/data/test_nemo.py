@@ -10,6 +10,7 @@ import pytest
 
 from staa.data.cache import prepare
 from staa.data.nemo import CLASSES, GENDERS, NEMO, SPEAKER_SPLIT
+from staa.data.ravdess import CLASSES as RAVDESS_CLASSES
 from staa.data.registry import build_corpus
 from staa.errors import DataError
 
@@ -42,6 +43,13 @@ def test_labels_and_speakers_come_from_the_table_and_agree_with_the_names(tmp_pa
         speaker, emotion, _ = Path(it.path).stem.split("_")
         assert (it.label, it.speaker) == (emotion, speaker)
     assert Counter(it.label for it in items) == {CLASSES[0]: len(GENDERS), CLASSES[1]: len(GENDERS)}
+
+
+def test_surprised_is_named_as_the_other_corpora_name_it(tmp_path: Path, write_wav) -> None:
+    rows = [("EB0_surprised_1.wav", "surprised", "EB0"), ("KD0_anger_1.wav", "anger", "KD0")]
+    items = build_corpus("nemo", make_nemo(tmp_path, write_wav, rows)).items()
+    assert sorted(it.label for it in items) == ["anger", "surprise"]
+    assert set(CLASSES) <= set(RAVDESS_CLASSES)  # every nEMO class keeps its row when a RAVDESS model fine-tunes
 
 
 def test_every_split_holds_both_genders(tmp_path: Path, write_wav) -> None:

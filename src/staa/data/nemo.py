@@ -7,7 +7,8 @@ labels come from ``data.tsv`` and are checked against the file names: a row whos
 disagrees with its file's name, a listed file that is missing, a ``.wav`` in ``samples/`` that the table
 does not list, or an emotion outside the six classes is a one-line error naming the file. Audio is 24 kHz
 (the front end resamples it to 16 kHz). Classes, in alphabetical order: anger, fear, happiness, neutral,
-sadness, surprised.
+sadness, surprise: the table's ``surprised`` under the name RAVDESS and DEMoS use, so that a model trained
+on one corpus fine-tunes on, or is scored on, another with that class's output row in place.
 
 Split: a fixed speaker table, not a seeded draw (the corpus's authors publish none). Females EB0, IC0,
 KD0, MK0; males KS0, MP0, SM0, TP0, WR0. Two speakers are kept in training because a held-out split
@@ -36,7 +37,9 @@ from pathlib import Path
 from staa.data.coded import Code, CodedCorpus
 from staa.errors import DataError
 
-CLASSES = ("anger", "fear", "happiness", "neutral", "sadness", "surprised")
+#: data.tsv's emotion → the class name shared with the other corpora
+LABELS = {e: e for e in ("anger", "fear", "happiness", "neutral", "sadness")} | {"surprised": "surprise"}
+CLASSES = tuple(sorted(LABELS.values()))
 GENDERS = {"EB0": "f", "IC0": "f", "KD0": "f", "MK0": "f", "KS0": "m", "MP0": "m", "SM0": "m", "TP0": "m", "WR0": "m"}
 SPEAKER_SPLIT = {
     **dict.fromkeys(("EB0", "MK0", "KS0", "MP0", "SM0"), "train"),
@@ -90,9 +93,9 @@ class NEMO(CodedCorpus):
         if len(parts) != 3 or not parts[2].isdigit():
             raise self.not_coded(path)
         speaker, emotion = parts[0], parts[1]
-        if row["emotion"] not in CLASSES:
+        if row["emotion"] not in LABELS:
             raise DataError(
-                f"unknown nEMO emotion '{row['emotion']}' in {TABLE} (expected one of {', '.join(CLASSES)})", path
+                f"unknown nEMO emotion '{row['emotion']}' in {TABLE} (expected one of {', '.join(LABELS)})", path
             )
         if (row["emotion"], row["speaker_id"]) != (emotion, speaker):
             raise DataError(
@@ -104,7 +107,7 @@ class NEMO(CodedCorpus):
             raise DataError(
                 f"{TABLE} gives speaker {speaker} the gender '{row['gender']}', expected {GENDERS[speaker]}", path
             )
-        return Code(emotion, speaker, GENDERS[speaker])
+        return Code(LABELS[emotion], speaker, GENDERS[speaker])
 
     def assign_splits(self, genders: Mapping[str, str]) -> dict[str, str]:
         return {spk: SPEAKER_SPLIT[spk] for spk in genders}
