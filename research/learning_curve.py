@@ -92,7 +92,9 @@ def run_one(args: argparse.Namespace, threat: Any, base: PreparedCorpus, name: s
         return None
     speech = training_speech(sources, base, args.cache)
     gen_cfg = GeneratorConfig.preset(args.arch, eps_db=args.eps_db, k_percent=args.k_percent)
-    train_staa_generator(gen_cfg, train_config(args.steps, seed), [threat], speech, out, show_progress=False)
+    train_staa_generator(
+        gen_cfg, train_config(args.steps, seed, args.eval_every), [threat], speech, out, show_progress=False
+    )
     path = out / SCORE_FILE
     if not path.exists():
         path.write_text(json.dumps(score(threat, out / "best", base)))
@@ -206,6 +208,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--amount", type=parse_amount, action="append", required=True, help="NAME=SOURCE[,SOURCE...]")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=400, help="the same for every amount")
+    p.add_argument("--eval-every", type=int, default=50, help="steps between validations (each costs a pass over val)")
     p.add_argument("--arch", default="adjoint", help="generator preset (adjoint, fast, authors)")
     p.add_argument("--eps-db", type=float, default=26.0)
     p.add_argument("--k-percent", type=float, default=10.0)

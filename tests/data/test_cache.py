@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from staa.data.base import Item
-from staa.data.cache import PreparedCorpus, cache_key, prepare
+from staa.data.cache import PreparedCorpus, Split, cache_key, prepare
 from staa.data.manifest import ManifestCorpus
 
 
@@ -112,3 +112,14 @@ def test_a_longer_prepared_length_than_the_corpus_default_keeps_the_real_audio(t
     )
     row = np.asarray(prepared.split("train").waves[0])
     np.testing.assert_allclose(row, ramp[:40_000], atol=1e-6)
+
+
+def test_a_drawn_split_keeps_the_rows_of_its_clips_in_order_and_is_fixed_by_the_seed() -> None:
+    waves = np.arange(40, dtype=np.float32).reshape(10, 4)
+    split = Split(waves, np.arange(10) % 3, [{"path": f"{i}.wav"} for i in range(10)])
+    a, b, other = split.drawn(4, seed=0), split.drawn(4, seed=0), split.drawn(4, seed=1)
+    rows = [int(w[0]) // 4 for w in a.waves]
+    assert len(a) == 4 and rows == sorted(set(rows)) and all(0 <= r < 10 for r in rows)
+    assert a.labels.tolist() == [r % 3 for r in rows] and [it["path"] for it in a.items] == [f"{r}.wav" for r in rows]
+    assert np.array_equal(a.waves, b.waves) and not np.array_equal(a.waves, other.waves)
+    assert split.drawn(None, seed=0) is split and split.drawn(10, seed=0) is split

@@ -90,3 +90,17 @@ def test_a_generator_trains_on_a_folder_of_unlabelled_speech_at_other_rates(micr
     )  # trained on the pool, validated on the corpus's val
     spec = json.loads((tmp_path / "gen" / "spec.json").read_text())
     assert pool.path.name in json.dumps(spec)
+
+
+def test_a_validation_draw_is_claimed_only_when_asked_so_older_folders_are_still_reused(micro_corpus, tmp_path):
+    threat = build_model("emo18", num_classes=7, hidden=8).eval()
+    generator = GeneratorConfig.preset("fast")
+    plain = STAATrainConfig.preset("topk", steps=1, dense_steps=0, anneal_steps=0, batch_size=4)
+    train_staa_generator(generator, plain, [threat], micro_corpus, tmp_path / "a", show_progress=False)
+    assert "val_examples" not in json.loads((tmp_path / "a" / "spec.json").read_text())["train"]
+    drawn = STAATrainConfig.preset("topk", steps=1, dense_steps=0, anneal_steps=0, batch_size=4, val_examples=3)
+    result = train_staa_generator(generator, drawn, [threat], micro_corpus, tmp_path / "b", show_progress=False)
+    assert json.loads((tmp_path / "b" / "spec.json").read_text())["train"]["val_examples"] == 3
+    assert result["history"][-1]["val_n"] == 3
+    with pytest.raises(ConfigError, match="other settings"):  # the same folder asked with another draw
+        train_staa_generator(generator, plain, [threat], micro_corpus, tmp_path / "b", show_progress=False)

@@ -47,6 +47,15 @@ class Split:
     def dataset(self) -> WaveformDataset:
         return WaveformDataset(self.waves, self.labels)
 
+    def drawn(self, n: int | None, seed: int) -> Split:
+        """``n`` of the clips drawn by ``seed``, in the split's order, read into memory: the same clips for
+        the same seed, so every validation of a run (and its resume) sees one set; the whole split when ``n``
+        is None or not smaller than it."""
+        if n is None or n >= len(self):
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
+        return Split(np.asarray(self.waves[rows]), np.asarray(self.labels)[rows], [self.items[i] for i in rows])
+
 
 class WaveformDataset(Dataset):
     """(waveform, label) pairs from a prepared split; copies one row per access out of the memmap."""

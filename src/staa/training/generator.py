@@ -116,7 +116,10 @@ def train_staa_generator(
     check_train_config(train_config)
     for model in threat_models:
         model.check_fits(corpus.classes, corpus.sample_rate, length=corpus.length)
-    spec = {"generator": generator_config.to_dict(), "train": asdict(train_config),
+    train = asdict(train_config)
+    if train_config.val_examples is None:  # recorded only when set: folders trained before it keep their claims
+        del train["val_examples"]
+    spec = {"generator": generator_config.to_dict(), "train": train,
             "budgets": [budget_record(b) for b in budgets], "corpus": corpus.path.name,
             "threat_models": [fingerprint(m) for m in threat_models]}  # fmt: skip
     if teacher is not None:  # recorded only when used: folders trained without one keep their claims

@@ -49,6 +49,14 @@ def test_training_writes_checkpoints_history_and_provenance(threat, micro_corpus
     assert torch.equal(reloaded(x).x_adv, g.eval()(x).x_adv)
 
 
+def test_validation_on_a_seeded_draw_of_the_val_split(threat, micro_corpus, tmp_path) -> None:
+    cfg = short(epochs=1, val_examples=3)
+    record = train_generator(tiny_generator(), [threat], micro_corpus, tmp_path, cfg, show_progress=False)
+    assert len(micro_corpus.split("val")) > 3 and [h["val_n"] for h in record["history"]] == [3]
+    with pytest.raises(ConfigError, match="val_examples must be ≥ 1"):
+        short(val_examples=0)
+
+
 def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(threat, micro_corpus, tmp_path) -> None:
     straight = tiny_generator(seed=3)
     train_generator(straight, [threat], micro_corpus, tmp_path / "a", short(), show_progress=False)

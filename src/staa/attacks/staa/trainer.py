@@ -101,7 +101,7 @@ def train_generator(
     _broadcast_parameters(generator)
     for model in threat_models:
         model.to(device)
-    train, val = corpus.split("train"), corpus.split("val")
+    train, val = corpus.split("train"), corpus.split("val").drawn(cfg.val_examples, cfg.seed)
     run = _plan(generator, cfg, len(train))
     optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr)
     scheduler = _lr_scheduler(optimizer, cfg, run)
