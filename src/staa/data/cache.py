@@ -53,8 +53,16 @@ class Split:
         is None or not smaller than it."""
         if n is None or n >= len(self):
             return self
-        rows = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
+        rows = seeded_rows(len(self), n, seed)
         return Split(np.asarray(self.waves[rows]), np.asarray(self.labels)[rows], [self.items[i] for i in rows])
+
+
+def seeded_rows(total: int, n: int | None, seed: int | list[int]) -> np.ndarray:
+    """``n`` of the row numbers ``0 … total-1`` drawn without replacement by ``seed``, sorted; all of them when
+    ``n`` is None or not smaller than ``total``."""
+    if n is None or n >= total:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, n, replace=False))
 
 
 class WaveformDataset(Dataset):

@@ -23,7 +23,7 @@ import numpy as np
 from staa.attacks.base import Attack
 from staa.attacks.budget import budget_claim
 from staa.data.base import SPLITS
-from staa.data.cache import PreparedCorpus
+from staa.data.cache import PreparedCorpus, seeded_rows
 from staa.evaluation.adversarial_set import ADV_FILE, RECORDS_FILE, AdversarialSet, craft_adversarial_set
 from staa.io.outputs import claim_folder
 from staa.models.base import SERModel
@@ -74,12 +74,8 @@ class ExperimentContext:
 
     def indices(self, split: str) -> np.ndarray:
         """The attacked rows of ``split``: all, or a seeded subset of ``max_examples`` rows (sorted)."""
-        n = len(self.corpus.split(split))
         cap = self.config["max_examples"]
-        if not cap or cap >= n:
-            return np.arange(n)
-        rng = np.random.default_rng([self.seed, SPLITS.index(split)])
-        return np.sort(rng.choice(n, int(cap), replace=False))
+        return seeded_rows(len(self.corpus.split(split)), int(cap) if cap else None, [self.seed, SPLITS.index(split)])
 
     def craft_or_reuse(
         self,
