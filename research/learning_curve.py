@@ -42,12 +42,13 @@ SCHEDULE = {"steps": 400, "dense_steps": 100, "anneal_steps": 150}
 SCORE_FILE = "score.json"
 
 
-def train_config(steps: int, seed: int, eval_every: int = 50) -> STAATrainConfig:
-    """The ``topk`` recipe of the shipped emodb experiment at ``steps``, its dense and annealing steps scaled."""
+def train_config(steps: int, seed: int, eval_every: int = 50, **overrides: Any) -> STAATrainConfig:
+    """The ``topk`` recipe of the shipped emodb experiment at ``steps``, its dense and annealing steps scaled;
+    ``overrides`` (``--train``) change any other setting of it."""
     scale = steps / SCHEDULE["steps"]
-    return STAATrainConfig.preset("topk", steps=steps, dense_steps=round(SCHEDULE["dense_steps"] * scale),
-                                  anneal_steps=round(SCHEDULE["anneal_steps"] * scale), eval_every=eval_every,
-                                  augment=dict(AUGMENT), seed=seed)  # fmt: skip
+    return STAATrainConfig.preset("topk", **{"steps": steps, "dense_steps": round(SCHEDULE["dense_steps"] * scale),
+                                  "anneal_steps": round(SCHEDULE["anneal_steps"] * scale), "eval_every": eval_every,
+                                  "augment": dict(AUGMENT), "seed": seed, **overrides})  # fmt: skip
 
 
 def parse_amount(value: str) -> tuple[str, list[str]]:
@@ -93,7 +94,12 @@ def run_one(args: argparse.Namespace, threat: Any, base: PreparedCorpus, name: s
     speech = training_speech(sources, base, args.cache)
     gen_cfg = GeneratorConfig.preset(args.arch, eps_db=args.eps_db, k_percent=args.k_percent)
     train_staa_generator(
-        gen_cfg, train_config(args.steps, seed, args.eval_every), [threat], speech, out, show_progress=False
+        gen_cfg,
+        train_config(args.steps, seed, args.eval_every, **args.train),
+        [threat],
+        speech,
+        out,
+        show_progress=False,
     )
     path = out / SCORE_FILE
     if not path.exists():
@@ -209,6 +215,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=400, help="the same for every amount")
     p.add_argument("--eval-every", type=int, default=50, help="steps between validations (each costs a pass over val)")
+    p.add_argument(
+        "--train", type=json.loads, default={}, help='JSON of training settings over the recipe: {"focus": 1.0}'
+    )
     p.add_argument("--arch", default="adjoint", help="generator preset (adjoint, fast, authors)")
     p.add_argument("--eps-db", type=float, default=26.0)
     p.add_argument("--k-percent", type=float, default=10.0)

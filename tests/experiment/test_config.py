@@ -50,6 +50,17 @@ def test_overrides_set_nested_yaml_values():
         apply_override(config, "e.f=1")
 
 
+@pytest.mark.parametrize("name", ["emodb", "ravdess", "nemo"])
+def test_an_override_of_one_attacker_never_reaches_another_that_shares_its_yaml_anchor(name):
+    """The shipped files give the adjoint and the guided generator one ``train`` (a YAML anchor and alias)."""
+    shared = load_config(name)
+    assert shared["attackers"]["guided"]["train"] == shared["attackers"]["staa"]["train"]
+    config = load_config(name, ["attackers.staa.train.steps=800"])
+    assert config["attackers"]["staa"]["train"]["steps"] == 800
+    assert config["attackers"]["guided"]["train"]["steps"] == 400
+    assert config["attackers"]["guided"]["generator"] == {"preset": "guided"}
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

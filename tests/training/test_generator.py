@@ -92,15 +92,18 @@ def test_a_generator_trains_on_a_folder_of_unlabelled_speech_at_other_rates(micr
     assert pool.path.name in json.dumps(spec)
 
 
-def test_a_validation_draw_is_claimed_only_when_asked_so_older_folders_are_still_reused(micro_corpus, tmp_path):
+def test_settings_added_later_are_claimed_only_when_asked_so_older_folders_are_still_reused(micro_corpus, tmp_path):
     threat = build_model("emo18", num_classes=7, hidden=8).eval()
     generator = GeneratorConfig.preset("fast")
     plain = STAATrainConfig.preset("topk", steps=1, dense_steps=0, anneal_steps=0, batch_size=4)
     train_staa_generator(generator, plain, [threat], micro_corpus, tmp_path / "a", show_progress=False)
-    assert "val_examples" not in json.loads((tmp_path / "a" / "spec.json").read_text())["train"]
-    drawn = STAATrainConfig.preset("topk", steps=1, dense_steps=0, anneal_steps=0, batch_size=4, val_examples=3)
+    claim = json.loads((tmp_path / "a" / "spec.json").read_text())["train"]
+    assert "val_examples" not in claim and "focus" not in claim and claim["kappa"] == 0.5
+    drawn = STAATrainConfig.preset("topk", steps=1, dense_steps=0, anneal_steps=0, batch_size=4, val_examples=3,
+                                   focus=0.5)  # fmt: skip
     result = train_staa_generator(generator, drawn, [threat], micro_corpus, tmp_path / "b", show_progress=False)
-    assert json.loads((tmp_path / "b" / "spec.json").read_text())["train"]["val_examples"] == 3
+    claim = json.loads((tmp_path / "b" / "spec.json").read_text())["train"]
+    assert claim["val_examples"] == 3 and claim["focus"] == 0.5
     assert result["history"][-1]["val_n"] == 3
     with pytest.raises(ConfigError, match="other settings"):  # the same folder asked with another draw
         train_staa_generator(generator, plain, [threat], micro_corpus, tmp_path / "b", show_progress=False)

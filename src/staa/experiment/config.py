@@ -47,7 +47,7 @@ from staa.experiment.sections.curves import validate_sweeps
 from staa.experiment.sections.robustness import validate_defenses
 from staa.experiment.sections.seeds import validate_attack_seeds
 from staa.experiment.sections.targeted import validate_targeted
-from staa.experiment.strict import DuplicateKey, check_lists, check_nested_keys, parse_yaml
+from staa.experiment.strict import DuplicateKey, check_lists, check_nested_keys, parse_yaml, unshared
 from staa.io.text import read_text
 from staa.runtime.threads import check_threads
 
@@ -96,6 +96,7 @@ def load_config(spec: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
     if not isinstance(config, dict):
         raise ConfigError("an experiment file must be a YAML mapping", path)
     check_size(config, path)
+    config = unshared(config)
     for item in overrides:
         apply_override(config, item)
     check_size(config, path)

@@ -3,6 +3,7 @@
 * :func:`parse_yaml`: YAML whose mapping repeats a key (two ``pgd:`` under ``attackers:``) is refused
   with both lines, instead of the loader silently keeping the last one. (Keys merged in with ``<<:`` may
   be overridden, as YAML defines.)
+* :func:`unshared`: a YAML alias is a copy of its anchor, so an override of one never changes the other.
 * :func:`check_lists`: no list repeats an entry (``threat_models: [emo18, emo18]`` would attack twice) or
   holds a null.
 * :func:`check_nested_keys`: every model, attacker, ablation and threat override names only keys staa
@@ -53,6 +54,17 @@ class _StrictLoader(yaml.SafeLoader):
 def parse_yaml(text: str) -> Any:
     """The document in ``text`` (safe: no Python objects), refusing repeated keys (:class:`DuplicateKey`)."""
     return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def unshared(value: Any) -> Any:
+    """``value`` with every mapping and list its own copy: a YAML alias (``train: *staa_train``) reads as a copy
+    of its anchor, so that ``--set attackers.staa.train.steps=800`` changes that attacker alone, not every
+    attacker whose ``train`` names the same anchor. Call it after the document's size is checked."""
+    if isinstance(value, dict):
+        return {k: unshared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unshared(v) for v in value]
+    return value
 
 
 def check_lists(value: Any, path: Path | str, where: str = "", *, repeats: bool = True) -> None:

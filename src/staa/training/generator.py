@@ -37,6 +37,9 @@ from staa.runtime.reproducibility import seed_everything
 from staa.validation import check_fields
 
 OUTPUTS = ("best", "last", "state.pt", "train.json", "distilled")  # what the trainer writes into its folder
+#: Training settings added after generators were first trained: claimed only when set (not None), so that every
+#: folder trained before one was added keeps its claim and is reused.
+ADDED_LATER = ("val_examples", "focus")
 
 BUDGETS = ("k_percent", "snr_db")  # an upper bound on sparsity (λ_s adapts), a lower bound on SNR (λ_m)
 BUDGET_OPTIONS = ("update", "lr", "damping", "max_factor")  # the controllers' settings
@@ -116,9 +119,7 @@ def train_staa_generator(
     check_train_config(train_config)
     for model in threat_models:
         model.check_fits(corpus.classes, corpus.sample_rate, length=corpus.length)
-    train = asdict(train_config)
-    if train_config.val_examples is None:  # recorded only when set: folders trained before it keep their claims
-        del train["val_examples"]
+    train = {k: v for k, v in asdict(train_config).items() if not (k in ADDED_LATER and v is None)}
     spec = {"generator": generator_config.to_dict(), "train": train,
             "budgets": [budget_record(b) for b in budgets], "corpus": corpus.path.name,
             "threat_models": [fingerprint(m) for m in threat_models]}  # fmt: skip

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 from transformers import HubertConfig, Wav2Vec2Config, WavLMConfig
 
+from staa.attacks.base import margin_loss
 from staa.attacks.staa import AdjointGenerator, Generator, GeneratorConfig, STAANet, STAATrainConfig, train_generator
 from staa.attacks.staa.streaming import StreamingGenerator
 from staa.errors import CheckpointError, ConfigError
@@ -137,6 +138,83 @@ def test_a_zhao19_front_end_works_too() -> None:
     with torch.no_grad():
         out = adjoint(threat).eval()(clips())
     assert float((out.delta != 0).double().mean()) == pytest.approx(0.1, abs=1e-3)
+
+
+def test_guided_it_starts_as_one_exact_gradient_step_and_learns_a_correction(threat) -> None:
+    """Untrained, the guided generator's map is the threat's own −∂L/∂x (L the C&W margin at its prediction),
+    up to each clip's scale; its correction is what trains, never the threat's head or front end it carries."""
+    g = adjoint(threat, threat_gradient=True).eval()
+    x = clips().double()
+    g.double(), threat.double()
+    xi = x.clone().requires_grad_(True)
+    logits = threat(xi)
+    (grad,) = torch.autograd.grad(margin_loss(logits, logits.argmax(-1), kappa=float("inf")).sum(), xi)
+    with torch.no_grad():
+        z, alone = g.adjoint(x), g.adjoint(x[1:2])
+    assert torch.allclose(z / z.norm(dim=-1, keepdim=True), -grad / grad.norm(dim=-1, keepdim=True), atol=1e-9)
+    assert torch.allclose(alone, z[1:2], atol=1e-9 * float(z.abs().max()))  # a clip alone, as in a batch
+    g.train().float(), threat.float()
+    assert not g.context.head.training  # no dropout in the head it reads
+    g(clips()).x_adv.pow(2).sum().backward()
+    assert float(g.context.correction.out.weight.grad.abs().sum()) > 0
+    assert all(p.grad is None for p in [*g.front.parameters(), *g.context.head.parameters()])
+
+
+def test_guided_a_checkpoint_round_trips_with_the_threats_head(threat, tmp_path) -> None:
+    g = adjoint(threat, threat_gradient=True).eval()
+    with torch.no_grad():
+        g.context.correction.out.weight.normal_()  # a trained-looking correction
+    g.save_pretrained(tmp_path / "g")
+    loaded = Generator.from_pretrained(tmp_path / "g").eval()
+    assert loaded.config.threat_gradient and torch.equal(
+        loaded.context.head.lstm.weight_hh_l0, threat.head.lstm.weight_hh_l0
+    )
+    x = clips()
+    with torch.no_grad():
+        assert torch.equal(loaded(x).delta, g(x).delta)
+    unguided = adjoint(threat).config.to_dict()
+    assert "threat_gradient" not in unguided  # read as every config written before the field
+    with pytest.raises(ConfigError, match="threat_gradient needs the adjoint architecture"):
+        GeneratorConfig.shallow(threat_gradient=True)
+    with pytest.raises(ConfigError, match="head reads its convolutional front end"):
+        Generator.for_config(GeneratorConfig.guided(), [foundation("wav2vec2")])
+
+
+def test_guided_stages_each_read_the_threats_gradient_where_the_steps_before_took_the_clip(threat, tmp_path) -> None:
+    """Two untrained stages: the map is the sum of the normalised −∂L/∂x at the clip and at the clip the first
+    step made (its v at the top-k of its own map); each stage carries the threat's head, and all round-trip."""
+    g = adjoint(threat, threat_gradient=True, stages=2).eval()
+    x = clips().double()
+    g.double(), threat.double()
+
+    def step(at: Tensor) -> Tensor:
+        at = at.clone().requires_grad_(True)
+        logits = threat(at)
+        (grad,) = torch.autograd.grad(margin_loss(logits, logits.argmax(-1), kappa=float("inf")).sum(), at)
+        return -grad / grad.pow(2).mean(-1, keepdim=True).sqrt()
+
+    def made(z: Tensor) -> tuple[Tensor, Tensor]:
+        z = z / z.pow(2).mean(-1, keepdim=True).sqrt()
+        v = 0.05 * torch.clamp(g.gain.detach().double() * z, -1, 1)
+        mask = torch.zeros_like(z).scatter_(-1, z.abs().topk(400, dim=-1).indices, 1.0)
+        return v, mask
+
+    v1, m1 = made(step(x))
+    v, mask = made(step(x) + step(torch.clamp(x + v1 * m1, -1, 1)))
+    with torch.no_grad():
+        out = g(x)
+    assert torch.equal(out.mask, mask) and torch.allclose(out.magnitudes, v, atol=1e-9)
+    assert not torch.equal(mask, m1)  # the second step moved the positions
+    g.float(), threat.float()
+    g.save_pretrained(tmp_path / "g")
+    loaded = Generator.from_pretrained(tmp_path / "g").eval()
+    assert loaded.config.stages == 2 and len(loaded.stages()) == 2
+    assert all(torch.equal(c.head.linear.weight, threat.head.linear.weight) for c in loaded.stages())
+    with torch.no_grad():
+        assert torch.equal(loaded(clips()).delta, g(clips()).delta)
+    for wrong in ({"stages": 2}, {"stages": 2, "threat_gradient": True, "draws": 2}, {"stages": 9}):
+        with pytest.raises(ConfigError, match="stages"):
+            GeneratorConfig.adjoint(**wrong)
 
 
 def foundation(family: str, normalize: bool = True) -> SERModel:

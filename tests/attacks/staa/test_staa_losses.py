@@ -10,6 +10,7 @@ import torch
 from staa.attacks.staa.losses import (
     LossWeights,
     adversarial_loss,
+    boundary_weights,
     magnitude_loss,
     quantisation_loss,
     sparsity_loss,
@@ -33,6 +34,20 @@ def test_adversarial_loss_is_the_floored_cw_margin_averaged_over_the_batch() -> 
     # targeted at class 1: max_{j≠1} z_j − z_1 = 2 − 1 = 1 and 0 − 3 = −3
     target = torch.tensor([1, 1])
     assert float(adversarial_loss(LOGITS, target, targeted=True, kappa=10.0)) == pytest.approx((1 - 3) / 2)
+
+
+def test_focus_weights_the_margins_towards_the_clips_nearest_the_boundary() -> None:
+    margins = torch.tensor([0.0, 1.0, 3.0, -2.0])  # two clips pulled at 1 and 3 from the boundary, one fooled
+    w = boundary_weights(margins, focus=1.0)
+    expected = torch.tensor([1.0, math.exp(-1), math.exp(-3), 1.0])  # fooled clips weigh as the boundary
+    assert torch.allclose(w, expected / expected.sum() * 4) and float(w.mean()) == pytest.approx(1.0)
+    assert torch.allclose(boundary_weights(margins, focus=1e6), torch.ones(4), atol=1e-5)  # τ → ∞: the plain mean
+    logits = torch.tensor([[2.0, 1.0, 0.5], [5.0, 1.0, 0.0]], requires_grad=True)  # margins 1 and 4
+    adversarial_loss(logits, LABELS, focus=1.0).backward()
+    near, far = logits.grad[:, 0]  # the weights are constants: each clip's pull on its logit is its weight
+    assert float(near / far) == pytest.approx(math.exp(3)) and float(near + far) == pytest.approx(1.0)
+    unfocused = adversarial_loss(LOGITS, LABELS, kappa=5.0, focus=1e6)
+    assert float(unfocused) == pytest.approx(float(adversarial_loss(LOGITS, LABELS, kappa=5.0)), abs=1e-5)
 
 
 def test_regularisers_match_hand_computed_norms() -> None:
@@ -107,3 +122,5 @@ def test_invalid_training_configs_are_refused() -> None:
         STAATrainConfig(targeted=True)
     with pytest.raises(ConfigError, match="≥ 0"):
         STAATrainConfig(lambda_s=-1.0)
+    with pytest.raises(ConfigError, match="focus must be > 0"):
+        STAATrainConfig(focus=0.0)

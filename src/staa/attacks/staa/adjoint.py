@@ -25,19 +25,29 @@ For a clip x (B, N):
    one gradient step would put them, with its signs.
 
 The attack then costs about one forward and one backward pass of the front end (the recurrent head or
-the transformer is never run), against twenty of the whole model for sparse PGD-20. Models without a
+the transformer is never run), against twenty of the whole model for sparse PGD-20.
+
+The guided generator (``GeneratorConfig.guided()``) gives step 2 the threat's own coefficients too:
+u = g + C(h, g) with g = −∂L/∂h at the clean clip (L the C&W margin at the threat's prediction, so no
+label is needed) and C's output zero at the start. Untrained it is one exact sparse gradient step; training
+learns what that step lacks — what iterating at the perturbed clip gives PGD. A context network that must
+predict the coefficients from h alone has to learn the threat's head for every speaker; given g, it learns
+a correction. It carries a copy of the threat's head and costs one forward and backward pass of the whole
+threat model: one gradient, against PGD-20's twenty. Models without a
 convolutional front end (defended wrappers, for example) are refused. The front end stays in eval mode,
 so batch norm uses the threat's running statistics, as the threat itself does when it is attacked.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
 
+from staa.attacks.base import margin_loss
 from staa.attacks.staa.config import GeneratorConfig
 from staa.attacks.staa.generator import Generator
 from staa.attacks.staa.layers import clip_seeds, hashed_bits
@@ -86,6 +96,41 @@ class Context(nn.Module):
         return self.out(self.body(torch.cat([h, whole], dim=1)))
 
 
+def threat_head(model: nn.Module) -> nn.Module:
+    """The head that reads an SER model's front-end features (Emo18's and Zhao19's ``head``), or one error line."""
+    head = getattr(model, "head", None)
+    if not isinstance(head, nn.Module) or getattr(model, "cnn", None) is None:
+        raise ConfigError(f"the guided generator needs a threat whose head reads its convolutional front end "
+                          f"(Emo18, Zhao19); {type(model).__name__} has none")  # fmt: skip
+    return head
+
+
+class GuidedContext(nn.Module):
+    """u = g + C(h, g): the threat's coefficients g = −∂L/∂h, normalised per clip, and a learned correction
+    read from the features and g, zero at the start (the module docstring says why)."""
+
+    def __init__(self, head: nn.Module, channels: int, hidden: int, layers: int, kernel: int) -> None:
+        super().__init__()
+        self.head = head.requires_grad_(False).eval()
+        self.norm = nn.GroupNorm(1, channels, affine=False)  # h on g's unit scale before C's joint norm
+        self.correction = Context(2 * channels, hidden, layers, kernel, out=channels)
+        nn.init.zeros_(self.correction.out.weight)
+        nn.init.zeros_(self.correction.out.bias)
+
+    def coefficients(self, h: Tensor) -> Tensor:
+        """−∂L/∂h / rms over each clip, L the unfloored C&W margin of the head at its own prediction (a constant:
+        the head is frozen and the clip is not trained through it)."""
+        with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN backward needs train mode
+            hg = h.detach().requires_grad_(True)
+            logits = self.head(hg)
+            (g,) = torch.autograd.grad(margin_loss(logits, logits.argmax(-1), kappa=float("inf")).sum(), hg)
+        return -g / g.pow(2).mean((1, 2), keepdim=True).sqrt().clamp_min(1e-12)
+
+    def forward(self, h: Tensor) -> Tensor:
+        g = self.coefficients(h)
+        return g + self.correction(torch.cat([self.norm(h), g], dim=1))
+
+
 class AdjointGenerator(Generator):
     """``Generator.for_config(GeneratorConfig.adjoint(), [threat])``: see the module docstring."""
 
@@ -101,6 +146,9 @@ class AdjointGenerator(Generator):
         front = front_end(threat)
         generator = cls(replace(config, front=threat.config.to_dict()))
         generator.front.load_state_dict(front.state_dict())
+        if config.threat_gradient:
+            for context in generator.stages():
+                context.head.load_state_dict(threat_head(threat).state_dict())
         return generator
 
     def _build(self, config: GeneratorConfig) -> None:
@@ -110,10 +158,22 @@ class AdjointGenerator(Generator):
         check_fields(kind.config_class, config.front, "front")
         recorded = kind.config_class.from_dict(config.front)
         recorded.check_recorded()  # a checkpoint's front end is checked like an SER checkpoint's config
-        self.front = front_end(kind(recorded)).requires_grad_(False)
+        model = kind(recorded)
+        self.front = front_end(model).requires_grad_(False)
         self.channel_axis = isinstance(self.front, nn.Sequential)  # Emo18/Zhao19 take (B, 1, N), encoders (B, N)
         self.standardized = getattr(recorded, "normalize", True) is not False  # as the threat's own forward
         self.context = self._context(config)
+        if config.threat_gradient:
+            sizes = (
+                self.context.out.out_channels,
+                config.context_channels,
+                config.context_layers,
+                config.context_kernel,
+            )
+            self.context = GuidedContext(copy.deepcopy(threat_head(model)), *sizes)
+            if config.stages > 1:  # only then: the state-dict keys of one-stage generators stay as they were
+                self.later = nn.ModuleList(GuidedContext(copy.deepcopy(threat_head(model)), *sizes)
+                                           for _ in range(config.stages - 1))  # fmt: skip
         self.gain = nn.Parameter(torch.tensor(3.0))  # the scale of z/rms(z) before the bound, learned
 
     def _context(self, config: GeneratorConfig) -> nn.Module:
@@ -121,20 +181,44 @@ class AdjointGenerator(Generator):
         channels = [m.out_channels for m in self.front.modules() if isinstance(m, nn.Conv1d)][-1]
         return Context(channels, config.context_channels, config.context_layers, config.context_kernel)
 
+    def stages(self) -> list[nn.Module]:
+        """The context network of each step: one, or ``config.stages`` for a staged guided generator."""
+        return [self.context, *getattr(self, "later", [])]
+
     def train(self, mode: bool = True) -> AdjointGenerator:
         super().train(mode)
         self.front.eval()  # the threat's running statistics, always
+        for context in self.stages():
+            if isinstance(context, GuidedContext):
+                context.head.eval()  # the head as it is attacked: no dropout
         return self
 
     def perturb(
         self, x: Tensor, eps: float | Tensor, k_percent: float | None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """v = ε·bound(a·z/rms(z)) and the top-k |z| as the mask, for z = J_F(x)ᵀC(F(x)); δ is added to x itself."""
+        if self.config.stages > 1:
+            return self.staged(x, eps, k_percent)
         z = _normalised(self.adjoint(x)) if self.config.draws == 1 else self.smoothed(x, eps)
         magnitudes = self._bound(self.gain * z, eps)
         if not self.config.factorised:
             return x, magnitudes, torch.ones_like(magnitudes), None
         mask, scores = self.quantise(z.abs(), k_percent)
+        return x, magnitudes, mask, scores
+
+    def staged(
+        self, x: Tensor, eps: float | Tensor, k_percent: float | None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """Each step reads the front end and the threat's gradient at the clip the steps before it made and adds
+        its normalised z to theirs; v and the mask come from the sum, as one step's from its z. Learned
+        iteration: what PGD gains over one gradient step, at the cost of one backward pass of the threat a step."""
+        total, current = torch.zeros_like(x), x
+        for context in self.stages():
+            total = total + _normalised(self.adjoint(current, context))
+            z = _normalised(total)
+            magnitudes = self._bound(self.gain * z, eps)
+            mask, scores = self.quantise(z.abs(), k_percent)
+            current = torch.clamp(x + magnitudes * mask, -1.0, 1.0)
         return x, magnitudes, mask, scores
 
     def smoothed(self, x: Tensor, eps: float | Tensor) -> Tensor:

@@ -73,6 +73,10 @@ class GeneratorConfig:
     coefficients (the U-Net fields above are then unused). ``draws`` > 1 averages its transpose over that
     many copies of the clip perturbed at random (±ε on ``k_percent`` % of the samples, drawn from a
     hash of the clip): the front end's Jacobian at the scale of the attack rather than at the clean clip.
+    ``threat_gradient`` (adjoint only, the :meth:`guided` preset) also gives the context network the threat's own coefficients
+    −∂L/∂h at the clean clip: the generator then carries the threat's head too and costs one backward
+    pass of the threat model at attack time. ``stages`` > 1 (guided only) repeats that step at the clip the
+    steps before it made, each with its own correction: that many backward passes of the threat.
     """
 
     model_type: ClassVar[str] = "staa-generator"
@@ -103,6 +107,8 @@ class GeneratorConfig:
     context_layers: int = 2
     context_kernel: int = 3
     draws: int = 1
+    threat_gradient: bool = False
+    stages: int = 1
 
     def __post_init__(self) -> None:
         checks = [
@@ -159,6 +165,12 @@ class GeneratorConfig:
             checks.append(
                 (self.draws == 1, "draws > 1 needs the adjoint architecture (it perturbs its front end's input)")
             )
+        if self.threat_gradient and self.architecture != "adjoint":
+            checks.append((False, f"threat_gradient needs the adjoint architecture, got '{self.architecture}'"))
+        checks.append((1 <= self.stages <= 8, f"stages must be in [1, 8], got {self.stages}"))
+        if self.stages > 1:
+            checks.append((self.threat_gradient and self.draws == 1 and self.factorised,
+                           "stages > 1 needs threat_gradient (the guided preset), draws 1 and a factorised δ"))  # fmt: skip
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"generator config: {message}")
@@ -225,12 +237,21 @@ class GeneratorConfig:
         branch, which does the work at the first block's frame rate."""
         return cls(**{"architecture": "shallow-adjoint", "context_channels": 128, **cls.renamed(overrides)})
 
+    @classmethod
+    def guided(cls, **overrides: Any) -> GeneratorConfig:
+        """The guided adjoint generator (:class:`~staa.attacks.staa.adjoint.GuidedContext`): the adjoint
+        generator whose context network starts from the threat's own coefficients −∂L/∂h at the clean clip
+        and learns a correction to them. It needs the threat's head as well as its front end (Emo18 and
+        Zhao19 threats) and one backward pass of the threat model per clip: a learned one-step attack."""
+        return cls(**{"threat_gradient": True, **cls.renamed(overrides)})
+
     PRESETS = (
         "authors",
         "fast",
         "realtime",
         "adjoint",
         "shallow",
+        "guided",
     )  # no annotation: a class constant, not a dataclass field
 
     @classmethod
@@ -244,11 +265,14 @@ class GeneratorConfig:
         return getattr(cls, name)(**overrides)
 
     def to_dict(self) -> dict[str, Any]:
-        """The config as ``config.json`` and folder claims hold it; an absolute budget leaves ``eps_db`` out,
-        so its files and claims read as those written before relative budgets existed."""
+        """The config as ``config.json`` and folder claims hold it; an absolute budget leaves ``eps_db`` out and
+        an unguided generator ``threat_gradient`` and ``stages``, so their files and claims read as those written before."""
         d = asdict(self)
         if d["eps_db"] is None:
             del d["eps_db"]
+        for key, unset in (("threat_gradient", False), ("stages", 1)):  # as every generator written before them
+            if d[key] == unset:
+                del d[key]
         return {"model_type": self.model_type, **d}
 
     @classmethod

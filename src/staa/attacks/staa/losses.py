@@ -28,13 +28,30 @@ from torch import Tensor
 from staa.attacks.base import margin_loss
 
 
-def adversarial_loss(logits: Tensor, labels: Tensor, *, targeted: bool = False, kappa: float = 0.0) -> Tensor:
+def adversarial_loss(
+    logits: Tensor, labels: Tensor, *, targeted: bool = False, kappa: float = 0.0, focus: float | None = None
+) -> Tensor:
     """L_adv (Eq. 3): C&W margin floored at −κ (the paper's confidence φ), batch mean.
 
     Untargeted, ``labels`` are the threat model's clean predictions and the margin pushes their logit
     below the best other class; targeted, they are the targets, pushed above every other class.
+    With ``focus`` τ the mean is weighted towards the clips nearest the boundary
+    (:func:`boundary_weights`); None is the paper's plain mean.
     """
-    return margin_loss(logits, labels, targeted=targeted, kappa=kappa).mean()
+    margins = margin_loss(logits, labels, targeted=targeted, kappa=kappa)
+    return margins.mean() if focus is None else (boundary_weights(margins, focus) * margins).mean()
+
+
+def boundary_weights(margins: Tensor, focus: float) -> Tensor:
+    """Per-clip weights w ∝ exp(−max(margin, 0)/τ), detached and scaled to a batch mean of 1.
+
+    Why. Success is counted per clip, but the C&W margin pulls every clip the attack has not yet fooled
+    with the same force, however far it is from the boundary: a clip the threat holds with a margin of 10
+    takes as much of the generator's capacity as one a nudge away. Weighting by the distance left turns the
+    loss towards the count the attack is scored on (a smooth share of clips flipped, τ its sharpness); the
+    clips already past the boundary all weigh the most, but their clamped margin (below −κ) pulls with nothing.
+    """
+    return torch.softmax(-margins.detach().clamp_min(0) / focus, dim=0) * margins.shape[0]
 
 
 REDUCTIONS = ("sum", "mean")
@@ -113,6 +130,7 @@ def staa_loss(
     gamma: float = 0.5,
     targeted: bool = False,
     kappa: float = 0.0,
+    focus: float | None = None,
 ) -> dict[str, Tensor]:
     """L = L_adv + λ_m·L_mag + λ_s·L_spa + λ_q·L_qua (Eq. 7); returns every term, each weighted term
     (``weighted_<term>``, what it adds to the total) and ``total``.
@@ -126,7 +144,8 @@ def staa_loss(
     r = weights.reduction
     sparse_on = mask if weights.factorised else magnitudes / (weights.eps if r == "mean" else 1.0)
     terms = {
-        "adversarial": sum(adversarial_loss(z, labels, targeted=targeted, kappa=kappa) for z in logits) / len(logits),
+        "adversarial": sum(adversarial_loss(z, labels, targeted=targeted, kappa=kappa, focus=focus) for z in logits)
+        / len(logits),
         "magnitude": magnitude_loss(magnitudes, r, weights.eps),
         "sparsity": sparsity_loss(sparse_on, r),
     }

@@ -32,7 +32,9 @@ class STAATrainConfig:
     start and annealing, augmentation, per-sample loss normalisation).
 
     ``lambda_p`` weighs the saliency term of top-k masks (:func:`staa.attacks.staa.losses.saliency_loss`,
-    not in the paper): the position scores learn where the threat model's gradient is large.
+    not in the paper): the position scores learn where the threat model's gradient is large. ``focus`` τ
+    weights the C&W term of each batch towards the clips nearest the boundary
+    (:func:`staa.attacks.staa.losses.boundary_weights`, not in the paper; None: the plain mean).
 
     Ablations (paper Table 6): ``no_magnitude`` sets λ_m = 0, ``no_sparsity`` λ_s = 0,
     ``no_quantisation`` λ_q = 0; ``no_factorisation`` needs a generator built with
@@ -64,6 +66,7 @@ class STAATrainConfig:
     lambda_q: float = 1e-4
     lambda_p: float = 0.0
     kappa: float = 0.0
+    focus: float | None = None
     reduction: str = "sum"
     lr: float = 1e-4
     lr_schedule: str = "step"
@@ -93,6 +96,8 @@ class STAATrainConfig:
             raise ConfigError("generator training: epochs, batch sizes and step_size must be ≥ 1")
         if (self.steps is not None and self.steps < 1) or (self.eval_every is not None and self.eval_every < 1):
             raise ConfigError("generator training: steps and eval_every must be ≥ 1")
+        if self.focus is not None and not self.focus > 0:
+            raise ConfigError(f"generator training: focus must be > 0 (or null for the plain mean), got {self.focus}")
         if self.val_examples is not None and self.val_examples < 1:
             raise ConfigError(f"generator training: val_examples must be ≥ 1, got {self.val_examples}")
         if self.dense_steps < 0 or self.anneal_steps < 0:

@@ -262,6 +262,7 @@ def _step_loss(
         gamma=g.gamma,
         targeted=cfg.targeted,
         kappa=cfg.kappa,
+        focus=cfg.focus,
     ), out
 
 
