@@ -11,8 +11,8 @@ and each generator's ASR, sparsity and SNR are measured on a corpus split (``--c
 (batch norm, threshold mask) is also streamed in 0.1 s chunks (real-time factor, largest deviation from the
 offline pass); the adjoint presets rank the whole clip and standardise it, so they do not stream.
 
-    python benchmarks/generator_speed.py [--configs authors fast realtime adjoint shallow] [--batches 1 16]
-        [--thread-counts 1 2] [--repeats 3] [--adjoint-draws 4] [--threat emo18|wav2vec2-base]
+    python benchmarks/generator_speed.py [--configs authors fast realtime adjoint shallow guided] [--batches 1 16]
+        [--thread-counts 1 2] [--repeats 3] [--adjoint-draws 4] [--guided-stages 2] [--threat emo18|wav2vec2-base]
         [--threat-checkpoint DIR --generator adjoint=DIR --generator shallow=DIR --corpus emodb --root DIR]
 """
 
@@ -86,6 +86,8 @@ def build_generators(args: argparse.Namespace, model: SERModel) -> dict[str, Gen
             generators[name] = Generator.for_config(GeneratorConfig.preset(name), [model])
     for d in args.adjoint_draws:
         generators[f"adjoint×{d}"] = Generator.for_config(GeneratorConfig.adjoint(draws=d), [model])
+    for n in args.guided_stages:
+        generators[f"guided, {n} stages"] = Generator.for_config(GeneratorConfig.guided(stages=n), [model])
     return {name: g.eval().to(args.device) for name, g in generators.items()}
 
 
@@ -175,6 +177,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     presets = list(GeneratorConfig.PRESETS)
     parser.add_argument("--configs", nargs="+", default=presets, choices=presets)
     parser.add_argument("--adjoint-draws", nargs="*", type=int, default=[], help="also adjoint×D rows")
+    parser.add_argument("--guided-stages", nargs="*", type=int, default=[], help="also guided rows of S stages")
     parser.add_argument(
         "--threat",
         default="emo18",

@@ -212,32 +212,6 @@ def distil(generator: AdjointGenerator, threat: nn.Module, waves: Tensor, steps:
     return float(np.mean(cosines[-50:]))
 
 
-class GuidedReread(AdjointGenerator):
-    """``stages`` guided adjoint steps (``--generator '{"threat_gradient": true}'``), each reading the threat's
-    gradient again at the clip the steps before it made, with its own correction: a learned N-step attack."""
-
-    stages = 2
-
-    @classmethod
-    def initialised(cls, config: GeneratorConfig, threat_models: Sequence[nn.Module]) -> AdjointGenerator:
-        generator = super().initialised(config, threat_models)
-        for later in generator.later:
-            later.head.load_state_dict(generator.context.head.state_dict())
-        return generator
-
-    def _build(self, config: GeneratorConfig) -> None:
-        super()._build(config)
-        self.later = nn.ModuleList(copy.deepcopy(self.context) for _ in range(self.stages - 1))
-
-    def train(self, mode: bool = True) -> GuidedReread:
-        super().train(mode)
-        for later in getattr(self, "later", []):
-            later.head.eval()
-        return self
-
-    perturb = Reread.perturb
-
-
 def _rms(z: Tensor) -> Tensor:
     return z.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-12)
 
@@ -248,7 +222,6 @@ PROBES: dict[str, type[AdjointGenerator]] = {
     "fine-all": type("FineAll", (Fine,), {"blocks": 99}),
     "recurrent": Recurrent,
     "surrogate": Surrogate,
-    "guided-reread-2": GuidedReread,
     "shipped": AdjointGenerator,
 }
 
