@@ -7,6 +7,7 @@ corpus's own split) — from several seeds each, all for the same number of step
 data from the compute. Every run is validated on the corpus's validation split and scored on its test clips:
 ASR (:func:`staa.metrics.succeeded`) with a 95 % bootstrap interval over the clips, the mean ± sd over seeds,
 sparsity and median SNR. Runs already finished are reused, unfinished ones resume (``<out>/<amount>/seed<k>/``).
+``--untrained`` adds the generator before its first step as a row and a line: what training adds to it.
 
     python research/learning_curve.py --threat runs/emodb-full/models/emo18/best --root /data/emodb/wav \\
         --cache runs/curve/cache --out runs/curve --amount A=train --amount B=train,ravdess:/data/ravdess \\
@@ -64,14 +65,31 @@ def training_speech(sources: list[str], base: PreparedCorpus, cache: Path) -> Pr
     return base if sources == ["train"] else pooled_speech(parse_sources(sources), base, cache, show_progress=False)
 
 
-def score(threat: Any, generator_dir: Path, corpus: PreparedCorpus, split: str = "test") -> dict[str, Any]:
-    """The generator in ``generator_dir`` on every clip of ``split``: predictions, success, sparsity, SNR."""
+def score(threat: Any, generator: Generator, corpus: PreparedCorpus, split: str = "test") -> dict[str, Any]:
+    """``generator`` on every clip of ``split``: predictions, success, sparsity, SNR."""
     test = corpus.split(split)
     x = torch.from_numpy(np.array(test.waves, dtype=np.float32))
-    out = STAANet(threat, Generator.from_pretrained(generator_dir))(x)
+    out = STAANet(threat, generator)(x)
     return {"clean_pred": out.clean_pred.tolist(), "adv_pred": out.adv_pred.tolist(),
             "success": out.success.tolist(), "sparsity_pct": out.sparsity.tolist(),
             "snr_db": [float(v) for v in out.snr_db], "clips": len(test)}  # fmt: skip
+
+
+def untrained(args: argparse.Namespace, threat: Any, base: PreparedCorpus) -> dict[str, Any]:
+    """The ``--arch`` generator before its first step (initial weights of seed 0), scored once: the curve's zero.
+
+    Why: it says what training adds. The guided generator's correction starts at zero, so untrained it is one
+    exact sparse gradient step of the threat, the one-step attack its training starts from.
+    """
+    path = args.out / "untrained" / SCORE_FILE
+    if not path.exists():
+        torch.manual_seed(0)
+        gen_cfg = GeneratorConfig.preset(args.arch, eps_db=args.eps_db, k_percent=args.k_percent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(score(threat, Generator.for_config(gen_cfg, [threat]).eval(), base)))
+    record = json.loads(path.read_text())
+    return {"amount": "untrained", "clips": 0, "speakers": 0, "seed": "–", **summary(record),
+            "test_clips": record["clips"], "val_asr": None}  # fmt: skip
 
 
 def summary(record: dict[str, Any]) -> dict[str, float]:
@@ -103,7 +121,7 @@ def run_one(args: argparse.Namespace, threat: Any, base: PreparedCorpus, name: s
     )
     path = out / SCORE_FILE
     if not path.exists():
-        path.write_text(json.dumps(score(threat, out / "best", base)))
+        path.write_text(json.dumps(score(threat, Generator.from_pretrained(out / "best"), base)))
     record = json.loads(path.read_text())
     best = json.loads((out / "train.json").read_text())["best"]
     return {"amount": name, "clips": len(speech.split("train")), "speakers": source_speakers(sources, base), "seed": seed,
@@ -118,9 +136,10 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
         "|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in rows:
+        val = "–" if r["val_asr"] is None else f"{100 * r['val_asr']:.1f}"  # an untrained generator was never validated
         lines.append(f"| {r['amount']} | {r['clips']} | {r['speakers']} | {r['seed']} | {100 * r['asr']:.1f} "
                      f"({100 * r['low']:.1f}–{100 * r['high']:.1f}) | {r['sparsity_pct']:.1f} | {r['snr_db']:.1f} | "
-                     f"{100 * r['val_asr']:.1f} |")  # fmt: skip
+                     f"{val} |")  # fmt: skip
     for name in dict.fromkeys(r["amount"] for r in rows):
         group = [r for r in rows if r["amount"] == name]
         s = spread([100 * r["asr"] for r in group])
@@ -227,6 +246,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--figure", type=Path, help="PNG of ASR versus training clips")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-train", action="store_true", help="score and tabulate the finished runs only")
+    p.add_argument("--untrained", action="store_true",
+                   help="also score the generator before training (the guided one: one exact gradient step)")  # fmt: skip
     p.add_argument("--activity", action="store_true", help="speech against silence per source of the last amount")
     return p.parse_args(argv)
 
@@ -240,18 +261,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     runs = [(name, sources, seed) for name, sources in args.amount for seed in args.seeds]
     if args.order == "seed":
         runs.sort(key=lambda r: r[2])
-    rows = []
+    rows = [untrained(args, threat, base)] if args.untrained else []
     for name, sources, seed in runs:
         row = run_one(args, threat, base, name, sources, seed)
         if row is not None:
             print(json.dumps(row), flush=True)
             rows.append(row)
-    rows.sort(key=lambda r: ([a for a, _ in args.amount].index(r["amount"]), r["seed"]))
+    order = ["untrained", *(a for a, _ in args.amount)]
+    rows.sort(key=lambda r: (order.index(r["amount"]), -1 if r["amount"] == "untrained" else r["seed"]))
     print(table(rows))
     if args.activity:
         print(activity(training_speech(args.amount[-1][1], base, args.cache)))
-    if args.figure and rows:
-        plot(rows, references(args.reference), args.figure)
+    trained = [r for r in rows if r["amount"] != "untrained"]
+    if args.figure and trained:
+        refs = [(f"untrained ({args.arch})", rows[0]["asr"])] if args.untrained else []
+        plot(trained, [*refs, *references(args.reference)], args.figure)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from staa.attacks.staa import Generator, GeneratorConfig, STAANet
 from staa.experiment.config import load_config
 from staa.experiment.plans import attacker_plans, train_config
+from staa.models import build_model
 from staa.uncertainty import spread
 
 SCRIPT = Path(__file__).resolve().parents[1] / "research" / "learning_curve.py"
@@ -65,3 +69,23 @@ def test_active_share_counts_the_frames_near_the_clips_peak(curve):
     assert curve.active_share(waves, frame=400).tolist() == [0.5, 1.0]
     assert curve.active_share(waves, frame=400, head=2).tolist() == [0.0, 1.0]
     assert curve.active_share(waves, frame=400, floor_db=100).tolist() == [1.0, 1.0]
+
+
+def test_the_untrained_guided_generator_is_the_curves_zero_scored_once(curve, micro_corpus, tmp_path):
+    threat = build_model("emo18", num_classes=7, class_names=list(micro_corpus.classes), hidden=8).eval()
+    args = argparse.Namespace(out=tmp_path, arch="guided", eps_db=26.0, k_percent=10.0)
+    row = curve.untrained(args, threat, micro_corpus)
+    test = micro_corpus.split("test")
+    x = torch.from_numpy(np.array(test.waves, dtype=np.float32))
+    gen = Generator.for_config(GeneratorConfig.preset("guided", eps_db=26.0, k_percent=10.0), [threat]).eval()
+    expected = STAANet(threat, gen)(x)  # one exact sparse gradient step: no training, no seed to depend on
+    assert row["asr"] == pytest.approx(expected.success.float().mean().item())
+    assert (row["amount"], row["clips"], row["val_asr"], row["test_clips"]) == ("untrained", 0, None, len(test))
+    assert row["sparsity_pct"] == pytest.approx(10.0, abs=0.5)
+    path = tmp_path / "untrained" / "score.json"
+    record = json.loads(path.read_text())
+    record["adv_pred"] = [(c + 1) % 7 for c in record["clean_pred"]]  # every clip fooled: read, not recomputed
+    path.write_text(json.dumps(record))
+    assert curve.untrained(args, threat, micro_corpus)["asr"] == 1.0
+    line = curve.table([curve.untrained(args, threat, micro_corpus)]).splitlines()[2]
+    assert line.startswith("| untrained | 0 | 0 | – | 100.0 (") and line.endswith("| – |")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import Tensor
@@ -182,15 +184,21 @@ def test_guided_a_checkpoint_round_trips_with_the_threats_head(threat, tmp_path)
 
 def test_guided_stages_each_read_the_threats_gradient_where_the_steps_before_took_the_clip(threat, tmp_path) -> None:
     """Two untrained stages: the map is the sum of the normalised −∂L/∂x at the clip and at the clip the first
-    step made (its v at the top-k of its own map); each stage carries the threat's head, and all round-trip."""
-    g = adjoint(threat, threat_gradient=True, stages=2).eval()
-    x = clips().double()
-    g.double(), threat.double()
+    step made (its v at the top-k of its own map), L the margin at the *clean* clip's class in both, as PGD keeps
+    its labels; each stage carries the threat's head, and all round-trip."""
+    sharp = copy.deepcopy(threat)
+    with torch.no_grad():  # a head whose class depends on the clip, so that the first step flips some
+        sharp.head.linear.weight.mul_(50.0)
+        sharp.head.linear.bias.zero_()
+    g = adjoint(sharp, threat_gradient=True, stages=2).eval()
+    x = clips(8).double()
+    g.double(), sharp.double()
+    with torch.no_grad():
+        clean = sharp(x).argmax(-1)
 
-    def step(at: Tensor) -> Tensor:
+    def step(at: Tensor, labels: Tensor = clean) -> Tensor:
         at = at.clone().requires_grad_(True)
-        logits = threat(at)
-        (grad,) = torch.autograd.grad(margin_loss(logits, logits.argmax(-1), kappa=float("inf")).sum(), at)
+        (grad,) = torch.autograd.grad(margin_loss(sharp(at), labels, kappa=float("inf")).sum(), at)
         return -grad / grad.pow(2).mean(-1, keepdim=True).sqrt()
 
     def made(z: Tensor) -> tuple[Tensor, Tensor]:
@@ -200,16 +208,20 @@ def test_guided_stages_each_read_the_threats_gradient_where_the_steps_before_too
         return v, mask
 
     v1, m1 = made(step(x))
-    v, mask = made(step(x) + step(torch.clamp(x + v1 * m1, -1, 1)))
+    first = torch.clamp(x + v1 * m1, -1, 1)
+    v, mask = made(step(x) + step(first))
     with torch.no_grad():
         out = g(x)
+        at_first = sharp(first).argmax(-1)
     assert torch.equal(out.mask, mask) and torch.allclose(out.magnitudes, v, atol=1e-9)
     assert not torch.equal(mask, m1)  # the second step moved the positions
-    g.float(), threat.float()
+    assert (at_first != clean).any()  # so the class read at the first step's clip would have given another map:
+    assert not torch.equal(made(step(x) + step(first, at_first))[1], mask)
+    g.float(), sharp.float()
     g.save_pretrained(tmp_path / "g")
     loaded = Generator.from_pretrained(tmp_path / "g").eval()
     assert loaded.config.stages == 2 and len(loaded.stages()) == 2
-    assert all(torch.equal(c.head.linear.weight, threat.head.linear.weight) for c in loaded.stages())
+    assert all(torch.equal(c.head.linear.weight, sharp.head.linear.weight) for c in loaded.stages())
     with torch.no_grad():
         assert torch.equal(loaded(clips()).delta, g(clips()).delta)
     for wrong in ({"stages": 2}, {"stages": 2, "threat_gradient": True, "draws": 2}, {"stages": 9}):

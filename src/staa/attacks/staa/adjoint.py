@@ -117,17 +117,23 @@ class GuidedContext(nn.Module):
         nn.init.zeros_(self.correction.out.weight)
         nn.init.zeros_(self.correction.out.bias)
 
-    def coefficients(self, h: Tensor) -> Tensor:
-        """−∂L/∂h / rms over each clip, L the unfloored C&W margin of the head at its own prediction (a constant:
-        the head is frozen and the clip is not trained through it)."""
+    def coefficients(self, h: Tensor, labels: Tensor | None = None) -> Tensor:
+        """−∂L/∂h / rms over each clip, L the unfloored C&W margin of the head at ``labels`` (default: its own
+        prediction; a constant: the head is frozen and the clip is not trained through it)."""
         with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN backward needs train mode
             hg = h.detach().requires_grad_(True)
             logits = self.head(hg)
-            (g,) = torch.autograd.grad(margin_loss(logits, logits.argmax(-1), kappa=float("inf")).sum(), hg)
+            labels = logits.argmax(-1) if labels is None else labels
+            (g,) = torch.autograd.grad(margin_loss(logits, labels, kappa=float("inf")).sum(), hg)
         return -g / g.pow(2).mean((1, 2), keepdim=True).sqrt().clamp_min(1e-12)
 
-    def forward(self, h: Tensor) -> Tensor:
-        g = self.coefficients(h)
+    def predict(self, h: Tensor) -> Tensor:
+        """The head's class for features h: the clean clip's, which every stage of a staged generator attacks."""
+        with torch.no_grad():
+            return self.head(h).argmax(-1)
+
+    def forward(self, h: Tensor, labels: Tensor | None = None) -> Tensor:
+        g = self.coefficients(h, labels)
         return g + self.correction(torch.cat([self.norm(h), g], dim=1))
 
 
@@ -211,10 +217,15 @@ class AdjointGenerator(Generator):
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """Each step reads the front end and the threat's gradient at the clip the steps before it made and adds
         its normalised z to theirs; v and the mask come from the sum, as one step's from its z. Learned
-        iteration: what PGD gains over one gradient step, at the cost of one backward pass of the threat a step."""
+        iteration: what PGD gains over one gradient step, at the cost of one backward pass of the threat a step.
+
+        Every step attacks the clean clip's class, as PGD keeps its labels: a step that read the class at the clip
+        before it would, on a clip the steps before it had already flipped, push it back.
+        """
+        labels = self.context.predict(self.features(x))
         total, current = torch.zeros_like(x), x
         for context in self.stages():
-            total = total + _normalised(self.adjoint(current, context))
+            total = total + _normalised(self.adjoint(current, context, labels))
             z = _normalised(total)
             magnitudes = self._bound(self.gain * z, eps)
             mask, scores = self.quantise(z.abs(), k_percent)
@@ -245,15 +256,16 @@ class AdjointGenerator(Generator):
         x = standardize(x) if self.standardized else x
         return self.front(x[:, None] if self.channel_axis else x)
 
-    def adjoint(self, x: Tensor, context: nn.Module | None = None) -> Tensor:
-        """J_F(x)ᵀ C(F(x)): the coefficients of ``context`` (default: this generator's) carried back to the samples."""
+    def adjoint(self, x: Tensor, context: nn.Module | None = None, labels: Tensor | None = None) -> Tensor:
+        """J_F(x)ᵀ C(F(x)): the coefficients of ``context`` (default: this generator's; a guided one's at ``labels``)
+        carried back to the samples."""
         context = self.context if context is None else context
         keep = torch.is_grad_enabled()  # training: gradients reach the context network through the product
         with torch.enable_grad():
             xi = x.detach().requires_grad_(True)
             h = self.features(xi)
             with torch.set_grad_enabled(keep):  # inference: the context network builds no graph
-                u = context(h.detach())
+                u = context(h.detach()) if labels is None else context(h.detach(), labels)
             return torch.autograd.grad(h, xi, u, create_graph=keep)[0]
 
 
