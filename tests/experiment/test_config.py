@@ -58,7 +58,7 @@ def test_an_override_of_one_attacker_never_reaches_another_that_shares_its_yaml_
     config = load_config(name, ["attackers.staa.train.steps=800"])
     assert config["attackers"]["staa"]["train"]["steps"] == 800
     assert config["attackers"]["guided"]["train"]["steps"] == 400
-    assert config["attackers"]["guided"]["generator"] == {"preset": "guided"}
+    assert config["attackers"]["guided"]["generator"] == {"preset": "guided", "stages": 2}
 
 
 @pytest.mark.parametrize(
