@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -12,6 +15,7 @@ from staa.data.synthetic import SyntheticCorpus
 from staa.runtime import allocator
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+RESEARCH = Path(__file__).resolve().parents[1] / "research"
 EMODB_SUBSET = SHARED / "data" / "emodb-subset"
 
 # One thread per test process: on a shared 2-core machine, two threads per process slow training steps several-fold.
@@ -39,3 +43,16 @@ def micro_corpus(tmp_path_factory: pytest.TempPathFactory) -> PreparedCorpus:
     """3 speakers × 7 emotions × 1 clip of 0.25 s: one speaker, 7 clips, per split (STAA-Net and CLI tests)."""
     corpus = SyntheticCorpus(n_speakers=3, per_emotion=1, seconds=0.25, seed=1)
     return prepare(corpus, tmp_path_factory.mktemp("micro"), show_progress=False)
+
+
+def _load_research(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, RESEARCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def research_script() -> Callable[[str], ModuleType]:
+    """Loads ``research/<name>.py`` as a module: the probes are scripts, not part of the package."""
+    return _load_research

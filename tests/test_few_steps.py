@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,15 +10,10 @@ import torch
 
 from staa.models import build_model
 
-SCRIPT = Path(__file__).resolve().parents[1] / "research" / "few_steps.py"
-
 
 @pytest.fixture(scope="module")
-def few():
-    spec = importlib.util.spec_from_file_location("few_steps", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def few(research_script):
+    return research_script("few_steps")
 
 
 def test_a_row_counts_the_clips_whose_class_changed(few):

@@ -4,10 +4,8 @@ table summarises seeds as the uncertainty helpers do."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,15 +17,10 @@ from staa.experiment.plans import attacker_plans, train_config
 from staa.models import build_model
 from staa.uncertainty import spread
 
-SCRIPT = Path(__file__).resolve().parents[1] / "research" / "learning_curve.py"
-
 
 @pytest.fixture(scope="module")
-def curve():
-    spec = importlib.util.spec_from_file_location("learning_curve", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def curve(research_script):
+    return research_script("learning_curve")
 
 
 def test_the_recipe_at_the_shipped_step_count_is_the_emodb_experiments(curve):
