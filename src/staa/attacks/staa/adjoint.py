@@ -222,10 +222,13 @@ class AdjointGenerator(Generator):
         Every step attacks the clean clip's class, as PGD keeps its labels: a step that read the class at the clip
         before it would, on a clip the steps before it had already flipped, push it back.
         """
-        labels = self.context.predict(self.features(x))
+        xi, h = self._linearised(x)
+        labels = self.context.predict(h.detach())  # the front end's pass at x serves the first step too
         total, current = torch.zeros_like(x), x
-        for context in self.stages():
-            total = total + _normalised(self.adjoint(current, context, labels))
+        for step, context in enumerate(self.stages()):
+            if step:
+                xi, h = self._linearised(current)
+            total = total + _normalised(self._transposed(xi, h, context, labels))
             z = _normalised(total)
             magnitudes = self._bound(self.gain * z, eps)
             mask, scores = self.quantise(z.abs(), k_percent)
@@ -259,14 +262,21 @@ class AdjointGenerator(Generator):
     def adjoint(self, x: Tensor, context: nn.Module | None = None, labels: Tensor | None = None) -> Tensor:
         """J_F(x)ᵀ C(F(x)): the coefficients of ``context`` (default: this generator's; a guided one's at ``labels``)
         carried back to the samples."""
-        context = self.context if context is None else context
-        keep = torch.is_grad_enabled()  # training: gradients reach the context network through the product
+        return self._transposed(*self._linearised(x), context, labels)
+
+    def _linearised(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x as a leaf and F(x) with its graph, whatever the grad mode: what the transpose J_F(x)ᵀ is taken from."""
         with torch.enable_grad():
             xi = x.detach().requires_grad_(True)
-            h = self.features(xi)
-            with torch.set_grad_enabled(keep):  # inference: the context network builds no graph
-                u = context(h.detach()) if labels is None else context(h.detach(), labels)
-            return torch.autograd.grad(h, xi, u, create_graph=keep)[0]
+            return xi, self.features(xi)
+
+    def _transposed(self, xi: Tensor, h: Tensor, context: nn.Module | None, labels: Tensor | None) -> Tensor:
+        """J_F(xi)ᵀ u for h = F(xi), u the coefficients of ``context`` read from h. In training (grad mode on)
+        gradients reach the context network through the product; at inference it builds no graph."""
+        context = self.context if context is None else context
+        keep = torch.is_grad_enabled()
+        u = context(h.detach()) if labels is None else context(h.detach(), labels)
+        return torch.autograd.grad(h, xi, u, create_graph=keep)[0]
 
 
 def _normalised(z: Tensor) -> Tensor:
