@@ -208,9 +208,12 @@ def threat_model(name: str) -> SERModel:
 def report_cell(batch: int, threads: int, per_clip: dict[str, float], ratios: dict[str, dict[str, float]]) -> str:
     lines = [f"batch {batch}, {threads} thread(s), {SAMPLES}-sample clips: "
              + ", ".join(f"{b} {per_clip[b]:.3f} s/clip" for b in BASELINES)]  # fmt: skip
-    lines.append(f"  {'generator':<12} {'ms/clip':>9} {'PGD-20/gen':>11} {'PGD0-20/gen':>12}")
+    width = max(12, *map(len, ratios))  # "guided, 2 stages" and the like
+    lines.append(f"  {'generator':<{width}} {'ms/clip':>9} {'PGD-20/gen':>11} {'PGD0-20/gen':>12}")
     for name, r in ratios.items():
-        lines.append(f"  {name:<12} {1000 * per_clip[name]:>9.1f} {r['sparse PGD-20']:>10.1f}x {r['PGD0-20']:>11.1f}x")
+        lines.append(
+            f"  {name:<{width}} {1000 * per_clip[name]:>9.1f} {r['sparse PGD-20']:>10.1f}x {r['PGD0-20']:>11.1f}x"
+        )
     return "\n".join(lines)
 
 
