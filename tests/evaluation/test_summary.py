@@ -61,3 +61,27 @@ def test_without_a_test_split_the_last_split_is_summarised(fake_results):
     fake_results["splits"] = ["val"]
     assert summary_split(fake_results) == "val"
     assert "(Val, 10 clips)" in summary_table(fake_results).title
+
+
+def test_repeats_over_seeds_add_the_threat_asr_mean_and_sd(fake_results):
+    spread = {"mean": 0.5, "sd": 0.1, "low": 0.4, "high": 0.6, "n": 3}
+    fake_results["attack_seeds"] = {"seeds": [0, 4], "rows": [
+        {"threat": "emo18", "attacker": "staa", "label": "STAA-Net", "split": "test", "group": "comparison", "n": 10,
+         "n_seeds": 2, "asr": {"emo18": spread, "zhao19": {**spread, "mean": 0.9}}, "correct_to_wrong": {}},
+        {"threat": "emo18", "attacker": "staa", "label": "STAA-Net", "split": "val", "group": "comparison", "n": 10,
+         "n_seeds": 2, "asr": {"emo18": {**spread, "mean": 0.2}}, "correct_to_wrong": {}},
+        {"threat": "zhao19", "attacker": "pgd", "label": "PGD", "split": "test", "group": "comparison", "n": 10,
+         "n_seeds": 1, "asr": {"zhao19": {**spread, "mean": 0.7, "sd": 0.0, "n": 1}}, "correct_to_wrong": {}},
+    ]}  # fmt: skip
+    table = summary_table(fake_results)
+    columns = [c for _, c in table.columns]
+    assert columns[2:4] == ["Threat ASR (%)", "Threat ASR over seeds (%)"]
+    assert "attack seeds 0, 4" in table.title
+    by_row = {(row[0], row[1]): row[3] for row in table.rows}
+    assert by_row[("Emo18", "STAA-Net")] == "50.0 ± 10.0"  # the test row's threat victim, not the val row's
+    assert by_row[("Zhao19", "PGD")] == "70.0"  # one seed: no sd
+    assert by_row[("Emo18", "PGD")] == MISSING  # not repeated
+
+
+def test_without_repeats_there_is_no_seeds_column(fake_results):
+    assert "Threat ASR over seeds (%)" not in [c for _, c in summary_table(fake_results).columns]

@@ -18,6 +18,7 @@ from staa.evaluation.table_format import (
     Table,
     decimals,
     interval_note,
+    over_seeds,
     rate,
     seconds,
 )
@@ -47,7 +48,10 @@ def summary_table(results: dict[str, Any]) -> Table:
     threats = results["threat_models"]
     rows.sort(key=lambda r: threats.index(r["threat"]) if r["threat"] in threats else len(threats))
     transfer = [v for v in results["victims"] if any(v != r["threat"] for r in rows)]
+    seeds = _seed_rows(results, split)
     columns = [("", "Threat model"), ("", "Attacker"), ("", "Threat ASR (%)")]
+    if seeds:
+        columns.append(("", "Threat ASR over seeds (%)"))
     columns += [("Transfer ASR (%)", models[v]["label"]) for v in transfer]
     columns += [("", "Sparsity (%)"), ("", "SNR (dB)"), ("", "s per clip")]
     title = f"Summary on {results['corpus']['name']} ({SPLIT_NAMES.get(split, split)}"
@@ -55,13 +59,26 @@ def summary_table(results: dict[str, Any]) -> Table:
     title += f", {n} clips)" if n is not None else ")"
     if any(r.get("asr_ci") for r in rows):
         title += f"; {interval_note('the clips')}"
+    if seeds:
+        title += (
+            f"; over seeds: mean ± sd over the attack seeds {', '.join(map(str, results['attack_seeds']['seeds']))}"
+        )
     table = Table("summary", title, columns)
     for r in rows:
         cells = [models[r["threat"]]["label"], r["label"], _threat_asr(r)]
+        if seeds:
+            repeat = seeds.get((r["threat"], r["attacker"]))
+            cells.append(MISSING if repeat is None else over_seeds(repeat, r["threat"]))
         cells += [MISSING if v == r["threat"] else _asr(r, v) for v in transfer]
         cells += [decimals(r.get("sparsity_pct")), decimals(r.get("snr_db")), seconds(r.get("seconds_per_example"))]
         table.rows.append(cells)
     return table
+
+
+def _seed_rows(results: dict[str, Any], split: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The ``attack_seeds`` rows of ``split`` by (threat model, attacker); empty without repeats."""
+    section = results.get("attack_seeds") or {"rows": []}
+    return {(r["threat"], r["attacker"]): r for r in section["rows"] if r["split"] == split}
 
 
 def _asr(row: dict[str, Any], victim: str) -> str:

@@ -143,6 +143,13 @@ def plus_minus(value: float | None, spread: float | None, digits: int = 1) -> st
     return f"{100 * value:.{digits}f} ± {100 * spread:.{digits}f}"
 
 
+def over_seeds(row: Mapping[str, Any], victim: str) -> str:
+    """A row of the ``attack_seeds`` section at ``victim``: the ASR's mean ± sd over the seeds (one seed, a
+    deterministic attacker or a control: the mean alone)."""
+    s = row["asr"].get(victim)
+    return MISSING if s is None else plus_minus(s["mean"], s["sd"] if row["n_seeds"] > 1 else None)
+
+
 def rate(value: float | None, interval: Mapping[str, Any] | None) -> str:
     """``value`` with the half-width of its interval when there is one (``62.5 ± 8.1``), else :func:`percent`."""
     if interval is None:

@@ -34,6 +34,7 @@ from staa.evaluation.table_format import (
     decimals,
     interval_note,
     mean_of,
+    over_seeds,
     percent,
     plus_minus,
     rate,
@@ -300,9 +301,7 @@ def seeds_table(results: dict[str, Any]) -> Table:
     for row in section["rows"]:
         cells = [models[row["threat"]]["label"], row["label"], SPLIT_NAMES.get(row["split"], row["split"]), str(row["n"]),
                  str(row["n_seeds"])]  # fmt: skip
-        for v in victims:
-            s = row["asr"].get(v)
-            cells.append(MISSING if s is None else plus_minus(s["mean"], s["sd"] if row["n_seeds"] > 1 else None))
+        cells += [over_seeds(row, v) for v in victims]
         table.rows.append(cells)
     return table
 
