@@ -5,7 +5,9 @@ The paper's tables (:mod:`staa.evaluation.tables`) give every measure on every s
 wants to know which attack wins, so this table keeps one split (the test split when the experiment
 evaluated it, else its last split) and the five numbers that answer that: threat ASR, transfer ASR per
 victim, sparsity, SNR and seconds per clip. Rates carry the half-width of their 95 % bootstrap
-interval where ``results.json`` has one (``asr_ci``), as in every other table.
+interval where ``results.json`` has one (``asr_ci``), as in every other table. When ``attack_seeds``
+repeated the attack step, the threat ASR's mean ± sd over the seeds stands beside it: the interval over clips
+and the spread over seeds answer different questions.
 """
 
 from __future__ import annotations
