@@ -17,7 +17,7 @@ Corpora default to ../shared/data/{emodb,ravdess}-subset; runs go one after anot
 threads (default :data:`staa.runtime.threads.DEFAULT_THREADS`). ``--set key=value`` changes a setting of the
 small-corpus recipe, or of the paper's (``--recipes paper``: today's recipe open to changes), values parsed
 as JSON, e.g. ``--set epochs=40 --set augment.mix_prob=0``, or ``--set init_from='"runs/pretrain/best"'``
-to fine-tune a model pre-trained by ``research/ser_pretrain.py``; ``--tag`` names that variant's folder,
+to fine-tune a model pre-trained by ``staa ser pretrain``; ``--tag`` names that variant's folder,
 so variants can be compared on the same splits.
 """
 

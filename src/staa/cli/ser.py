@@ -44,6 +44,11 @@ def train(
     batch_size: int = typer.Option(8, min=1, help="clips per training step"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
     pretrained: str = typer.Option(None, help="foundation models: local folder or hub id of the encoder"),
+    init_from: Path = typer.Option(
+        None,
+        help="start from this checkpoint folder of the same architecture (e.g. `staa ser pretrain`'s "
+        "OUT/pretrain/best): every weight copied, the output rows by class name",
+    ),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
     device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
     quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
@@ -55,7 +60,8 @@ def train(
     from staa.training.ser import TrainConfig, train_ser
 
     checked_places(out, cache)
-    config = TrainConfig.preset(recipe, model_class(model), epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    config = TrainConfig.preset(recipe, model_class(model), epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                                init_from=init_from)  # fmt: skip
     pc = prepared_corpus_for_ranks(device, corpus, root, cache, seconds, quiet)
     kwargs = {"num_classes": len(pc.classes), "class_names": pc.classes}
     if pretrained:
@@ -65,6 +71,43 @@ def train(
     result = train_ser(net, pc, out, config, device=device, show_progress=not quiet, overwrite=overwrite)
     if is_main_rank():
         typer.echo(f"best validation UAR {result['best_val_uar']:.4f}; checkpoint {out / 'best'}")
+
+
+@app.command()
+def pretrain(
+    corpus: list[str] = typer.Option(
+        ..., help="NAME=FOLDER of a corpus to pool (emodb, ravdess, nemo, a .csv manifest); two or more"
+    ),  # fmt: skip
+    out: Path = typer.Option(..., help="output folder (pooled.csv, cache/, checkpoint in OUT/pretrain/best)"),
+    model: str = typer.Option("emo18", help="emo18 or zhao19"),
+    train_only: list[str] = typer.Option(
+        [],
+        help="a pooled corpus that gives its training speakers only: the one you will fine-tune on, so that "
+        "its validation speakers choose the fine-tuning's epoch unseen",
+    ),
+    seconds: float = typer.Option(3.0, help="length every pooled clip is unified to"),
+    epochs: int = typer.Option(None, help="default: the pooled recipe's (16)"),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="fixes the initial weights and the data order"),
+    device: str = typer.Option("cpu", help=DEVICE_HELP, callback=checked_device),
+    quiet: bool = typer.Option(False, help="no progress bars or progress lines"),
+) -> None:
+    """Pre-train an SER model on pooled emotional corpora (resumes); fine-tune it with `ser train --init-from`."""
+    from staa.errors import ConfigError
+    from staa.training.pretrain import pretrain as run_pretraining
+    from staa.training.ser import TrainConfig
+
+    roots: dict[str, str] = {}
+    for pair in corpus:
+        name, sep, folder = pair.partition("=")
+        if not name or (not sep and not name.endswith(".csv")):
+            raise ConfigError(f"--corpus takes NAME=FOLDER (or a manifest's .csv), got {pair!r}")
+        roots[name] = folder or None
+    config = TrainConfig.pooled(epochs=epochs, seed=seed)
+    result = run_pretraining(roots, out, model=model, train_only=train_only, seconds=seconds, config=config,
+                             device=device, show_progress=not quiet)  # fmt: skip
+    test = result["test"]
+    typer.echo(f"best validation UAR {result['best_val_uar']:.4f}; pooled test UAR {test['uar']:.4f} "
+               f"(n={test['n']}); checkpoint {out / 'pretrain' / 'best'}")  # fmt: skip
 
 
 @app.command()
