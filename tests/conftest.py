@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 import torch
 
+from staa.audio import write_audio
 from staa.data.cache import PreparedCorpus, prepare
 from staa.data.synthetic import SyntheticCorpus
 from staa.runtime import allocator
@@ -43,6 +46,29 @@ def micro_corpus(tmp_path_factory: pytest.TempPathFactory) -> PreparedCorpus:
     """3 speakers × 7 emotions × 1 clip of 0.25 s: one speaker, 7 clips, per split (STAA-Net and CLI tests)."""
     corpus = SyntheticCorpus(n_speakers=3, per_emotion=1, seconds=0.25, seed=1)
     return prepare(corpus, tmp_path_factory.mktemp("micro"), show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def write_manifest(micro_corpus: PreparedCorpus) -> Callable[..., Path]:
+    """``write_manifest(root, name="manifest.csv", rename={})``: the micro corpus as a user has a corpus on disk,
+    ``root/wavs/<split>_<i>.wav`` and a CSV of relative paths, labels renamed by ``rename``; returns the CSV."""
+
+    def write(root: Path, name: str = "manifest.csv", rename: dict[str, str] | None = None) -> Path:
+        rows = []
+        for split in ("train", "val", "test"):
+            s = micro_corpus.split(split)
+            for i, item in enumerate(s.items):
+                wav = f"wavs/{split}_{i:02d}.wav"
+                write_audio(root / wav, np.asarray(s.waves[i]))
+                label = (rename or {}).get(item["label"], item["label"])
+                rows.append({"path": wav, "label": label, "speaker": item["speaker"], "split": split})
+        with open(root / name, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["path", "label", "speaker", "split"])
+            writer.writeheader()
+            writer.writerows(rows)
+        return root / name
+
+    return write
 
 
 def _load_research(name: str) -> ModuleType:

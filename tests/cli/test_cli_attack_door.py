@@ -22,11 +22,11 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def workspace(micro_corpus, manifest_folder, tmp_path_factory) -> Path:
+def workspace(micro_corpus, write_manifest, tmp_path_factory) -> Path:
     """The micro corpus as WAVs with a CSV manifest, a folder of two clips of other lengths, an Emo18 checkpoint
     and a generator trained on it for 2 steps."""
     root = tmp_path_factory.mktemp("door")
-    manifest_folder(root)
+    write_manifest(root)
     test = micro_corpus.split("test").waves
     write_audio(root / "clips" / "one.wav", np.asarray(test[0]))
     write_audio(root / "clips" / "sub" / "two.wav", np.concatenate([test[1], test[2][:1000]]))

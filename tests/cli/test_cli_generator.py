@@ -21,10 +21,10 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def workspace(manifest_folder, tmp_path_factory) -> Path:
+def workspace(write_manifest, tmp_path_factory) -> Path:
     """WAVs of the micro corpus with a CSV manifest, and an (untrained) Emo18 checkpoint."""
     root = tmp_path_factory.mktemp("cli")
-    manifest_folder(root)
+    write_manifest(root)
     torch.manual_seed(0)
     build_model("emo18", num_classes=7, hidden=8).save_pretrained(root / "emo18")
     return root

@@ -26,12 +26,12 @@ def test_an_unknown_recipe_is_one_line_and_nothing_is_written(tmp_path):
     assert "unknown SER training recipe 'fast'" in ran.stderr and not (tmp_path / "cache").exists()
 
 
-def test_ser_train_init_from_starts_from_the_checkpoint_and_records_it(manifest_folder, micro_corpus, tmp_path):
+def test_ser_train_init_from_starts_from_the_checkpoint_and_records_it(write_manifest, micro_corpus, tmp_path):
     from staa.models import build_model
     from staa.models.warm_start import warm_start
     from staa.runtime.reproducibility import seed_everything
 
-    csv_path = manifest_folder(tmp_path / "corpus")
+    csv_path = write_manifest(tmp_path / "corpus")
     seed_everything(7)
     start = build_model("emo18", num_classes=3, class_names=["rage", "sadness", "neutral"])
     start.save_pretrained(tmp_path / "start")

@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from staa.audio import write_audio
 from staa.cli import app
-from staa.data.cache import PreparedCorpus
 from staa.errors import ConfigError
 from staa.models import build_model, load_model
 from staa.models.warm_start import warm_start
@@ -20,28 +18,11 @@ from staa.training.pretrain import pooled_manifest, pretrain
 from staa.training.ser import TrainConfig
 
 
-def write_manifest(pc: PreparedCorpus, root: Path, rename: dict[str, str], name: str) -> Path:
-    """``pc``'s clips as WAV files and a CSV with relative paths; labels renamed by ``rename``, others kept."""
-    rows = []
-    for split in ("train", "val", "test"):
-        s = pc.split(split)
-        for i, item in enumerate(s.items):
-            path = root / "wavs" / f"{split}_{i:02d}.wav"
-            write_audio(path, np.asarray(s.waves[i]))
-            label = rename.get(item["label"], item["label"])
-            rows.append({"path": f"wavs/{path.name}", "label": label, "speaker": item["speaker"], "split": split})
-    with open(root / name, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["path", "label", "speaker", "split"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return root / name
-
-
 @pytest.fixture(scope="module")
-def two_corpora(micro_corpus, tmp_path_factory) -> tuple[Path, Path]:
+def two_corpora(write_manifest, tmp_path_factory) -> tuple[Path, Path]:
     """The micro corpus twice as manifests: as it is, and with its anger clips named ``rage`` (a new class)."""
-    a = write_manifest(micro_corpus, tmp_path_factory.mktemp("a"), {}, "a.csv")
-    b = write_manifest(micro_corpus, tmp_path_factory.mktemp("b"), {"anger": "rage"}, "b.csv")
+    a = write_manifest(tmp_path_factory.mktemp("a"), "a.csv")
+    b = write_manifest(tmp_path_factory.mktemp("b"), "b.csv", {"anger": "rage"})
     return a, b
 
 

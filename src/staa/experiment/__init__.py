@@ -5,6 +5,7 @@ step of the paper's evaluation and writes, under the output folder::
 
     experiment.yaml                      the resolved configuration (after --set overrides)
     cache/                               the prepared corpus (unless ``corpus.cache`` points elsewhere)
+    pretrain/<model>/                    a model's pooled pre-training (pooled.csv, cache/, pretrain/best/)
     models/<model>/                      SER checkpoint (best/), training log, eval.json (per split)
     generators/<threat>/<attacker>/      trained STAA-Net generators (best/, train.json) and fitted
                                          universal perturbations (perturbation.safetensors, fit.json)
@@ -39,6 +40,9 @@ Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overrid
                      recipe_settings changes some of its fields (patience, augment: {mix_prob: 0}, ...)
         adversarial: {from: <model id>, attack, eps, settings, adv_fraction}   adversarial training
                      (fine-tunes the trained model ``from``; without it, trains from scratch)
+        pretrain: {corpora: {<name>: <folder>}, epochs, seconds}   pre-train on the corpus (training
+                     speakers only) pooled with these, under pretrain/<id>/, then train from those weights
+                     (staa.training.pretrain)
     threat_models: [<id>, ...]         victims: [<id>, ...]
     attackers: {<id>: {attack, label, eps | eps_db, settings, target, generator, train, fit}}
         generator/train: STAA-Net (preset: adjoint | authors | fast | realtime, default adjoint; topk | paper |

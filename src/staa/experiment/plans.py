@@ -274,6 +274,38 @@ def model_train_config(config: dict[str, Any], name: str, seed: int) -> TrainCon
     )  # fmt: skip
 
 
+PRETRAIN_KEYS = {"corpora", "epochs", "seconds"}
+
+
+def pretrain_settings(config: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """``models.<name>.pretrain``: the pooled corpora (the experiment's corpus first, its training speakers only),
+    the pre-training epochs (default :meth:`TrainConfig.pooled`'s) and clip length; None when not asked.
+
+    Only a model trained from scratch on a corpus of audio files can be pre-trained so: a foundation model
+    brings its own pre-training, an adversarial fine-tuning starts from another model of the experiment.
+    """
+    spec = config["models"][name]
+    pre = spec.get("pretrain")
+    if pre is None:
+        return None
+    if not isinstance(pre, dict) or set(pre) - PRETRAIN_KEYS:
+        raise ConfigError(f"pretrain: a mapping of {', '.join(sorted(PRETRAIN_KEYS))}, got {pre!r}")
+    corpora = pre.get("corpora")
+    if not isinstance(corpora, dict) or not corpora or not all(isinstance(k, str) for k in corpora):
+        raise ConfigError("pretrain.corpora: a mapping of corpus name to folder (e.g. {ravdess: /data/ravdess})")
+    if missing := [k for k, v in corpora.items() if not v and not k.endswith(".csv")]:
+        raise ConfigError(f"pretrain.corpora.{missing[0]} needs its folder: --set models.{name}.pretrain.corpora."
+                          f"{missing[0]}=/path/to/{missing[0]}")  # fmt: skip
+    corpus = config["corpus"]
+    if corpus["name"] == "synthetic" or corpus["name"] in corpora:
+        raise ConfigError(f"pretrain: pools audio files with the experiment's corpus; not with '{corpus['name']}'")
+    if model_class(spec["arch"]).fine_tunes_pretrained or spec.get("adversarial") is not None:
+        raise ConfigError("pretrain: for models trained from scratch (not a foundation model or adversarial training)")
+    roots = {corpus["name"]: corpus.get("root"), **{k: (str(v) if v else None) for k, v in corpora.items()}}
+    return {"roots": roots, "train_only": [corpus["name"]], "epochs": pre.get("epochs"),
+            "seconds": float(pre.get("seconds", 3.0))}  # fmt: skip
+
+
 def check_buildable(config: dict[str, Any]) -> None:
     """Build, without weights or data, every model's training config and options and every attacker's
     attack and configs, so that a value they cannot use is refused before the first step, not after
@@ -293,6 +325,9 @@ def check_buildable(config: dict[str, Any]) -> None:
             check_fields(cls.config_class, options)
             _checked(cls.config_class, options, "options")
             model_train_config(config, name, seed)
+            pre = pretrain_settings(config, name)
+            if pre is not None:
+                TrainConfig.pooled(epochs=pre["epochs"], seed=seed)
         except (ConfigError, TypeError, ValueError) as exc:
             raise ConfigError(f"models.{name}: {first_line(exc)}") from None
     for threat in config["threat_models"]:

@@ -5,7 +5,8 @@ epoch or chunk), and claims its folder for the settings that made it (:func:`~st
 SER models and generators are claimed by their training functions, which also reuse a finished folder):
 
 * :func:`prepare_corpus` — decode, resample and cache the corpus.
-* :func:`train_ser_model` — train (or fine-tune adversarially) one SER model and evaluate it per split.
+* :func:`train_ser_model` — train (or fine-tune adversarially) one SER model and evaluate it per split; first
+  pre-train it on pooled corpora when its entry asks (:func:`pretrain_model`).
 * :func:`build_attack_for` — the attack of an attacker plan on a threat model; for STAA-Net this trains the
   generator (:func:`train_generator_for`), for the universal perturbation it fits δ (:func:`fit_universal_for`).
 * :func:`attack_and_replay` — craft the plan's adversarial set per split and replay it on every victim.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,7 @@ from staa.experiment.plans import (
     model_train_config,
     per_clip_attack,
     plan_of,
+    pretrain_settings,
     teacher_of,
     train_config,
     train_data,
@@ -54,7 +57,8 @@ from staa.models.registry import build_model, load_model
 from staa.runtime.reproducibility import provenance, seed_everything
 from staa.training.adversarial import adversarial_train
 from staa.training.generator import budget_controllers, train_staa_generator
-from staa.training.ser import evaluate_ser, train_ser
+from staa.training.pretrain import pretrain
+from staa.training.ser import TrainConfig, evaluate_ser, train_ser
 
 
 def prepare_corpus(ctx: ExperimentContext) -> None:
@@ -74,6 +78,8 @@ def train_ser_model(ctx: ExperimentContext, name: str) -> None:
     spec = ctx.config["models"][name]
     directory = ctx.out / "models" / name
     train_cfg = model_train_config(ctx.config, name, ctx.seed)
+    if (pooled := pretrain_settings(ctx.config, name)) is not None:
+        train_cfg = replace(train_cfg, init_from=str(pretrain_model(ctx, name, pooled)))
     source = (spec.get("adversarial") or {}).get("from")
     adversarial = spec.get("adversarial") is not None
     if (directory / "train.json").exists() and not ctx.overwrite:
@@ -165,6 +171,17 @@ def fit_universal_for(ctx: ExperimentContext, threat: str, plan: AttackerPlan, t
         ctx.models[threat], directory, lambda: torch.from_numpy(np.array(train.waves, dtype=np.float32)),
         **plan.budget, target=target, config=fit_cfg, settings=plan.settings, record={"settings": plan.settings},
     )  # fmt: skip
+
+
+def pretrain_model(ctx: ExperimentContext, name: str, pooled: dict[str, Any]) -> Path:
+    """Pre-train ``models.<name>`` on the pooled corpora (``pretrain/<name>/``, resumable); its ``best/`` folder."""
+    folder = ctx.out / "pretrain" / name
+    ctx.log(f"SER model {name}: pre-training on {', '.join(pooled['roots'])} pooled ({folder})")
+    cfg = TrainConfig.pooled(epochs=pooled["epochs"], seed=ctx.seed)
+    spec = ctx.config["models"][name]
+    pretrain(pooled["roots"], folder, model=spec["arch"], options=spec.get("options"), train_only=pooled["train_only"],
+             seconds=pooled["seconds"], config=cfg, device=ctx.device, show_progress=ctx.show_progress)  # fmt: skip
+    return folder / "pretrain" / "best"
 
 
 def build_attack_for(

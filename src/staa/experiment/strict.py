@@ -20,7 +20,8 @@ import yaml
 
 from staa.errors import ConfigError
 
-MODEL_KEYS = {"arch", "label", "recipe", "recipe_settings", "epochs", "lr", "batch_size", "options", "adversarial"}
+MODEL_KEYS = {"arch", "label", "recipe", "recipe_settings", "epochs", "lr", "batch_size", "options", "adversarial",
+              "pretrain"}  # fmt: skip
 ATTACKER_KEYS = {"attack", "label", "eps", "eps_db", "settings", "target", "generator", "train", "fit", "sweep"}
 ABLATION_KEYS = {"of", "label", "settings", "generator", "train"}
 OVERRIDE_KEYS = {"settings", "generator", "train"}

@@ -108,13 +108,14 @@ def pretrain(
     out: str | Path,
     *,
     model: str = "emo18",
+    options: Mapping[str, Any] | None = None,
     train_only: Collection[str] = (),
     seconds: float = POOLED_SECONDS,
     config: TrainConfig | None = None,
     device: str = "cpu",
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Pre-train ``model`` on the pooled ``roots``: checkpoint in ``out/pretrain/best``, resumable and
+    """Pre-train ``model`` (built with ``options``, e.g. ``hidden``) on the pooled ``roots``: checkpoint in ``out/pretrain/best``, resumable and
     data-parallel under torchrun (rank 0 prepares the pooled corpus, the others reuse it).
 
     Returns the training record plus ``test``: the selected epoch scored on every pooled corpus's test
@@ -126,7 +127,7 @@ def pretrain(
                             show_progress=show_progress and ddp.is_main())  # fmt: skip
     cfg = config or TrainConfig.pooled()
     seed_everything(cfg.seed)  # the initial weights are fixed by the seed
-    net = build_model(model, num_classes=len(pc.classes), class_names=pc.classes)
+    net = build_model(model, num_classes=len(pc.classes), class_names=pc.classes, **(options or {}))
     folder = Path(out) / "pretrain"
     result = train_ser(net, pc, folder, cfg, device=device, show_progress=show_progress)
     best = load_model(folder / "best").to(ddp.local_device(device))
