@@ -53,7 +53,10 @@ def test_the_model_is_fine_tuned_from_its_pooled_pre_training(corpora, tmp_path)
     spec = json.loads((tmp_path / "run" / "models" / "emo18" / "spec.json").read_text())
     assert spec["train"]["init_from"] == str(pooled / "pretrain" / "best")
     assert spec["initial_weights"] != fingerprint(pre)  # its own classes' rows, copied by name, not the pooled head
-    assert json.loads((tmp_path / "run" / "results.json").read_text())["attacks"]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["attacks"] and results["models"]["emo18"]["pretrained_on"] == [str(other)]
+    assert results["models"]["emo18"]["splits"]["test"]["n"] == 7
+    assert f"emo18 (pre-trained with {other})" in (tmp_path / "run" / "tables" / "ser.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,8 @@ def ser_table(results: dict[str, Any]) -> Table:
         title += f"; {interval_note(counts)}"
     table = Table("ser", title, columns)
     for model in results["models"].values():
-        row = [model["label"]]
+        pooled = model.get("pretrained_on")  # the corpora it was pre-trained on beside this one's training speakers
+        row = [model["label"] + (f" (pre-trained with {', '.join(pooled)})" if pooled else "")]
         for s in splits:
             m = model["splits"].get(s, {})
             row += [rate(m.get("accuracy"), m.get("accuracy_ci")), rate(m.get("uar"), m.get("uar_ci"))]

@@ -42,6 +42,7 @@ def results_record(ctx: ExperimentContext, rows: list[dict[str, Any]]) -> dict[s
             "label": spec.get("label", name),
             "arch": spec["arch"],
             "adversarial": spec.get("adversarial"),
+            "pretrained_on": list((spec.get("pretrain") or {}).get("corpora") or []) or None,  # besides the corpus
             "checkpoint": f"models/{name}/best",
             "parameters": ctx.models[name].trainable_parameters(),
             "splits": {
