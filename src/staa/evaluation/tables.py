@@ -8,8 +8,9 @@
 * beyond the paper (the experiment's robustness lab): :func:`robustness_table` (defended victims:
   clean accuracy, its cost, robust accuracy and ASR), :func:`budget_table` (budgeted STAA-Net
   generators: target, achieved, λ), :func:`targeted_table` (success per target class) and
-  :func:`curves_table` (ASR and robust accuracy against measured sparsity, the figures' numbers) and
-  :func:`seeds_table` (ASR as mean ± sd over repeats of the attack step under other seeds).
+  :func:`curves_table` (ASR and robust accuracy against measured sparsity, the figures' numbers),
+  :func:`seeds_table` (ASR as mean ± sd over repeats of the attack step under other seeds) and
+  :func:`cross_corpus_table` (each SER model on another corpus's clips of the shared classes).
 
 A rate that comes with its 95 % bootstrap interval over clips (``results.json``: ``uar_ci``, ``asr_ci``, …)
 prints as ``62.5 ± 8.1`` (the interval's half-width, one decimal: a few dozen clips do not support two),
@@ -358,7 +359,24 @@ def paper_tables(results: dict[str, Any]) -> list[Table]:
         tables.append(curves_table(results))
     if results.get("attack_seeds"):
         tables.append(seeds_table(results))
+    if results.get("cross_corpus"):
+        tables.append(cross_corpus_table(results))
     return tables
+
+
+def cross_corpus_table(results: dict[str, Any]) -> Table:
+    """Each SER model on another corpus's clips of the classes both name (the ``cross_corpus`` section)."""
+    section, models = results["cross_corpus"], results["models"]
+    title = (f"SER models on other corpora ({SPLIT_NAMES.get(section['split'], section['split'])} split; UAR and "
+             "accuracy (%) over the classes the model and the corpus both name, ± half-width of the 95 % bootstrap "
+             "interval over the clips kept)")  # fmt: skip
+    columns = [("", c) for c in ("Model", "Scored on", "Shared classes", "Clips kept", "Left out", "UAR", "Accuracy")]
+    table = Table("cross_corpus", title, columns)
+    for r in section["rows"]:
+        table.rows.append([models[r["model"]]["label"], r["corpus"], str(len(r["shared_classes"])), str(r["n"]),
+                           ", ".join(f"{c} {n}" for c, n in r["left_out"].items()) or "none",
+                           rate(r["uar"], r.get("uar_ci")), rate(r["accuracy"], r.get("accuracy_ci"))])  # fmt: skip
+    return table
 
 
 def write_tables(results: dict[str, Any], directory: str | Path) -> list[Table]:

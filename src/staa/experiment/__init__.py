@@ -14,6 +14,7 @@ step of the paper's evaluation and writes, under the output folder::
     robustness/<victim>/<defense>/<attacker>/<split>/   adaptive attacks crafted through a defense
     targeted/<threat>/<attacker>/<split>/<class>/       targeted attacks, one set per target class
     seeds/<seed>/generators/…, seeds/<seed>/adversarial/…   the attack step repeated under attack_seeds
+    cross_corpus/cache/                  the other corpora of ``cross_corpus``, prepared
     results.json  tables/  figures/  audio/  report.html
 
 Every step first looks for its outputs and skips the work when they exist; every output is written
@@ -60,13 +61,15 @@ Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overrid
                eot_samples, split}       robust accuracy of defended victims (sections/robustness.py)
     targeted: {attackers, classes: all | [<class>, ...], split}   success per target class
                                          (sections/targeted.py)
+    cross_corpus: {corpora: {<name>: <folder>}, split, models}   every SER model on other corpora's clips
+                                         of the classes both name (sections/cross_corpus.py)
     report: {examples, perceptual, chunk_size}        defaults 1, true, 8 (config.REPORT_DEFAULTS)
 
 The package, read top down (each module imports only those below it; none imports the runner)::
 
     config.py     load_config: YAML + --set overrides, validated up front
     runner.py     run_experiment: the order of the steps
-    sections/     budgets.py, curves.py, robustness.py, seeds.py, targeted.py: the parts of results.json beyond the
+    sections/     budgets.py, cross_corpus.py, curves.py, robustness.py, seeds.py, targeted.py: the parts of results.json beyond the
                   paper's tables (curves.py builds its swept attacks with steps.build_attack_for)
     steps.py      corpus → SER models → per attacker: generator / universal fit / attack → craft → replay
     results.py    results.json, tables, figures, listening files, report.html

@@ -43,6 +43,7 @@ from staa.experiment.plans import (
     experiment_budget,
 )  # fmt: skip
 from staa.experiment.sections.budgets import validate_budget
+from staa.experiment.sections.cross_corpus import validate_cross_corpus
 from staa.experiment.sections.curves import validate_sweeps
 from staa.experiment.sections.robustness import validate_defenses
 from staa.experiment.sections.seeds import validate_attack_seeds
@@ -65,7 +66,7 @@ DEFAULTS: dict[str, Any] = {"seed": 0, "device": "cpu", "eps": None, "eps_db": N
 REPORT_DEFAULTS: dict[str, Any] = {"examples": 1, "perceptual": True, "chunk_size": 8}
 #: The top-level keys of an experiment file (documented in :mod:`staa.experiment`, checked by a test).
 KEYS = {*DEFAULTS, "name", "corpus", "models", "threat_models", "victims", "attackers", "ablations",
-        "threat_overrides", "controls", "report", "defenses", "targeted", "attack_seeds"}  # fmt: skip
+        "threat_overrides", "controls", "report", "defenses", "targeted", "attack_seeds", "cross_corpus"}  # fmt: skip
 
 
 def builtin_path(name: str) -> Path:
@@ -212,6 +213,7 @@ def validate(config: dict[str, Any], path: Path | str) -> None:
             raise ConfigError(f"controls.{key} must be true or false, got {controls[key]!r}", path)
     validate_defenses(config, path)
     validate_targeted(config, path)
+    validate_cross_corpus(config, path)
     validate_sweeps(config, path)
     validate_attack_seeds(config, path)
     check_lists(config, path)

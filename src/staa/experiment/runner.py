@@ -18,6 +18,7 @@ from staa.experiment.context import ExperimentContext
 from staa.experiment.plans import attacker_plans, needed_models
 from staa.experiment.results import write_results_and_report
 from staa.experiment.sections.budgets import budgets
+from staa.experiment.sections.cross_corpus import cross_corpus
 from staa.experiment.sections.curves import curves
 from staa.experiment.sections.robustness import robustness
 from staa.experiment.sections.seeds import attack_seeds
@@ -67,5 +68,5 @@ def _steps(ctx: ExperimentContext) -> Path:
         for plan in attacker_plans(config, threat):
             rows += attack_and_replay(ctx, threat, plan)
     sections = {"robustness": robustness(ctx), "targeted": targeted(ctx), "budgets": budgets(ctx), "curves": curves(ctx),
-                "attack_seeds": attack_seeds(ctx, rows)}  # fmt: skip
+                "attack_seeds": attack_seeds(ctx, rows), "cross_corpus": cross_corpus(ctx)}  # fmt: skip
     return write_results_and_report(ctx, rows, sections)

@@ -1,6 +1,7 @@
 """The robustness lab's parts of an experiment, each a ``results.json`` section with its own YAML keys.
 
 * :mod:`~staa.experiment.sections.budgets` — ``attackers.<id>.train.budget``; section ``budgets``.
+* :mod:`~staa.experiment.sections.cross_corpus` — ``cross_corpus``; section ``cross_corpus``.
 * :mod:`~staa.experiment.sections.curves` — ``attackers.<id>.sweep``; section ``curves``.
 * :mod:`~staa.experiment.sections.robustness` — ``defenses``; section ``robustness``.
 * :mod:`~staa.experiment.sections.targeted` — ``targeted``; section ``targeted``.
