@@ -25,6 +25,7 @@ def tiny(own: Path, other: Path) -> dict:
         "corpus": {"name": str(own), "seconds": 0.25},
         "models": {"emo18": {"arch": "emo18", "epochs": 1, "batch_size": 7, "options": {"hidden": 8},
                              "pretrain": {"corpora": {str(other): None}, "epochs": 1, "seconds": 0.25}}},
+        "cross_corpus": {"corpora": {str(other): None}},
         "threat_models": ["emo18"],
         "victims": ["emo18"],
         "attackers": {"pgd": {"attack": "pgd", "label": "PGD", "settings": {"k_percent": 10, "steps": 1}}},
@@ -57,6 +58,8 @@ def test_the_model_is_fine_tuned_from_its_pooled_pre_training(corpora, tmp_path)
     assert results["attacks"] and results["models"]["emo18"]["pretrained_on"] == [str(other)]
     assert results["models"]["emo18"]["splits"]["test"]["n"] == 7
     assert f"emo18 (pre-trained with {other})" in (tmp_path / "run" / "tables" / "ser.md").read_text()
+    assert results["cross_corpus"]["rows"][0]["in_pretraining"] is True  # not a corpus new to this model
+    assert "manifest-other (in its pre-training)" in (tmp_path / "run" / "tables" / "cross_corpus.md").read_text()
 
 
 @pytest.mark.parametrize(

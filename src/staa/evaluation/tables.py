@@ -373,7 +373,8 @@ def cross_corpus_table(results: dict[str, Any]) -> Table:
     columns = [("", c) for c in ("Model", "Scored on", "Shared classes", "Clips kept", "Left out", "UAR", "Accuracy")]
     table = Table("cross_corpus", title, columns)
     for r in section["rows"]:
-        table.rows.append([models[r["model"]]["label"], r["corpus"], str(len(r["shared_classes"])), str(r["n"]),
+        scored_on = r["corpus"] + (" (in its pre-training)" if r.get("in_pretraining") else "")
+        table.rows.append([models[r["model"]]["label"], scored_on, str(len(r["shared_classes"])), str(r["n"]),
                            ", ".join(f"{c} {n}" for c, n in r["left_out"].items()) or "none",
                            rate(r["uar"], r.get("uar_ci")), rate(r["accuracy"], r.get("accuracy_ci"))])  # fmt: skip
     return table

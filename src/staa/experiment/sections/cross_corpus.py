@@ -5,7 +5,8 @@ corpus (cached under ``cross_corpus/cache/``, at its own clip length: the scratc
 and scores every listed model (default: every model the experiment trained) on that corpus's clips of the
 classes both name (:func:`staa.evaluation.cross_corpus.score_shared_classes`: other clips left out and
 counted; a prediction of a class the other corpus lacks is wrong), with the 95 % bootstrap interval over the
-kept clips. A model that scores well on its own test speakers and near chance here has learnt its corpus's
+kept clips; a row says when the model's pooled pre-training read that corpus's other speakers
+(``in_pretraining``), since its language and recordings are then not new to the model. A model that scores well on its own test speakers and near chance here has learnt its corpus's
 voices and recording as much as the emotions: what an attack transfers to is worth reading beside it.
 """
 
@@ -68,5 +69,7 @@ def cross_corpus(ctx: ExperimentContext) -> dict[str, Any] | None:
             net = ctx.models[model]
             net.check_fits(None, pc.sample_rate, ctx.out / "models" / model / "best", length=pc.length)
             scored = score_shared_classes(net, data, pc.classes, device=ctx.device)
-            rows.append({"model": model, "corpus": pc.name, "root": None if root is None else str(root), **scored})
+            pooled = (ctx.config["models"][model].get("pretrain") or {}).get("corpora") or {}
+            rows.append({"model": model, "corpus": pc.name, "root": None if root is None else str(root),
+                         "in_pretraining": name in pooled, **scored})  # fmt: skip
     return {"split": split, "rows": rows}
