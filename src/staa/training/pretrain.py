@@ -115,8 +115,9 @@ def pretrain(
     device: str = "cpu",
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Pre-train ``model`` (built with ``options``, e.g. ``hidden``) on the pooled ``roots``: checkpoint in ``out/pretrain/best``, resumable and
-    data-parallel under torchrun (rank 0 prepares the pooled corpus, the others reuse it).
+    """Pre-train ``model`` (built with ``options``, e.g. ``hidden``) on the pooled ``roots``: checkpoint in
+    ``out/pretrain/best``, resumable and data-parallel under torchrun (rank 0 prepares the pooled corpus, the
+    others reuse it).
 
     Returns the training record plus ``test``: the selected epoch scored on every pooled corpus's test
     speakers (those of ``train_only`` corpora excluded), written to ``out/pretrain/eval.json``.
