@@ -68,6 +68,7 @@ def test_the_model_is_fine_tuned_from_its_pooled_pre_training(corpora, tmp_path)
         (lambda c, o: c["models"]["emo18"]["pretrain"].update(corpora={"ravdess": None}), "ravdess needs its folder"),
         (lambda c, o: c["models"]["emo18"]["pretrain"].update(epoch=3), "a mapping of corpora, epochs, seconds"),
         (lambda c, o: c["corpus"].update(name="synthetic"), "not with 'synthetic'"),
+        (lambda c, o: c["models"]["emo18"]["pretrain"].update(corpora={"synthetic": None}), "no audio files to pool"),
         (lambda c, o: c["models"]["emo18"].update(arch="wav2vec2", options={}), "for models trained from scratch"),
         (lambda c, o: c["models"]["emo18"]["pretrain"].update(epochs=0), "epochs"),
     ],

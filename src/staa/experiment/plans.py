@@ -277,6 +277,17 @@ def model_train_config(config: dict[str, Any], name: str, seed: int) -> TrainCon
 PRETRAIN_KEYS = {"corpora", "epochs", "seconds"}
 
 
+def corpus_folders(value: Any, key: str) -> dict[str, str | None]:
+    """``{name: folder}`` of a setting that names other corpora (``pretrain.corpora``, ``cross_corpus.corpora``):
+    a non-empty mapping, every named corpus with its folder (a manifest's ``.csv`` and the synthetic corpus
+    need none); ``key`` names the setting in the one-line error."""
+    if not isinstance(value, dict) or not value or not all(isinstance(k, str) for k in value):
+        raise ConfigError(f"{key}: a mapping of corpus name to folder (e.g. {{ravdess: /data/ravdess}})")
+    if missing := [k for k, v in value.items() if not v and not k.endswith(".csv") and k != "synthetic"]:
+        raise ConfigError(f"{key}.{missing[0]} needs its folder: --set {key}.{missing[0]}=/path/to/{missing[0]}")
+    return {k: (str(v) if v else None) for k, v in value.items()}
+
+
 def pretrain_settings(config: dict[str, Any], name: str) -> dict[str, Any] | None:
     """``models.<name>.pretrain``: the pooled corpora (the experiment's corpus first, its training speakers only),
     the pre-training epochs (default :meth:`TrainConfig.pooled`'s) and clip length; None when not asked.
@@ -290,18 +301,15 @@ def pretrain_settings(config: dict[str, Any], name: str) -> dict[str, Any] | Non
         return None
     if not isinstance(pre, dict) or set(pre) - PRETRAIN_KEYS:
         raise ConfigError(f"pretrain: a mapping of {', '.join(sorted(PRETRAIN_KEYS))}, got {pre!r}")
-    corpora = pre.get("corpora")
-    if not isinstance(corpora, dict) or not corpora or not all(isinstance(k, str) for k in corpora):
-        raise ConfigError("pretrain.corpora: a mapping of corpus name to folder (e.g. {ravdess: /data/ravdess})")
-    if missing := [k for k, v in corpora.items() if not v and not k.endswith(".csv")]:
-        raise ConfigError(f"pretrain.corpora.{missing[0]} needs its folder: --set models.{name}.pretrain.corpora."
-                          f"{missing[0]}=/path/to/{missing[0]}")  # fmt: skip
+    corpora = corpus_folders(pre.get("corpora"), f"models.{name}.pretrain.corpora")
+    if "synthetic" in corpora:
+        raise ConfigError("pretrain.corpora: the synthetic corpus has no audio files to pool")
     corpus = config["corpus"]
     if corpus["name"] == "synthetic" or corpus["name"] in corpora:
         raise ConfigError(f"pretrain: pools audio files with the experiment's corpus; not with '{corpus['name']}'")
     if model_class(spec["arch"]).fine_tunes_pretrained or spec.get("adversarial") is not None:
         raise ConfigError("pretrain: for models trained from scratch (not a foundation model or adversarial training)")
-    roots = {corpus["name"]: corpus.get("root"), **{k: (str(v) if v else None) for k, v in corpora.items()}}
+    roots = {corpus["name"]: corpus.get("root"), **corpora}
     return {"roots": roots, "train_only": [corpus["name"]], "epochs": pre.get("epochs"),
             "seconds": float(pre.get("seconds", 3.0))}  # fmt: skip
 

@@ -21,7 +21,7 @@ from staa.data.registry import build_corpus
 from staa.errors import ConfigError
 from staa.evaluation.cross_corpus import score_shared_classes
 from staa.experiment.context import ExperimentContext
-from staa.experiment.plans import needed_models
+from staa.experiment.plans import corpus_folders, needed_models
 from staa.io.paths import resolve_inside
 
 KEYS = {"corpora", "split", "models"}
@@ -35,13 +35,10 @@ def validate_cross_corpus(config: dict[str, Any], path: Path | str) -> None:
         return
     if not isinstance(spec, dict) or set(spec) - KEYS:
         raise ConfigError(f"cross_corpus must be a mapping of {', '.join(sorted(KEYS))}, got {spec!r}", path)
-    corpora = spec.get("corpora")
-    if not isinstance(corpora, dict) or not corpora or not all(isinstance(k, str) for k in corpora):
-        raise ConfigError("cross_corpus.corpora: a mapping of corpus name to folder (e.g. {ravdess: /data/ravdess})",
-                          path)  # fmt: skip
-    if missing := [k for k, v in corpora.items() if not v and not k.endswith(".csv") and k != "synthetic"]:
-        raise ConfigError(f"cross_corpus.corpora.{missing[0]} needs its folder: --set cross_corpus.corpora."
-                          f"{missing[0]}=/path/to/{missing[0]}", path)  # fmt: skip
+    try:
+        corpora = corpus_folders(spec.get("corpora"), "cross_corpus.corpora")
+    except ConfigError as exc:
+        raise ConfigError(str(exc), path) from None
     if config["corpus"]["name"] in corpora:
         raise ConfigError(f"cross_corpus.corpora: '{config['corpus']['name']}' is the experiment's own corpus", path)
     if spec.get("split", "test") not in SPLITS:
