@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from staa.cli import app
-from staa.errors import ConfigError
+from staa.errors import ConfigError, StaaError
 from staa.models import build_model, load_model
 from staa.models.warm_start import warm_start
 from staa.training.pretrain import pooled_manifest, pretrain
@@ -93,6 +93,13 @@ def test_pretrain_then_fine_tune_copies_the_rows_of_shared_classes(two_corpora, 
     row = best.config.class_names.index("sadness")
     layer = net.output_layer + ".weight"
     assert np.array_equal(out_w[layer][micro_corpus.classes.index("sadness")].numpy(), pooled_w[layer][row].numpy())
+    # the same folder with other settings is refused; with overwrite it trains them
+    other = TrainConfig.pooled(epochs=2, batch_size=7, augment={"crop_seconds": 0.2})
+    with pytest.raises(StaaError):
+        pretrain({str(a): None, str(b): None}, tmp_path, seconds=0.25, config=other, show_progress=False)
+    again = pretrain({str(a): None, str(b): None}, tmp_path, seconds=0.25, config=other, show_progress=False,
+                     overwrite=True)  # fmt: skip
+    assert len(again["history"]) == 2
 
 
 def test_the_pooled_recipe_and_its_overrides():

@@ -180,7 +180,8 @@ def pretrain_model(ctx: ExperimentContext, name: str, pooled: dict[str, Any]) ->
     cfg = TrainConfig.pooled(epochs=pooled["epochs"], seed=ctx.seed)
     spec = ctx.config["models"][name]
     pretrain(pooled["roots"], folder, model=spec["arch"], options=spec.get("options"), train_only=pooled["train_only"],
-             seconds=pooled["seconds"], config=cfg, device=ctx.device, show_progress=ctx.show_progress)  # fmt: skip
+             seconds=pooled["seconds"], config=cfg, device=ctx.device, show_progress=ctx.show_progress,
+             overwrite=ctx.overwrite)  # fmt: skip
     return folder / "pretrain" / "best"
 
 

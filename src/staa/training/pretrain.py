@@ -114,10 +114,11 @@ def pretrain(
     config: TrainConfig | None = None,
     device: str = "cpu",
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Pre-train ``model`` (built with ``options``, e.g. ``hidden``) on the pooled ``roots``: checkpoint in
     ``out/pretrain/best``, resumable and data-parallel under torchrun (rank 0 prepares the pooled corpus, the
-    others reuse it).
+    others reuse it); ``overwrite`` starts the training over.
 
     Returns the training record plus ``test``: the selected epoch scored on every pooled corpus's test
     speakers (those of ``train_only`` corpora excluded), written to ``out/pretrain/eval.json``.
@@ -130,7 +131,7 @@ def pretrain(
     seed_everything(cfg.seed)  # the initial weights are fixed by the seed
     net = build_model(model, num_classes=len(pc.classes), class_names=pc.classes, **(options or {}))
     folder = Path(out) / "pretrain"
-    result = train_ser(net, pc, folder, cfg, device=device, show_progress=show_progress)
+    result = train_ser(net, pc, folder, cfg, device=device, show_progress=show_progress, overwrite=overwrite)
     best = load_model(folder / "best").to(ddp.local_device(device))
     scored = evaluate_ser(best, pc.split("test"), cfg.eval_batch_size, device)
     if ddp.is_main():
