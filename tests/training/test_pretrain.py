@@ -86,6 +86,11 @@ def test_pretrain_then_fine_tune_copies_the_rows_of_shared_classes(two_corpora, 
     saved = json.loads((tmp_path / "pretrain" / "eval.json").read_text())
     assert saved["test"]["n"] == result["test"]["n"] == 14  # both corpora's test speakers: 7 clips each
     assert 0.0 <= saved["test"]["uar"] <= 1.0
+    # run again on the finished folder: the checkpoint is reused and its test score read back, not recomputed
+    saved["test"]["uar"] = -1.0
+    (tmp_path / "pretrain" / "eval.json").write_text(json.dumps(saved))
+    again = pretrain({str(a): None, str(b): None}, tmp_path, seconds=0.25, config=cfg, show_progress=False)
+    assert again["test"]["uar"] == -1.0
     # a model of the micro corpus's classes starts from the pooled weights: every row but none fresh
     net = build_model("emo18", num_classes=len(micro_corpus.classes), class_names=micro_corpus.classes)
     assert warm_start(net, tmp_path / "pretrain" / "best") == []

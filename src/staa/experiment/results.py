@@ -23,7 +23,7 @@ from staa.evaluation.figures import plot_example, write_listening_files
 from staa.evaluation.report import write_report
 from staa.evaluation.tables import write_tables
 from staa.experiment.context import ExperimentContext
-from staa.experiment.plans import experiment_budget
+from staa.experiment.plans import experiment_budget, pretrain_settings
 from staa.experiment.readings import AUDIBLE_SNR_DB, audible_rows, position_readings
 from staa.io.outputs import write_json
 from staa.runtime.reproducibility import provenance
@@ -42,7 +42,7 @@ def results_record(ctx: ExperimentContext, rows: list[dict[str, Any]]) -> dict[s
             "label": spec.get("label", name),
             "arch": spec["arch"],
             "adversarial": spec.get("adversarial"),
-            "pretrained_on": list((spec.get("pretrain") or {}).get("corpora") or []) or None,  # besides the corpus
+            "pretrained_on": list(pre["roots"])[1:] if (pre := pretrain_settings(ctx.config, name)) else None,
             "checkpoint": f"models/{name}/best",
             "parameters": ctx.models[name].trainable_parameters(),
             "splits": {

@@ -22,6 +22,7 @@ model's ``recipe_settings: {init_from: ...}``.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from staa.data.files import AudioFileCorpus
 from staa.data.registry import build_corpus
 from staa.errors import ConfigError
 from staa.io.outputs import atomic_path, write_json
+from staa.io.weights import fingerprint
 from staa.models import build_model, load_model
 from staa.runtime import distributed as ddp
 from staa.runtime.reproducibility import seed_everything
@@ -133,8 +135,12 @@ def pretrain(
     folder = Path(out) / "pretrain"
     result = train_ser(net, pc, folder, cfg, device=device, show_progress=show_progress, overwrite=overwrite)
     best = load_model(folder / "best").to(ddp.local_device(device))
+    weights, done = fingerprint(best), folder / "eval.json"
+    saved = json.loads(done.read_text()) if done.exists() else {}
+    if saved.get("weights") == weights:  # a finished pre-training run again (an experiment resumed): not rescored
+        return {**result, "test": saved["test"]}
     scored = evaluate_ser(best, pc.split("test"), cfg.eval_batch_size, device)
     if ddp.is_main():
-        write_json(folder / "eval.json", {"test": scored, "corpora": {k: str(v) for k, v in roots.items()},
-                                          "train_only": sorted(train_only)})  # fmt: skip
+        write_json(done, {"test": scored, "weights": weights, "corpora": {k: str(v) for k, v in roots.items()},
+                          "train_only": sorted(train_only)})  # fmt: skip
     return {**result, "test": scored}

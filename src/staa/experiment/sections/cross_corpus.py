@@ -6,8 +6,9 @@ and scores every listed model (default: every model the experiment trained) on t
 classes both name (:func:`staa.evaluation.cross_corpus.score_shared_classes`: other clips left out and
 counted; a prediction of a class the other corpus lacks is wrong), with the 95 % bootstrap interval over the
 kept clips; a row says when the model's pooled pre-training read that corpus's other speakers
-(``in_pretraining``), since its language and recordings are then not new to the model. A model that scores well on its own test speakers and near chance here has learnt its corpus's
-voices and recording as much as the emotions: what an attack transfers to is worth reading beside it.
+(``in_pretraining``), since its language and recordings are then not new to the model. A model that scores
+well on its own test speakers and near chance here has learnt its corpus's voices and recording as much as
+the emotions: what an attack transfers to is worth reading beside it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from staa.data.registry import build_corpus
 from staa.errors import ConfigError
 from staa.evaluation.cross_corpus import score_shared_classes
 from staa.experiment.context import ExperimentContext
-from staa.experiment.plans import corpus_folders, needed_models
+from staa.experiment.plans import corpus_folders, needed_models, pretrain_settings
 from staa.io.paths import resolve_inside
 
 KEYS = {"corpora", "split", "models"}
@@ -66,7 +67,7 @@ def cross_corpus(ctx: ExperimentContext) -> dict[str, Any] | None:
             net = ctx.models[model]
             net.check_fits(None, pc.sample_rate, ctx.out / "models" / model / "best", length=pc.length)
             scored = score_shared_classes(net, data, pc.classes, device=ctx.device)
-            pooled = (ctx.config["models"][model].get("pretrain") or {}).get("corpora") or {}
+            pre = pretrain_settings(ctx.config, model)
             rows.append({"model": model, "corpus": pc.name, "root": None if root is None else str(root),
-                         "in_pretraining": name in pooled, **scored})  # fmt: skip
+                         "in_pretraining": pre is not None and name in pre["roots"], **scored})  # fmt: skip
     return {"split": split, "rows": rows}
