@@ -9,7 +9,9 @@ predictions. It then prints, per run, val and test UAR with the 95 % bootstrap i
 clips, and per corpus × model × recipe the mean ± sd over seeds with the interval of that mean (the
 same clip redraws applied to every seed's predictions). The last table is the comparison the recipe
 must win: the gain in mean test UAR over today's recipe, the paired interval of that gain, and
-whether the gain exceeds the half-width of today's own interval.
+whether the gain exceeds the half-width of today's own interval. ``--baseline NAME`` compares against another
+finished variant instead (its folder under the same corpus and model, e.g. ``small_corpus``, the shipped
+recipe of the ravdess and nemo experiments), read from the ``eval.json`` of the same seeds.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python research/ser_recipe.py --out runs/ser-recipe
 
@@ -103,7 +105,15 @@ def pct(i: Interval) -> str:
     return f"{100 * i.value:5.1f} [{100 * i.low:4.1f}, {100 * i.high:4.1f}]"
 
 
-def report(runs: dict[tuple[str, str, str], list[dict]], corpora: dict[str, PreparedCorpus]) -> None:
+def finished(out: Path, corpus: str, model: str, name: str, seeds: list[int]) -> list[dict] | None:
+    """The saved records of a variant for every seed, or None when a seed has not finished."""
+    files = [out / corpus / model / name / f"seed{seed}" / "eval.json" for seed in seeds]
+    return [json.loads(f.read_text()) for f in files] if all(f.exists() for f in files) else None
+
+
+def report(
+    runs: dict[tuple[str, str, str], list[dict]], corpora: dict[str, PreparedCorpus], baseline: str = "today"
+) -> None:
     print("\n| corpus | model | recipe | seed | epochs | clips/s | val UAR % | test UAR % [95 % CI] | test clips |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (corpus, model, recipe), records in runs.items():
@@ -119,21 +129,26 @@ def report(runs: dict[tuple[str, str, str], list[dict]], corpora: dict[str, Prep
                 f"{r['clips_per_second']:.1f} | {100 * v:.1f} | {pct(t)} | {len(test)} |"
             )
     print(
-        "\n| corpus | model | recipe | seeds | test UAR % mean ± sd | CI of the mean | Δ vs today [paired 95 % CI] | "
-        "Δ > today half-width |"
+        f"\n| corpus | model | recipe | seeds | val UAR % mean | test UAR % mean ± sd | CI of the mean | "
+        f"Δ vs {baseline} [paired 95 % CI] | Δ > {baseline} half-width |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for (corpus, model, recipe), records in runs.items():
         pc = corpora[corpus]
         test, c = pc.split("test").labels, len(pc.classes)
+        val_labels = pc.split("val").labels
+        val = uar_of(Bootstrap(len(val_labels)), [r["val_pred"] for r in records], val_labels, c)[0]
         b = Bootstrap(len(test), seed=0)
         mean, draws = uar_of(b, [r["test_pred"] for r in records], test, c)
         per_seed = spread([uar_of(b, [r["test_pred"]], test, c)[0] for r in records])
         ci = b.interval(mean, draws)
-        line = f"| {corpus} | {model} | {recipe} | {len(records)} | {100 * per_seed.mean:.1f} ± {100 * per_seed.sd:.1f} | {pct(ci)} |"
-        today = runs.get((corpus, model, "today"))
-        if recipe != "today" and today:
-            p_mean, p_draws = uar_of(b, [r["test_pred"] for r in today], test, c)
+        line = (
+            f"| {corpus} | {model} | {recipe} | {len(records)} | {100 * val:.1f} | "
+            f"{100 * per_seed.mean:.1f} ± {100 * per_seed.sd:.1f} | {pct(ci)} |"
+        )
+        base = runs.get((corpus, model, baseline))
+        if recipe != baseline and base:
+            p_mean, p_draws = uar_of(b, [r["test_pred"] for r in base], test, c)
             gain = b.interval(mean - p_mean, draws - p_draws)
             half = b.interval(p_mean, p_draws).half_width
             line += f" {100 * gain.value:+.1f} [{100 * gain.low:+.1f}, {100 * gain.high:+.1f}] | "
@@ -154,6 +169,7 @@ def main() -> None:
     parser.add_argument("--set", dest="settings", action="append", default=[], help="recipe override key=value")
     parser.add_argument("--tag", help="folder name of the paper or small-corpus variant (default: the recipe's name)")
     parser.add_argument("--root", action="append", default=[], help="corpus=folder, to use other copies")
+    parser.add_argument("--baseline", default="today", help="the variant every other is compared with (folder name)")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="CPU threads of each training")
     args = parser.parse_args()
     roots = {**CORPORA, **{k: Path(v) for k, _, v in (r.partition("=") for r in args.root)}}
@@ -176,7 +192,13 @@ def main() -> None:
                         f"{record['seconds']:.0f} s",
                         flush=True,
                     )
-    report(runs, corpora)
+    for corpus in corpora:
+        for model in args.models:
+            if (corpus, model, args.baseline) not in runs and (
+                base := finished(args.out, corpus, model, args.baseline, args.seeds)
+            ):
+                runs[(corpus, model, args.baseline)] = base
+    report(runs, corpora, args.baseline)
 
 
 if __name__ == "__main__":
