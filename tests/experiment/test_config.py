@@ -10,9 +10,22 @@ from staa.experiment.config import BUILTIN, apply_override, builtin_path
 from staa.experiment.plans import attacker_plans
 
 
+#: what a built-in experiment needs beyond its own corpus's folder before it is read
+REQUIRED = {
+    "emodb-pooled": [
+        "models.emo18.pretrain.corpora.ravdess=/data/ravdess",
+        "models.emo18.pretrain.corpora.nemo=/data/nemo",
+    ],
+    "ravdess-pooled": [
+        "models.emo18.pretrain.corpora.emodb=/data/emodb",
+        "models.emo18.pretrain.corpora.nemo=/data/nemo",
+    ],
+}
+
+
 @pytest.mark.parametrize("name", BUILTIN)
 def test_builtin_experiments_load(name):
-    config = load_config(name)
+    config = load_config(name, REQUIRED.get(name, ()))
     assert config["name"] == name and builtin_path(name).exists()
     assert all(p.label for t in config["threat_models"] for p in attacker_plans(config, t))
 
@@ -142,3 +155,54 @@ def test_every_top_level_key_and_default_is_documented():
     block = doc[doc.index("Configuration") : doc.index("The package, read top down")]
     assert all(re.search(rf"\b{key}\b", block) for key in KEYS)
     assert set(DEFAULTS) <= KEYS and all(key in block for key in REPORT_DEFAULTS)
+
+
+@pytest.mark.parametrize(("name", "base"), [("emodb-pooled", "emodb"), ("ravdess-pooled", "ravdess")])
+def test_the_pooled_experiments_change_only_emo18s_training(name, base):
+    from staa.experiment.plans import model_train_config, pretrain_settings
+
+    pooled, plain = load_config(name, REQUIRED[name]), load_config(base)
+    assert {k: v for k, v in pooled.items() if k not in ("name", "models")} == {
+        k: v for k, v in plain.items() if k not in ("name", "models")
+    }
+    assert pooled["models"]["zhao19"] == plain["models"]["zhao19"]
+    cfg = model_train_config(pooled, "emo18", 0)
+    assert (cfg.lr, cfg.schedule, cfg.augment) == (3.0e-4, "constant", None)  # the paper's recipe, a third of its lr
+    pre = pretrain_settings(pooled, "emo18")
+    assert set(pre["roots"]) == {"emodb", "ravdess", "nemo"} and pre["train_only"] == [base]
+    assert pretrain_settings(plain, "emo18") is None
+    with pytest.raises(ConfigError, match=r"pretrain\.corpora\.(ravdess|emodb) needs its folder"):
+        load_config(name)  # refused when read, before any work
+
+
+def test_a_file_changes_the_keys_it_names_of_its_base(tmp_path):
+    (tmp_path / "mine.yaml").write_text(
+        "base: demo\nname: mine\nseed: 3\nsplits: [test]\nmodels: {emo18: {epochs: 2}}\n"
+        "attackers: {pgd: {settings: {steps: 4}}}\n"
+    )
+    (tmp_path / "more.yaml").write_text("base: mine.yaml\nname: more\nreport: {examples: 0}\n")
+    demo, config = load_config("demo"), load_config(tmp_path / "more.yaml", ["seed=5"])
+    assert (config["name"], config["seed"], config["splits"], config["report"]["examples"]) == ("more", 5, ["test"], 0)
+    # a mapping merges key by key: the other keys of emo18 and of the pgd attacker are the base's
+    assert config["models"]["emo18"] == {**demo["models"]["emo18"], "epochs": 2}
+    assert config["models"]["zhao19"] == demo["models"]["zhao19"]
+    assert config["attackers"]["pgd"] == {
+        **demo["attackers"]["pgd"],
+        "settings": {**demo["attackers"]["pgd"]["settings"], "steps": 4},
+    }
+    assert config["attackers"].keys() == demo["attackers"].keys()
+    assert "base" not in config
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("base: mine.yaml\n", "a cycle"),
+        ("base: [demo]\n", "base: a built-in experiment"),
+        ("base: absent.yaml\n", "no such experiment file"),
+    ],
+)
+def test_a_bad_base_is_refused_in_one_line(tmp_path, text, problem):
+    (tmp_path / "mine.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=problem):
+        load_config(tmp_path / "mine.yaml")

@@ -16,7 +16,8 @@ from staa.cli.common import checked_device
 
 def run(
     experiment: str = typer.Argument(
-        ..., help="built-in experiment (demo, emodb, ravdess, nemo, demos, iemocap) or a YAML file"
+        ...,
+        help="built-in experiment (demo, emodb, emodb-pooled, ravdess, ravdess-pooled, nemo, demos, iemocap) or a YAML file",
     ),
     out: Path = typer.Option(..., help="output folder; rerunning into it skips finished steps and resumes"),
     set_: list[str] = typer.Option(

@@ -26,6 +26,10 @@ folder is refused rather than silently mixing results.
 Configuration (see the shipped ``staa/configs/*.yaml``; every key can be overridden with
 ``--set dotted.key=value``, the value parsed as YAML)::
 
+    base: <built-in name> | <file>     start from another experiment (a built-in, or a file beside this one)
+                                       and change only the keys this file names: mappings merge key by key,
+                                       anything else replaces (config._resolve); the output's experiment.yaml
+                                       holds the merged result
     name, seed, device, eps | eps_db, splits, max_examples
                                        defaults (config.DEFAULTS, filled in when the file is read): seed 0,
                                        device cpu, eps staa.defaults.DEFAULT_EPS, splits [val, test],

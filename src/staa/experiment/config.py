@@ -52,10 +52,11 @@ from staa.experiment.strict import DuplicateKey, check_lists, check_nested_keys,
 from staa.io.text import read_text
 from staa.runtime.threads import check_threads
 
-BUILTIN = ("demo", "emodb", "ravdess", "nemo", "demos", "iemocap")
+BUILTIN = ("demo", "emodb", "emodb-pooled", "ravdess", "ravdess-pooled", "nemo", "demos", "iemocap")
 ADVERSARIAL_KEYS = {"from", "attack", "eps", "settings", "adv_fraction"}
 CORPUS_KEYS = {"name", "root", "seconds", "cache", "options"}
 MAX_FILE_BYTES = 1 << 20  # an experiment file is a page of YAML; a megabyte is no experiment
+MAX_BASES = 8  # files based on files: a few levels are a family of experiments, more is a mistake
 MAX_NODES = 100_000  # values after aliases are expanded (the shipped files have a few hundred)
 MAX_DEPTH = 64
 #: What an experiment file may leave out: filled in when the file is read (:func:`apply_defaults`), the one
@@ -74,8 +75,48 @@ def builtin_path(name: str) -> Path:
 
 
 def load_config(spec: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Read a built-in experiment (:data:`BUILTIN`) or a YAML file; apply overrides."""
+    """Read a built-in experiment (:data:`BUILTIN`) or a YAML file, on top of its ``base``; apply overrides."""
     path = builtin_path(str(spec)) if str(spec) in BUILTIN else Path(spec)
+    config = _resolve(path, ())
+    for item in overrides:
+        apply_override(config, item)
+    check_size(config, path)
+    validate(config, path)
+    return config
+
+
+def _resolve(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The file's mapping merged over its ``base`` (a built-in name, or a file beside it), recursively.
+
+    A file that changes a few keys of another (another recipe, another corpus) says only those: a mapping
+    is merged key by key, anything else (a list, a value, null) replaces the base's.
+    """
+    config = _read(path)
+    base = config.pop("base", None)
+    if base is None:
+        return config
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"base: a built-in experiment ({', '.join(BUILTIN)}) or a YAML file, got {base!r}", path)
+    base_path = builtin_path(base) if base in BUILTIN else path.parent / base
+    if base_path.resolve() in {p.resolve() for p in (*chain, path)}:
+        raise ConfigError(f"base: '{base}' is this file or one it is based on (a cycle)", path)
+    if len(chain) >= MAX_BASES:
+        raise ConfigError(f"base: more than {MAX_BASES} files deep", path)
+    merged = _merge(_resolve(base_path, (*chain, path)), config)
+    check_size(merged, path)
+    return merged
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merge(out[key], value) if both else value
+    return out
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """One experiment file's mapping, its size and shape bounded, YAML aliases copied."""
     if not path.exists():
         raise ConfigError(f"no such experiment file (built-in experiments: {', '.join(BUILTIN)})", path)
     if not path.is_file():
@@ -97,12 +138,7 @@ def load_config(spec: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
     if not isinstance(config, dict):
         raise ConfigError("an experiment file must be a YAML mapping", path)
     check_size(config, path)
-    config = unshared(config)
-    for item in overrides:
-        apply_override(config, item)
-    check_size(config, path)
-    validate(config, path)
-    return config
+    return unshared(config)
 
 
 def check_size(config: Any, path: Path | str) -> None:
