@@ -9,7 +9,6 @@ from staa.experiment import load_config, run_experiment
 from staa.experiment.config import BUILTIN, apply_override, builtin_path
 from staa.experiment.plans import attacker_plans
 
-
 #: what a built-in experiment needs beyond its own corpus's folder before it is read
 REQUIRED = {
     "emodb-pooled": [
@@ -171,8 +170,9 @@ def test_the_pooled_experiments_change_only_emo18s_training(name, base):
     pre = pretrain_settings(pooled, "emo18")
     assert set(pre["roots"]) == {"emodb", "ravdess", "nemo"} and pre["train_only"] == [base]
     assert pretrain_settings(plain, "emo18") is None
-    with pytest.raises(ConfigError, match=r"pretrain\.corpora\.(ravdess|emodb) needs its folder"):
+    with pytest.raises(ConfigError, match=r"pretrain\.corpora\.(ravdess|emodb) needs its folder") as refused:
         load_config(name)  # refused when read, before any work
+    assert str(refused.value).count("models.emo18") == 2  # the key, and the --set that gives it
 
 
 def test_a_file_changes_the_keys_it_names_of_its_base(tmp_path):

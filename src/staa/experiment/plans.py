@@ -337,7 +337,10 @@ def check_buildable(config: dict[str, Any]) -> None:
             if pre is not None:
                 TrainConfig.pooled(epochs=pre["epochs"], seed=seed)
         except (ConfigError, TypeError, ValueError) as exc:
-            raise ConfigError(f"models.{name}: {first_line(exc)}") from None
+            problem = first_line(exc)  # named already when it gives the full key to --set
+            raise ConfigError(
+                problem if problem.startswith(f"models.{name}.") else f"models.{name}: {problem}"
+            ) from None
     for threat in config["threat_models"]:
         for plan in attacker_plans(config, threat):
             try:
