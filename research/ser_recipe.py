@@ -19,7 +19,8 @@ Corpora default to ../shared/data/{emodb,ravdess}-subset; runs go one after anot
 threads (default :data:`staa.runtime.threads.DEFAULT_THREADS`). ``--set key=value`` changes a setting of the
 small-corpus recipe, or of the paper's (``--recipes paper``: today's recipe open to changes), values parsed
 as JSON, e.g. ``--set epochs=40 --set augment.mix_prob=0``, or ``--set init_from='"runs/pretrain/best"'``
-to fine-tune a model pre-trained by ``staa ser pretrain``; ``--tag`` names that variant's folder,
+to fine-tune a model pre-trained by ``staa ser pretrain`` (``--frozen-front-end``: its convolutional front end
+kept, the recurrent head alone trained); ``--tag`` names that variant's folder,
 so variants can be compared on the same splits.
 """
 
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from staa.data.cache import PreparedCorpus, prepare
 from staa.data.registry import build_corpus
@@ -71,13 +73,33 @@ def recipe_config(recipe: str, model: str, seed: int, overrides: dict[str, Any])
     return TrainConfig.small_corpus(model_class(model), seed=seed, **overrides)
 
 
-def run_one(pc: PreparedCorpus, model: str, cfg: TrainConfig, out: Path) -> dict[str, Any]:
+def freeze_front_end(net: torch.nn.Module) -> None:
+    """Keep the convolutional front end (``net.cnn``) as it starts, weights and batch-norm statistics alike,
+    so that fine-tuning from a pre-trained checkpoint trains the recurrent head only: fewer weights to fit
+    to a few speakers."""
+    for p in net.cnn.parameters():
+        p.requires_grad_(False)
+    train = net.train
+
+    def head_only(mode: bool = True) -> torch.nn.Module:
+        train(mode)
+        net.cnn.eval()
+        return net
+
+    net.train = head_only
+
+
+def run_one(
+    pc: PreparedCorpus, model: str, cfg: TrainConfig, out: Path, frozen_front_end: bool = False
+) -> dict[str, Any]:
     """Train (or resume), then predict val and test with the selected checkpoint; cached in eval.json."""
     done = out / "eval.json"
     if done.exists():
         return json.loads(done.read_text())
     seed_everything(cfg.seed)  # the initial weights too are fixed by the seed
     net = build_model(model, num_classes=len(pc.classes), class_names=pc.classes)
+    if frozen_front_end:
+        freeze_front_end(net)
     result = train_ser(net, pc, out, cfg, show_progress=False)
     best = load_model(out / "best")
     record = {
@@ -169,6 +191,8 @@ def main() -> None:
     parser.add_argument("--set", dest="settings", action="append", default=[], help="recipe override key=value")
     parser.add_argument("--tag", help="folder name of the paper or small-corpus variant (default: the recipe's name)")
     parser.add_argument("--root", action="append", default=[], help="corpus=folder, to use other copies")
+    parser.add_argument("--frozen-front-end", action="store_true",
+                        help="train the recurrent head only (with --set init_from: a pre-trained front end kept)")  # fmt: skip
     parser.add_argument("--baseline", default="today", help="the variant every other is compared with (folder name)")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="CPU threads of each training")
     args = parser.parse_args()
@@ -185,7 +209,8 @@ def main() -> None:
                 for seed in args.seeds:
                     out = args.out / corpus / model / name / f"seed{seed}"
                     with torch_threads(args.threads):
-                        record = run_one(pc, model, recipe_config(recipe, model, seed, overrides), out)
+                        cfg = recipe_config(recipe, model, seed, overrides)
+                        record = run_one(pc, model, cfg, out, args.frozen_front_end)
                     runs.setdefault((corpus, model, name), []).append(record)
                     print(
                         f"done {corpus} {model} {name} seed {seed}: {record['epochs_run']} epochs, "

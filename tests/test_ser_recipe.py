@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +55,21 @@ def test_the_gain_is_paired_against_the_named_baseline(sr, tiny_corpus, capsys):
     # every clip right against every clip wrong: a gain of +100 points with no spread, above the half-width
     assert cells[7].startswith("+100.0 [+100.0, +100.0]")
     assert cells[8].startswith("yes")
+
+
+def test_a_frozen_front_end_keeps_its_weights_and_statistics_while_the_head_trains(sr, tiny_corpus, tmp_path):
+    from staa.models import build_model, load_model
+    from staa.runtime.reproducibility import seed_everything
+
+    cfg = sr.recipe_config("paper", "emo18", 0, {"epochs": 2})
+    sr.run_one(tiny_corpus, "emo18", cfg, tmp_path / "free")
+    sr.run_one(tiny_corpus, "emo18", cfg, tmp_path / "frozen", frozen_front_end=True)
+    seed_everything(0)  # the initial weights run_one drew
+    start = build_model("emo18", num_classes=len(tiny_corpus.classes), class_names=tiny_corpus.classes).state_dict()
+    free, frozen = (load_model(tmp_path / name / "best").state_dict() for name in ("free", "frozen"))
+    front = [k for k in start if k.startswith("cnn.") and not k.endswith("num_batches_tracked")]
+    head = [k for k in start if k.startswith("head.")]
+    assert any(k.endswith("running_mean") for k in front)  # batch-norm statistics are among them
+    assert all(torch.equal(frozen[k], start[k]) for k in front)
+    assert not all(torch.equal(free[k], start[k]) for k in front)  # the same training moves them when not frozen
+    assert not all(torch.equal(frozen[k], start[k]) for k in head)
