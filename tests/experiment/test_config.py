@@ -167,6 +167,7 @@ def test_the_pooled_experiments_change_only_emo18s_training(name, base):
     assert pooled["models"]["zhao19"] == plain["models"]["zhao19"]
     cfg = model_train_config(pooled, "emo18", 0)
     assert (cfg.lr, cfg.schedule, cfg.augment) == (3.0e-4, "constant", None)  # the paper's recipe, a third of its lr
+    assert cfg.epochs == {"emodb": 16, "ravdess": 12}[base]  # the fine-tuning lengths chosen on validation
     pre = pretrain_settings(pooled, "emo18")
     assert set(pre["roots"]) == {"emodb", "ravdess", "nemo"} and pre["train_only"] == [base]
     assert pretrain_settings(plain, "emo18") is None
